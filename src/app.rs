@@ -1,0 +1,180 @@
+//! Starting and stopping the application: shared by the `serve` command and the tests, so tests
+//! run exactly the production wiring.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::crypto::{CryptoError, SecretKey};
+use crate::storage::{Db, StoreError};
+use crate::web::{self, RouteInfo, state::AppState};
+
+const KEY_CANARY: &str = "key_canary";
+const CANARY_CONTEXT: &str = "settings:key_canary";
+const CANARY_TEXT: &[u8] = b"datapump key check";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the secret key in {path} is not the key that encrypted this database's secrets \
+         (the database expects key id {expected}). Restore the original key file; \
+         a new key cannot decrypt what was stored"
+    )]
+    WrongKey { path: String, expected: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("server stopped with an error: {0}")]
+    Serve(String),
+}
+
+impl StartError {
+    /// 2 for configuration problems an admin must fix before starting again, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_)
+            | Self::WrongKey { .. }
+            | Self::Crypto(CryptoError::KeyFileInvalid { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A migrated database, a checked key and the state built from them.
+pub struct Prepared {
+    pub state: AppState,
+    /// Present while no admin exists: the one-time setup token.
+    pub setup_token: Option<String>,
+    pub key_created: bool,
+}
+
+impl Prepared {
+    pub fn setup_url(&self) -> Option<String> {
+        self.setup_token.as_ref().map(|t| {
+            self.state
+                .config
+                .public_url
+                .absolute(&format!("/setup?token={t}"))
+        })
+    }
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Loads (or creates) the secret key and verifies it against the database's canary.
+pub async fn check_key(config: &Config, db: &Db) -> Result<(SecretKey, bool), StartError> {
+    let (key, created) = SecretKey::load_or_create(&config.secret_key_file)?;
+    match db.setting(KEY_CANARY).await? {
+        None => {
+            db.set_setting(KEY_CANARY, &key.seal(CANARY_CONTEXT, CANARY_TEXT))
+                .await?;
+        }
+        Some(sealed) => {
+            if key.open(CANARY_CONTEXT, &sealed).is_err() {
+                return Err(StartError::WrongKey {
+                    path: config.secret_key_file.display().to_string(),
+                    expected: crate::crypto::sealed_key_id(&sealed)
+                        .unwrap_or("?")
+                        .to_string(),
+                });
+            }
+        }
+    }
+    Ok((key, created))
+}
+
+/// Everything before listening: database, key, state, setup token.
+pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
+    let (key, key_created) = check_key(&config, &db).await?;
+    let setup_token = db.issue_setup_token().await?;
+    let state = AppState {
+        throttle: Arc::new(config.throttle.clone()),
+        config: Arc::new(config),
+        db,
+        key: Arc::new(key),
+        shutdown: CancellationToken::new(),
+    };
+    Ok(Prepared {
+        state,
+        setup_token,
+        key_created,
+    })
+}
+
+pub fn router(state: &AppState) -> (Router, Vec<RouteInfo>) {
+    web::build(state.clone())
+}
+
+/// Serves until `state.shutdown` is cancelled, then finishes in-flight requests and stops the
+/// background tasks.
+pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartError> {
+    let shutdown = state.shutdown.clone();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(maintenance(state.clone()));
+
+    let (router, _) = router(&state);
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    served.map_err(|e| StartError::Serve(e.to_string()))
+}
+
+/// Periodic housekeeping: expired sessions, old login failures.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = state.db.delete_expired_sessions().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        if let Err(e) = state.throttle.prune(&state.db).await {
+            tracing::warn!(error = %e, "could not prune login failures");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,360 @@
+//! The command line: `serve` (default), `migrate`, `admin …`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, StartError};
+use crate::auth::{password, validate_username};
+use crate::config::Config;
+use crate::storage::admins::{AdminUpdate, NewAdmin, Role};
+use crate::storage::audit::AuditRecord;
+use crate::storage::{Db, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "datapump",
+    version,
+    about = "Imports Microsoft 365 calendars through Microsoft Graph into SQLite or PostgreSQL"
+)]
+pub struct Cli {
+    /// TOML file with settings (environment variables DATAPUMP_* take precedence).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web application and its background workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
+    Healthcheck {
+        /// Base URL of the instance; default: the configured bind address.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "viewer"])]
+        role: String,
+        /// Read the password from standard input (required; passwords never go on the command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List admins.
+    List,
+    /// Set an admin's password (read from standard input); ends their sessions.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an admin; ends their sessions.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("unhealthy: {0}")]
+    Unhealthy(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Start(e) => e.exit_code(),
+            Self::Store(_) | Self::Unhealthy(_) => 1,
+            Self::Usage(_) => 2,
+        }
+    }
+}
+
+/// Parses the arguments and runs the command; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("datapump: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("datapump: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("datapump: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            app::open_database(&config).await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Admin { command } => {
+            let db = app::open_database(&config).await?;
+            admin(command, &db).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    let bind = config.bind;
+    let db = app::open_database(&config).await?;
+    let prepared = app::prepare(config, db).await?;
+    if prepared.key_created {
+        tracing::warn!(
+            path = %prepared.state.config.secret_key_file.display(),
+            "created a new secret key; back it up separately from the database: without it the stored secrets cannot be decrypted"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: bind,
+            reason: e.to_string(),
+        })?;
+    tracing::info!(
+        listen = %bind,
+        url = %prepared.state.config.public_url.as_str(),
+        database = prepared.state.db.backend().name(),
+        "Datapump is running"
+    );
+    if let Some(url) = prepared.setup_url() {
+        tracing::warn!(
+            "no admin exists yet; create the first one by opening this one-time link: {url}"
+        );
+        tracing::warn!("(alternatively: datapump admin create --username NAME --password-stdin)");
+    }
+    let shutdown = prepared.state.shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.cancel();
+    });
+    app::run(prepared.state, listener).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 probe, so that container images need no curl.
+async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), CliError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, path) = match &url {
+        Some(u) => {
+            let parsed = url::Url::parse(u).map_err(|e| CliError::Usage(format!("--url: {e}")))?;
+            let host = format!(
+                "{}:{}",
+                parsed.host_str().unwrap_or("127.0.0.1"),
+                parsed.port_or_known_default().unwrap_or(80)
+            );
+            (
+                host,
+                format!("{}/healthz", parsed.path().trim_end_matches('/')),
+            )
+        }
+        None => {
+            let mut addr = config.bind;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            (addr.to_string(), "/healthz".to_string())
+        }
+    };
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(&host).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), probe)
+        .await
+        .map_err(|_| CliError::Usage(format!("{host}: no answer within 5 s")))?
+        .map_err(|e| CliError::Usage(format!("{host}: {e}")))?;
+    let text = String::from_utf8_lossy(&response);
+    let status_line = text.lines().next().unwrap_or_default();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("healthy");
+        Ok(())
+    } else {
+        Err(CliError::Unhealthy(status_line.to_string()))
+    }
+}
+
+/// Reads a password from standard input: everything up to the first line break.
+fn read_password(flag: bool) -> Result<String, CliError> {
+    if !flag {
+        return Err(CliError::Usage(
+            "pass the password on standard input and add --password-stdin".into(),
+        ));
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        CliError::Usage(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let line = text.lines().next().unwrap_or("").to_string();
+    Ok(line)
+}
+
+fn cli_audit(action: &'static str, target: &str, details: Option<String>) -> AuditRecord {
+    AuditRecord {
+        actor: Some("cli".into()),
+        action,
+        target: Some(target.to_string()),
+        details,
+        ..AuditRecord::default()
+    }
+}
+
+async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
+    match command {
+        AdminCommand::Create {
+            username,
+            role,
+            password_stdin,
+        } => {
+            validate_username(&username)
+                .map_err(|key| CliError::Usage(crate::i18n::Lang::En.t(key)))?;
+            let password = read_password(password_stdin)?;
+            password::check_policy(&password, &username)
+                .map_err(|v| CliError::Usage(crate::i18n::Lang::En.t(v.message_key())))?;
+            let role: Role = role.parse().map_err(CliError::Usage)?;
+            let hash = password::hash(&password)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let admin = db
+                .create_admin(NewAdmin {
+                    username: &username,
+                    password_hash: &hash,
+                    role,
+                })
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate => {
+                        CliError::Usage(format!("an admin named {username:?} exists already"))
+                    }
+                    other => other.into(),
+                })?;
+            db.record_audit(cli_audit(
+                "admin.created",
+                &admin.username,
+                Some(format!("role: {}", admin.role.as_str())),
+            ))
+            .await?;
+            println!("Created {} {:?}.", admin.role.as_str(), admin.username);
+            Ok(())
+        }
+        AdminCommand::List => {
+            let admins = db.list_admins().await?;
+            if admins.is_empty() {
+                println!("No admins yet.");
+            }
+            for a in admins {
+                println!(
+                    "{:<32} {:<7} {:<9} last login: {}",
+                    a.username,
+                    a.role.as_str(),
+                    if a.disabled { "disabled" } else { "active" },
+                    a.last_login_at
+                        .map_or_else(|| "never".to_string(), |t| t.to_rfc3339())
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let admin = db
+                .admin_by_username(&username)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no admin named {username:?}")))?;
+            let password = read_password(password_stdin)?;
+            password::check_policy(&password, &admin.username)
+                .map_err(|v| CliError::Usage(crate::i18n::Lang::En.t(v.message_key())))?;
+            let hash = password::hash(&password)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            db.set_admin_password(admin.id, &hash).await?;
+            db.delete_sessions_of(admin.id).await?;
+            db.record_audit(cli_audit("admin.password_reset", &admin.username, None))
+                .await?;
+            println!(
+                "Password of {:?} changed; their sessions were ended.",
+                admin.username
+            );
+            Ok(())
+        }
+        AdminCommand::Disable { username } => {
+            let admin = db
+                .admin_by_username(&username)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no admin named {username:?}")))?;
+            db.update_admin(
+                admin.id,
+                &AdminUpdate {
+                    role: admin.role,
+                    disabled: true,
+                    version: admin.version,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::LastAdmin => CliError::Usage(
+                    "refused: this is the last active admin with the admin role".into(),
+                ),
+                other => other.into(),
+            })?;
+            db.record_audit(cli_audit("admin.disabled", &admin.username, None))
+                .await?;
+            println!("Disabled {:?}; their sessions were ended.", admin.username);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Configuration: built-in defaults, then an optional TOML file (`--config`), then `DATAPUMP_*`
+//! environment variables. Every value is validated here, once, so that a bad setting stops the
+//! program at start with one line that names the variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use url::Url;
+
+/// A configuration error names the setting (as its environment variable) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration of one Datapump instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub public_url: PublicUrl,
+    pub secret_key_file: PathBuf,
+    pub trusted_proxies: Vec<IpNet>,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub session_idle_timeout: Duration,
+    pub session_max_lifetime: Duration,
+    /// Login throttling; not an environment setting, but adjustable in-process (tests).
+    pub throttle: crate::auth::throttle::ThrottlePolicy,
+}
+
+/// The URL users reach Datapump under; the only source of absolute URLs, the path prefix, the
+/// cookie `Secure` flag and the trusted origin for CSRF checks.
+#[derive(Debug, Clone)]
+pub struct PublicUrl {
+    url: Url,
+    prefix: String,
+}
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(format!("{raw:?} must start with http:// or https://"));
+        }
+        if url.host_str().is_none() {
+            return Err(format!("{raw:?} has no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("{raw:?} must not carry a query or fragment"));
+        }
+        let prefix = url.path().trim_end_matches('/').to_string();
+        Ok(Self { url, prefix })
+    }
+
+    /// Path prefix without a trailing slash: `""` at the root, `"/datapump"` under a sub-path.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]`, as browsers send it in the `Origin` header.
+    pub fn origin(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
+    /// Absolute URL of an app path such as `/callback`.
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{}{}", self.origin(), self.prefix, path)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
+/// Keys of the TOML file; the same names as the environment variables without `DATAPUMP_`,
+/// lower case. Unknown keys are an error, so a typo does not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    bind: Option<String>,
+    public_url: Option<String>,
+    secret_key_file: Option<String>,
+    trusted_proxies: Option<TrustedProxies>,
+    log: Option<String>,
+    log_format: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_max_hours: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TrustedProxies {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Config {
+    /// Loads from the process environment and an optional file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(file, |name| std::env::var(name).ok())
+    }
+
+    /// Loads from a file and an arbitrary variable source (tests pass a map).
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    reason: e.message().to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        // An empty variable counts as unset, as shells and compose files often leave them so.
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+
+        let data_dir = PathBuf::from(
+            var("DATAPUMP_DATA_DIR")
+                .or(file_cfg.data_dir)
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let database_url = var("DATAPUMP_DATABASE_URL")
+            .or(file_cfg.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}/datapump.db", data_dir.display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            return Err(invalid(
+                "DATAPUMP_DATABASE_URL",
+                "must start with sqlite: or postgres:",
+            ));
+        }
+
+        let bind_raw = var("DATAPUMP_BIND")
+            .or(file_cfg.bind)
+            .unwrap_or_else(|| "127.0.0.1:8000".into());
+        let bind = bind_raw.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "DATAPUMP_BIND",
+                format!("{bind_raw:?} is not an address like 127.0.0.1:8000"),
+            )
+        })?;
+
+        let public_raw = var("DATAPUMP_PUBLIC_URL")
+            .or(file_cfg.public_url)
+            .unwrap_or_else(|| "http://localhost:8000".into());
+        let public_url =
+            PublicUrl::parse(&public_raw).map_err(|e| invalid("DATAPUMP_PUBLIC_URL", e))?;
+
+        let secret_key_file = var("DATAPUMP_SECRET_KEY_FILE")
+            .or(file_cfg.secret_key_file)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("secret.key"));
+
+        let proxies: Vec<String> = match var("DATAPUMP_TRUSTED_PROXIES") {
+            Some(text) => split_list(&text),
+            None => match file_cfg.trusted_proxies {
+                Some(TrustedProxies::List(list)) => list,
+                Some(TrustedProxies::Text(text)) => split_list(&text),
+                None => Vec::new(),
+            },
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| parse_cidr(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("DATAPUMP_TRUSTED_PROXIES", e))?;
+
+        let log = var("DATAPUMP_LOG")
+            .or(file_cfg.log)
+            .unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|e| invalid("DATAPUMP_LOG", format!("{log:?}: {e}")))?;
+        let log_format = match var("DATAPUMP_LOG_FORMAT")
+            .or(file_cfg.log_format)
+            .as_deref()
+        {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "DATAPUMP_LOG_FORMAT",
+                    format!("{other:?} is neither text nor json"),
+                ));
+            }
+        };
+
+        let idle_minutes = number(
+            "DATAPUMP_SESSION_IDLE_MINUTES",
+            var("DATAPUMP_SESSION_IDLE_MINUTES"),
+            file_cfg.session_idle_minutes,
+            30,
+        )?;
+        let max_hours = number(
+            "DATAPUMP_SESSION_MAX_HOURS",
+            var("DATAPUMP_SESSION_MAX_HOURS"),
+            file_cfg.session_max_hours,
+            12,
+        )?;
+
+        Ok(Self {
+            data_dir,
+            database_url,
+            bind,
+            public_url,
+            secret_key_file,
+            trusted_proxies,
+            log,
+            log_format,
+            session_idle_timeout: Duration::from_secs(idle_minutes * 60),
+            session_max_lifetime: Duration::from_secs(max_hours * 3600),
+            throttle: crate::auth::throttle::ThrottlePolicy::default(),
+        })
+    }
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Accepts a CIDR or a bare address (taken as a single host).
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or CIDR such as 10.0.0.0/8"))
+}
+
+fn number(
+    var: &'static str,
+    env: Option<String>,
+    file: Option<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let value = match env {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| invalid(var, format!("{text:?} is not a whole number")))?,
+        None => file.unwrap_or(default),
+    };
+    if value == 0 {
+        return Err(invalid(var, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(None, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_out_of_the_box() {
+        let cfg = load(&[]).expect("defaults are valid");
+        assert_eq!(cfg.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(cfg.database_url, "sqlite://./data/datapump.db");
+        assert_eq!(cfg.secret_key_file, PathBuf::from("./data/secret.key"));
+        assert_eq!(cfg.public_url.prefix(), "");
+        assert!(!cfg.public_url.is_https());
+        assert!(cfg.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn public_url_with_sub_path() {
+        let cfg =
+            load(&[("DATAPUMP_PUBLIC_URL", "https://intranet.example/datapump/")]).expect("valid");
+        assert_eq!(cfg.public_url.prefix(), "/datapump");
+        assert!(cfg.public_url.is_https());
+        assert_eq!(cfg.public_url.origin(), "https://intranet.example");
+        assert_eq!(
+            cfg.public_url.absolute("/callback"),
+            "https://intranet.example/datapump/callback"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases = [
+            ("DATAPUMP_BIND", "localhost"),
+            ("DATAPUMP_PUBLIC_URL", "ftp://x"),
+            ("DATAPUMP_DATABASE_URL", "mysql://x"),
+            ("DATAPUMP_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"),
+            ("DATAPUMP_LOG_FORMAT", "xml"),
+            ("DATAPUMP_SESSION_IDLE_MINUTES", "0"),
+        ];
+        for (var, value) in cases {
+            let err = load(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_accept_cidrs_and_addresses() {
+        let cfg = load(&[("DATAPUMP_TRUSTED_PROXIES", "10.0.0.0/8 127.0.0.1,::1")]).expect("ok");
+        assert_eq!(cfg.trusted_proxies.len(), 3);
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("datapump.toml");
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.1.0.0/16\"]\nlog = \"debug\"\n",
+        )
+        .expect("write");
+        let cfg = Config::from_sources(Some(&path), |k| {
+            (k == "DATAPUMP_LOG").then(|| "warn".to_string())
+        })
+        .expect("valid");
+        assert_eq!(cfg.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(cfg.trusted_proxies.len(), 1);
+        assert_eq!(cfg.log, "warn");
+
+        std::fs::write(&path, "bnid = \"x\"\n").expect("write");
+        let err = Config::from_sources(Some(&path), |_| None).expect_err("typo");
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Datapump: imports Microsoft 365 calendars through Microsoft Graph into SQLite or PostgreSQL.
+//!
+//! Layout: `config` (settings), `crypto` (secrets at rest), `storage` (all SQL), `auth` (admin
+//! accounts), `web` (HTTP: routes, middleware, templates), `app` (start and stop), `cli`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod i18n;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,264 @@
+//! Admin accounts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Db, Result, StoreError};
+
+/// What an admin may do: `Admin` everything, `Viewer` look at everything but secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Viewer => "viewer",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "viewer" => Ok(Self::Viewer),
+            other => Err(format!("unknown role {other:?}")),
+        }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Admin {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub disabled: bool,
+    pub language: Option<String>,
+    pub security_stamp: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewAdmin<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+}
+
+/// Changes an admin may make to another admin's account; applied only if `version` still matches.
+pub struct AdminUpdate {
+    pub role: Role,
+    pub disabled: bool,
+    pub version: i64,
+}
+
+/// The admin columns, as a macro so that statements stay `&'static str` (sqlx 0.9 refuses
+/// run-time built SQL unless asserted safe).
+macro_rules! admin_columns {
+    () => {
+        "id, username, password_hash, role, disabled, language, security_stamp, version, \
+         created_at, updated_at, last_login_at"
+    };
+}
+
+/// Usernames are unique regardless of case.
+pub fn username_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+fn new_stamp() -> String {
+    crate::crypto::random_token()
+}
+
+impl Db {
+    pub async fn count_admins(&self) -> Result<i64> {
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
+    pub async fn count_active_admins_with_role_admin(&self) -> Result<i64> {
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM admins WHERE role = 'admin' AND NOT disabled")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n)
+    }
+
+    pub async fn create_admin(&self, new: NewAdmin<'_>) -> Result<Admin> {
+        let now = Utc::now();
+        let sql = concat!(
+            "INSERT INTO admins (username, username_key, password_hash, role, security_stamp, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            admin_columns!(),
+            ""
+        );
+        let admin = dispatch!(self, pool => {
+            sqlx::query_as::<_, Admin>(sql)
+                .bind(new.username.trim())
+                .bind(username_key(new.username))
+                .bind(new.password_hash)
+                .bind(new.role.as_str())
+                .bind(new_stamp())
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(admin)
+    }
+
+    pub async fn admin_by_id(&self, id: i64) -> Result<Admin> {
+        let sql = concat!("SELECT ", admin_columns!(), " FROM admins WHERE id = $1");
+        let admin = dispatch!(self, pool => {
+            sqlx::query_as::<_, Admin>(sql).bind(id).fetch_one(pool).await?
+        });
+        Ok(admin)
+    }
+
+    pub async fn admin_by_username(&self, username: &str) -> Result<Option<Admin>> {
+        let sql = concat!(
+            "SELECT ",
+            admin_columns!(),
+            " FROM admins WHERE username_key = $1"
+        );
+        let admin = dispatch!(self, pool => {
+            sqlx::query_as::<_, Admin>(sql)
+                .bind(username_key(username))
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(admin)
+    }
+
+    pub async fn list_admins(&self) -> Result<Vec<Admin>> {
+        let sql = concat!(
+            "SELECT ",
+            admin_columns!(),
+            " FROM admins ORDER BY username_key"
+        );
+        let admins = dispatch!(self, pool => {
+            sqlx::query_as::<_, Admin>(sql).fetch_all(pool).await?
+        });
+        Ok(admins)
+    }
+
+    /// Applies `update` if nobody changed the admin since `update.version` was read. Disabling or
+    /// a role change rotates the security stamp and ends the admin's sessions. Refuses to leave
+    /// the instance without an active admin.
+    pub async fn update_admin(&self, id: i64, update: &AdminUpdate) -> Result<Admin> {
+        let sql = concat!(
+            "UPDATE admins SET role = $1, disabled = $2, version = version + 1, updated_at = $3, \
+             security_stamp = CASE WHEN role <> $1 OR disabled <> $2 THEN $4 ELSE security_stamp END \
+             WHERE id = $5 AND version = $6 RETURNING ",
+            admin_columns!(),
+            ""
+        );
+        transaction!(self, tx => async {
+            let updated = sqlx::query_as::<_, Admin>(sql)
+                .bind(update.role.as_str())
+                .bind(update.disabled)
+                .bind(Utc::now())
+                .bind(new_stamp())
+                .bind(id)
+                .bind(update.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(updated) = updated else {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM admins WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound });
+            };
+            let remaining: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM admins WHERE role = 'admin' AND NOT disabled",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if remaining == 0 {
+                return Err(StoreError::LastAdmin);
+            }
+            if updated.disabled {
+                sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(updated)
+        }.await)
+    }
+
+    /// Sets a new password hash; rotates the security stamp, which ends the admin's other
+    /// sessions (the caller re-establishes its own).
+    pub async fn set_admin_password(&self, id: i64, password_hash: &str) -> Result<Admin> {
+        let sql = concat!(
+            "UPDATE admins SET password_hash = $1, security_stamp = $2, version = version + 1, \
+             updated_at = $3 WHERE id = $4 RETURNING ",
+            admin_columns!(),
+            ""
+        );
+        let admin = dispatch!(self, pool => {
+            sqlx::query_as::<_, Admin>(sql)
+                .bind(password_hash)
+                .bind(new_stamp())
+                .bind(Utc::now())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        admin.ok_or(StoreError::NotFound)
+    }
+
+    /// Replaces a hash with a stronger one of the same password, without ending sessions.
+    pub async fn upgrade_password_hash(&self, id: i64, password_hash: &str) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_admin_language(&self, id: i64, language: Option<&str>) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE admins SET language = $1 WHERE id = $2")
+                .bind(language)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn record_login(&self, id: i64) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE admins SET last_login_at = $1 WHERE id = $2")
+                .bind(Utc::now())
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

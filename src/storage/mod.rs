@@ -1,0 +1,229 @@
+//! Storage: the one place that holds SQL. SQLite (embedded default) and PostgreSQL share the same
+//! statements; `dispatch!` compiles each body once per backend, so a query that does not type-check
+//! on one of them does not build. Placeholders are `$1, $2, …`, which sqlx-sqlite binds by number.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the configured backend.
+macro_rules! dispatch {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` (an expression of type `Result<T, StoreError>`) in a write transaction bound to
+/// `$tx`, committing when it is `Ok`. SQLite transactions start with `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first and writes later can fail with SQLITE_BUSY at once in
+/// WAL mode, whatever the busy timeout.
+macro_rules! transaction {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::storage::Pool::Sqlite(pool) => {
+                let mut $tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err($crate::storage::StoreError::from)?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit()
+                        .await
+                        .map_err($crate::storage::StoreError::from)?;
+                }
+                out
+            }
+            $crate::storage::Pool::Postgres(pool) => {
+                let mut $tx = pool
+                    .begin()
+                    .await
+                    .map_err($crate::storage::StoreError::from)?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit()
+                        .await
+                        .map_err($crate::storage::StoreError::from)?;
+                }
+                out
+            }
+        }
+    };
+}
+
+pub mod admins;
+pub mod audit;
+pub mod sessions;
+pub mod settings;
+pub mod setup;
+pub mod throttle;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Errors of the storage layer. Messages never contain stored values.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    #[error("a record with this key already exists")]
+    Duplicate,
+    #[error("the record was changed by someone else in the meantime")]
+    Conflict,
+    #[error("at least one active admin with the admin role must remain")]
+    LastAdmin,
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Duplicate,
+            _ => Self::Database(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Creates a directory readable by the owner only: it holds password hashes and sealed secrets.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) pool: Pool,
+}
+
+impl Db {
+    /// Connects by URL scheme (`sqlite:` or `postgres:`); creates the SQLite file if needed.
+    pub async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?;
+            if let Some(dir) = options.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+                && !dir.exists()
+            {
+                create_private_dir(dir).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", dir.display()).into(),
+                    ))
+                })?;
+            }
+            Self::connect_sqlite(options).await
+        } else {
+            Self::connect_postgres(PgConnectOptions::from_str(url)?).await
+        }
+    }
+
+    pub async fn connect_sqlite_file(path: &Path) -> Result<Self> {
+        Self::connect_sqlite(SqliteConnectOptions::new().filename(path)).await
+    }
+
+    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// Connects to PostgreSQL with every connection's `search_path` set to `schema`
+    /// (tests give each case a fresh schema).
+    pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        Self::connect_postgres(options).await
+    }
+
+    async fn connect_postgres(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. They are forward-only; a database that is newer than this
+    /// binary (it has migrations this build does not know) is refused.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A trivial round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, pool => pool.close().await)
+    }
+}

@@ -1,0 +1,89 @@
+//! The one-time setup link that lets the first person create the first admin.
+
+use chrono::Utc;
+
+use super::admins::{Admin, NewAdmin};
+use super::{Db, Result, StoreError};
+use crate::crypto;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the setup link is invalid or was already used")]
+    InvalidToken,
+    #[error("an admin exists already")]
+    AlreadyDone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Db {
+    /// Issues a new setup token while no admin exists, replacing unused older ones (only the link
+    /// printed at the latest start works). Returns `None` once an admin exists.
+    pub async fn issue_setup_token(&self) -> Result<Option<String>> {
+        let token = crypto::random_token();
+        let hash = crypto::token_hash(&token);
+        transaction!(self, tx => async {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+                .fetch_one(&mut *tx).await?;
+            if admins > 0 {
+                return Ok(None);
+            }
+            sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
+                .bind(&hash).bind(Utc::now()).execute(&mut *tx).await?;
+            Ok(Some(token))
+        }.await)
+    }
+
+    /// True while `token` can still be used.
+    pub async fn setup_token_valid(&self, token: &str) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL";
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(sql).bind(crypto::token_hash(token)).fetch_one(pool).await?
+        });
+        Ok(n == 1 && self.count_admins().await? == 0)
+    }
+
+    /// Consumes the token and creates the first admin, atomically: of two concurrent attempts
+    /// exactly one succeeds.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        new: NewAdmin<'_>,
+    ) -> std::result::Result<Admin, SetupError> {
+        let hash = crypto::token_hash(token);
+        let result: std::result::Result<Admin, SetupError> = transaction!(self, tx => async {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+                .fetch_one(&mut *tx).await.map_err(StoreError::from)?;
+            if admins > 0 {
+                return Err(SetupError::AlreadyDone);
+            }
+            let used = sqlx::query(
+                "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+            )
+            .bind(Utc::now()).bind(&hash).execute(&mut *tx).await.map_err(StoreError::from)?;
+            if used.rows_affected() != 1 {
+                return Err(SetupError::InvalidToken);
+            }
+            let now = Utc::now();
+            let admin = sqlx::query_as::<_, Admin>(
+                "INSERT INTO admins (username, username_key, password_hash, role, security_stamp, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                 RETURNING id, username, password_hash, role, disabled, language, security_stamp, \
+                 version, created_at, updated_at, last_login_at",
+            )
+            .bind(new.username.trim())
+            .bind(super::admins::username_key(new.username))
+            .bind(new.password_hash)
+            .bind(new.role.as_str())
+            .bind(crypto::random_token())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+            Ok(admin)
+        }.await);
+        result
+    }
+}

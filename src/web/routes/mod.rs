@@ -1,0 +1,111 @@
+//! Route table. Each feature module exposes its handlers; access is declared here, in one list.
+
+pub mod account;
+pub mod admins;
+pub mod audit;
+pub mod dashboard;
+pub mod health;
+pub mod session;
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+
+use super::Routes;
+use super::auth::{Access, Identity};
+use super::client_ip::ClientIp;
+use super::error::WebError;
+use super::page::Page;
+use super::state::AppState;
+use crate::storage::audit::AuditRecord;
+
+pub(crate) fn register(r: Routes) -> Routes {
+    use Access::*;
+    use Method as M;
+    r.add(M::GET, "/login", Public, get(session::login_form))
+        .add(M::POST, "/login", Public, post(session::login))
+        .add(M::GET, "/setup", Public, get(session::setup_form))
+        .add(M::POST, "/setup", Public, post(session::setup))
+        .add(M::POST, "/language", Public, post(session::set_language))
+        .add(M::POST, "/logout", SignedIn, post(session::logout))
+        .add(M::GET, "/", Viewer, get(dashboard::show))
+        .add(M::GET, "/account", SignedIn, get(account::show))
+        .add(
+            M::POST,
+            "/account/password",
+            SignedIn,
+            post(account::change_password),
+        )
+        .add(M::GET, "/admins", Viewer, get(admins::list))
+        .add(M::GET, "/admins/new", Admin, get(admins::new_form))
+        .add(M::POST, "/admins", Admin, post(admins::create))
+        .add(M::GET, "/admins/{id}", Viewer, get(admins::show))
+        .add(M::POST, "/admins/{id}", Admin, post(admins::update))
+        .add(
+            M::POST,
+            "/admins/{id}/password",
+            Admin,
+            post(admins::reset_password),
+        )
+        .add(
+            M::POST,
+            "/admins/{id}/sessions/end",
+            Admin,
+            post(admins::end_sessions),
+        )
+        .add(M::GET, "/audit", Viewer, get(audit::list))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorTemplate {
+    pub p: Page,
+    pub status: u16,
+    pub title_key: &'static str,
+    pub message_key: &'static str,
+}
+
+/// Who did something, and from where: the first part of every audit record.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn record(
+        &self,
+        action: &'static str,
+        target: Option<String>,
+        details: Option<String>,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor_id: self.id,
+            actor: self.name.clone(),
+            ip: self.ip.clone(),
+            action,
+            target,
+            details,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, WebError> {
+        let admin = parts.extensions.get::<Identity>().and_then(|i| i.0.clone());
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .and_then(|c| c.to_string_opt());
+        Ok(Self {
+            id: admin.as_ref().map(|a| a.id),
+            name: admin.map(|a| a.username),
+            ip,
+        })
+    }
+}

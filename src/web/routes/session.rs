@@ -1,0 +1,367 @@
+//! Signing in and out, the first-admin setup, and the language switch.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::Actor;
+use crate::auth::password::{self, Verified};
+use crate::auth::throttle::Decision;
+use crate::auth::validate_username;
+use crate::i18n::Lang;
+use crate::storage::admins::{NewAdmin, Role};
+use crate::storage::setup::SetupError;
+use crate::web::auth::{self, LANG_COOKIE, safe_next};
+use crate::web::client_ip::ClientIp;
+use crate::web::error::{WebError, WebResult};
+use crate::web::page::{self, FlashKind, FormErrors, Page, flash};
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginTemplate {
+    p: Page,
+    username: String,
+    next: String,
+    error: Option<String>,
+    expired: bool,
+    setup_pending: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    Query(q): Query<NextQuery>,
+) -> WebResult<Response> {
+    let next = safe_next(q.next.as_deref());
+    if p.signed_in() {
+        return Ok(p.redirect(&next));
+    }
+    let expired = auth::take_expired_notice(&session).await?;
+    let setup_pending = state.db.count_admins().await? == 0;
+    page::ok(&LoginTemplate {
+        p,
+        username: String::new(),
+        next,
+        error: None,
+        expired,
+        setup_pending,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    ip: axum::Extension<ClientIp>,
+    Form(form): Form<LoginForm>,
+) -> WebResult<Response> {
+    let next = safe_next(form.next.as_deref());
+    let ip = ip.0.to_string_opt();
+    let username = form.username.trim().to_string();
+    let fail = |p: Page, status: StatusCode, error: String| {
+        page::render(
+            status,
+            &LoginTemplate {
+                p,
+                username: username.clone(),
+                next: next.clone(),
+                error: Some(error),
+                expired: false,
+                setup_pending: false,
+            },
+        )
+    };
+
+    match state
+        .throttle
+        .check(&state.db, &username, ip.as_deref())
+        .await?
+    {
+        Decision::Refuse { retry_after } => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            state
+                .db
+                .record_audit(actor.record(
+                    "login.refused",
+                    Some(username.clone()),
+                    Some("too many failed attempts".into()),
+                ))
+                .await?;
+            let message = p.t1("login-refused", "minutes", minutes);
+            let mut response = fail(p, StatusCode::TOO_MANY_REQUESTS, message)?;
+            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(response);
+        }
+        Decision::Allow { delay } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    let admin = state.db.admin_by_username(&username).await?;
+    let verified = match &admin {
+        Some(a) => password::verify(&form.password, &a.password_hash).await?,
+        None => {
+            password::verify_dummy(&form.password).await;
+            Verified::No
+        }
+    };
+    let admin = match (admin, verified) {
+        (Some(a), Verified::Yes) if !a.disabled => a,
+        (Some(a), Verified::YesRehashed(new_hash)) if !a.disabled => {
+            state.db.upgrade_password_hash(a.id, &new_hash).await?;
+            a
+        }
+        _ => {
+            state
+                .throttle
+                .record_failure(&state.db, &username, ip.as_deref())
+                .await?;
+            state
+                .db
+                .record_audit(actor.record("login.failure", Some(username.clone()), None))
+                .await?;
+            tracing::info!(username = %crate::storage::audit::escape_control(&username), "login failed");
+            let message = p.t("login-failed");
+            return fail(p, StatusCode::UNAUTHORIZED, message);
+        }
+    };
+
+    state.throttle.record_success(&state.db, &username).await?;
+    auth::sign_in(&session, &admin).await?;
+    state.db.record_login(admin.id).await?;
+    state
+        .db
+        .record_audit(
+            super::Actor {
+                id: Some(admin.id),
+                name: Some(admin.username.clone()),
+                ip,
+            }
+            .record("login.success", Some(admin.username.clone()), None),
+        )
+        .await?;
+    Ok(p.redirect(&next))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+) -> WebResult<Response> {
+    state
+        .db
+        .record_audit(actor.record("logout", actor.name.clone(), None))
+        .await?;
+    auth::sign_out(&session).await?;
+    flash(&session, FlashKind::Info, "logged-out").await?;
+    Ok(p.redirect("/login"))
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct SetupTemplate {
+    p: Page,
+    token: String,
+    valid: bool,
+    username: String,
+    errors: FormErrors,
+}
+
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    token: Option<String>,
+}
+
+pub async fn setup_form(
+    State(state): State<AppState>,
+    p: Page,
+    Query(q): Query<SetupQuery>,
+) -> WebResult<Response> {
+    if state.db.count_admins().await? > 0 {
+        return Err(WebError::NotFound);
+    }
+    let token = q.token.unwrap_or_default();
+    let valid = !token.is_empty() && state.db.setup_token_valid(&token).await?;
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    page::render(
+        status,
+        &SetupTemplate {
+            p,
+            token,
+            valid,
+            username: String::new(),
+            errors: FormErrors::default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// Checks a new username and password pair; shared by setup and admin creation.
+pub fn check_new_credentials(
+    username: &str,
+    password: &str,
+    confirm: &str,
+    errors: &mut FormErrors,
+) {
+    if let Err(key) = validate_username(username) {
+        errors.add("username", key);
+    }
+    if let Err(v) = password::check_policy(password, username) {
+        errors.add("password", v.message_key());
+    } else if password != confirm {
+        errors.add("password_confirm", "password-mismatch");
+    }
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Form(form): Form<SetupForm>,
+) -> WebResult<Response> {
+    if state.db.count_admins().await? > 0 {
+        return Err(WebError::NotFound);
+    }
+    let mut errors = FormErrors::default();
+    check_new_credentials(
+        &form.username,
+        &form.password,
+        &form.password_confirm,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        let valid = state.db.setup_token_valid(&form.token).await?;
+        return page::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SetupTemplate {
+                p,
+                token: form.token,
+                valid,
+                username: form.username,
+                errors,
+            },
+        );
+    }
+    let hash = password::hash(&form.password).await?;
+    let admin = match state
+        .db
+        .complete_setup(
+            &form.token,
+            NewAdmin {
+                username: &form.username,
+                password_hash: &hash,
+                role: Role::Admin,
+            },
+        )
+        .await
+    {
+        Ok(a) => a,
+        Err(SetupError::AlreadyDone) => return Err(WebError::NotFound),
+        Err(SetupError::InvalidToken) => {
+            return page::render(
+                StatusCode::FORBIDDEN,
+                &SetupTemplate {
+                    p,
+                    token: String::new(),
+                    valid: false,
+                    username: String::new(),
+                    errors: FormErrors::default(),
+                },
+            );
+        }
+        Err(SetupError::Store(e)) => return Err(e.into()),
+    };
+    state
+        .db
+        .record_audit(actor.record(
+            "setup.completed",
+            Some(admin.username.clone()),
+            Some("first admin created through the setup link".into()),
+        ))
+        .await?;
+    auth::sign_in(&session, &admin).await?;
+    flash(&session, FlashKind::Success, "setup-done").await?;
+    Ok(p.redirect("/"))
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    lang: String,
+    next: Option<String>,
+}
+
+pub async fn set_language(
+    State(state): State<AppState>,
+    p: Page,
+    Form(form): Form<LanguageForm>,
+) -> WebResult<Response> {
+    let lang = Lang::parse(&form.lang).ok_or(WebError::BadRequest("error-bad-language"))?;
+    if let Some(admin) = &p.admin {
+        state
+            .db
+            .set_admin_language(admin.id, Some(lang.code()))
+            .await?;
+    }
+    let next = safe_next(form.next.as_deref());
+    let mut response = p.redirect(&next);
+    let cookie_path = if p.prefix.is_empty() {
+        "/"
+    } else {
+        p.prefix.as_str()
+    };
+    let secure = if state.config.public_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path={cookie_path}; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+        lang.code()
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response.into_response())
+}

@@ -1,0 +1,19 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::throttle::ThrottlePolicy;
+use crate::config::Config;
+use crate::crypto::SecretKey;
+use crate::storage::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub key: Arc<SecretKey>,
+    pub throttle: Arc<ThrottlePolicy>,
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,401 @@
+//! Test harness: the real application, started in-process on an ephemeral port, against a temp
+//! SQLite file or a fresh PostgreSQL schema (when DATAPUMP_TEST_DATABASE_URL is set).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datapump::app;
+use datapump::auth::throttle::ThrottlePolicy;
+use datapump::config::Config;
+use datapump::storage::Db;
+use datapump::storage::admins::{Admin, NewAdmin, Role};
+use datapump::web::RouteInfo;
+use datapump::web::state::AppState;
+use reqwest::StatusCode;
+use tokio::task::JoinHandle;
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = crate::common::Backend::postgres() {
+                    super::$body(backend).await
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL backend if configured. In CI its absence is an error, so that the
+    /// PostgreSQL half of the suite cannot silently not run.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("DATAPUMP_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
+            _ => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "CI must set DATAPUMP_TEST_DATABASE_URL"
+                );
+                eprintln!("DATAPUMP_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
+                None
+            }
+        }
+    }
+}
+
+/// A database for one test; a PostgreSQL schema is dropped when the guard goes.
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn create(backend: &Backend, dir: &std::path::Path) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.join("datapump.db").display());
+                let db = Db::connect(&url).await.expect("sqlite");
+                db.migrate().await.expect("migrate");
+                Self {
+                    db,
+                    url,
+                    schema: None,
+                }
+            }
+            Backend::Postgres(url) => {
+                let schema = format!("dp_test_{}", uuid_simple());
+                let admin = sqlx::PgPool::connect(url)
+                    .await
+                    .expect("postgres reachable");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create schema");
+                admin.close().await;
+                let db = Db::connect_postgres_schema(url, &schema)
+                    .await
+                    .expect("connect");
+                db.migrate().await.expect("migrate");
+                let with_schema = if url.contains('?') {
+                    format!("{url}&options=-c%20search_path%3D{schema}")
+                } else {
+                    format!("{url}?options=-c%20search_path%3D{schema}")
+                };
+                Self {
+                    db,
+                    url: with_schema,
+                    schema: Some((url.clone(), schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.schema.take() {
+            // Drop cannot await; a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn uuid_simple() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// How a test wants the app configured.
+#[derive(Clone)]
+pub struct Options {
+    pub prefix: &'static str,
+    pub env: Vec<(&'static str, String)>,
+    pub idle_timeout: Option<Duration>,
+    pub throttle: Option<ThrottlePolicy>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            prefix: "",
+            env: Vec::new(),
+            idle_timeout: None,
+            // Tests must not wait for the production delays.
+            throttle: Some(ThrottlePolicy {
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(40),
+                ..ThrottlePolicy::default()
+            }),
+        }
+    }
+}
+
+pub struct TestApp {
+    /// Base URL including the prefix, without a trailing slash.
+    pub base: String,
+    pub origin: String,
+    pub state: AppState,
+    pub setup_token: Option<String>,
+    pub inventory: Vec<RouteInfo>,
+    pub data_dir: tempfile::TempDir,
+    server: Option<JoinHandle<()>>,
+    _db: TestDb,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let test_db = TestDb::create(&backend, data_dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let origin = format!("http://{addr}");
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (
+                "DATAPUMP_DATA_DIR".into(),
+                data_dir.path().display().to_string(),
+            ),
+            ("DATAPUMP_DATABASE_URL".into(), test_db.url.clone()),
+            (
+                "DATAPUMP_PUBLIC_URL".into(),
+                format!("{origin}{}", options.prefix),
+            ),
+        ]);
+        for (k, v) in &options.env {
+            vars.insert(k.to_string(), v.clone());
+        }
+        let mut config = Config::from_sources(None, |k| vars.get(k).cloned()).expect("config");
+        if let Some(idle) = options.idle_timeout {
+            config.session_idle_timeout = idle;
+        }
+        if let Some(t) = options.throttle {
+            config.throttle = t;
+        }
+        let prepared = app::prepare(config, test_db.db.clone())
+            .await
+            .expect("prepare");
+        let state = prepared.state.clone();
+        let (_, inventory) = app::router(&state);
+        let setup_token = prepared.setup_token.clone();
+        let run_state = state.clone();
+        let server = tokio::spawn(async move {
+            app::run(run_state, listener).await.expect("server runs");
+        });
+        Self {
+            base: format!("{origin}{}", options.prefix),
+            origin,
+            state,
+            setup_token,
+            inventory,
+            data_dir,
+            server: Some(server),
+            _db: test_db,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub async fn create_admin(&self, username: &str, role: Role) -> Admin {
+        let hash = datapump::auth::password::hash(PASSWORD)
+            .await
+            .expect("hash");
+        self.db()
+            .create_admin(NewAdmin {
+                username,
+                password_hash: &hash,
+                role,
+            })
+            .await
+            .expect("create admin")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// A client signed in as a new admin with the given role.
+    pub async fn signed_in(&self, username: &str, role: Role) -> (Client, Admin) {
+        let admin = self.create_admin(username, role).await;
+        let client = self.client();
+        let response = client.login(username, PASSWORD).await;
+        assert_eq!(
+            response.status,
+            StatusCode::SEE_OTHER,
+            "login succeeds: {}",
+            response.body
+        );
+        (client, admin)
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.db()
+            .list_audit(0, 1000)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    pub async fn stop(mut self) {
+        self.state.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("server stops within 10 s")
+                .expect("server task");
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects, remembers the last CSRF
+/// token a page showed.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    csrf: Arc<Mutex<Option<String>>>,
+}
+
+pub fn extract_csrf(html: &str) -> Option<String> {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            http,
+            base: base.to_string(),
+            csrf: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn page(&self, response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("body");
+        if let Some(token) = extract_csrf(&body) {
+            *self.csrf.lock().expect("lock") = Some(token);
+        }
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        self.page(response).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.http.get(self.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        self.page(request.send().await.expect("GET")).await
+    }
+
+    /// The current CSRF token, fetching the login page first if none was seen yet.
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.csrf.lock().expect("lock").clone() {
+            return t;
+        }
+        let page = self.get("/login").await;
+        extract_csrf(&page.body).expect("login page carries a CSRF token")
+    }
+
+    /// Posts a form with the session's CSRF token, as a browser would.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form, &[]).await
+    }
+
+    /// Posts exactly the given fields and headers (no token added).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self.http.post(self.url(path)).form(fields);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        self.page(request.send().await.expect("POST")).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Page {
+        self.post("/login", &[("username", username), ("password", password)])
+            .await
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real application, in-process, on both databases.
+
+mod common;
+
+mod access;
+mod admins;
+mod cli;
+mod login;
+mod security;
+mod setup;
+mod subpath;

@@ -1,0 +1,377 @@
+use datapump::storage::admins::Role;
+use reqwest::StatusCode;
+
+use crate::common::{Backend, Options, TestApp, on_both_backends};
+
+async fn csrf_rejection_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (client, _) = app.signed_in("anna", Role::Admin).await;
+    let token = client.csrf().await;
+    let fields = [
+        ("username", "mallory"),
+        ("role", "admin"),
+        ("password", "a long enough password"),
+        ("password_confirm", "a long enough password"),
+    ];
+    let mut with_token = vec![("_csrf", token.as_str())];
+    with_token.extend_from_slice(&fields);
+
+    // No token.
+    let r = client.post_raw("/admins", &fields, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("security token"), "{}", r.body);
+    // Wrong token.
+    let mut wrong = vec![("_csrf", "forged")];
+    wrong.extend_from_slice(&fields);
+    assert_eq!(
+        client.post_raw("/admins", &wrong, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Right token, but sent from another site.
+    let r = client
+        .post_raw(
+            "/admins",
+            &with_token,
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = client
+        .post_raw("/admins", &with_token, &[("sec-fetch-site", "cross-site")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        app.db()
+            .admin_by_username("mallory")
+            .await
+            .expect("db")
+            .is_none()
+    );
+
+    // The same request from the app's own origin goes through.
+    let r = client
+        .post_raw(
+            "/admins",
+            &with_token,
+            &[("origin", &app.origin), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        app.db()
+            .admin_by_username("mallory")
+            .await
+            .expect("db")
+            .is_some()
+    );
+    app.stop().await;
+}
+on_both_backends!(
+    csrf_rejection_changes_nothing,
+    csrf_rejection_changes_nothing
+);
+
+fn assert_security_headers(path: &str, headers: &reqwest::header::HeaderMap) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let csp = get("content-security-policy");
+    for part in [
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{path}: CSP lacks {part}: {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+    assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+    assert!(!get("x-request-id").is_empty(), "{path}");
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "{path}"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_on_every_kind_of_response() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.client();
+    let css = client.get("/static/app.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(
+        css.headers
+            .get("cache-control")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("max-age"))
+    );
+    for (path, status) in [
+        ("/", StatusCode::SEE_OTHER),
+        ("/login", StatusCode::OK),
+        ("/healthz", StatusCode::OK),
+        ("/static/app.css", StatusCode::OK),
+        ("/static/nope.css", StatusCode::NOT_FOUND),
+        ("/no/such/page", StatusCode::NOT_FOUND),
+    ] {
+        let page = client.get(path).await;
+        assert_eq!(page.status, status, "{path}");
+        assert_security_headers(path, &page.headers);
+    }
+    // An error page is a translated HTML page, not a bare status.
+    let missing = client
+        .get_with("/no/such/page", &[("accept-language", "de")])
+        .await;
+    assert!(missing.body.contains("Nicht gefunden"), "{}", missing.body);
+    // HTML pages are not cached.
+    let login = client.get("/login").await;
+    assert_eq!(
+        login
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hsts_and_secure_cookie_with_https_public_url() {
+    let options = Options {
+        env: vec![("DATAPUMP_PUBLIC_URL", "https://intranet.example".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    let page = app.client().get("/login").await;
+    assert!(page.headers.get("strict-transport-security").is_some());
+    let cookie = page
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    app.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn secret_key_file_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let path = app.data_dir.path().join("secret.key");
+    let mode = std::fs::metadata(&path)
+        .expect("key file exists")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    app.stop().await;
+}
+
+async fn healthz_reports_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client();
+    let ok = client.get("/healthz").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&ok.body).expect("json");
+    assert_eq!(json["status"], "ok");
+    app.db().close().await;
+    let down = client.get("/healthz").await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    app.stop().await;
+}
+on_both_backends!(healthz_reports_database, healthz_reports_database);
+
+async fn audit_log_records_changes_and_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (client, _) = app.signed_in("anna", Role::Admin).await;
+    client.get("/admins/new").await;
+    let r = client
+        .post(
+            "/admins",
+            &[
+                ("username", "line\nbreak"),
+                ("role", "viewer"),
+                ("password", "a long enough password"),
+                ("password_confirm", "a long enough password"),
+            ],
+        )
+        .await;
+    // A newline is not a valid username: refused with a message, nothing created.
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Use only letters"));
+    for i in 0..60 {
+        app.db()
+            .record_audit(datapump::storage::audit::AuditRecord {
+                actor: Some(format!("bot\n{i}")),
+                action: "test.entry",
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+    }
+    let first = client.get("/audit").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains("bot\\n59"), "newest first and escaped");
+    assert!(first.body.contains("?page=2"));
+    let second = client.get("/audit?page=2").await;
+    assert!(second.body.contains("login.success"));
+    app.stop().await;
+}
+on_both_backends!(
+    audit_log_records_changes_and_pages,
+    audit_log_records_changes_and_pages
+);
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // Untrusted: the peer address is recorded, not the header.
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_admin("anna", Role::Admin).await;
+    let client = app.client();
+    client.get("/login").await;
+    let token = client.csrf().await;
+    client
+        .post_raw(
+            "/login",
+            &[
+                ("_csrf", &token),
+                ("username", "anna"),
+                ("password", "wrong password!!"),
+            ],
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+    let entry = &app.db().list_audit(0, 1).await.expect("audit")[0];
+    assert_eq!(entry.ip.as_deref(), Some("127.0.0.1"));
+    app.stop().await;
+
+    // Trusted: the forwarded client address is recorded.
+    let options = Options {
+        env: vec![("DATAPUMP_TRUSTED_PROXIES", "127.0.0.1/32".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    app.create_admin("anna", Role::Admin).await;
+    let client = app.client();
+    client.get("/login").await;
+    let token = client.csrf().await;
+    client
+        .post_raw(
+            "/login",
+            &[
+                ("_csrf", &token),
+                ("username", "anna"),
+                ("password", "wrong password!!"),
+            ],
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+    let entry = &app.db().list_audit(0, 1).await.expect("audit")[0];
+    assert_eq!(entry.ip.as_deref(), Some("203.0.113.9"));
+    app.stop().await;
+}
+
+async fn language_negotiation_and_switch(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client();
+    let de = client
+        .get_with("/login", &[("accept-language", "de-DE,de;q=0.9")])
+        .await;
+    assert!(de.body.contains("<html lang=\"de\">") && de.body.contains("Anmelden"));
+    let en = client.get("/login").await;
+    assert!(en.body.contains("Sign in"));
+
+    // The switcher sets a cookie that wins over Accept-Language.
+    let r = client
+        .post("/language", &[("lang", "de"), ("next", "/login")])
+        .await;
+    assert_eq!(r.location(), Some("/login"));
+    let page = client
+        .get_with("/login", &[("accept-language", "en")])
+        .await;
+    assert!(page.body.contains("Benutzername"), "{}", page.body);
+
+    // A signed-in admin's choice is stored with the account.
+    let (anna, admin) = app.signed_in("anna", Role::Admin).await;
+    anna.post("/language", &[("lang", "de"), ("next", "/")])
+        .await;
+    let stored = app.db().admin_by_id(admin.id).await.expect("admin");
+    assert_eq!(stored.language.as_deref(), Some("de"));
+    let dashboard = anna.get("/").await;
+    assert!(dashboard.body.contains("Übersicht"));
+    // Unknown languages are refused with a message.
+    let bad = anna.post("/language", &[("lang", "xx")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+on_both_backends!(
+    language_negotiation_and_switch,
+    language_negotiation_and_switch
+);
+
+#[tokio::test]
+async fn every_page_renders_in_both_languages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (client, me) = app.signed_in("anna", Role::Admin).await;
+    for lang in ["de", "en"] {
+        for path in [
+            "/",
+            "/admins",
+            "/admins/new",
+            &format!("/admins/{}", me.id),
+            "/audit",
+            "/account",
+        ] {
+            let page = client.get_with(path, &[("accept-language", lang)]).await;
+            // The admin's stored language is unset, so Accept-Language decides.
+            assert_eq!(page.status, StatusCode::OK, "{lang} {path}");
+            assert!(
+                page.body.contains(&format!("<html lang=\"{lang}\">")),
+                "{lang} {path}"
+            );
+            // A key without a translation would show up as its identifier.
+            for raw in [
+                "nav-",
+                "admins-",
+                "field-",
+                "audit-",
+                "dashboard-",
+                "account-",
+            ] {
+                assert!(
+                    !page.body.contains(&format!(">{raw}")),
+                    "{lang} {path}: untranslated {raw}"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_form_is_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.client();
+    let token = client.csrf().await;
+    let big = "x".repeat(200 * 1024);
+    let r = client
+        .post_raw(
+            "/login",
+            &[("_csrf", &token), ("username", &big), ("password", "x")],
+            &[],
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::PAYLOAD_TOO_LARGE || r.status == StatusCode::BAD_REQUEST,
+        "{}",
+        r.status
+    );
+    app.stop().await;
+}
