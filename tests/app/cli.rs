@@ -104,9 +104,7 @@ fn admin_commands() {
 #[test]
 fn wrong_secret_key_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // First start creates the key and the canary; `serve` would keep running, so use a command
-    // that exits: admin creation does not touch the key, so start once through `serve` on a
-    // closed port is not possible here; instead seed the canary with `serve` briefly.
+    // A first, brief `serve` creates the key and seals the canary with it.
     let mut child = datapump(dir.path())
         .env("DATAPUMP_BIND", "127.0.0.1:0")
         .stderr(Stdio::piped())
@@ -131,4 +129,53 @@ fn wrong_secret_key_refuses_to_start() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not the key"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = datapump(dir.path())
+        .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let started = std::time::Instant::now();
+    let mut healthy = false;
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let probe = datapump(dir.path())
+            .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
+            .output()
+            .expect("probe");
+        if probe.status.success() {
+            healthy = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(healthy, "the server answered /healthz");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "stopped within 15 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    // And the probe reports the stopped instance as unhealthy.
+    let probe = datapump(dir.path())
+        .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .expect("probe");
+    assert!(!probe.status.success());
 }
