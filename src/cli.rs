@@ -33,6 +33,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the Microsoft 365 simulator (identity platform + Graph) for tests, demos and benchmarks.
+    Sim(SimArgs),
     /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
     Healthcheck {
         /// Base URL of the instance; default: the configured bind address.
@@ -44,6 +46,36 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    bind: std::net::SocketAddr,
+    /// Seed of the generated tenant (same seed, same tenant).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 8)]
+    rooms: usize,
+    #[arg(long, default_value_t = 24)]
+    users: usize,
+    #[arg(long, default_value_t = 120)]
+    events_per_room: usize,
+    /// Added to every Graph request.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Probability of a random 429/503/504 per request.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Sign in with the login hint (or the default account) and consent without showing pages.
+    #[arg(long)]
+    auto_consent: bool,
+    /// Additional redirect URIs of the default app registration.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Fixed access-token lifetime in seconds (default: 60–90 minutes, as Entra does).
+    #[arg(long)]
+    token_lifetime_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +167,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Sim(args) => simulator(args).await,
         Command::Admin { command } => {
             let db = app::open_database(&config).await?;
             admin(command, &db).await
@@ -178,6 +211,69 @@ async fn serve(config: Config) -> Result<(), CliError> {
     });
     app::run(prepared.state, listener).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn simulator(args: SimArgs) -> Result<(), CliError> {
+    use crate::sim::{self, SimConfig, state};
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(CliError::Usage(
+            "--fault-rate must be between 0 and 1".into(),
+        ));
+    }
+    let mut config = SimConfig {
+        seed: args.seed,
+        rooms: args.rooms,
+        users: args.users,
+        events_per_room: args.events_per_room,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        fault_rate: args.fault_rate,
+        auto_consent: args.auto_consent,
+        access_token_lifetime: args.token_lifetime_secs.map(std::time::Duration::from_secs),
+        ..SimConfig::default()
+    };
+    config.redirect_uris.extend(args.redirect_uris);
+    let started = std::time::Instant::now();
+    let simulator = sim::Sim::new(config.clone());
+    let events: usize = simulator.lock().events.len();
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: args.bind,
+            reason: e.to_string(),
+        })?;
+    let server = sim::SimServer::serve(simulator, listener)
+        .map_err(|e| CliError::Usage(format!("cannot start the simulator: {e}")))?;
+    let url = &server.url;
+    println!(
+        "Microsoft 365 simulator on {url} ({events} events, built in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  tenant            {} ({})",
+        sim::model::TENANT_DOMAIN,
+        sim::model::TENANT_ID
+    );
+    println!("  login base URL    {url}   (authorize: {url}/common/oauth2/v2.0/authorize)");
+    println!("  Graph base URL    {url}   (e.g. {url}/v1.0/me)");
+    println!("  app (client) id   {}", state::DEFAULT_CLIENT_ID);
+    println!(
+        "  client secret     {} (expires in 24 months)",
+        state::DEFAULT_SECRET
+    );
+    println!("  redirect URIs     {}", config.redirect_uris.join(", "));
+    println!(
+        "  permissions       {} (admin consent granted)",
+        state::DEFAULT_PERMISSIONS.join(" ")
+    );
+    println!(
+        "  sign-in account   {} / {}",
+        state::DEFAULT_ACCOUNT,
+        state::DEFAULT_PASSWORD
+    );
+    println!("  control API       {url}/_sim/state");
+    app::shutdown_signal().await;
+    server.stop().await;
     Ok(())
 }
 

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Datapump: imports Microsoft 365 calendars through Microsoft Graph into SQLite or PostgreSQL.
 //!
 //! Layout: `config` (settings), `crypto` (secrets at rest), `storage` (all SQL), `auth` (admin
@@ -9,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod i18n;
+pub mod sim;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

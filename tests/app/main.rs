@@ -8,4 +8,5 @@ mod cli;
 mod login;
 mod security;
 mod setup;
+mod sim;
 mod subpath;

@@ -1,0 +1,150 @@
+//! Fault injection, request counters and Outlook's per-mailbox concurrency limit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
+pub enum FaultKind {
+    /// Delay the response.
+    Latency { ms: u64 },
+    /// 429 with `Retry-After` (seconds, may be fractional in real life; whole seconds here).
+    Throttle { retry_after: u64 },
+    /// 503, optionally with `Retry-After`.
+    Unavailable { retry_after: Option<u64> },
+    /// 504 Gateway Timeout.
+    GatewayTimeout,
+    /// The connection is dropped in the middle of the response.
+    Drop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRule {
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// Probability per matching request (0..=1); ignored when `next` is set.
+    #[serde(default)]
+    pub rate: f64,
+    /// Fire for exactly the next N matching requests.
+    pub next: Option<u32>,
+    /// Only requests whose path contains this text.
+    pub path_contains: Option<String>,
+}
+
+impl FaultRule {
+    pub fn matches(&self, path: &str) -> bool {
+        self.path_contains
+            .as_deref()
+            .is_none_or(|p| path.to_ascii_lowercase().contains(&p.to_ascii_lowercase()))
+    }
+}
+
+/// Requests seen, by path (query excluded) and by mailbox (user principal name).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    pub total: u64,
+    pub by_path: BTreeMap<String, u64>,
+    pub by_mailbox: BTreeMap<String, u64>,
+    pub token_requests: u64,
+    pub throttled: u64,
+    pub faults_injected: u64,
+    /// The most requests in flight at once for one app and mailbox.
+    pub max_concurrent_per_mailbox: usize,
+}
+
+impl super::state::SimState {
+    /// Decides whether a fault fires for this request (consuming `next` counts).
+    pub fn pick_fault(&mut self, path: &str) -> Option<FaultKind> {
+        let mut fired = None;
+        for i in 0..self.faults.len() {
+            if !self.faults[i].matches(path) {
+                continue;
+            }
+            let fire = match self.faults[i].next {
+                Some(0) => false,
+                Some(n) => {
+                    self.faults[i].next = Some(n - 1);
+                    true
+                }
+                None => {
+                    let rate = self.faults[i].rate;
+                    rate > 0.0 && self.random() < rate
+                }
+            };
+            if fire {
+                fired = Some(self.faults[i].kind.clone());
+                break;
+            }
+        }
+        self.faults.retain(|f| f.next != Some(0));
+        if fired.is_none() && self.config.fault_rate > 0.0 && !path.starts_with("/_sim") {
+            let rate = self.config.fault_rate;
+            if self.random() < rate {
+                fired = Some(match (self.random() * 3.0) as u32 {
+                    0 => FaultKind::Throttle { retry_after: 1 },
+                    1 => FaultKind::Unavailable {
+                        retry_after: Some(1),
+                    },
+                    _ => FaultKind::GatewayTimeout,
+                });
+            }
+        }
+        if fired.is_some() {
+            self.counters.faults_injected += 1;
+        }
+        fired
+    }
+
+    /// Takes a concurrency slot for (app, mailbox); `false` when the limit is reached.
+    pub fn acquire_slot(&mut self, app: &str, mailbox: &str) -> bool {
+        let key = (app.to_string(), mailbox.to_string());
+        let current = self.in_flight.get(&key).copied().unwrap_or(0);
+        if let Some(limit) = self.config.mailbox_concurrency
+            && current >= limit
+        {
+            self.counters.throttled += 1;
+            return false;
+        }
+        self.in_flight.insert(key, current + 1);
+        self.counters.max_concurrent_per_mailbox =
+            self.counters.max_concurrent_per_mailbox.max(current + 1);
+        true
+    }
+
+    pub fn release_slot(&mut self, app: &str, mailbox: &str) {
+        let key = (app.to_string(), mailbox.to_string());
+        if let Some(n) = self.in_flight.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(&key);
+            }
+        }
+    }
+
+    pub fn count(&mut self, path: &str, mailbox: Option<&str>) {
+        self.counters.total += 1;
+        *self.counters.by_path.entry(path.to_string()).or_default() += 1;
+        if let Some(m) = mailbox {
+            *self
+                .counters
+                .by_mailbox
+                .entry(m.to_ascii_lowercase())
+                .or_default() += 1;
+        }
+    }
+}
+
+pub fn latency(kind: &FaultKind) -> Option<Duration> {
+    match kind {
+        FaultKind::Latency { ms } => Some(Duration::from_millis(*ms)),
+        _ => None,
+    }
+}

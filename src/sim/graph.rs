@@ -1,0 +1,1065 @@
+//! Microsoft Graph v1.0, the subset Datapump uses: users (with `$filter`/`$search` people
+//! picking), calendars, events, `calendarView`, `calendarView/delta` and rooms.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Sim;
+use super::delta::RoundItem;
+use super::json::{self, graph_error};
+use super::model::{Instance, MailboxKind, User};
+use super::state::{AccessToken, SimState};
+
+const ACCESS_DENIED: &str = "Access is denied. Check credentials and try again.";
+const NOT_FOUND: &str = "The specified object was not found in the store.";
+const GRAPH: &str = "https://graph.microsoft.com/v1.0";
+
+/// A refusal, turned into a Graph error response by the caller.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+struct Request {
+    base: String,
+    path: String,
+    query: Vec<(String, String)>,
+    prefer: HashMap<String, String>,
+    consistency_eventual: bool,
+    client_request_id: Option<String>,
+}
+
+impl Request {
+    fn param(&self, name: &str) -> Option<&str> {
+        // Graph accepts system query options with and without the `$`.
+        let bare = name.trim_start_matches('$');
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(bare))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        graph_error(status, code, message, self.client_request_id.as_deref())
+    }
+
+    fn refuse(&self, r: Refusal) -> Response {
+        self.error(r.status, r.code, &r.message)
+    }
+
+    /// The request URL with some parameters replaced, for `@odata.nextLink`.
+    fn link(&self, replace: &[(&str, String)]) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .query
+            .iter()
+            .filter(|(k, _)| !replace.iter().any(|(r, _)| k.eq_ignore_ascii_case(r)))
+            .cloned()
+            .collect();
+        for (k, v) in replace {
+            pairs.push((k.to_string(), v.clone()));
+        }
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("{}{}?{}", self.base, self.path, query)
+    }
+}
+
+fn parse_prefer(headers: &HeaderMap) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for value in headers.get_all("prefer") {
+        let Ok(text) = value.to_str() else { continue };
+        for item in text.split(',') {
+            let (k, v) = item.split_once('=').unwrap_or((item, ""));
+            out.insert(
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            );
+        }
+    }
+    out
+}
+
+fn authenticate(s: &SimState, headers: &HeaderMap) -> Result<AccessToken, Refusal> {
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(raw) = raw else {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty.",
+        ));
+    };
+    let Some(token) = s.access_tokens.get(raw) else {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "CompactToken parsing failed with error code: 80049217",
+        ));
+    };
+    if token.expires <= s.now() {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        ));
+    }
+    Ok(token.clone())
+}
+
+fn has_any(token: &AccessToken, scopes: &[&str]) -> bool {
+    scopes.iter().any(|s| token.scopes.contains(*s))
+}
+
+/// Which mailbox a request is about, for the concurrency limit and the counters.
+fn target_mailbox(s: &SimState, token: &AccessToken, segments: &[String]) -> Option<User> {
+    match segments {
+        [me, ..] if me == "me" => s.user(&token.user_id).cloned(),
+        [users, key, ..] if users == "users" => s.find_user(key).cloned(),
+        _ => None,
+    }
+}
+
+pub async fn handle(
+    State(sim): State<Sim>,
+    Path(rest): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let base = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| GRAPH.to_string(), |h| format!("http://{h}"));
+    let req = Request {
+        base,
+        path: uri.path().to_string(),
+        query: uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+        prefer: parse_prefer(&headers),
+        consistency_eventual: headers
+            .get("consistencylevel")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
+        client_request_id: headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    };
+    // Ids keep their case; structural segments are case-insensitive.
+    let raw_segments: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let segments: Vec<String> = raw_segments
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+
+    let (token, mailbox, latency) = {
+        let mut s = sim.lock();
+        let token = match authenticate(&s, &headers) {
+            Ok(t) => t,
+            Err(r) => {
+                s.count(&req.path, None);
+                return req.refuse(r);
+            }
+        };
+        let mailbox = target_mailbox(&s, &token, &segments);
+        s.count(&req.path, mailbox.as_ref().map(|m| m.upn.as_str()));
+        (token, mailbox, s.config.latency)
+    };
+
+    // Outlook endpoints (anything below a mailbox) count against its concurrency limit.
+    let outlook = mailbox.is_some() && segments.len() > if segments[0] == "me" { 1 } else { 2 };
+    let slot = match (&mailbox, outlook) {
+        (Some(m), true) => {
+            let acquired = sim.lock().acquire_slot(&token.client_id, &m.id);
+            if !acquired {
+                let mut r = req.error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "ApplicationThrottled",
+                    "Application is over its MailboxConcurrency limit.",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
+            Some(SlotGuard {
+                sim: sim.clone(),
+                app: token.client_id.clone(),
+                mailbox: m.id.clone(),
+            })
+        }
+        _ => None,
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = {
+        let mut s = sim.lock();
+        route(&mut s, &req, &token, &raw_segments, &segments)
+    };
+    drop(slot);
+    let mut response = response;
+    if !response.headers().contains_key("request-id") {
+        let rid = uuid::Uuid::new_v4().to_string();
+        let cid = req.client_request_id.clone().unwrap_or_else(|| rid.clone());
+        json::add_request_ids(response.headers_mut(), &rid, &cid);
+    }
+    response
+}
+
+struct SlotGuard {
+    sim: Sim,
+    app: String,
+    mailbox: String,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.sim.lock().release_slot(&self.app, &self.mailbox);
+    }
+}
+
+fn route(
+    s: &mut SimState,
+    req: &Request,
+    token: &AccessToken,
+    raw: &[String],
+    seg: &[String],
+) -> Response {
+    let strs: Vec<&str> = seg.iter().map(String::as_str).collect();
+    match strs.as_slice() {
+        ["users"] => list_users(s, req, token),
+        ["me"] => {
+            if !has_any(token, &["User.Read", "User.ReadBasic.All", "User.Read.All"]) {
+                return req.error(
+                    StatusCode::FORBIDDEN,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                );
+            }
+            match s.user(&token.user_id) {
+                Some(u) => user_response(req, u, "users/$entity"),
+                None => req.error(
+                    StatusCode::NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    "Resource does not exist.",
+                ),
+            }
+        }
+        ["users", _] => {
+            if !has_any(token, &["User.ReadBasic.All", "User.Read.All"])
+                && s.find_user(&raw[1]).is_none_or(|u| u.id != token.user_id)
+            {
+                return req.error(
+                    StatusCode::FORBIDDEN,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                );
+            }
+            match s.find_user(&raw[1]) {
+                Some(u) => user_response(req, u, "users/$entity"),
+                None => req.error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", &format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", raw[1])),
+            }
+        }
+        ["places", "microsoft.graph.room"] => rooms(s, req, token),
+        ["me", ..] => {
+            let Some(user) = s.user(&token.user_id).cloned() else {
+                return req.error(
+                    StatusCode::NOT_FOUND,
+                    "ErrorInvalidUser",
+                    "The requested user is invalid.",
+                );
+            };
+            mailbox(s, req, token, &user, &seg[1..], &raw[1..])
+        }
+        ["users", key, ..] => {
+            let Some(user) = s.find_user(key).cloned() else {
+                return req.error(
+                    StatusCode::NOT_FOUND,
+                    "ErrorInvalidUser",
+                    &format!("The requested user '{}' is invalid.", raw[1]),
+                );
+            };
+            mailbox(s, req, token, &user, &seg[2..], &raw[2..])
+        }
+        [first, ..] => req.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{first}'."),
+        ),
+        [] => req.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid request."),
+    }
+}
+
+fn user_response(req: &Request, u: &User, context: &str) -> Response {
+    let select = req.param("$select").map(|s| {
+        s.split(',')
+            .map(|p| p.trim().to_string())
+            .collect::<Vec<_>>()
+    });
+    let mut body = json::user(u, select.as_deref());
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert(
+            "@odata.context".into(),
+            json!(format!("{GRAPH}/$metadata#{context}")),
+        );
+    }
+    axum::Json(body).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// People picker
+
+#[derive(Debug, PartialEq)]
+enum Clause {
+    StartsWith(String, String),
+    Eq(String, String),
+}
+
+const USER_PROPS: &[&str] = &[
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "userPrincipalName",
+];
+
+/// Parses `startswith(prop,'v') or prop eq 'v' or …` (OData string literals: `''` is a quote).
+fn parse_filter(text: &str) -> Result<Vec<Clause>, String> {
+    let mut clauses = Vec::new();
+    let mut rest = text.trim();
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let clause;
+        if lower.starts_with("startswith(") {
+            let inner = &rest["startswith(".len()..];
+            let (prop, after) = inner.split_once(',').ok_or("expected ','")?;
+            let (value, after) = literal(after.trim_start())?;
+            let after = after.trim_start().strip_prefix(')').ok_or("expected ')'")?;
+            clause = Clause::StartsWith(prop.trim().to_string(), value);
+            rest = after.trim_start();
+        } else {
+            let (prop, after) = rest.split_once(' ').ok_or("unsupported filter")?;
+            let after = after.trim_start();
+            let after = after
+                .strip_prefix("eq ")
+                .or_else(|| after.strip_prefix("EQ "))
+                .ok_or("unsupported operator")?;
+            let (value, after) = literal(after.trim_start())?;
+            clause = Clause::Eq(prop.trim().to_string(), value);
+            rest = after.trim_start();
+        }
+        let prop = match &clause {
+            Clause::StartsWith(p, _) | Clause::Eq(p, _) => p,
+        };
+        if !USER_PROPS.iter().any(|p| p.eq_ignore_ascii_case(prop))
+            && !prop.eq_ignore_ascii_case("id")
+        {
+            return Err(format!("unsupported property {prop}"));
+        }
+        clauses.push(clause);
+        if rest.is_empty() {
+            return Ok(clauses);
+        }
+        rest = rest
+            .strip_prefix("or ")
+            .or_else(|| rest.strip_prefix("OR "))
+            .ok_or("only 'or' joins are supported")?
+            .trim_start();
+    }
+}
+
+fn literal(text: &str) -> Result<(String, &str), String> {
+    let body = text.strip_prefix('\'').ok_or("expected a string literal")?;
+    let mut out = String::new();
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' {
+            if matches!(chars.peek(), Some((_, '\''))) {
+                chars.next();
+                out.push('\'');
+                continue;
+            }
+            return Ok((out, &body[i + 1..]));
+        }
+        out.push(c);
+    }
+    Err("unterminated string literal".into())
+}
+
+fn prop_value(u: &User, prop: &str) -> Option<String> {
+    match prop.to_ascii_lowercase().as_str() {
+        "displayname" => Some(u.display_name.clone()),
+        "givenname" => u.given_name.clone(),
+        "surname" => u.surname.clone(),
+        "mail" => u.mail.clone(),
+        "userprincipalname" => Some(u.upn.clone()),
+        "id" => Some(u.id.clone()),
+        _ => None,
+    }
+}
+
+/// `"displayName:ber" OR "mail:ber"`: word-prefix matches, as the directory's search does.
+fn parse_search(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(" OR ").flat_map(|p| p.split(" or ")) {
+        let inner = part.trim().trim_matches('"');
+        let (prop, term) = inner.split_once(':').ok_or("property:term expected")?;
+        if !USER_PROPS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(prop.trim()))
+        {
+            return Err(format!("unsupported property {prop}"));
+        }
+        out.push((prop.trim().to_string(), term.trim().to_lowercase()));
+    }
+    Ok(out)
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+fn list_users(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+    if !has_any(token, &["User.ReadBasic.All", "User.Read.All"]) {
+        return req.error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    if req.param("$search").is_some() && !req.consistency_eventual {
+        return req.error(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'");
+    }
+    let count = req
+        .param("$count")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
+    if count && !req.consistency_eventual {
+        return req.error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "$count is not currently supported.",
+        );
+    }
+    let filter = match req.param("$filter").map(parse_filter).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            return req.error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                &format!("Unsupported or invalid query filter clause specified: {e}"),
+            );
+        }
+    };
+    let search = match req.param("$search").map(parse_search).transpose() {
+        Ok(sr) => sr,
+        Err(e) => {
+            return req.error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                &format!("Invalid search expression: {e}"),
+            );
+        }
+    };
+    let top = match req.param("$top").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(n)) if (1..=999).contains(&n) => n,
+        _ => {
+            return req.error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Invalid page size specified: '$top'. Must be between 1 and 999 inclusive.",
+            );
+        }
+    };
+    let mut matches: Vec<&User> = s
+        .users
+        .iter()
+        .filter(|u| {
+            filter.as_ref().is_none_or(|clauses| {
+                clauses.iter().any(|c| match c {
+                    Clause::StartsWith(p, v) => prop_value(u, p)
+                        .is_some_and(|x| x.to_lowercase().starts_with(&v.to_lowercase())),
+                    Clause::Eq(p, v) => prop_value(u, p).is_some_and(|x| x.eq_ignore_ascii_case(v)),
+                })
+            })
+        })
+        .filter(|u| {
+            search.as_ref().is_none_or(|terms| {
+                terms.iter().any(|(p, term)| {
+                    prop_value(u, p)
+                        .is_some_and(|x| words(&x).any(|w| w.starts_with(term.as_str())))
+                })
+            })
+        })
+        .collect();
+    matches.sort_by(|a, b| {
+        a.display_name
+            .to_lowercase()
+            .cmp(&b.display_name.to_lowercase())
+    });
+    let offset = req
+        .param("$skiptoken")
+        .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.strip_prefix("X'").and_then(|n| n.parse::<usize>().ok()))
+        .unwrap_or(0);
+    let select = req.param("$select").map(|s| {
+        s.split(',')
+            .map(|p| p.trim().to_string())
+            .collect::<Vec<_>>()
+    });
+    let page: Vec<Value> = matches
+        .iter()
+        .skip(offset)
+        .take(top)
+        .map(|u| json::user(u, select.as_deref()))
+        .collect();
+    let context = match &select {
+        Some(p) => format!("{GRAPH}/$metadata#users({})", p.join(",")),
+        None => format!("{GRAPH}/$metadata#users"),
+    };
+    let mut body = json!({ "@odata.context": context });
+    let obj = body.as_object_mut();
+    if let Some(obj) = obj {
+        if count {
+            obj.insert("@odata.count".into(), json!(matches.len()));
+        }
+        if offset + top < matches.len() {
+            let token = URL_SAFE_NO_PAD.encode(format!("X'{}", offset + top));
+            obj.insert(
+                "@odata.nextLink".into(),
+                json!(req.link(&[("$skiptoken", token)])),
+            );
+        }
+        obj.insert("value".into(), Value::Array(page));
+    }
+    axum::Json(body).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mailbox: calendars, events, views
+
+fn mailbox(
+    s: &mut SimState,
+    req: &Request,
+    token: &AccessToken,
+    user: &User,
+    seg: &[String],
+    raw: &[String],
+) -> Response {
+    if !user.has_mailbox() {
+        return req.error(
+            StatusCode::NOT_FOUND,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        );
+    }
+    let own = user.id == token.user_id;
+    let calendar_scopes: &[&str] = if own {
+        &[
+            "Calendars.Read",
+            "Calendars.ReadWrite",
+            "Calendars.Read.Shared",
+            "Calendars.ReadWrite.Shared",
+        ]
+    } else {
+        &["Calendars.Read.Shared", "Calendars.ReadWrite.Shared"]
+    };
+    if !has_any(token, calendar_scopes) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let strs: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let primary = match s.primary_calendar(&user.id) {
+        Some(c) => c.clone(),
+        None => return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND),
+    };
+    let readable = |s: &SimState, c: &super::model::Calendar| s.may_read(&token.user_id, c);
+    let calendar_by_id = |s: &SimState, id: &str| -> Option<super::model::Calendar> {
+        let c = s.calendar(id)?;
+        let listed = if own {
+            s.calendars_of(&user.id).iter().any(|x| x.id == c.id)
+        } else {
+            c.id == primary.id
+        };
+        listed.then(|| c.clone())
+    };
+    match strs.as_slice() {
+        ["calendar"] => {
+            if !readable(s, &primary) {
+                return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+            }
+            calendar_response(s, &primary, &token.user_id)
+        }
+        ["calendars"] => {
+            if !own {
+                return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+            }
+            let cals: Vec<Value> = s
+                .calendars_of(&user.id)
+                .into_iter()
+                .filter_map(|c| {
+                    s.user(&c.owner_id)
+                        .map(|o| json::calendar(c, o, &token.user_id))
+                })
+                .collect();
+            axum::Json(json!({ "@odata.context": format!("{GRAPH}/$metadata#users('{}')/calendars", user.id), "value": cals })).into_response()
+        }
+        ["calendars", _] => match calendar_by_id(s, &raw[1]) {
+            Some(c) if readable(s, &c) => calendar_response(s, &c, &token.user_id),
+            Some(_) => req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED),
+            None => req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND),
+        },
+        ["calendarview"] | ["calendar", "calendarview"] => {
+            view(s, req, user, &primary, &token.user_id, false)
+        }
+        ["calendarview", "delta"] | ["calendar", "calendarview", "delta"] => {
+            view(s, req, user, &primary, &token.user_id, true)
+        }
+        ["calendars", _, "calendarview"] | ["calendars", _, "calendarview", "delta"] => {
+            match calendar_by_id(s, &raw[1]) {
+                Some(c) => view(s, req, user, &c, &token.user_id, strs.len() == 4),
+                None => req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND),
+            }
+        }
+        ["events", _] => event_by_id(s, req, token, user, &raw[1]),
+        [first, ..] => req.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{first}'."),
+        ),
+        [] => req.error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid request."),
+    }
+}
+
+fn calendar_response(s: &SimState, c: &super::model::Calendar, reader: &str) -> Response {
+    match s.user(&c.owner_id) {
+        Some(owner) => {
+            let mut body = json::calendar(c, owner, reader);
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert(
+                    "@odata.context".into(),
+                    json!(format!(
+                        "{GRAPH}/$metadata#users('{}')/calendars/$entity",
+                        owner.id
+                    )),
+                );
+            }
+            axum::Json(body).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "").into_response(),
+    }
+}
+
+fn event_by_id(
+    s: &SimState,
+    req: &Request,
+    token: &AccessToken,
+    user: &User,
+    id: &str,
+) -> Response {
+    let Some((event, date)) = s.find_item(id) else {
+        return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
+    };
+    let Some(calendar) = s.calendar(&event.calendar_id) else {
+        return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
+    };
+    let in_mailbox = calendar.owner_id == user.id
+        || s.shared_calendars
+            .iter()
+            .any(|(c, r)| c == &calendar.id && r == &user.id);
+    if !in_mailbox {
+        return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
+    }
+    if !s.may_read(&token.user_id, calendar) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let Some(owner) = s.user(&calendar.owner_id) else {
+        return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
+    };
+    let zone = req.prefer.get("outlook.timezone").cloned();
+    let text = req
+        .prefer
+        .get("outlook.body-content-type")
+        .is_some_and(|v| v == "text");
+    let body = match date {
+        None => json::event(event, None, owner, zone.as_deref(), text),
+        Some(d) => {
+            let far = DateTime::<Utc>::MAX_UTC;
+            let from = DateTime::<Utc>::MIN_UTC;
+            match event
+                .instances(from, far)
+                .into_iter()
+                .find(|i| i.original_date == Some(d))
+            {
+                Some(i) => json::event(event, Some(&i), owner, zone.as_deref(), text),
+                None => return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND),
+            }
+        }
+    };
+    let mut response = axum::Json(body).into_response();
+    preference_applied(&mut response, zone.as_deref(), None);
+    response
+}
+
+fn preference_applied(response: &mut Response, zone: Option<&str>, page: Option<usize>) {
+    let mut applied = Vec::new();
+    if let Some(z) = zone.filter(|z| super::tz::resolve(z).is_some()) {
+        applied.push(format!("outlook.timezone=\"{z}\""));
+    }
+    if let Some(n) = page {
+        applied.push(format!("odata.maxpagesize={n}"));
+    }
+    if !applied.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&applied.join(", "))
+    {
+        response.headers_mut().insert("preference-applied", v);
+    }
+}
+
+fn window(req: &Request) -> Result<Option<Window>, Refusal> {
+    match (req.param("startDateTime"), req.param("endDateTime")) {
+        (None, None) => Ok(None),
+        (Some(a), Some(b)) => {
+            let parse = |v: &str, name: &str| {
+                json::instant_param(v).ok_or_else(|| {
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorInvalidParameter",
+                        format!("The value '{v}' of parameter '{name}' is invalid."),
+                    )
+                })
+            };
+            Ok(Some((parse(a, "StartDateTime")?, parse(b, "EndDateTime")?)))
+        }
+        _ => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        )),
+    }
+}
+
+fn render_instance(
+    s: &SimState,
+    i: &Instance,
+    zone: Option<&str>,
+    text: bool,
+    minimal_occurrences: bool,
+) -> Option<Value> {
+    let e = s.events.get(&i.event_id)?;
+    let calendar = s.calendar(&e.calendar_id)?;
+    let owner = s.user(&calendar.owner_id)?;
+    if minimal_occurrences && i.kind == super::model::InstanceKind::Occurrence {
+        return Some(json::occurrence_minimal(e, i, zone));
+    }
+    let mut v = json::event(e, Some(i), owner, zone, text);
+    if minimal_occurrences && let Some(obj) = v.as_object_mut() {
+        obj.insert("@odata.type".into(), json!("#microsoft.graph.event"));
+    }
+    Some(v)
+}
+
+fn view(
+    s: &mut SimState,
+    req: &Request,
+    user: &User,
+    calendar: &super::model::Calendar,
+    reader: &str,
+    delta: bool,
+) -> Response {
+    if !s.may_read(reader, calendar) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let zone = req.prefer.get("outlook.timezone").cloned();
+    let text = req
+        .prefer
+        .get("outlook.body-content-type")
+        .is_some_and(|v| v == "text");
+    let max_page = req
+        .prefer
+        .get("odata.maxpagesize")
+        .and_then(|v| v.parse::<usize>().ok());
+    if delta {
+        return delta_view(s, req, user, calendar, zone.as_deref(), text, max_page);
+    }
+    let window = match window(req) {
+        Ok(Some(w)) => w,
+        Ok(None) => return req.error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+        Err(r) => return req.refuse(r),
+    };
+    let top = match req.param("$top").map(str::parse::<usize>) {
+        None => max_page.unwrap_or(10).clamp(1, 1000),
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        _ => {
+            return req.error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidParameter",
+                "The value of the parameter '$top' is invalid. It must be between 1 and 1000.",
+            );
+        }
+    };
+    let skip = req
+        .param("$skip")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let all = s.instances(&calendar.id, window.0, window.1);
+    let page: Vec<Value> = all
+        .iter()
+        .skip(skip)
+        .take(top)
+        .filter_map(|i| render_instance(s, i, zone.as_deref(), text, false))
+        .collect();
+    let mut body = json!({ "@odata.context": format!("{GRAPH}/$metadata#users('{}')/calendarView", user.upn) });
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("value".into(), Value::Array(page));
+        if skip + top < all.len() {
+            obj.insert(
+                "@odata.nextLink".into(),
+                json!(req.link(&[("$skip", (skip + top).to_string())])),
+            );
+        }
+    }
+    let mut response = axum::Json(body).into_response();
+    preference_applied(
+        &mut response,
+        zone.as_deref(),
+        max_page
+            .filter(|_| req.param("$top").is_none())
+            .map(|n| n.clamp(1, 1000)),
+    );
+    response
+}
+
+fn gone(req: &Request) -> Response {
+    let mut r = req.error(StatusCode::GONE, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.");
+    if let Ok(v) = HeaderValue::from_str(&format!("{}{}?$deltatoken=", req.base, req.path)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn delta_view(
+    s: &mut SimState,
+    req: &Request,
+    user: &User,
+    calendar: &super::model::Calendar,
+    zone: Option<&str>,
+    text: bool,
+    max_page: Option<usize>,
+) -> Response {
+    let page_size = max_page.unwrap_or(10).clamp(1, 1000);
+    let (round_id, offset) = if let Some(skip) = req.param("$skiptoken") {
+        let decoded = URL_SAFE_NO_PAD
+            .decode(skip)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        let Some((round, offset)) = decoded.as_deref().and_then(|d| d.rsplit_once('|')) else {
+            return gone(req);
+        };
+        let Ok(offset) = offset.parse::<usize>() else {
+            return gone(req);
+        };
+        if s.delta_round(round).is_none() {
+            return gone(req);
+        }
+        (round.to_string(), offset)
+    } else if let Some(token) = req.param("$deltatoken").filter(|t| !t.is_empty()) {
+        match s.delta_from_token(token) {
+            Ok(r) => (r, 0),
+            Err(_) => return gone(req),
+        }
+    } else {
+        let window = match window(req) {
+            Ok(Some(w)) => w,
+            Ok(None) => return req.error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+            Err(r) => return req.refuse(r),
+        };
+        (s.delta_initial(&calendar.id, window), 0)
+    };
+    let Some(round) = s.delta_round(&round_id).cloned() else {
+        return gone(req);
+    };
+    // Render this page from the current data.
+    let mut cache: HashMap<String, Vec<Instance>> = HashMap::new();
+    let mut value = Vec::new();
+    for item in round.items.iter().skip(offset).take(page_size) {
+        match item {
+            RoundItem::Removed { id } => value.push(json::removed(id)),
+            RoundItem::Instance {
+                event_id,
+                instance_id,
+                ..
+            } => {
+                let instances = cache.entry(event_id.clone()).or_insert_with(|| {
+                    s.events
+                        .get(event_id)
+                        .map(|e| e.instances(round.window.0, round.window.1))
+                        .unwrap_or_default()
+                });
+                match instances.iter().find(|i| &i.id == instance_id) {
+                    Some(i) => match render_instance(s, i, zone, text, true) {
+                        Some(v) => value.push(v),
+                        None => value.push(json::removed(instance_id)),
+                    },
+                    None => value.push(json::removed(instance_id)),
+                }
+            }
+        }
+    }
+    let path_only = format!("{}{}", req.base, req.path);
+    let mut body =
+        json!({ "@odata.context": format!("{GRAPH}/$metadata#Collection(event)"), "value": value });
+    let next = offset + page_size;
+    if let Some(obj) = body.as_object_mut() {
+        if next < round.items.len() {
+            let skip = URL_SAFE_NO_PAD.encode(format!("{round_id}|{next}"));
+            obj.insert(
+                "@odata.nextLink".into(),
+                json!(format!("{path_only}?$skiptoken={skip}")),
+            );
+        } else if let Some(token) = s.delta_finish(&round_id) {
+            obj.insert(
+                "@odata.deltaLink".into(),
+                json!(format!("{path_only}?$deltatoken={token}")),
+            );
+        }
+    }
+    let _ = user;
+    let mut response = axum::Json(body).into_response();
+    preference_applied(&mut response, zone, max_page.map(|_| page_size));
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rooms
+
+fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+    if !has_any(token, &["Place.Read.All"]) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let top = req
+        .param("$top")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip = req
+        .param("$skip")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let rooms: Vec<&User> = s
+        .users
+        .iter()
+        .filter(|u| u.kind == MailboxKind::Room)
+        .collect();
+    let value: Vec<Value> = rooms
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .take(top)
+        .map(|(i, r)| json!({
+            "id": r.id,
+            "emailAddress": r.address(),
+            "displayName": r.display_name,
+            "address": { "street": "Musterstraße 1", "city": "Berlin", "state": "BE", "postalCode": "10115", "countryOrRegion": "DE" },
+            "geoCoordinates": null,
+            "phone": null,
+            "nickname": r.display_name,
+            "label": null,
+            "capacity": 4 + (i % 5) * 4,
+            "building": "Hauptgebäude",
+            "floorLabel": null,
+            "floorNumber": (i % 4) as i64,
+            "isManaged": true,
+            "isWheelChairAccessible": i % 2 == 0,
+            "bookingType": "standard",
+            "tags": [],
+            "audioDeviceName": null,
+            "videoDeviceName": null,
+            "displayDeviceName": null,
+        }))
+        .collect();
+    let mut body = json!({ "@odata.context": format!("{GRAPH}/$metadata#places/microsoft.graph.room"), "value": value });
+    if skip + top < rooms.len()
+        && let Some(obj) = body.as_object_mut()
+    {
+        obj.insert(
+            "@odata.nextLink".into(),
+            json!(req.link(&[("$skip", (skip + top).to_string())])),
+        );
+    }
+    axum::Json(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_filter_with_escaped_quotes() {
+        let f = parse_filter("startswith(displayName,'O''Neill') or startswith(mail,'o''neill')")
+            .expect("parses");
+        assert_eq!(
+            f[0],
+            Clause::StartsWith("displayName".into(), "O'Neill".into())
+        );
+        assert_eq!(f.len(), 2);
+        assert!(parse_filter("startswith(displayName,'x') and 1 eq 1").is_err());
+        assert!(parse_filter("startswith(password,'x')").is_err());
+        assert!(parse_filter("startswith(displayName,'x").is_err());
+        let eq = parse_filter("mail eq 'raum.berlin@contoso.example'").expect("eq");
+        assert_eq!(
+            eq[0],
+            Clause::Eq("mail".into(), "raum.berlin@contoso.example".into())
+        );
+    }
+
+    #[test]
+    fn search_is_word_prefix() {
+        let terms = parse_search("\"displayName:ber\" OR \"mail:ber\"").expect("parses");
+        assert_eq!(terms.len(), 2);
+        let w: Vec<String> = words("Raum Berlin").collect();
+        assert!(w.iter().any(|x| x.starts_with("ber")));
+        assert!(!w.iter().any(|x| x.starts_with("erlin")));
+    }
+}

@@ -1,0 +1,734 @@
+//! The simulator's mutable state and the operations on it. HTTP handlers and the test handle
+//! both go through these methods.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use super::delta::DeltaStore;
+use super::faults::{Counters, FaultRule};
+use super::model::*;
+
+/// Delegated permissions of the default app registration, as the setup guide configures them.
+pub const DEFAULT_PERMISSIONS: &[&str] = &[
+    "offline_access",
+    "User.ReadBasic.All",
+    "Calendars.Read.Shared",
+    "openid",
+    "profile",
+];
+pub const DEFAULT_CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+pub const DEFAULT_SECRET: &str = "demo-secret-value";
+pub const DEFAULT_ACCOUNT: &str = "datapump@contoso.example";
+pub const DEFAULT_PASSWORD: &str = "Demo-Passw0rd!";
+
+/// Every Graph permission the simulator knows; anything else is an unknown scope.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "offline_access",
+    "openid",
+    "profile",
+    "email",
+    "User.Read",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "Calendars.Read",
+    "Calendars.Read.Shared",
+    "Calendars.ReadWrite",
+    "Calendars.ReadWrite.Shared",
+    "Place.Read.All",
+];
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub rooms: usize,
+    pub users: usize,
+    pub events_per_room: usize,
+    pub latency: StdDuration,
+    pub fault_rate: f64,
+    pub auto_consent: bool,
+    pub redirect_uris: Vec<String>,
+    /// Fixed access-token lifetime; `None` picks 60–90 minutes like the real service.
+    pub access_token_lifetime: Option<StdDuration>,
+    /// How long a refresh token keeps working after it was exchanged for a new one.
+    pub refresh_grace: StdDuration,
+    /// Concurrent requests per app and mailbox before 429 MailboxConcurrency; `None` = no limit.
+    pub mailbox_concurrency: Option<usize>,
+    /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state.
+    pub delta_tokens_per_calendar: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            rooms: 8,
+            users: 24,
+            events_per_room: 120,
+            latency: StdDuration::ZERO,
+            fault_rate: 0.0,
+            auto_consent: false,
+            redirect_uris: vec![
+                "http://localhost:8000".into(),
+                "http://localhost:8000/callback".into(),
+            ],
+            access_token_lifetime: None,
+            refresh_grace: StdDuration::from_secs(300),
+            mailbox_concurrency: Some(4),
+            delta_tokens_per_calendar: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSecret {
+    pub value: String,
+    pub expires: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub client_id: String,
+    pub display_name: String,
+    pub secrets: Vec<ClientSecret>,
+    pub redirect_uris: Vec<String>,
+    pub permissions: BTreeSet<String>,
+    pub admin_consent: bool,
+    pub user_consents: HashMap<String, BTreeSet<String>>,
+}
+
+impl App {
+    /// Scopes a user has consented to for this app (admin consent covers all configured ones).
+    pub fn consented(&self, user_id: &str) -> BTreeSet<String> {
+        if self.admin_consent {
+            return self.permissions.clone();
+        }
+        self.user_consents.get(user_id).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub scopes: BTreeSet<String>,
+    pub challenge: Option<(String, String)>,
+    pub expires: DateTime<Utc>,
+    pub redeemed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub family: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scopes: BTreeSet<String>,
+    pub family_issued: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+    pub replaced_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub client_id: String,
+    pub user_id: String,
+    pub scopes: BTreeSet<String>,
+    pub expires: DateTime<Utc>,
+}
+
+/// Validated parameters of an authorization request awaiting sign-in or consent.
+#[derive(Debug, Clone)]
+pub struct PendingAuth {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: BTreeSet<String>,
+    pub state: Option<String>,
+    pub challenge: Option<(String, String)>,
+    pub login_hint: Option<String>,
+    pub user_id: Option<String>,
+    pub created: DateTime<Utc>,
+}
+
+pub struct SimState {
+    pub config: SimConfig,
+    pub users: Vec<User>,
+    pub calendars: Vec<Calendar>,
+    pub events: HashMap<String, Event>,
+    pub by_calendar: HashMap<String, Vec<String>>,
+    /// (reader user id, mailbox user id): the reader may read the mailbox's primary calendar.
+    pub delegations: HashSet<(String, String)>,
+    /// Calendars shared with a user and added to their calendar list.
+    pub shared_calendars: Vec<(String, String)>,
+    pub apps: HashMap<String, App>,
+    pub pending: HashMap<String, PendingAuth>,
+    pub codes: HashMap<String, AuthCode>,
+    pub refresh_tokens: HashMap<String, RefreshToken>,
+    pub access_tokens: HashMap<String, AccessToken>,
+    pub delta: DeltaStore,
+    pub faults: Vec<FaultRule>,
+    pub counters: Counters,
+    pub in_flight: HashMap<(String, String), usize>,
+    pub seq: u64,
+    pub clock_offset: Duration,
+    /// Sign in as this user without showing pages (tests, demo); requires `auto_consent` or
+    /// existing consent.
+    pub auto_login: Option<String>,
+    /// Re-send the previous delta round's changes in the next round, as Graph sometimes does.
+    pub replay_delta: bool,
+    pub rng_state: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SimError {
+    #[error("no such user or mailbox: {0}")]
+    NoUser(String),
+    #[error("no such calendar: {0}")]
+    NoCalendar(String),
+    #[error("no such event: {0}")]
+    NoEvent(String),
+    #[error("no such app: {0}")]
+    NoApp(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// Fields of a new event (control API).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewEvent {
+    /// Calendar id, or a mailbox address for its primary calendar.
+    pub calendar: String,
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    #[serde(default = "utc_name")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub is_all_day: bool,
+    #[serde(default = "normal")]
+    pub sensitivity: String,
+    /// Organizer address; defaults to the calendar's owner.
+    pub organizer: Option<String>,
+    #[serde(default)]
+    pub attendees: Vec<String>,
+    pub location: Option<String>,
+    pub recurrence: Option<Recurrence>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+fn utc_name() -> String {
+    "UTC".into()
+}
+fn normal() -> String {
+    "normal".into()
+}
+
+/// Changes to an event (control API). On an occurrence id, `start`/`end`/`subject` create or
+/// change an exception and `cancelled: true` cancels that occurrence.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPatch {
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+    pub time_zone: Option<String>,
+    pub sensitivity: Option<String>,
+    pub location: Option<String>,
+    pub is_cancelled: Option<bool>,
+    pub cancelled: Option<bool>,
+    pub recurrence: Option<Recurrence>,
+}
+
+impl SimState {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// A cheap deterministic pseudo-random number in [0, 1) for fault rates.
+    pub fn random(&mut self) -> f64 {
+        // xorshift64*
+        let mut x = self.rng_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng_state = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// A user by id, user principal name or mail address, case-insensitively.
+    pub fn find_user(&self, key: &str) -> Option<&User> {
+        let k = key.trim();
+        self.users.iter().find(|u| {
+            u.id.eq_ignore_ascii_case(k)
+                || u.upn.eq_ignore_ascii_case(k)
+                || u.mail.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(k))
+        })
+    }
+
+    pub fn user_mut(&mut self, key: &str) -> Result<&mut User, SimError> {
+        let id = self
+            .find_user(key)
+            .map(|u| u.id.clone())
+            .ok_or_else(|| SimError::NoUser(key.into()))?;
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or(SimError::NoUser(id))
+    }
+
+    pub fn calendar(&self, id: &str) -> Option<&Calendar> {
+        self.calendars.iter().find(|c| c.id == id)
+    }
+
+    pub fn primary_calendar(&self, user_id: &str) -> Option<&Calendar> {
+        self.calendars
+            .iter()
+            .find(|c| c.owner_id == user_id && c.is_default)
+    }
+
+    /// A calendar id, or a mailbox address standing for its primary calendar.
+    pub fn resolve_calendar(&self, key: &str) -> Result<String, SimError> {
+        if let Some(c) = self.calendar(key) {
+            return Ok(c.id.clone());
+        }
+        let user = self
+            .find_user(key)
+            .ok_or_else(|| SimError::NoCalendar(key.into()))?;
+        self.primary_calendar(&user.id)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| SimError::NoCalendar(key.into()))
+    }
+
+    /// Calendars listed under `/me/calendars` for a user: their own plus those shared with them.
+    pub fn calendars_of(&self, user_id: &str) -> Vec<&Calendar> {
+        let mut own: Vec<&Calendar> = self
+            .calendars
+            .iter()
+            .filter(|c| c.owner_id == user_id)
+            .collect();
+        for (cal, reader) in &self.shared_calendars {
+            if reader == user_id
+                && let Some(c) = self.calendar(cal)
+            {
+                own.push(c);
+            }
+        }
+        own
+    }
+
+    /// Whether `reader` may read `calendar`'s items.
+    pub fn may_read(&self, reader_id: &str, calendar: &Calendar) -> bool {
+        calendar.owner_id == reader_id
+            || (calendar.is_default
+                && self
+                    .delegations
+                    .contains(&(reader_id.to_string(), calendar.owner_id.clone())))
+            || self
+                .shared_calendars
+                .iter()
+                .any(|(c, r)| c == &calendar.id && r == reader_id)
+    }
+
+    /// All instances of a calendar overlapping the window, ordered by start.
+    pub fn instances(
+        &self,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Instance> {
+        let mut out: Vec<Instance> = self
+            .by_calendar
+            .get(calendar_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.events.get(id))
+            .flat_map(|e| e.instances(from, to))
+            .collect();
+        out.sort_by(|a, b| a.start_utc.cmp(&b.start_utc).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Finds an event or occurrence by id: the event and, for occurrences, the original date.
+    pub fn find_item(&self, id: &str) -> Option<(&Event, Option<chrono::NaiveDate>)> {
+        if let Some(e) = self.events.get(id) {
+            return (!e.deleted).then_some((e, None));
+        }
+        self.events
+            .values()
+            .filter(|e| !e.deleted && e.recurrence.is_some())
+            .find_map(|e| e.occurrence_date_of(id).map(|d| (e, Some(d))))
+    }
+
+    fn owner_of_calendar(&self, calendar_id: &str) -> Option<&User> {
+        self.calendar(calendar_id)
+            .and_then(|c| self.user(&c.owner_id))
+    }
+
+    /// Applies a room's calendar processing to a meeting delivered to it.
+    fn deliver(&self, calendar_id: &str, event: &mut Event, original_subject: &str) {
+        event.subject = original_subject.to_string();
+        let Some(owner) = self.owner_of_calendar(calendar_id) else {
+            return;
+        };
+        if owner.kind != MailboxKind::Room {
+            return;
+        }
+        let p = owner.room_policy;
+        if p.add_organizer_to_subject {
+            event.subject = event.organizer.name.clone();
+        } else if p.delete_subject {
+            event.subject = String::new();
+        }
+        if p.delete_comments {
+            event.body = String::new();
+        }
+        if p.remove_private_property && event.sensitivity != "normal" {
+            event.sensitivity = "normal".into();
+        }
+    }
+
+    pub fn person(&self, address: &str) -> Person {
+        match self.find_user(address) {
+            Some(u) => Person {
+                name: u.display_name.clone(),
+                address: u.address(),
+            },
+            None => Person {
+                name: address.to_string(),
+                address: address.to_string(),
+            },
+        }
+    }
+
+    pub fn insert_event(&mut self, event: Event) {
+        self.by_calendar
+            .entry(event.calendar_id.clone())
+            .or_default()
+            .push(event.id.clone());
+        self.events.insert(event.id.clone(), event);
+    }
+
+    pub fn create_event(&mut self, new: NewEvent) -> Result<String, SimError> {
+        if new.end < new.start {
+            return Err(SimError::Invalid("end before start".into()));
+        }
+        if super::tz::resolve(&new.time_zone).is_none() {
+            return Err(SimError::Invalid(format!(
+                "unknown time zone {}",
+                new.time_zone
+            )));
+        }
+        let calendar_id = self.resolve_calendar(&new.calendar)?;
+        let owner = self
+            .owner_of_calendar(&calendar_id)
+            .map(|u| u.address())
+            .unwrap_or_default();
+        let organizer = self.person(new.organizer.as_deref().unwrap_or(&owner));
+        let mut attendees: Vec<Attendee> = new
+            .attendees
+            .iter()
+            .map(|a| {
+                let person = self.person(a);
+                let is_room = self
+                    .find_user(a)
+                    .is_some_and(|u| u.kind == MailboxKind::Room);
+                Attendee {
+                    person,
+                    kind: if is_room { "resource" } else { "required" }.into(),
+                    response: if is_room { "accepted" } else { "none" }.into(),
+                }
+            })
+            .collect();
+        let room = self
+            .owner_of_calendar(&calendar_id)
+            .filter(|u| u.kind == MailboxKind::Room)
+            .cloned();
+        if let Some(room) = &room
+            && !attendees
+                .iter()
+                .any(|a| a.person.address.eq_ignore_ascii_case(&room.address()))
+        {
+            attendees.push(Attendee {
+                person: Person {
+                    name: room.display_name.clone(),
+                    address: room.address(),
+                },
+                kind: "resource".into(),
+                response: "accepted".into(),
+            });
+        }
+        let location = new
+            .location
+            .clone()
+            .map(|name| Location {
+                address: self.find_user(&name).map(|u| u.address()),
+                kind: if self
+                    .find_user(&name)
+                    .is_some_and(|u| u.kind == MailboxKind::Room)
+                {
+                    "conferenceRoom".into()
+                } else {
+                    "default".into()
+                },
+                display_name: self
+                    .find_user(&name)
+                    .map_or(name, |u| u.display_name.clone()),
+            })
+            .or_else(|| {
+                room.as_ref().map(|r| Location {
+                    display_name: r.display_name.clone(),
+                    address: Some(r.address()),
+                    kind: "conferenceRoom".into(),
+                })
+            });
+        let now = self.now();
+        let seq = self.next_seq();
+        let serial = format!("{}-{}", self.seq, self.events.len());
+        let id = graph_id(&["event", &calendar_id, &serial]);
+        let mut event = Event {
+            id: id.clone(),
+            calendar_id: calendar_id.clone(),
+            ical_uid: ical_uid(&serial),
+            subject: String::new(),
+            body: new.body.clone(),
+            start: new.start,
+            end: new.end,
+            time_zone: new.time_zone.clone(),
+            is_all_day: new.is_all_day,
+            is_cancelled: false,
+            sensitivity: new.sensitivity.clone(),
+            show_as: "busy".into(),
+            importance: "normal".into(),
+            organizer,
+            attendees,
+            location,
+            categories: new.categories.clone(),
+            online_meeting_url: None,
+            recurrence: new.recurrence.clone(),
+            exceptions: Default::default(),
+            cancelled: Default::default(),
+            created: now,
+            modified: now,
+            version: 1,
+            seq,
+            deleted: false,
+        };
+        self.deliver(&calendar_id, &mut event, &new.subject);
+        self.insert_event(event);
+        Ok(id)
+    }
+
+    pub fn update_event(&mut self, id: &str, patch: EventPatch) -> Result<(), SimError> {
+        let now = self.now();
+        let seq = self.next_seq();
+        if let Some(event) = self.events.get(id).filter(|e| !e.deleted) {
+            let mut event = event.clone();
+            if let Some(tz) = &patch.time_zone {
+                if super::tz::resolve(tz).is_none() {
+                    return Err(SimError::Invalid(format!("unknown time zone {tz}")));
+                }
+                event.time_zone = tz.clone();
+            }
+            if let Some(s) = patch.start {
+                event.start = s;
+            }
+            if let Some(e) = patch.end {
+                event.end = e;
+            }
+            if event.end < event.start {
+                return Err(SimError::Invalid("end before start".into()));
+            }
+            if let Some(b) = patch.body {
+                event.body = b;
+            }
+            if let Some(s) = patch.sensitivity {
+                event.sensitivity = s;
+            }
+            if let Some(c) = patch.is_cancelled {
+                event.is_cancelled = c;
+            }
+            if let Some(l) = patch.location {
+                event.location = Some(Location {
+                    display_name: l,
+                    address: None,
+                    kind: "default".into(),
+                });
+            }
+            if let Some(r) = patch.recurrence {
+                event.recurrence = Some(r);
+                event.exceptions.clear();
+                event.cancelled.clear();
+            }
+            // An update from the organizer is delivered again: the room's rules apply anew.
+            let subject = patch.subject.unwrap_or_else(|| event.subject.clone());
+            let calendar_id = event.calendar_id.clone();
+            self.deliver(&calendar_id, &mut event, &subject);
+            event.version += 1;
+            event.modified = now;
+            event.seq = seq;
+            self.events.insert(id.to_string(), event);
+            return Ok(());
+        }
+        // An occurrence: an exception or a cancellation of that date.
+        let (master_id, date) = match self.find_item(id) {
+            Some((e, Some(d))) => (e.id.clone(), d),
+            _ => return Err(SimError::NoEvent(id.into())),
+        };
+        let Some(master) = self.events.get_mut(&master_id) else {
+            return Err(SimError::NoEvent(id.into()));
+        };
+        if patch.cancelled == Some(true) {
+            master.cancelled.insert(date);
+            master.exceptions.remove(&date);
+        } else {
+            let duration = master.end - master.start;
+            let current = master.exceptions.get(&date).cloned();
+            let start = patch
+                .start
+                .or(current.as_ref().map(|c| c.start))
+                .unwrap_or_else(|| date.and_time(master.start.time()));
+            let end = patch
+                .end
+                .or(current.as_ref().map(|c| c.end))
+                .unwrap_or(start + duration);
+            if end < start {
+                return Err(SimError::Invalid("end before start".into()));
+            }
+            let version = current.as_ref().map_or(1, |c| c.version + 1);
+            master.exceptions.insert(
+                date,
+                ExceptionOverride {
+                    start,
+                    end,
+                    subject: patch.subject.or(current.and_then(|c| c.subject)),
+                    version,
+                    modified: now,
+                },
+            );
+        }
+        master.seq = seq;
+        Ok(())
+    }
+
+    /// Deletes a single event or a whole series; an occurrence id cancels that occurrence.
+    pub fn delete_event(&mut self, id: &str) -> Result<(), SimError> {
+        let now = self.now();
+        let seq = self.next_seq();
+        if let Some(event) = self.events.get_mut(id).filter(|e| !e.deleted) {
+            event.deleted = true;
+            event.modified = now;
+            event.seq = seq;
+            return Ok(());
+        }
+        self.update_event(
+            id,
+            EventPatch {
+                cancelled: Some(true),
+                ..EventPatch::default()
+            },
+        )
+    }
+
+    /// Password reset in the admin center or "revoke sessions": refresh tokens stop working.
+    pub fn revoke_sessions(&mut self, user: &str) -> Result<(), SimError> {
+        let now = self.now();
+        self.user_mut(user)?.tokens_valid_from = now;
+        Ok(())
+    }
+
+    pub fn app_mut(&mut self, client_id: &str) -> Result<&mut App, SimError> {
+        self.apps
+            .get_mut(client_id)
+            .ok_or_else(|| SimError::NoApp(client_id.into()))
+    }
+
+    pub fn expire_secrets(&mut self, client_id: &str) -> Result<(), SimError> {
+        let past = self.now() - Duration::days(1);
+        for s in &mut self.app_mut(client_id)?.secrets {
+            s.expires = past;
+        }
+        Ok(())
+    }
+
+    /// Replaces all secrets with a new one (valid 24 months); returns its value.
+    pub fn rotate_secret(
+        &mut self,
+        client_id: &str,
+        value: Option<String>,
+    ) -> Result<String, SimError> {
+        let expires = self.now() + Duration::days(730);
+        let value = value.unwrap_or_else(|| format!("sim-secret-{}", self.next_seq()));
+        self.app_mut(client_id)?.secrets = vec![ClientSecret {
+            value: value.clone(),
+            expires,
+        }];
+        Ok(value)
+    }
+
+    pub fn set_consent(&mut self, client_id: &str, granted: bool) -> Result<(), SimError> {
+        let app = self.app_mut(client_id)?;
+        app.admin_consent = granted;
+        if !granted {
+            app.user_consents.clear();
+        }
+        Ok(())
+    }
+
+    pub fn set_delegation(
+        &mut self,
+        reader: &str,
+        mailbox: &str,
+        granted: bool,
+    ) -> Result<(), SimError> {
+        let reader = self
+            .find_user(reader)
+            .ok_or_else(|| SimError::NoUser(reader.into()))?
+            .id
+            .clone();
+        let mailbox = self
+            .find_user(mailbox)
+            .ok_or_else(|| SimError::NoUser(mailbox.into()))?
+            .id
+            .clone();
+        if granted {
+            self.delegations.insert((reader, mailbox));
+        } else {
+            self.delegations.remove(&(reader, mailbox));
+        }
+        Ok(())
+    }
+
+    /// Changes a room's calendar processing; it applies to meetings delivered afterwards.
+    pub fn set_room_policy(&mut self, room: &str, policy: RoomPolicy) -> Result<(), SimError> {
+        let user = self.user_mut(room)?;
+        if user.kind != MailboxKind::Room {
+            return Err(SimError::Invalid(format!("{room} is not a room mailbox")));
+        }
+        user.room_policy = policy;
+        Ok(())
+    }
+}
+
+pub fn ical_uid(serial: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(serial.as_bytes());
+    format!(
+        "040000008200E00074C5B7101A82E00800000000{}",
+        hex::encode_upper(&digest[..24])
+    )
+}

@@ -1,0 +1,1380 @@
+//! The simulator against Microsoft's documented behaviour: OAuth code flow with PKCE, refresh
+//! rotation and the documented failures, Graph shapes, search, calendar access, calendarView,
+//! delta sequences after each kind of change, throttling and faults.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use datapump::sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET};
+use datapump::sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig, SimServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const REDIRECT: &str = "http://localhost:8000/callback";
+const SCOPES: &str = "offline_access User.ReadBasic.All Calendars.Read.Shared openid profile";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn start() -> SimServer {
+    SimServer::start(SimConfig::default())
+        .await
+        .expect("sim starts")
+}
+
+fn fixture(path: &str) -> Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    serde_json::from_str(&std::fs::read_to_string(&file).expect("fixture")).expect("json")
+}
+
+/// Every key of `expected` is present in `actual` with the same JSON type (null: any type).
+fn assert_shape(expected: &Value, actual: &Value, at: &str) {
+    match (expected, actual) {
+        (Value::Null, _) => {}
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let av = a
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{at}.{k} missing in {actual}"));
+                assert_shape(ev, av, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if let (Some(ef), Some(af)) = (e.first(), a.first()) {
+                assert_shape(ef, af, &format!("{at}[0]"));
+            }
+        }
+        (Value::String(_), Value::String(_))
+        | (Value::Number(_), Value::Number(_))
+        | (Value::Bool(_), Value::Bool(_)) => {}
+        _ => panic!("{at}: expected a value like {expected}, got {actual}"),
+    }
+}
+
+struct Pkce {
+    verifier: String,
+    challenge: String,
+}
+
+fn pkce() -> Pkce {
+    let verifier = URL_SAFE_NO_PAD.encode(rand_bytes());
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, x) in uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .chain(uuid::Uuid::new_v4().as_bytes())
+        .enumerate()
+    {
+        b[i] = *x;
+    }
+    b
+}
+
+fn authorize_url(sim: &SimServer, p: &Pkce, state: &str, extra: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("client_id", DEFAULT_CLIENT_ID),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", SCOPES),
+        ("state", state),
+        ("code_challenge", p.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    format!("{}/common/oauth2/v2.0/authorize?{q}", sim.url)
+}
+
+fn query_of(location: &str) -> BTreeMap<String, String> {
+    let url = url::Url::parse(location).expect("redirect url");
+    url.query_pairs().into_owned().collect()
+}
+
+/// The interactive flow: sign-in page, credentials, redirect with code.
+async fn interactive_code(sim: &SimServer, p: &Pkce, state: &str) -> String {
+    let client = http();
+    let page = client
+        .get(authorize_url(sim, p, state, &[]))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Sign in"));
+    let ctx = html
+        .split("name=\"ctx\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("ctx");
+    let r = client
+        .post(format!("{}/common/oauth2/v2.0/authorize", sim.url))
+        .form(&[
+            ("ctx", ctx),
+            ("step", "signin"),
+            ("username", DEFAULT_ACCOUNT),
+            ("password", DEFAULT_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let q = query_of(&location);
+    assert_eq!(q.get("state").map(String::as_str), Some(state));
+    assert!(q.contains_key("session_state"));
+    q["code"].clone()
+}
+
+async fn token(sim: &SimServer, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{}/common/oauth2/v2.0/token", sim.url))
+        .form(form)
+        .send()
+        .await
+        .expect("token");
+    let status = r.status();
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store, no-cache")
+    );
+    (status, r.json().await.expect("json"))
+}
+
+async fn redeem(sim: &SimServer, code: &str, verifier: &str) -> (StatusCode, Value) {
+    token(
+        sim,
+        &[
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_SECRET),
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn refresh(sim: &SimServer, rt: &str) -> (StatusCode, Value) {
+    token(
+        sim,
+        &[
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_SECRET),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+        ],
+    )
+    .await
+}
+
+/// Tokens for the default account, through the automatic sign-in.
+async fn tokens(sim: &SimServer) -> Value {
+    sim.sim.lock().auto_login = Some(DEFAULT_ACCOUNT.into());
+    let p = pkce();
+    let r = http()
+        .get(authorize_url(sim, &p, "s", &[]))
+        .send()
+        .await
+        .expect("authorize");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let code = query_of(&location)["code"].clone();
+    let (status, body) = redeem(sim, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn aad_code(body: &Value) -> u64 {
+    body["error_codes"][0].as_u64().expect("error_codes")
+}
+
+async fn graph(
+    sim: &SimServer,
+    at: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = http()
+        .get(format!("{}/v1.0{path}", sim.url))
+        .bearer_auth(at);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("graph");
+    let status = r.status();
+    let h = r.headers().clone();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, h, body)
+}
+
+async fn get_url(
+    at: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = http().get(url).bearer_auth(at);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("graph");
+    let status = r.status();
+    let h = r.headers().clone();
+    (status, h, r.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_graph_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_shape(&fixture("graph/error.json"), body, "error");
+}
+
+#[tokio::test]
+async fn oauth_code_flow_with_pkce_and_documented_shapes() {
+    let sim = start().await;
+    let p = pkce();
+    let code = interactive_code(&sim, &p, "xyz").await;
+
+    // Wrong verifier: refused, and the code stays unredeemed.
+    let (status, body) = redeem(
+        &sim,
+        &code,
+        "a-wrong-verifier-that-is-long-enough-to-be-valid-000",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(aad_code(&body), 501481);
+    assert_shape(&fixture("identity/token-error.json"), &body, "token error");
+
+    let (status, body) = redeem(&sim, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape(&fixture("identity/token-success.json"), &body, "token");
+    assert!(
+        body["expires_in"]
+            .as_i64()
+            .is_some_and(|n| (3600..5400).contains(&n))
+    );
+    assert!(
+        body["scope"]
+            .as_str()
+            .unwrap_or("")
+            .contains("https://graph.microsoft.com/Calendars.Read.Shared")
+    );
+    assert_eq!(
+        body["id_token"].as_str().unwrap_or("").split('.').count(),
+        3
+    );
+
+    // Codes are single-use.
+    let (status, again) = redeem(&sim, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(aad_code(&again), 54005);
+
+    let at = body["access_token"].as_str().expect("at");
+    let (status, _, me) = graph(&sim, at, "/me", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["userPrincipalName"], DEFAULT_ACCOUNT);
+    assert_shape(&fixture("graph/user.json"), &me, "me");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn authorize_errors_go_where_entra_sends_them() {
+    let sim = start().await;
+    let p = pkce();
+    let client = http();
+    // Unknown client and unregistered redirect URI: an error page, no redirect.
+    for (param, value, code) in [
+        (
+            "client_id",
+            "00000000-0000-0000-0000-000000000000",
+            "AADSTS700016",
+        ),
+        ("redirect_uri", "https://evil.example/cb", "AADSTS50011"),
+    ] {
+        let url = authorize_url(&sim, &p, "s", &[]).replace(
+            &format!(
+                "{param}={}",
+                url::form_urlencoded::byte_serialize(
+                    if param == "client_id" {
+                        DEFAULT_CLIENT_ID
+                    } else {
+                        REDIRECT
+                    }
+                    .as_bytes()
+                )
+                .collect::<String>()
+            ),
+            &format!(
+                "{param}={}",
+                url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+            ),
+        );
+        let r = client.get(url).send().await.expect("authorize");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.headers().get("location").is_none());
+        assert!(r.text().await.expect("html").contains(code));
+    }
+    // Unknown permission: redirected as invalid_client with AADSTS650053 and the state.
+    let bad_scope =
+        authorize_url(&sim, &p, "st8", &[]).replace("Calendars.Read.Shared", "Calendars.Fly");
+    let r = client.get(bad_scope).send().await.expect("authorize");
+    let q = query_of(r.headers()["location"].to_str().expect("loc"));
+    assert_eq!(q["error"], "invalid_client");
+    assert!(q["error_description"].starts_with("AADSTS650053"));
+    assert_eq!(q["state"], "st8");
+
+    // Declining consent: access_denied with AADSTS65004.
+    sim.sim
+        .lock()
+        .set_consent(DEFAULT_CLIENT_ID, false)
+        .expect("consent");
+    let page = client
+        .get(authorize_url(&sim, &p, "d", &[]))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("html");
+    let ctx = page
+        .split("name=\"ctx\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("ctx")
+        .to_string();
+    let consent = client
+        .post(format!("{}/common/oauth2/v2.0/authorize", sim.url))
+        .form(&[
+            ("ctx", ctx.as_str()),
+            ("step", "signin"),
+            ("username", DEFAULT_ACCOUNT),
+            ("password", DEFAULT_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("signin")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        consent.contains("Permissions requested")
+            && consent.contains("Read user and shared calendars")
+    );
+    let r = client
+        .post(format!("{}/common/oauth2/v2.0/authorize", sim.url))
+        .form(&[("ctx", ctx.as_str()), ("step", "consent"), ("accept", "no")])
+        .send()
+        .await
+        .expect("decline");
+    let q = query_of(r.headers()["location"].to_str().expect("loc"));
+    assert_eq!(q["error"], "access_denied");
+    assert!(q["error_description"].starts_with("AADSTS65004"));
+
+    // Wrong password: the sign-in page says so.
+    let page = client
+        .get(authorize_url(&sim, &p, "w", &[]))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("html");
+    let ctx = page
+        .split("name=\"ctx\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("ctx")
+        .to_string();
+    let r = client
+        .post(format!("{}/common/oauth2/v2.0/authorize", sim.url))
+        .form(&[
+            ("ctx", ctx.as_str()),
+            ("step", "signin"),
+            ("username", DEFAULT_ACCOUNT),
+            ("password", "nope"),
+        ])
+        .send()
+        .await
+        .expect("signin")
+        .text()
+        .await
+        .expect("html");
+    assert!(r.contains("AADSTS50126"));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn token_endpoint_client_errors() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let rt = t["refresh_token"].as_str().expect("rt");
+    let base = [
+        ("client_id", DEFAULT_CLIENT_ID),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+    ];
+
+    let (status, body) = token(&sim, &[&base[..], &[("client_secret", "wrong")]].concat()).await;
+    assert_eq!(
+        (status, body["error"].as_str(), aad_code(&body)),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"), 7000215)
+    );
+    let (status, body) = token(&sim, &base).await;
+    assert_eq!(
+        (status, aad_code(&body)),
+        (StatusCode::UNAUTHORIZED, 7000218)
+    );
+    let (status, body) = token(
+        &sim,
+        &[
+            ("client_id", "11111111-2222-3333-4444-555555555555"),
+            ("client_secret", "x"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str(), aad_code(&body)),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"), 700016)
+    );
+    let (status, body) = token(
+        &sim,
+        &[
+            &base[..],
+            &[
+                ("client_secret", DEFAULT_SECRET),
+                ("scope", "Calendars.Fly"),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str(), aad_code(&body)),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"), 70011)
+    );
+
+    // HTTP Basic client authentication works as well.
+    let r = http()
+        .post(format!("{}/common/oauth2/v2.0/token", sim.url))
+        .basic_auth(DEFAULT_CLIENT_ID, Some(DEFAULT_SECRET))
+        .form(&base)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // An expired secret.
+    sim.sim
+        .lock()
+        .expire_secrets(DEFAULT_CLIENT_ID)
+        .expect("expire");
+    let (status, body) = token(
+        &sim,
+        &[&base[..], &[("client_secret", DEFAULT_SECRET)]].concat(),
+    )
+    .await;
+    assert_eq!(
+        (status, aad_code(&body)),
+        (StatusCode::UNAUTHORIZED, 7000222)
+    );
+    let new = sim
+        .sim
+        .lock()
+        .rotate_secret(DEFAULT_CLIENT_ID, None)
+        .expect("rotate");
+    let (status, _) = token(
+        &sim,
+        &[&base[..], &[("client_secret", new.as_str())]].concat(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_rotation_and_revocation() {
+    let sim = start().await;
+    let first = tokens(&sim).await;
+    let rt1 = first["refresh_token"].as_str().expect("rt").to_string();
+    let (status, second) = refresh(&sim, &rt1).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt2 = second["refresh_token"].as_str().expect("rt2").to_string();
+    assert_ne!(rt1, rt2, "a new refresh token every time");
+    // The old one works for a short grace, then no more.
+    assert_eq!(refresh(&sim, &rt1).await.0, StatusCode::OK);
+    sim.sim.lock().clock_offset += Duration::minutes(10);
+    let (status, body) = refresh(&sim, &rt1).await;
+    assert_eq!((status, aad_code(&body)), (StatusCode::BAD_REQUEST, 70000));
+    let (status, third) = refresh(&sim, &rt2).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt3 = third["refresh_token"].as_str().expect("rt3").to_string();
+
+    // Access tokens expire; Graph then answers 401 InvalidAuthenticationToken.
+    let at = third["access_token"].as_str().expect("at").to_string();
+    assert_eq!(graph(&sim, &at, "/me", &[]).await.0, StatusCode::OK);
+    sim.sim.lock().clock_offset += Duration::hours(2);
+    let (status, _, body) = graph(&sim, &at, "/me", &[]).await;
+    assert_graph_error(
+        status,
+        &body,
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+    );
+
+    // Consent withdrawn: refresh fails with AADSTS65001 / consent_required.
+    sim.sim
+        .lock()
+        .set_consent(DEFAULT_CLIENT_ID, false)
+        .expect("consent");
+    let (status, body) = refresh(&sim, &rt3).await;
+    assert_eq!(
+        (status, aad_code(&body), body["suberror"].as_str()),
+        (StatusCode::BAD_REQUEST, 65001, Some("consent_required"))
+    );
+    sim.sim
+        .lock()
+        .set_consent(DEFAULT_CLIENT_ID, true)
+        .expect("consent");
+
+    // 90 days without use: AADSTS700082 (bad_token).
+    sim.sim.lock().clock_offset += Duration::days(91);
+    let (status, body) = refresh(&sim, &rt3).await;
+    assert_eq!(
+        (status, aad_code(&body), body["suberror"].as_str()),
+        (StatusCode::BAD_REQUEST, 700082, Some("bad_token"))
+    );
+    assert_shape(&fixture("identity/token-error.json"), &body, "700082");
+
+    // Password reset by an admin: AADSTS50173 for a fresh family as well.
+    let fresh = tokens(&sim).await;
+    let rt = fresh["refresh_token"].as_str().expect("rt").to_string();
+    sim.sim.lock().clock_offset += Duration::seconds(5);
+    sim.sim
+        .lock()
+        .revoke_sessions(DEFAULT_ACCOUNT)
+        .expect("revoke");
+    let (status, body) = refresh(&sim, &rt).await;
+    assert_eq!(
+        (status, body["error"].as_str(), aad_code(&body)),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"), 50173)
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn me_calendars_and_access_rules() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (status, _, cals) = graph(&sim, at, "/me/calendars", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = cals["value"].as_array().expect("value");
+    assert!(list.len() >= 4, "own calendars plus a shared one");
+    assert_shape(&fixture("graph/calendar.json"), &list[0], "calendar");
+    assert!(list.iter().any(|c| c["isDefaultCalendar"] == true));
+    assert!(
+        list.iter()
+            .any(|c| c["owner"]["address"] == "anna.schmidt@contoso.example"
+                && c["canEdit"] == false)
+    );
+
+    let (status, _, cal) =
+        graph(&sim, at, "/users/Raum.Berlin@contoso.example/calendar", &[]).await;
+    assert_eq!(status, StatusCode::OK, "case-insensitive address");
+    assert_eq!(cal["owner"]["address"], "raum.berlin@contoso.example");
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        "/users/vorstandsraum@contoso.example/calendar",
+        &[],
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::FORBIDDEN, "ErrorAccessDenied");
+    let (s, _, b) = graph(&sim, at, "/users/nobody@contoso.example/calendar", &[]).await;
+    assert_graph_error(s, &b, StatusCode::NOT_FOUND, "ErrorInvalidUser");
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        "/users/ex.mitarbeiter@contoso.example/calendar",
+        &[],
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::NOT_FOUND, "MailboxNotEnabledForRESTAPI");
+    // Only the primary calendar of another mailbox is reachable.
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        "/users/raum.berlin@contoso.example/calendars",
+        &[],
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::FORBIDDEN, "ErrorAccessDenied");
+    // Rooms need Place.Read.All, which the guide's registration lacks.
+    let (s, _, b) = graph(&sim, at, "/places/microsoft.graph.room", &[]).await;
+    assert_graph_error(s, &b, StatusCode::FORBIDDEN, "ErrorAccessDenied");
+    // Delegation withdrawn: 403 from then on.
+    sim.sim
+        .lock()
+        .set_delegation(DEFAULT_ACCOUNT, "raum.berlin@contoso.example", false)
+        .expect("delegation");
+    let (s, _, b) = graph(&sim, at, "/users/raum.berlin@contoso.example/calendar", &[]).await;
+    assert_graph_error(s, &b, StatusCode::FORBIDDEN, "ErrorAccessDenied");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn people_search() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let names = |v: &Value| -> Vec<String> {
+        v["value"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u["displayName"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let filter = |expr: &str| {
+        format!(
+            "/users?$filter={}",
+            url::form_urlencoded::byte_serialize(expr.as_bytes()).collect::<String>()
+        )
+    };
+
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &filter("startswith(displayName,'raum b') or startswith(mail,'raum b')"),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(names(&b).contains(&"Raum Berlin".to_string()));
+    for (field, value) in [
+        ("givenName", "jür"),
+        ("surname", "o''ne"),
+        ("mail", "empf"),
+        ("userPrincipalName", "raum.m"),
+    ] {
+        let (s, _, b) = graph(
+            &sim,
+            at,
+            &filter(&format!("startswith({field},'{value}')")),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{field}");
+        assert!(!names(&b).is_empty(), "{field} {value}");
+    }
+    let (_, _, b) = graph(&sim, at, &filter("startswith(displayName,'zzz')"), &[]).await;
+    assert!(names(&b).is_empty());
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &filter("startswith(displayName,'x') and 1 eq 1"),
+        &[],
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "Request_UnsupportedQuery");
+
+    // $search needs ConsistencyLevel: eventual; it matches at word starts.
+    let search = |term: &str| {
+        format!(
+            "/users?$search={}",
+            url::form_urlencoded::byte_serialize(
+                format!("\"displayName:{term}\" OR \"mail:{term}\"").as_bytes()
+            )
+            .collect::<String>()
+        )
+    };
+    let (s, _, b) = graph(&sim, at, &search("ber"), &[]).await;
+    assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "Request_UnsupportedQuery");
+    let (_, _, b) = graph(
+        &sim,
+        at,
+        &search("ber"),
+        &[("ConsistencyLevel", "eventual")],
+    )
+    .await;
+    assert!(names(&b).contains(&"Raum Berlin".to_string()));
+    let (_, _, b) = graph(
+        &sim,
+        at,
+        &search("erlin"),
+        &[("ConsistencyLevel", "eventual")],
+    )
+    .await;
+    assert!(
+        !names(&b).contains(&"Raum Berlin".to_string()),
+        "the guide's example: 'erlin' finds nothing"
+    );
+
+    // Paging with $top and @odata.nextLink; $count with the header.
+    let (_, _, first) = graph(
+        &sim,
+        at,
+        "/users?$top=5&$count=true&$select=displayName,mail",
+        &[("ConsistencyLevel", "eventual")],
+    )
+    .await;
+    let total = first["@odata.count"].as_u64().expect("count") as usize;
+    assert_eq!(names(&first).len(), 5);
+    assert!(
+        first["value"][0].get("id").is_none(),
+        "$select limits the properties"
+    );
+    let mut seen = names(&first);
+    let mut next = first["@odata.nextLink"].as_str().map(String::from);
+    while let Some(url) = next {
+        let (_, _, page) = get_url(at, &url, &[("ConsistencyLevel", "eventual")]).await;
+        seen.extend(names(&page));
+        next = page["@odata.nextLink"].as_str().map(String::from);
+    }
+    assert_eq!(seen.len(), total);
+    assert_eq!(
+        seen.iter().collect::<BTreeSet<_>>().len(),
+        total,
+        "no duplicates across pages"
+    );
+
+    // Without User.ReadBasic.All the directory is closed.
+    sim.sim.lock().access_tokens.values_mut().for_each(|t| {
+        t.scopes.remove("User.ReadBasic.All");
+    });
+    let (s, _, b) = graph(&sim, at, "/users?$top=1", &[]).await;
+    assert_graph_error(s, &b, StatusCode::FORBIDDEN, "Authorization_RequestDenied");
+    sim.stop().await;
+}
+
+fn window() -> (String, String) {
+    let now = Utc::now();
+    (
+        (now - Duration::days(30))
+            .format("%Y-%m-%dT00:00:00Z")
+            .to_string(),
+        (now + Duration::days(90))
+            .format("%Y-%m-%dT00:00:00Z")
+            .to_string(),
+    )
+}
+
+async fn collect_view(at: &str, first: String, prefer: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let (s, _, page) = get_url(at, &url, &[("Prefer", prefer)]).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        out.extend(page["value"].as_array().cloned().unwrap_or_default());
+        next = page["@odata.nextLink"].as_str().map(String::from);
+    }
+    out
+}
+
+#[tokio::test]
+async fn calendar_view_paging_time_zones_and_truth() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        "/users/raum.berlin@contoso.example/calendarView",
+        &[],
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "ErrorInvalidParameter");
+
+    let url = format!(
+        "{}/v1.0/users/raum.berlin@contoso.example/calendarView?startDateTime={start}&endDateTime={end}&$top=7",
+        sim.url
+    );
+    let events = collect_view(at, url, "outlook.timezone=\"UTC\"").await;
+    let truth = sim
+        .sim
+        .truth(
+            "raum.berlin@contoso.example",
+            json_instant(&start),
+            json_instant(&end),
+        )
+        .expect("truth");
+    assert_eq!(events.len(), truth.len());
+    assert!(events.len() > 20);
+    let ids: BTreeSet<_> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ids.len(), events.len(), "no duplicates across pages");
+    assert_eq!(events, truth, "pages equal the truth");
+    let single = events
+        .iter()
+        .find(|e| e["type"] == "singleInstance")
+        .expect("a single event");
+    assert_shape(&fixture("graph/event.json"), single, "event");
+    let series: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "occurrence" || e["type"] == "exception")
+        .collect();
+    assert!(series.iter().all(|e| e["seriesMasterId"].is_string()));
+
+    // Prefer: outlook.timezone converts and is acknowledged.
+    let one = format!(
+        "/users/raum.berlin@contoso.example/calendarView?startDateTime={start}&endDateTime={end}&$top=1"
+    );
+    let (_, h, pacific) = graph(
+        &sim,
+        at,
+        &one,
+        &[("Prefer", "outlook.timezone=\"Pacific Standard Time\"")],
+    )
+    .await;
+    assert_eq!(
+        h.get("preference-applied").and_then(|v| v.to_str().ok()),
+        Some("outlook.timezone=\"Pacific Standard Time\"")
+    );
+    let (_, _, utc) = graph(&sim, at, &one, &[]).await;
+    assert_eq!(
+        pacific["value"][0]["start"]["timeZone"],
+        "Pacific Standard Time"
+    );
+    assert_eq!(utc["value"][0]["start"]["timeZone"], "UTC");
+    if pacific["value"][0]["isAllDay"] == false {
+        assert_ne!(
+            pacific["value"][0]["start"]["dateTime"],
+            utc["value"][0]["start"]["dateTime"]
+        );
+    }
+    sim.stop().await;
+}
+
+fn json_instant(s: &str) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
+}
+
+/// One delta round from `url`: items and the delta link.
+async fn delta_round(at: &str, url: &str, page: usize) -> (Vec<Value>, String) {
+    let prefer = format!("odata.maxpagesize={page}");
+    let mut items = Vec::new();
+    let mut next = url.to_string();
+    loop {
+        let (s, h, body) = get_url(at, &next, &[("Prefer", prefer.as_str())]).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert!(h.get("preference-applied").is_some());
+        items.extend(body["value"].as_array().cloned().unwrap_or_default());
+        assert!(
+            !(body.get("@odata.nextLink").is_some() && body.get("@odata.deltaLink").is_some()),
+            "never both"
+        );
+        if let Some(n) = body["@odata.nextLink"].as_str() {
+            assert_shape(
+                &fixture("graph/delta-page.json")["@odata.nextLink"],
+                &body["@odata.nextLink"],
+                "nextLink",
+            );
+            next = n.to_string();
+            continue;
+        }
+        return (
+            items,
+            body["@odata.deltaLink"]
+                .as_str()
+                .expect("deltaLink")
+                .to_string(),
+        );
+    }
+}
+
+fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
+    (Utc::now() + Duration::days(days))
+        .date_naive()
+        .and_hms_opt(hour, 0, 0)
+        .expect("time")
+}
+
+#[tokio::test]
+async fn delta_sequences_after_each_kind_of_change() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let room = "raum.muenchen@contoso.example";
+    let url = format!(
+        "{}/v1.0/users/{room}/calendarView/delta?startDateTime={start}&endDateTime={end}",
+        sim.url
+    );
+    let (initial, link) = delta_round(at, &url, 25).await;
+    let truth = sim
+        .sim
+        .truth(room, json_instant(&start), json_instant(&end))
+        .expect("truth");
+    let ids: BTreeSet<String> = initial
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    let truth_ids: BTreeSet<String> = truth
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ids, truth_ids, "the initial round is the whole window");
+    // Occurrences arrive minimal; the master has the rest.
+    let occ = initial
+        .iter()
+        .find(|e| e["type"] == "occurrence")
+        .expect("an occurrence");
+    assert_shape(&fixture("graph/delta-occurrence.json"), occ, "occurrence");
+    assert!(occ.get("subject").is_none());
+    let master_id = occ["seriesMasterId"].as_str().expect("master");
+    let (s, _, master) = graph(&sim, at, &format!("/users/{room}/events/{master_id}"), &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(master["type"], "seriesMaster");
+    assert!(master["recurrence"]["pattern"]["type"].is_string());
+    let single = initial
+        .iter()
+        .find(|e| e["type"] == "singleInstance")
+        .expect("single");
+    assert_shape(&fixture("graph/event.json"), single, "delta single");
+
+    // Nothing changed: an empty round.
+    let (items, link) = delta_round(at, &link, 25).await;
+    assert!(items.is_empty(), "{items:?}");
+
+    // Each kind of change.
+    let (created, updated, deleted, cancelled_occ, moved_occ, moved_out) = {
+        let mut s = sim.sim.lock();
+        let created = s
+            .create_event(NewEvent {
+                calendar: room.into(),
+                subject: "Neu".into(),
+                body: String::new(),
+                start: naive(3, 9),
+                end: naive(3, 10),
+                time_zone: "W. Europe Standard Time".into(),
+                is_all_day: false,
+                sensitivity: "normal".into(),
+                organizer: Some("anna.schmidt@contoso.example".into()),
+                attendees: vec![],
+                location: None,
+                recurrence: None,
+                categories: vec![],
+            })
+            .expect("create");
+        let singles: Vec<String> = initial
+            .iter()
+            .filter(|e| e["type"] == "singleInstance")
+            .filter_map(|e| e["id"].as_str().map(String::from))
+            .collect();
+        s.update_event(
+            &singles[0],
+            EventPatch {
+                subject: Some("Geändert".into()),
+                ..Default::default()
+            },
+        )
+        .expect("update");
+        s.delete_event(&singles[1]).expect("delete");
+        s.update_event(
+            &singles[2],
+            EventPatch {
+                start: Some(naive(500, 9)),
+                end: Some(naive(500, 10)),
+                ..Default::default()
+            },
+        )
+        .expect("move out");
+        let occs: Vec<String> = initial
+            .iter()
+            .filter(|e| e["type"] == "occurrence")
+            .filter_map(|e| e["id"].as_str().map(String::from))
+            .collect();
+        s.delete_event(&occs[0]).expect("cancel occurrence");
+        let moved = occs
+            .iter()
+            .find(|o| *o != &occs[0])
+            .expect("another occurrence")
+            .clone();
+        s.update_event(
+            &moved,
+            EventPatch {
+                subject: Some("Ausnahme".into()),
+                ..Default::default()
+            },
+        )
+        .expect("exception");
+        (
+            created,
+            singles[0].clone(),
+            singles[1].clone(),
+            occs[0].clone(),
+            moved,
+            singles[2].clone(),
+        )
+    };
+    let (items, link) = delta_round(at, &link, 2).await;
+    let by_id: BTreeMap<String, &Value> = items
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap_or("").to_string(), e))
+        .collect();
+    assert_eq!(by_id[&created]["subject"], "Neu");
+    assert_eq!(by_id[&updated]["subject"], "Geändert");
+    for gone in [&deleted, &cancelled_occ, &moved_out] {
+        assert_eq!(by_id[gone]["@removed"]["reason"], "deleted", "{gone}");
+        assert_shape(&fixture("graph/delta-removed.json"), by_id[gone], "removed");
+    }
+    assert_eq!(by_id[&moved_occ]["type"], "exception");
+    assert_eq!(by_id[&moved_occ]["subject"], "Ausnahme");
+    assert_eq!(items.len(), 6, "exactly the changes: {items:#?}");
+
+    // A change outside the window comes as a removal of an id the client never saw.
+    let outside = sim
+        .sim
+        .lock()
+        .create_event(NewEvent {
+            calendar: room.into(),
+            subject: "Far".into(),
+            body: String::new(),
+            start: naive(700, 9),
+            end: naive(700, 10),
+            time_zone: "UTC".into(),
+            is_all_day: false,
+            sensitivity: "normal".into(),
+            organizer: None,
+            attendees: vec![],
+            location: None,
+            recurrence: None,
+            categories: vec![],
+        })
+        .expect("far");
+    let (items, link) = delta_round(at, &link, 10).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], outside.as_str());
+    assert!(items[0]["@removed"].is_object());
+
+    // Replays: with replay on, the previous round's changes come again.
+    sim.sim.lock().replay_delta = true;
+    let (items, _) = delta_round(at, &link, 10).await;
+    assert_eq!(items.len(), 1, "the previous change replayed");
+
+    // An expired token: 410 with syncStateNotFound and a Location for the restart.
+    sim.sim.lock().expire_delta_tokens(None);
+    let (s, h, body) = get_url(at, &link, &[]).await;
+    assert_graph_error(s, &body, StatusCode::GONE, "syncStateNotFound");
+    assert!(
+        h.get("location")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.contains("$deltatoken="))
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn room_calendar_processing_rewrites_delivered_meetings() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    // The anonymizing room: subjects are the organizers' names.
+    let hamburg = sim
+        .sim
+        .truth(
+            "raum.hamburg@contoso.example",
+            json_instant(&start),
+            json_instant(&end),
+        )
+        .expect("truth");
+    assert!(
+        hamburg
+            .iter()
+            .filter(|e| e["type"] == "singleInstance")
+            .all(|e| e["subject"] == e["organizer"]["emailAddress"]["name"])
+    );
+    let room = "raum.berlin@contoso.example";
+    let new = |subject: &str| NewEvent {
+        calendar: room.into(),
+        subject: subject.into(),
+        body: "Details".into(),
+        start: naive(2, 10),
+        end: naive(2, 11),
+        time_zone: "W. Europe Standard Time".into(),
+        is_all_day: false,
+        sensitivity: "private".into(),
+        organizer: Some("anna.schmidt@contoso.example".into()),
+        attendees: vec![],
+        location: None,
+        recurrence: None,
+        categories: vec![],
+    };
+    let plain = sim.sim.lock().create_event(new("Vertrag")).expect("create");
+    sim.sim
+        .lock()
+        .set_room_policy(
+            room,
+            RoomPolicy {
+                add_organizer_to_subject: true,
+                delete_subject: true,
+                delete_comments: true,
+                remove_private_property: true,
+            },
+        )
+        .expect("policy");
+    let rewritten = sim.sim.lock().create_event(new("Vertrag")).expect("create");
+    let (_, _, a) = graph(&sim, at, &format!("/users/{room}/events/{plain}"), &[]).await;
+    let (_, _, b) = graph(&sim, at, &format!("/users/{room}/events/{rewritten}"), &[]).await;
+    assert_eq!(a["subject"], "Vertrag");
+    assert_eq!(a["sensitivity"], "private");
+    assert_eq!(b["subject"], "Anna Schmidt");
+    assert_eq!(b["bodyPreview"], "");
+    assert_eq!(b["sensitivity"], "normal");
+    // Switched off again, an update from the organizer restores the subject.
+    sim.sim
+        .lock()
+        .set_room_policy(room, RoomPolicy::default())
+        .expect("policy");
+    sim.sim
+        .lock()
+        .update_event(
+            &rewritten,
+            EventPatch {
+                subject: Some("Vertrag".into()),
+                ..Default::default()
+            },
+        )
+        .expect("update");
+    let (_, _, c) = graph(&sim, at, &format!("/users/{room}/events/{rewritten}"), &[]).await;
+    assert_eq!(c["subject"], "Vertrag");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn mailbox_concurrency_faults_and_counters() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at").to_string();
+    let (start, end) = window();
+    let path = format!(
+        "/users/raum.berlin@contoso.example/calendarView?startDateTime={start}&endDateTime={end}&$top=1"
+    );
+    sim.sim.lock().config.latency = std::time::Duration::from_millis(400);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (url, at) = (format!("{}/v1.0{path}", sim.url), at.clone());
+        tasks.push(tokio::spawn(async move { get_url(&at, &url, &[]).await }));
+    }
+    let mut throttled = 0;
+    for task in tasks {
+        let (s, h, b) = task.await.expect("task");
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+            assert_eq!(b["error"]["code"], "ApplicationThrottled");
+            assert!(
+                b["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("MailboxConcurrency")
+            );
+            assert!(h.contains_key("retry-after"));
+        }
+    }
+    assert_eq!(throttled, 2, "the fifth and sixth concurrent requests");
+    assert_eq!(sim.sim.lock().counters.max_concurrent_per_mailbox, 4);
+    sim.sim.lock().config.latency = std::time::Duration::ZERO;
+
+    // The next two requests get 429 with Retry-After, then service resumes.
+    sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Throttle { retry_after: 7 },
+        rate: 0.0,
+        next: Some(2),
+        path_contains: Some("calendarView".into()),
+    });
+    for _ in 0..2 {
+        let (s, h, b) = graph(&sim, &at, &path, &[]).await;
+        assert_graph_error(s, &b, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
+        assert_shape(&fixture("graph/throttled.json"), &b, "429");
+        assert_eq!(
+            h.get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("7")
+        );
+    }
+    assert_eq!(graph(&sim, &at, &path, &[]).await.0, StatusCode::OK);
+    for (kind, status) in [
+        (
+            FaultKind::Unavailable {
+                retry_after: Some(3),
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (FaultKind::GatewayTimeout, StatusCode::GATEWAY_TIMEOUT),
+    ] {
+        sim.sim.lock().faults.push(FaultRule {
+            kind,
+            rate: 0.0,
+            next: Some(1),
+            path_contains: None,
+        });
+        assert_eq!(graph(&sim, &at, &path, &[]).await.0, status);
+    }
+    // A dropped connection is an error at the client, not a response.
+    sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Drop,
+        rate: 0.0,
+        next: Some(1),
+        path_contains: None,
+    });
+    let r = http()
+        .get(format!("{}/v1.0{path}", sim.url))
+        .bearer_auth(&at)
+        .send()
+        .await;
+    let failed = match r {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    };
+    assert!(failed, "the body breaks off");
+    // The token endpoint can be made unavailable too.
+    sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Unavailable { retry_after: None },
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("/token".into()),
+    });
+    let (s, body) = refresh(&sim, t["refresh_token"].as_str().expect("rt")).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("temporarily_unavailable")
+        )
+    );
+
+    let counters = sim.sim.lock().counters.clone();
+    // Six concurrent and one plain request reached the mailbox; injected faults stop earlier
+    // and count in the totals only.
+    assert_eq!(
+        counters.by_mailbox.get("raum.berlin@contoso.example"),
+        Some(&7)
+    );
+    assert!(counters.total >= 12);
+    assert!(
+        counters
+            .by_path
+            .keys()
+            .any(|p| p.ends_with("/calendarView"))
+    );
+    assert!(counters.token_requests >= 2);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn control_api_over_http() {
+    let sim = start().await;
+    let client = http();
+    let state: Value = client
+        .get(format!("{}/_sim/state", sim.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["domain"], "contoso.example");
+    assert_eq!(state["apps"][0]["clientId"], DEFAULT_CLIENT_ID);
+    let r = client
+        .post(format!("{}/_sim/events", sim.url))
+        .json(&json!({
+            "calendar": "raum.berlin@contoso.example", "subject": "Per HTTP",
+            "start": naive(1, 9), "end": naive(1, 10), "timeZone": "W. Europe Standard Time",
+        }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = client
+        .patch(format!("{}/_sim/events/{id}", sim.url))
+        .json(&json!({ "subject": "Geändert" }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let bad = client
+        .patch(format!("{}/_sim/events/nope", sim.url))
+        .json(&json!({ "subject": "x" }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+    let (start, end) = window();
+    let truth: Value = client
+        .get(format!(
+            "{}/_sim/truth?calendar=raum.berlin@contoso.example&start={start}&end={end}",
+            sim.url
+        ))
+        .send()
+        .await
+        .expect("truth")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        truth["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .any(|e| e["subject"] == "Geändert")
+    );
+    let r = client
+        .post(format!("{}/_sim/faults", sim.url))
+        .json(&json!({ "kind": "throttle", "retryAfter": 2, "next": 1 }))
+        .send()
+        .await
+        .expect("fault");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sim.sim.lock().faults.len(), 1);
+    let r = client
+        .post(format!("{}/_sim/settings", sim.url))
+        .json(&json!({ "mailboxConcurrency": null, "latencyMs": 5 }))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sim.sim.lock().config.mailbox_concurrency, None);
+    sim.stop().await;
+}
