@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::{CryptoError, SecretKey};
+use crate::profiles::tokens::TokenService;
 use crate::storage::{Db, StoreError};
 use crate::web::{self, RouteInfo, state::AppState};
 
@@ -87,11 +88,22 @@ pub async fn check_key(config: &Config, db: &Db) -> Result<(SecretKey, bool), St
         }
         Some(sealed) => {
             if key.open(CANARY_CONTEXT, &sealed).is_err() {
+                // An interrupted rotation leaves the new key beside the old one.
+                let pending = pending_key_path(&config.secret_key_file);
+                let hint = match SecretKey::load(&pending) {
+                    Ok(k) if k.open(CANARY_CONTEXT, &sealed).is_ok() => format!(
+                        "; a key rotation was interrupted: {} holds the right key, move it to {}",
+                        pending.display(),
+                        config.secret_key_file.display()
+                    ),
+                    _ => String::new(),
+                };
                 return Err(StartError::WrongKey {
                     path: config.secret_key_file.display().to_string(),
-                    expected: crate::crypto::sealed_key_id(&sealed)
-                        .unwrap_or("?")
-                        .to_string(),
+                    expected: format!(
+                        "{}{hint}",
+                        crate::crypto::sealed_key_id(&sealed).unwrap_or("?")
+                    ),
                 });
             }
         }
@@ -99,15 +111,73 @@ pub async fn check_key(config: &Config, db: &Db) -> Result<(SecretKey, bool), St
     Ok((key, created))
 }
 
+fn pending_key_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    std::path::PathBuf::from(name)
+}
+
+/// The result of a key rotation.
+pub struct Rotation {
+    pub resealed: usize,
+    pub old_key_backup: std::path::PathBuf,
+}
+
+/// Re-encrypts every stored secret under a new key, then puts the new key in place. The new key
+/// is written first, the database is re-sealed in one transaction, then the files are swapped;
+/// an interruption leaves either the old state or a clear hint at start-up. Datapump must not
+/// be running meanwhile (its in-memory key would be the old one).
+pub async fn rotate_key(config: &Config) -> Result<Rotation, StartError> {
+    let db = open_database(config).await?;
+    let (old, _) = check_key(config, &db).await?;
+    let new = SecretKey::generate();
+    let path = &config.secret_key_file;
+    let pending = pending_key_path(path);
+    if pending.exists() {
+        // Left over from an aborted rotation whose database change never committed.
+        let _ = std::fs::remove_file(&pending);
+    }
+    new.write_new_file(&pending)?;
+    let canary = new.seal(CANARY_CONTEXT, CANARY_TEXT);
+    let resealed = db.reseal_all(&old, &new, (KEY_CANARY, &canary)).await?;
+    db.close().await;
+    let mut backup = path.as_os_str().to_owned();
+    backup.push(format!(
+        ".old-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    let backup = std::path::PathBuf::from(backup);
+    let io = |e: std::io::Error| {
+        StartError::Crypto(CryptoError::KeyFileCreate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })
+    };
+    std::fs::rename(path, &backup).map_err(io)?;
+    std::fs::rename(&pending, path).map_err(io)?;
+    Ok(Rotation {
+        resealed,
+        old_key_backup: backup,
+    })
+}
+
 /// Everything before listening: database, key, state, setup token.
 pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
     let (key, key_created) = check_key(&config, &db).await?;
     let setup_token = db.issue_setup_token().await?;
+    let key = Arc::new(key);
+    let tokens = Arc::new(TokenService::new(
+        db.clone(),
+        key.clone(),
+        crate::graph::http_client(),
+        config.token_policy.clone(),
+    ));
     let state = AppState {
         throttle: Arc::new(config.throttle.clone()),
+        tokens,
         config: Arc::new(config),
         db,
-        key: Arc::new(key),
+        key,
         shutdown: CancellationToken::new(),
     };
     Ok(Prepared {
@@ -153,6 +223,19 @@ async fn maintenance(state: AppState) {
         }
         if let Err(e) = state.throttle.prune(&state.db).await {
             tracing::warn!(error = %e, "could not prune login failures");
+        }
+        if let Err(e) = state
+            .db
+            .prune_oauth_transactions(chrono::Utc::now() - chrono::Duration::hours(1))
+            .await
+        {
+            tracing::warn!(error = %e, "could not prune OAuth transactions");
+        }
+        // Refresh idle profiles so that their refresh tokens never expire from inactivity.
+        match state.tokens.keep_alive().await {
+            Ok(n) if n > 0 => tracing::info!(profiles = n, "kept idle profiles' tokens alive"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "keep-alive of profile tokens failed"),
         }
     }
 }

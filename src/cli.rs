@@ -33,6 +33,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Re-encrypt all stored secrets under a new key (stop Datapump first).
+    RotateKey,
     /// Run the Microsoft 365 simulator (identity platform + Graph) for tests, demos and benchmarks.
     Sim(SimArgs),
     /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
@@ -167,6 +169,24 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::RotateKey => {
+            let r = app::rotate_key(&config).await?;
+            let db = app::open_database(&config).await?;
+            db.record_audit(cli_audit(
+                "key.rotated",
+                "secret key",
+                Some(format!("{} values re-encrypted", r.resealed)),
+            ))
+            .await?;
+            println!(
+                "Re-encrypted {} stored secrets under a new key in {}. The previous key was kept as {}; \
+                 delete it once backups made with it are no longer needed.",
+                r.resealed,
+                config.secret_key_file.display(),
+                r.old_key_backup.display()
+            );
+            Ok(())
+        }
         Command::Sim(args) => simulator(args).await,
         Command::Admin { command } => {
             let db = app::open_database(&config).await?;

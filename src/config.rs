@@ -41,6 +41,10 @@ pub struct Config {
     pub session_max_lifetime: Duration,
     /// Login throttling; not an environment setting, but adjustable in-process (tests).
     pub throttle: crate::auth::throttle::ThrottlePolicy,
+    /// Token refresh tunables; in-process only (tests shorten them).
+    pub token_policy: crate::profiles::tokens::TokenPolicy,
+    /// How long an authorization may take from "Test" to the callback.
+    pub oauth_transaction_ttl: Duration,
 }
 
 /// The URL users reach Datapump under; the only source of absolute URLs, the path prefix, the
@@ -239,6 +243,8 @@ impl Config {
             session_idle_timeout: Duration::from_secs(idle_minutes * 60),
             session_max_lifetime: Duration::from_secs(max_hours * 3600),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
+            token_policy: crate::profiles::tokens::TokenPolicy::default(),
+            oauth_transaction_ttl: Duration::from_secs(600),
         })
     }
 }

@@ -61,6 +61,7 @@ macro_rules! transaction {
 
 pub mod admins;
 pub mod audit;
+pub mod profiles;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

@@ -218,7 +218,7 @@ impl Page {
 
 /// Flash arguments are stored by name; Fluent wants `'static` names, so only known ones pass.
 fn flash_arg_name(name: &str) -> Option<&'static str> {
-    ["name", "count", "minutes", "url"]
+    ["name", "count", "minutes", "url", "code"]
         .into_iter()
         .find(|n| *n == name)
 }

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::throttle::ThrottlePolicy;
 use crate::config::Config;
 use crate::crypto::SecretKey;
+use crate::profiles::tokens::TokenService;
 use crate::storage::Db;
 
 #[derive(Clone)]
@@ -15,5 +16,6 @@ pub struct AppState {
     pub db: Db,
     pub key: Arc<SecretKey>,
     pub throttle: Arc<ThrottlePolicy>,
+    pub tokens: Arc<TokenService>,
     pub shutdown: CancellationToken,
 }

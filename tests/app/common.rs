@@ -138,6 +138,42 @@ pub fn uuid_simple() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Everything any test of this binary logged (the subscriber is global to the process), so a
+/// test can check that its secrets never reached the logs.
+pub fn captured_logs() -> String {
+    let buffer = log_buffer();
+    let bytes = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buffer
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How a test wants the app configured.
 #[derive(Clone)]
 pub struct Options {
@@ -145,6 +181,7 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     pub idle_timeout: Option<Duration>,
     pub throttle: Option<ThrottlePolicy>,
+    pub oauth_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -153,6 +190,7 @@ impl Default for Options {
             prefix: "",
             env: Vec::new(),
             idle_timeout: None,
+            oauth_ttl: None,
             // Tests must not wait for the production delays.
             throttle: Some(ThrottlePolicy {
                 base_delay: Duration::from_millis(10),
@@ -183,6 +221,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        log_buffer();
         let data_dir = tempfile::tempdir().expect("tempdir");
         let test_db = TestDb::create(&backend, data_dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -210,6 +249,9 @@ impl TestApp {
         }
         if let Some(t) = options.throttle {
             config.throttle = t;
+        }
+        if let Some(t) = options.oauth_ttl {
+            config.oauth_transaction_ttl = t;
         }
         let prepared = app::prepare(config, test_db.db.clone())
             .await
@@ -348,6 +390,12 @@ impl Client {
             headers,
             body,
         }
+    }
+
+    /// GET an absolute URL (e.g. a redirect target) with this client's cookies.
+    pub async fn get_abs(&self, url: &str) -> Page {
+        let response = self.http.get(url).send().await.expect("GET");
+        self.page(response).await
     }
 
     pub async fn get(&self, path: &str) -> Page {

@@ -6,6 +6,7 @@ mod access;
 mod admins;
 mod cli;
 mod login;
+mod profiles;
 mod security;
 mod setup;
 mod sim;

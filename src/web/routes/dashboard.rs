@@ -1,8 +1,13 @@
 //! The dashboard: the instance's state at a glance. Later features add their status cards here.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use tower_sessions::Session;
+
+use super::Actor;
+use super::profiles::{CallbackParams, ProfileView};
+use crate::web::auth::SignedIn;
 
 use crate::storage::audit::AuditEntry;
 use crate::web::error::WebResult;
@@ -18,9 +23,30 @@ pub struct DashboardTemplate {
     active_admins: i64,
     admins: i64,
     recent: Vec<AuditEntry>,
+    profiles: Vec<ProfileView>,
 }
 
-pub async fn show(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+/// The dashboard; also the redirect target when an app registration uses the root address
+/// (`http://localhost:8000`, as the setup guide registers it): then it completes the
+/// authorization exactly like `/callback`.
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Query(callback): Query<CallbackParams>,
+) -> WebResult<Response> {
+    if callback.is_callback() {
+        return super::profiles::finish(&state, &session, &me, p, actor, callback).await;
+    }
+    let profiles = state
+        .db
+        .list_profiles()
+        .await?
+        .into_iter()
+        .map(|x| ProfileView::new(x, &state))
+        .collect();
     let admins = state.db.list_admins().await?;
     let recent = state.db.list_audit(0, 8).await?;
     page::ok(&DashboardTemplate {
@@ -30,5 +56,6 @@ pub async fn show(State(state): State<AppState>, p: Page) -> WebResult<Response>
         active_admins: admins.iter().filter(|a| !a.disabled).count() as i64,
         admins: admins.len() as i64,
         recent,
+        profiles,
     })
 }

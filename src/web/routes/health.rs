@@ -1,29 +1,39 @@
-//! `GET /healthz`: no login; 200 when the database answers, 503 otherwise. Later features add
-//! what is degraded; the body never carries versions or secrets.
+//! `GET /healthz`: no login; 200 when the database answers, 503 otherwise. Degraded profiles do
+//! not make the instance unhealthy, but are listed so monitoring sees them. The body never
+//! carries versions or secrets.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::profiles::ProfileStatus;
 use crate::web::state::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let db_ok = tokio::time::timeout(std::time::Duration::from_secs(5), state.db.ping())
         .await
         .is_ok_and(|r| r.is_ok());
-    if db_ok {
-        (
-            StatusCode::OK,
-            Json(json!({"status": "ok", "database": "ok"})),
-        )
-            .into_response()
-    } else {
-        (
+    if !db_ok {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "database": "unreachable"})),
         )
-            .into_response()
+            .into_response();
     }
+    let degraded: Vec<Value> = state
+        .db
+        .list_profiles()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.status() != ProfileStatus::Ok)
+        .map(|p| json!({"id": p.id, "name": p.name, "status": p.status, "code": p.status_code}))
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({"status": "ok", "database": "ok", "degraded_profiles": degraded})),
+    )
+        .into_response()
 }

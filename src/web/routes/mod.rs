@@ -5,6 +5,7 @@ pub mod admins;
 pub mod audit;
 pub mod dashboard;
 pub mod health;
+pub mod profiles;
 pub mod session;
 
 use askama::Template;
@@ -56,6 +57,60 @@ pub(crate) fn register(r: Routes) -> Routes {
             post(admins::end_sessions),
         )
         .add(M::GET, "/audit", Viewer, get(audit::list))
+        .add(M::GET, "/profiles", Viewer, get(profiles::list))
+        .add(M::GET, "/profiles/new", Admin, get(profiles::new_form))
+        .add(M::POST, "/profiles", Admin, post(profiles::create))
+        .add(M::GET, "/profiles/{id}", Viewer, get(profiles::show))
+        .add(M::POST, "/profiles/{id}", Admin, post(profiles::update))
+        .add(
+            M::GET,
+            "/profiles/{id}/edit",
+            Admin,
+            get(profiles::edit_form),
+        )
+        .add(
+            M::GET,
+            "/profiles/{id}/secret",
+            Admin,
+            get(profiles::secret_form),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/secret",
+            Admin,
+            post(profiles::replace_secret),
+        )
+        .add(
+            M::GET,
+            "/profiles/{id}/delete",
+            Admin,
+            get(profiles::delete_form),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/delete",
+            Admin,
+            post(profiles::delete),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/authorize",
+            Admin,
+            post(profiles::authorize),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/complete",
+            Admin,
+            post(profiles::complete_pasted),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/retry",
+            Admin,
+            post(profiles::retry),
+        )
+        .add(M::GET, "/callback", Admin, get(profiles::callback))
 }
 
 #[derive(Template)]

@@ -1,0 +1,313 @@
+//! The authorization-code flow with PKCE and the refresh grant, through the `oauth2` crate.
+//! Entra's error bodies carry `error_codes` and `suberror` beyond RFC 6749, so the client uses
+//! its own error type to keep them.
+
+use std::time::Duration;
+
+use oauth2::basic::{
+    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenResponse,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+};
+
+use super::Endpoints;
+use super::error::{AadError, TokenError};
+
+/// Delegated permissions Datapump asks for, as the setup guide registers them, plus `openid
+/// profile` for the signed-in account's identity.
+pub const SCOPES: &[&str] = &[
+    "offline_access",
+    "User.ReadBasic.All",
+    "Calendars.Read.Shared",
+    "openid",
+    "profile",
+];
+
+type AadClient = oauth2::Client<
+    AadError,
+    BasicTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The credentials of one app registration.
+pub struct AppCredentials<'a> {
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub redirect_uri: &'a str,
+}
+
+fn client(endpoints: &Endpoints, app: &AppCredentials<'_>) -> Result<AadClient, TokenError> {
+    let bad = |what: &str, e: oauth2::url::ParseError| {
+        TokenError::Unexpected(format!("invalid {what}: {e}"))
+    };
+    Ok(
+        oauth2::Client::new(ClientId::new(app.client_id.to_string()))
+            .set_client_secret(ClientSecret::new(app.client_secret.to_string()))
+            .set_auth_uri(
+                AuthUrl::new(endpoints.authorize_url()).map_err(|e| bad("authorize URL", e))?,
+            )
+            .set_token_uri(TokenUrl::new(endpoints.token_url()).map_err(|e| bad("token URL", e))?)
+            .set_redirect_uri(
+                RedirectUrl::new(app.redirect_uri.to_string())
+                    .map_err(|e| bad("redirect URI", e))?,
+            )
+            .set_auth_type(AuthType::RequestBody),
+    )
+}
+
+/// Scope names as sent: short names resolve to Microsoft Graph in the global cloud; in other
+/// clouds they are qualified with that cloud's Graph host, so the right resource is chosen.
+pub fn scopes_for(graph_base: &str) -> Vec<String> {
+    let qualify = !["https://graph.microsoft.com"].contains(&graph_base)
+        && graph_base.starts_with("https://")
+        && graph_base.contains("graph");
+    SCOPES
+        .iter()
+        .map(|s| {
+            if qualify && !matches!(*s, "offline_access" | "openid" | "profile") {
+                format!("{graph_base}/{s}")
+            } else {
+                s.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A started authorization: the URL to send the browser to, and what must be kept to finish it.
+pub struct AuthorizationStart {
+    pub url: String,
+    pub state: String,
+    pub pkce_verifier: String,
+}
+
+pub fn start(
+    endpoints: &Endpoints,
+    app: &AppCredentials<'_>,
+    login_hint: Option<&str>,
+) -> Result<AuthorizationStart, TokenError> {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let client = client(endpoints, app)?;
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(
+            scopes_for(&endpoints.graph_base)
+                .into_iter()
+                .map(Scope::new),
+        )
+        .set_pkce_challenge(challenge)
+        .add_extra_param("response_mode", "query")
+        .add_extra_param("prompt", "select_account");
+    if let Some(hint) = login_hint {
+        request = request.add_extra_param("login_hint", hint.to_string());
+    }
+    let (url, state) = request.url();
+    Ok(AuthorizationStart {
+        url: url.to_string(),
+        state: state.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+    })
+}
+
+/// Tokens from a successful grant.
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: Duration,
+    /// Scope names as granted, without the resource prefix.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("expires_in", &self.expires_in)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn token_set(response: BasicTokenResponse) -> TokenSet {
+    let scopes = response
+        .scopes()
+        .map(|s| {
+            s.iter()
+                .map(|x| {
+                    x.as_str()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(x.as_str())
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    TokenSet {
+        access_token: response.access_token().secret().clone(),
+        refresh_token: response.refresh_token().map(|r| r.secret().clone()),
+        // Entra always sends expires_in; one hour is its documented minimum.
+        expires_in: response.expires_in().unwrap_or(Duration::from_secs(3600)),
+        scopes,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+/// Adapts the project's reqwest client to the `oauth2` crate.
+async fn send(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, HttpError> {
+    let (parts, body) = request.into_parts();
+    let mut builder = http.request(parts.method, parts.uri.to_string()).body(body);
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let response = builder.send().await.map_err(|e| HttpError(describe(&e)))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| HttpError(describe(&e)))?;
+    let mut out = oauth2::http::Response::builder().status(status);
+    for (name, value) in &headers {
+        out = out.header(name, value);
+    }
+    out.body(bytes.to_vec())
+        .map_err(|e| HttpError(e.to_string()))
+}
+
+/// The adapter as a type that owns its (cheaply cloned) client: a borrowed client or a closure
+/// would carry a lifetime that makes callers' futures non-`Send`.
+struct Http(reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move { send(&client, request).await })
+    }
+}
+
+/// A network error without URLs (they may carry codes) and without secrets.
+pub fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_redirect() {
+        "unexpected redirect".into()
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off or could not be read".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+fn map_error(e: RequestTokenError<HttpError, AadError>) -> TokenError {
+    match e {
+        RequestTokenError::ServerResponse(aad) => TokenError::Rejected(Box::new(aad)),
+        RequestTokenError::Request(e) => TokenError::Network(e.0),
+        RequestTokenError::Parse(_, body) => TokenError::Unexpected(format!(
+            "an answer of {} bytes that is not a token response",
+            body.len()
+        )),
+        RequestTokenError::Other(m) => TokenError::Unexpected(m),
+    }
+}
+
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    app: &AppCredentials<'_>,
+    code: &str,
+    pkce_verifier: &str,
+) -> Result<TokenSet, TokenError> {
+    let client = client(endpoints, app)?;
+    client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+        .request_async(&Http(http.clone()))
+        .await
+        .map(token_set)
+        .map_err(map_error)
+}
+
+pub async fn refresh(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    app: &AppCredentials<'_>,
+    refresh_token: &str,
+) -> Result<TokenSet, TokenError> {
+    let client = client(endpoints, app)?;
+    let token = RefreshToken::new(refresh_token.to_string());
+    client
+        .exchange_refresh_token(&token)
+        .request_async(&Http(http.clone()))
+        .await
+        .map(token_set)
+        .map_err(map_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_qualified_outside_the_global_cloud() {
+        assert!(
+            scopes_for("https://graph.microsoft.com")
+                .contains(&"Calendars.Read.Shared".to_string())
+        );
+        let us = scopes_for("https://graph.microsoft.us");
+        assert!(us.contains(&"https://graph.microsoft.us/Calendars.Read.Shared".to_string()));
+        assert!(us.contains(&"offline_access".to_string()));
+        // The simulator (custom URL) takes the short names.
+        assert!(scopes_for("http://127.0.0.1:8001").contains(&"User.ReadBasic.All".to_string()));
+    }
+
+    #[test]
+    fn authorization_start_uses_pkce_s256_and_a_fresh_state() {
+        let ep = Endpoints {
+            login_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            tenant: "common".into(),
+        };
+        let app = AppCredentials {
+            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e",
+            client_secret: "s",
+            redirect_uri: "http://localhost:8000",
+        };
+        let a = start(&ep, &app, None).expect("start");
+        let b = start(&ep, &app, None).expect("start");
+        assert_ne!(a.state, b.state);
+        assert!(a.state.len() >= 22);
+        assert!((43..=128).contains(&a.pkce_verifier.len()));
+        let url = url::Url::parse(&a.url).expect("url");
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["redirect_uri"], "http://localhost:8000");
+        assert_eq!(
+            q["scope"],
+            "offline_access User.ReadBasic.All Calendars.Read.Shared openid profile"
+        );
+        assert!(!a.url.contains("client_secret") && !a.url.contains(&a.pkce_verifier));
+    }
+}

@@ -1,0 +1,486 @@
+//! Profiles: one Entra ID app registration and the Microsoft 365 account authorized through it.
+//! Validation of what an admin enters, the clouds, the status model and its guidance.
+
+pub mod tokens;
+
+use chrono::{NaiveDate, Utc};
+
+use crate::graph::{Endpoints, FailureClass};
+
+/// Microsoft's clouds; each has its own login and Graph hosts and its own app registrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    Global,
+    UsGovL4,
+    UsGovL5,
+    China,
+    Custom,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 5] = [
+        Cloud::Global,
+        Cloud::UsGovL4,
+        Cloud::UsGovL5,
+        Cloud::China,
+        Cloud::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Global => "global",
+            Self::UsGovL4 => "usgov",
+            Self::UsGovL5 => "usgov-dod",
+            Self::China => "china",
+            Self::Custom => "custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Global => "cloud-global",
+            Self::UsGovL4 => "cloud-usgov",
+            Self::UsGovL5 => "cloud-usgov-dod",
+            Self::China => "cloud-china",
+            Self::Custom => "cloud-custom",
+        }
+    }
+
+    /// (login base, Graph base) of the cloud; `None` for custom.
+    pub fn bases(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Global => Some((
+                "https://login.microsoftonline.com",
+                "https://graph.microsoft.com",
+            )),
+            Self::UsGovL4 => Some((
+                "https://login.microsoftonline.us",
+                "https://graph.microsoft.us",
+            )),
+            Self::UsGovL5 => Some((
+                "https://login.microsoftonline.us",
+                "https://dod-graph.microsoft.us",
+            )),
+            Self::China => Some((
+                "https://login.partner.microsoftonline.cn",
+                "https://microsoftgraph.chinacloudapi.cn",
+            )),
+            Self::Custom => None,
+        }
+    }
+}
+
+/// Where a profile stands; decides whether it may call the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileStatus {
+    /// Created, not authorized yet.
+    New,
+    Ok,
+    NeedsReauth,
+    SecretInvalid,
+    AppNotFound,
+    ConsentMissing,
+    /// The identity platform keeps failing with network or service errors; retried with backoff.
+    Unreachable,
+    /// The profile's settings are wrong (redirect URI, scope, tenant).
+    ConfigError,
+}
+
+impl ProfileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Ok => "ok",
+            Self::NeedsReauth => "needs_reauth",
+            Self::SecretInvalid => "secret_invalid",
+            Self::AppNotFound => "app_not_found",
+            Self::ConsentMissing => "consent_missing",
+            Self::Unreachable => "unreachable",
+            Self::ConfigError => "config_error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ok" => Self::Ok,
+            "needs_reauth" => Self::NeedsReauth,
+            "secret_invalid" => Self::SecretInvalid,
+            "app_not_found" => Self::AppNotFound,
+            "consent_missing" => Self::ConsentMissing,
+            "unreachable" => Self::Unreachable,
+            "config_error" => Self::ConfigError,
+            _ => Self::New,
+        }
+    }
+
+    /// A paused profile does not call the token endpoint until an admin acts.
+    pub fn is_paused(self) -> bool {
+        !matches!(self, Self::Ok | Self::Unreachable)
+    }
+
+    pub fn from_failure(class: FailureClass) -> Option<Self> {
+        match class {
+            FailureClass::Reauthorize => Some(Self::NeedsReauth),
+            FailureClass::ReplaceSecret => Some(Self::SecretInvalid),
+            FailureClass::AppNotFound => Some(Self::AppNotFound),
+            FailureClass::ConsentMissing => Some(Self::ConsentMissing),
+            FailureClass::Configuration => Some(Self::ConfigError),
+            FailureClass::Transient => None,
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::New => "status-new",
+            Self::Ok => "status-ok",
+            Self::NeedsReauth => "status-needs-reauth",
+            Self::SecretInvalid => "status-secret-invalid",
+            Self::AppNotFound => "status-app-not-found",
+            Self::ConsentMissing => "status-consent-missing",
+            Self::Unreachable => "status-unreachable",
+            Self::ConfigError => "status-config-error",
+        }
+    }
+
+    /// The explanation and fix shown to the admin.
+    pub fn help_key(self) -> &'static str {
+        match self {
+            Self::New => "help-new",
+            Self::Ok => "help-ok",
+            Self::NeedsReauth => "help-needs-reauth",
+            Self::SecretInvalid => "help-secret-invalid",
+            Self::AppNotFound => "help-app-not-found",
+            Self::ConsentMissing => "help-consent-missing",
+            Self::Unreachable => "help-unreachable",
+            Self::ConfigError => "help-config-error",
+        }
+    }
+
+    pub fn css(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::New | Self::Unreachable => "warn",
+            _ => "bad",
+        }
+    }
+}
+
+/// How urgent the secret's expiry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecretWarning {
+    None,
+    Days60,
+    Days30,
+    Days7,
+    Expired,
+}
+
+pub fn secret_warning(expires_on: NaiveDate, today: NaiveDate) -> SecretWarning {
+    let days = (expires_on - today).num_days();
+    match days {
+        d if d < 0 => SecretWarning::Expired,
+        d if d <= 7 => SecretWarning::Days7,
+        d if d <= 30 => SecretWarning::Days30,
+        d if d <= 60 => SecretWarning::Days60,
+        _ => SecretWarning::None,
+    }
+}
+
+/// What the profile form submits, before validation.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProfileInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tenant: String,
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default)]
+    pub secret_expires_on: String,
+    #[serde(default)]
+    pub cloud: String,
+    #[serde(default)]
+    pub login_base: String,
+    #[serde(default)]
+    pub graph_base: String,
+    #[serde(default)]
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub notes: String,
+    pub version: Option<i64>,
+}
+
+/// Validated settings of a profile (the secret is handled separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileSettings {
+    pub name: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub secret_expires_on: NaiveDate,
+    pub cloud: Cloud,
+    pub login_base: String,
+    pub graph_base: String,
+    pub redirect_uri: Option<String>,
+    pub notes: String,
+}
+
+impl ProfileSettings {
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            login_base: self.login_base.clone(),
+            graph_base: self.graph_base.clone(),
+            tenant: self.tenant.clone(),
+        }
+    }
+}
+
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn base_url(raw: &str) -> Option<String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let u = url::Url::parse(trimmed).ok()?;
+    let ok = matches!(u.scheme(), "http" | "https")
+        && u.host_str().is_some()
+        && u.query().is_none()
+        && u.fragment().is_none();
+    ok.then(|| trimmed.to_string())
+}
+
+/// Field errors (translation keys) and warnings from validating a profile form.
+#[derive(Debug, Default)]
+pub struct Validation {
+    pub errors: Vec<(&'static str, &'static str)>,
+    pub warnings: Vec<&'static str>,
+}
+
+/// Validates the form; `secret_required` for a new profile.
+pub fn validate(
+    input: &ProfileInput,
+    secret_required: bool,
+) -> Result<(ProfileSettings, Validation), Validation> {
+    let mut v = Validation::default();
+    let name = input.name.trim().to_string();
+    if name.is_empty() {
+        v.errors.push(("name", "profile-name-required"));
+    } else if name.chars().count() > 100 {
+        v.errors.push(("name", "profile-name-too-long"));
+    }
+    let tenant = match input.tenant.trim().to_ascii_lowercase() {
+        t if t.is_empty() => "common".to_string(),
+        t => t,
+    };
+    if !(["common", "organizations", "consumers"].contains(&tenant.as_str())
+        || is_guid(&tenant)
+        || is_domain(&tenant))
+    {
+        v.errors.push(("tenant", "profile-tenant-invalid"));
+    }
+    let client_id = input.client_id.trim().to_ascii_lowercase();
+    if !is_guid(&client_id) {
+        v.errors.push(("client_id", "profile-client-id-invalid"));
+    }
+    if secret_required {
+        check_secret(&input.client_secret, &mut v);
+    }
+    let expires = if input.secret_expires_on.trim().is_empty() {
+        default_secret_expiry()
+    } else {
+        match NaiveDate::parse_from_str(input.secret_expires_on.trim(), "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                v.errors.push(("secret_expires_on", "profile-date-invalid"));
+                default_secret_expiry()
+            }
+        }
+    };
+    let cloud = Cloud::parse(input.cloud.trim()).unwrap_or(Cloud::Global);
+    let (login_base, graph_base) = match cloud.bases() {
+        Some((l, g)) => (l.to_string(), g.to_string()),
+        None => {
+            let login = base_url(&input.login_base);
+            let graph = base_url(&input.graph_base);
+            if login.is_none() {
+                v.errors.push(("login_base", "profile-url-invalid"));
+            }
+            if graph.is_none() {
+                v.errors.push(("graph_base", "profile-url-invalid"));
+            }
+            (login.unwrap_or_default(), graph.unwrap_or_default())
+        }
+    };
+    let redirect_uri = match input.redirect_uri.trim() {
+        "" => None,
+        raw => match url::Url::parse(raw) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.fragment().is_none() =>
+            {
+                let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                if u.scheme() == "http" && !local {
+                    v.warnings.push("profile-redirect-http-warning");
+                }
+                Some(raw.to_string())
+            }
+            _ => {
+                v.errors.push(("redirect_uri", "profile-url-invalid"));
+                None
+            }
+        },
+    };
+    if input.notes.chars().count() > 2000 {
+        v.errors.push(("notes", "profile-notes-too-long"));
+    }
+    if !v.errors.is_empty() {
+        return Err(v);
+    }
+    Ok((
+        ProfileSettings {
+            name,
+            tenant,
+            client_id,
+            secret_expires_on: expires,
+            cloud,
+            login_base,
+            graph_base,
+            redirect_uri,
+            notes: input.notes.trim().to_string(),
+        },
+        v,
+    ))
+}
+
+/// A client secret value: present, plausible, and not the secret's *ID* (a common mistake that
+/// Entra answers with AADSTS7000215).
+pub fn check_secret(secret: &str, v: &mut Validation) {
+    let s = secret.trim();
+    if s.is_empty() {
+        v.errors.push(("client_secret", "profile-secret-required"));
+    } else if s.len() > 1024 {
+        v.errors.push(("client_secret", "profile-secret-too-long"));
+    } else if is_guid(s) {
+        v.errors
+            .push(("client_secret", "profile-secret-looks-like-id"));
+    }
+}
+
+/// Entra's usual lifetime of a client secret: 24 months.
+pub fn default_secret_expiry() -> NaiveDate {
+    let today = Utc::now().date_naive();
+    today
+        .checked_add_months(chrono::Months::new(24))
+        .unwrap_or(today)
+}
+
+/// The scopes a working profile needs, and the feature each one enables.
+pub const REQUIRED_SCOPES: &[(&str, &str)] = &[
+    ("User.ReadBasic.All", "scope-impact-user-read"),
+    ("Calendars.Read.Shared", "scope-impact-calendars"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> ProfileInput {
+        ProfileInput {
+            name: "Zentrale".into(),
+            tenant: "".into(),
+            client_id: "6731DE76-14a6-49ae-97bc-6eba6914391e".into(),
+            client_secret: "abc~secret".into(),
+            cloud: "global".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn valid_input_gets_defaults() {
+        let (s, v) = validate(&input(), true).expect("valid");
+        assert_eq!(s.tenant, "common");
+        assert_eq!(s.client_id, "6731de76-14a6-49ae-97bc-6eba6914391e");
+        assert_eq!(s.login_base, "https://login.microsoftonline.com");
+        assert!(v.warnings.is_empty());
+        assert_eq!(s.secret_expires_on, default_secret_expiry());
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let bad = ProfileInput {
+            name: " ".into(),
+            tenant: "evil.example/x?".into(),
+            client_id: "not-a-guid".into(),
+            client_secret: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+            secret_expires_on: "31.12.2026".into(),
+            cloud: "custom".into(),
+            login_base: "ftp://x".into(),
+            graph_base: "".into(),
+            redirect_uri: "not a url".into(),
+            ..Default::default()
+        };
+        let v = validate(&bad, true).expect_err("invalid");
+        let fields: Vec<&str> = v.errors.iter().map(|(f, _)| *f).collect();
+        for f in [
+            "name",
+            "tenant",
+            "client_id",
+            "client_secret",
+            "secret_expires_on",
+            "login_base",
+            "graph_base",
+            "redirect_uri",
+        ] {
+            assert!(fields.contains(&f), "{f} in {fields:?}");
+        }
+        assert!(
+            v.errors
+                .contains(&("client_secret", "profile-secret-looks-like-id"))
+        );
+    }
+
+    #[test]
+    fn http_redirect_outside_localhost_warns() {
+        let mut i = input();
+        i.redirect_uri = "http://intranet.example/callback".into();
+        let (_, v) = validate(&i, true).expect("valid");
+        assert_eq!(v.warnings, vec!["profile-redirect-http-warning"]);
+        i.redirect_uri = "http://localhost:8000".into();
+        assert!(validate(&i, true).expect("valid").1.warnings.is_empty());
+    }
+
+    #[test]
+    fn secret_warnings() {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("d");
+        let w = |days| secret_warning(today + chrono::Duration::days(days), today);
+        assert_eq!(w(90), SecretWarning::None);
+        assert_eq!(w(60), SecretWarning::Days60);
+        assert_eq!(w(30), SecretWarning::Days30);
+        assert_eq!(w(7), SecretWarning::Days7);
+        assert_eq!(w(-1), SecretWarning::Expired);
+    }
+}

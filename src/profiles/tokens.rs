@@ -1,0 +1,425 @@
+//! The token service: the one place that turns a profile into a valid access token.
+//!
+//! - Refreshes ahead of expiry; the rotated refresh token is committed before the new access
+//!   token is handed out (Entra does not revoke the old one, so a crash in between is harmless).
+//! - Single flight: one refresh per profile at a time, in this process (a mutex) and across
+//!   instances sharing PostgreSQL (a lease in the row, plus a compare-and-swap on the token
+//!   version so that no rotation is ever overwritten by an older one).
+//! - Failures become the profile's status; a paused profile does not call the token endpoint
+//!   again until an admin acts. Network and service errors back off and keep the status.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use super::ProfileStatus;
+use crate::crypto::SecretKey;
+use crate::graph::TokenError;
+use crate::graph::oauth::{self, AppCredentials, TokenSet};
+use crate::storage::audit::AuditRecord;
+use crate::storage::profiles::{Profile, SealedTokens, context};
+use crate::storage::{Db, StoreError};
+
+/// Tunables of the token service.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// Refresh when less than this is left of the access token.
+    pub refresh_margin: Duration,
+    /// How long a refresh lease is held at most.
+    pub lease: Duration,
+    /// First backoff after a transient failure (doubles, with full jitter).
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Consecutive transient failures before the profile shows as unreachable.
+    pub unreachable_after: i64,
+    /// Idle profiles are refreshed after this long, so the 90-day inactivity limit never hits.
+    pub keep_alive_after: Duration,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(5 * 60),
+            lease: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(30),
+            backoff_cap: Duration::from_secs(30 * 60),
+            unreachable_after: 5,
+            keep_alive_after: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFailure {
+    /// The profile needs an admin first (re-authorize, new secret, consent, …).
+    #[error("profile is paused: {}", .0.as_str())]
+    Paused(ProfileStatus),
+    /// A transient failure; the next attempt is not before the given time.
+    #[error("the identity platform is not reachable right now; next attempt at {0}")]
+    Backoff(DateTime<Utc>),
+    /// The refresh failed now; the status was updated accordingly.
+    #[error("token refresh failed: {0}")]
+    Refresh(TokenError),
+    #[error("stored secret unreadable: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A usable access token.
+#[derive(Clone)]
+pub struct AccessToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One profile's single flight: its lock, holding the latest refresh made under it.
+type Flight = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AccessToken)>>>;
+
+pub struct TokenService {
+    db: Db,
+    key: Arc<SecretKey>,
+    http: reqwest::Client,
+    policy: TokenPolicy,
+    owner: String,
+    /// Per profile: the lock of the single flight, and the latest refresh done under it.
+    flights: Mutex<HashMap<i64, Flight>>,
+}
+
+fn dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl TokenService {
+    pub fn new(db: Db, key: Arc<SecretKey>, http: reqwest::Client, policy: TokenPolicy) -> Self {
+        Self {
+            db,
+            key,
+            http,
+            policy,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.policy
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn flight(&self, id: i64) -> Flight {
+        let mut map = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id).or_default().clone()
+    }
+
+    pub fn seal(&self, column: &str, uuid: &str, value: &str) -> String {
+        self.key.seal(&context(column, uuid), value.as_bytes())
+    }
+
+    pub fn open(
+        &self,
+        column: &str,
+        uuid: &str,
+        sealed: &str,
+    ) -> Result<String, crate::crypto::CryptoError> {
+        self.key.open_string(&context(column, uuid), sealed)
+    }
+
+    /// The client credentials of a profile, decrypted for one call.
+    pub fn client_secret(&self, p: &Profile) -> Result<String, crate::crypto::CryptoError> {
+        self.open("client_secret", &p.uuid, &p.client_secret_enc)
+    }
+
+    pub fn seal_tokens(&self, uuid: &str, t: &TokenSet) -> SealedTokens {
+        SealedTokens {
+            refresh_token_enc: t
+                .refresh_token
+                .as_deref()
+                .map(|r| self.seal("refresh_token", uuid, r)),
+            access_token_enc: self.seal("access_token", uuid, &t.access_token),
+            access_expires_at: Utc::now() + dur(t.expires_in),
+        }
+    }
+
+    /// The stored access token if more than `margin` of it is left. The margin never exceeds
+    /// half the token's lifetime, so that short-lived tokens are not refreshed on every use.
+    fn cached(&self, p: &Profile, margin: Duration) -> Option<AccessToken> {
+        let (enc, expires) = (p.access_token_enc.as_deref()?, p.access_expires_at?);
+        let lifetime = p
+            .last_refresh_at
+            .map(|at| expires - at)
+            .unwrap_or(chrono::Duration::MAX);
+        let margin = dur(margin).min(lifetime / 2);
+        if expires - margin <= Utc::now() {
+            return None;
+        }
+        let token = self.open("access_token", &p.uuid, enc).ok()?;
+        Some(AccessToken {
+            token,
+            expires_at: expires,
+        })
+    }
+
+    /// A valid access token for the profile, refreshing it if needed.
+    pub async fn access_token(&self, profile_id: i64) -> Result<AccessToken, TokenFailure> {
+        self.token(profile_id, false).await
+    }
+
+    /// Refreshes now even if the access token is still valid (keep-alive, "check now").
+    pub async fn force_refresh(&self, profile_id: i64) -> Result<AccessToken, TokenFailure> {
+        self.token(profile_id, true).await
+    }
+
+    async fn token(&self, profile_id: i64, force: bool) -> Result<AccessToken, TokenFailure> {
+        let asked = std::time::Instant::now();
+        let flight = self.flight(profile_id);
+        let mut last = flight.lock().await;
+        // Whoever asked while a refresh was under way takes its result.
+        if let Some((done, token)) = last.as_ref()
+            && *done >= asked
+            && token.expires_at > Utc::now()
+        {
+            return Ok(token.clone());
+        }
+        let result = self.obtain(profile_id, force).await;
+        if let Ok((token, refreshed)) = &result
+            && *refreshed
+        {
+            *last = Some((std::time::Instant::now(), token.clone()));
+        }
+        result.map(|(token, _)| token)
+    }
+
+    /// The token, and whether it is a new one (refreshed here or by another instance).
+    async fn obtain(
+        &self,
+        profile_id: i64,
+        force: bool,
+    ) -> Result<(AccessToken, bool), TokenFailure> {
+        let p = self.db.profile(profile_id).await?;
+        let status = p.status();
+        if status.is_paused() {
+            return Err(TokenFailure::Paused(status));
+        }
+        if !force && let Some(t) = self.cached(&p, self.policy.refresh_margin) {
+            return Ok((t, false));
+        }
+        if let Some(next) = p.next_attempt_at.filter(|n| *n > Utc::now()) {
+            // Backing off; the current token may still be good for a while.
+            return self
+                .cached(&p, Duration::ZERO)
+                .map(|t| (t, false))
+                .ok_or(TokenFailure::Backoff(next));
+        }
+        // Across instances: wait for another instance's refresh instead of racing it.
+        let seen_version = p.token_version;
+        let lease_until = Utc::now() + dur(self.policy.lease);
+        let mut waited = Duration::ZERO;
+        while !self
+            .db
+            .try_lock_refresh(profile_id, &self.owner, lease_until)
+            .await?
+        {
+            if waited >= self.policy.lease {
+                return Err(TokenFailure::Backoff(Utc::now() + dur(self.policy.lease)));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            waited += Duration::from_millis(200);
+            let fresh = self.db.profile(profile_id).await?;
+            if fresh.token_version != p.token_version
+                && let Some(t) = self.cached(&fresh, Duration::ZERO)
+            {
+                return Ok((t, true));
+            }
+        }
+        // Another instance may have refreshed and released the lease after we read the profile:
+        // then use its tokens rather than rotating again.
+        let p = self.db.profile(profile_id).await?;
+        if p.token_version != seen_version
+            && let Some(t) = self.cached(&p, Duration::ZERO)
+        {
+            self.db.unlock_refresh(profile_id, &self.owner).await?;
+            return Ok((t, true));
+        }
+        let result = self.refresh_locked(p).await;
+        if result.is_err() {
+            // Status updates release the lease; make sure it is released in every case.
+            let _ = self.db.unlock_refresh(profile_id, &self.owner).await;
+        }
+        result.map(|t| (t, true))
+    }
+
+    async fn refresh_locked(&self, p: Profile) -> Result<AccessToken, TokenFailure> {
+        let Some(rt_enc) = p.refresh_token_enc.clone() else {
+            self.fail(
+                &p,
+                ProfileStatus::NeedsReauth,
+                None,
+                "no refresh token stored",
+            )
+            .await?;
+            return Err(TokenFailure::Paused(ProfileStatus::NeedsReauth));
+        };
+        let refresh_token = self.open("refresh_token", &p.uuid, &rt_enc)?;
+        let secret = self.client_secret(&p)?;
+        let redirect = p
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| "http://localhost".into());
+        let endpoints = p.endpoints();
+        let result = {
+            let app = AppCredentials {
+                client_id: &p.client_id,
+                client_secret: &secret,
+                redirect_uri: &redirect,
+            };
+            oauth::refresh(&self.http, &endpoints, &app, &refresh_token).await
+        };
+        let e = match result {
+            Ok(tokens) => return self.store_refresh(&p, tokens).await,
+            Err(e) => e,
+        };
+        let code = e.code();
+        let summary = e.summary();
+        match ProfileStatus::from_failure(e.class()) {
+            Some(status) => {
+                self.fail(&p, status, code.as_deref(), &summary).await?;
+            }
+            None => {
+                let next = Utc::now() + dur(self.backoff(p.transient_failures));
+                let n = self
+                    .db
+                    .record_transient_failure(p.id, next, &summary, self.policy.unreachable_after)
+                    .await?;
+                if n == self.policy.unreachable_after {
+                    self.audit(
+                        &p,
+                        "profile.status_changed",
+                        format!("{} -> unreachable: {summary}", p.status),
+                    )
+                    .await;
+                }
+                tracing::warn!(profile = p.id, failures = n, error = %summary, "token refresh failed; retrying later");
+            }
+        }
+        Err(TokenFailure::Refresh(e))
+    }
+
+    /// Persists refreshed tokens before handing out the access token.
+    async fn store_refresh(
+        &self,
+        p: &Profile,
+        tokens: TokenSet,
+    ) -> Result<AccessToken, TokenFailure> {
+        let sealed = self.seal_tokens(&p.uuid, &tokens);
+        let scopes = (!tokens.scopes.is_empty()).then(|| tokens.scopes.join(" "));
+        let stored = self
+            .db
+            .store_refreshed_tokens(p.id, p.token_version, &sealed, scopes.as_deref())
+            .await?;
+        if !stored {
+            // Someone stored newer tokens meanwhile: use theirs, keep the newest rotation.
+            let fresh = self.db.profile(p.id).await?;
+            return self
+                .cached(&fresh, Duration::ZERO)
+                .ok_or(TokenFailure::Backoff(
+                    Utc::now() + chrono::Duration::seconds(1),
+                ));
+        }
+        if p.status() != ProfileStatus::Ok {
+            self.audit(p, "profile.status_changed", format!("{} -> ok", p.status))
+                .await;
+        }
+        Ok(AccessToken {
+            token: tokens.access_token,
+            expires_at: sealed.access_expires_at,
+        })
+    }
+
+    /// Capped exponential backoff with full jitter, at least one second.
+    fn backoff(&self, failures: i64) -> Duration {
+        let attempt = u32::try_from(failures).unwrap_or(u32::MAX).min(16);
+        let ceiling = self
+            .policy
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(self.policy.backoff_cap);
+        let ms = u64::try_from(ceiling.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Duration::from_millis(rand::rng().random_range(0..=ms)).max(Duration::from_secs(1))
+    }
+
+    async fn fail(
+        &self,
+        p: &Profile,
+        status: ProfileStatus,
+        code: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(
+            profile = p.id,
+            status = status.as_str(),
+            code,
+            "profile paused: {detail}"
+        );
+        self.db
+            .set_profile_status(p.id, status, code, Some(detail))
+            .await?;
+        self.audit(
+            p,
+            "profile.status_changed",
+            format!(
+                "{} -> {}: {}",
+                p.status,
+                status.as_str(),
+                code.unwrap_or(detail)
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn audit(&self, p: &Profile, action: &'static str, details: String) {
+        let record = AuditRecord {
+            actor: Some("system".into()),
+            action,
+            target: Some(p.name.clone()),
+            details: Some(details),
+            ..AuditRecord::default()
+        };
+        if let Err(e) = self.db.record_audit(record).await {
+            tracing::warn!(error = %e, "could not write an audit entry");
+        }
+    }
+
+    /// Refreshes profiles idle for longer than the keep-alive period. Returns how many were
+    /// refreshed successfully.
+    pub async fn keep_alive(&self) -> Result<usize, StoreError> {
+        let before = Utc::now() - dur(self.policy.keep_alive_after);
+        let mut ok = 0;
+        for id in self.db.profiles_idle_since(before).await? {
+            match self.force_refresh(id).await {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    tracing::info!(profile = id, error = %e, "keep-alive refresh did not succeed")
+                }
+            }
+        }
+        Ok(ok)
+    }
+}

@@ -1,0 +1,436 @@
+//! Profiles, their sealed secrets and tokens, and pending OAuth transactions.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Db, Result, StoreError};
+use crate::crypto::SecretKey;
+use crate::profiles::{ProfileSettings, ProfileStatus};
+
+macro_rules! profile_columns {
+    () => {
+        "id, uuid, name, tenant, client_id, client_secret_enc, secret_set_at, secret_expires_on, \
+         cloud, login_base, graph_base, redirect_uri, notes, status, status_code, status_detail, \
+         status_at, account_name, account_upn, account_id, granted_scopes, refresh_token_enc, \
+         access_token_enc, access_expires_at, token_version, last_refresh_at, transient_failures, \
+         next_attempt_at, authorized_at, authorized_by, version, created_at, updated_at"
+    };
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Profile {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret_enc: String,
+    pub secret_set_at: DateTime<Utc>,
+    pub secret_expires_on: NaiveDate,
+    pub cloud: String,
+    pub login_base: String,
+    pub graph_base: String,
+    pub redirect_uri: Option<String>,
+    pub notes: String,
+    pub status: String,
+    pub status_code: Option<String>,
+    pub status_detail: Option<String>,
+    pub status_at: Option<DateTime<Utc>>,
+    pub account_name: Option<String>,
+    pub account_upn: Option<String>,
+    pub account_id: Option<String>,
+    pub granted_scopes: Option<String>,
+    pub refresh_token_enc: Option<String>,
+    pub access_token_enc: Option<String>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub token_version: i64,
+    pub last_refresh_at: Option<DateTime<Utc>>,
+    pub transient_failures: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub authorized_at: Option<DateTime<Utc>>,
+    pub authorized_by: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Profile {
+    pub fn status(&self) -> ProfileStatus {
+        ProfileStatus::parse(&self.status)
+    }
+
+    pub fn endpoints(&self) -> crate::graph::Endpoints {
+        crate::graph::Endpoints {
+            login_base: self.login_base.clone(),
+            graph_base: self.graph_base.clone(),
+            tenant: self.tenant.clone(),
+        }
+    }
+
+    pub fn scopes(&self) -> Vec<String> {
+        self.granted_scopes
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// id, uuid and the sealed columns of a profile, for key rotation.
+type SealedRow = (i64, String, String, Option<String>, Option<String>);
+
+/// The AAD context each sealed column is bound to.
+pub fn context(column: &str, uuid: &str) -> String {
+    format!("profiles:{column}:{uuid}")
+}
+
+/// Tokens to store after a grant.
+pub struct SealedTokens {
+    pub refresh_token_enc: Option<String>,
+    pub access_token_enc: String,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// What a successful authorization stores besides the tokens.
+pub struct Authorization<'a> {
+    pub account_name: Option<&'a str>,
+    pub account_upn: Option<&'a str>,
+    pub account_id: Option<&'a str>,
+    pub scopes: &'a str,
+    pub authorized_by: &'a str,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OAuthTransaction {
+    pub state_hash: String,
+    pub profile_id: i64,
+    pub admin_id: i64,
+    pub verifier_enc: String,
+    pub redirect_uri: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl Db {
+    pub async fn create_profile(
+        &self,
+        s: &ProfileSettings,
+        uuid: &str,
+        secret_enc: &str,
+    ) -> Result<Profile> {
+        let now = Utc::now();
+        let sql = concat!(
+            "INSERT INTO profiles (uuid, name, name_key, tenant, client_id, client_secret_enc, \
+             secret_set_at, secret_expires_on, cloud, login_base, graph_base, redirect_uri, notes, \
+             status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'new', $7, $7) RETURNING ",
+            profile_columns!()
+        );
+        let p = dispatch!(self, pool => {
+            sqlx::query_as::<_, Profile>(sql)
+                .bind(uuid).bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
+                .bind(secret_enc).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
+                .bind(&s.login_base).bind(&s.graph_base).bind(&s.redirect_uri).bind(&s.notes)
+                .fetch_one(pool).await?
+        });
+        Ok(p)
+    }
+
+    pub async fn list_profiles(&self) -> Result<Vec<Profile>> {
+        let sql = concat!(
+            "SELECT ",
+            profile_columns!(),
+            " FROM profiles ORDER BY name_key"
+        );
+        let out = dispatch!(self, pool => sqlx::query_as::<_, Profile>(sql).fetch_all(pool).await?);
+        Ok(out)
+    }
+
+    pub async fn profile(&self, id: i64) -> Result<Profile> {
+        let sql = concat!(
+            "SELECT ",
+            profile_columns!(),
+            " FROM profiles WHERE id = $1"
+        );
+        let out = dispatch!(self, pool => sqlx::query_as::<_, Profile>(sql).bind(id).fetch_one(pool).await?);
+        Ok(out)
+    }
+
+    /// Saves edited settings if nobody changed the profile since `version` was read. A change of
+    /// app, tenant or cloud invalidates the tokens: they belong to the old registration.
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        s: &ProfileSettings,
+        version: i64,
+    ) -> Result<Profile> {
+        let sql = concat!(
+            "UPDATE profiles SET name = $1, name_key = $2, tenant = $3, client_id = $4, \
+             secret_expires_on = $5, cloud = $6, login_base = $7, graph_base = $8, redirect_uri = $9, \
+             notes = $10, version = version + 1, updated_at = $11, \
+             status = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
+                 THEN 'new' ELSE status END, \
+             refresh_token_enc = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
+                 THEN NULL ELSE refresh_token_enc END, \
+             access_token_enc = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
+                 THEN NULL ELSE access_token_enc END \
+             WHERE id = $12 AND version = $13 RETURNING ",
+            profile_columns!()
+        );
+        let updated = dispatch!(self, pool => {
+            sqlx::query_as::<_, Profile>(sql)
+                .bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
+                .bind(s.secret_expires_on).bind(s.cloud.as_str()).bind(&s.login_base).bind(&s.graph_base)
+                .bind(&s.redirect_uri).bind(&s.notes).bind(Utc::now()).bind(id).bind(version)
+                .fetch_optional(pool).await?
+        });
+        match updated {
+            Some(p) => Ok(p),
+            None => {
+                self.profile(id).await?;
+                Err(StoreError::Conflict)
+            }
+        }
+    }
+
+    /// A new client secret: the status leaves "secret invalid" and the backoff is reset.
+    pub async fn replace_secret(
+        &self,
+        id: i64,
+        secret_enc: &str,
+        expires_on: NaiveDate,
+    ) -> Result<Profile> {
+        let sql = concat!(
+            "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
+             status = CASE WHEN status IN ('secret_invalid', 'app_not_found', 'config_error', 'unreachable') \
+                 THEN CASE WHEN refresh_token_enc IS NULL THEN 'new' ELSE 'ok' END ELSE status END, \
+             status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
+             version = version + 1, updated_at = $3 WHERE id = $4 RETURNING ",
+            profile_columns!()
+        );
+        let p = dispatch!(self, pool => {
+            sqlx::query_as::<_, Profile>(sql).bind(secret_enc).bind(expires_on).bind(Utc::now()).bind(id)
+                .fetch_optional(pool).await?
+        });
+        p.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn delete_profile(&self, id: i64) -> Result<()> {
+        let n = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM profiles WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records a status with the platform's code and a one-line explanation.
+    pub async fn set_profile_status(
+        &self,
+        id: i64,
+        status: ProfileStatus,
+        code: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let sql = "UPDATE profiles SET status = $1, status_code = $2, status_detail = $3, status_at = $4, \
+                   refresh_lock_owner = NULL, refresh_lock_until = NULL WHERE id = $5";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(status.as_str()).bind(code).bind(detail).bind(Utc::now()).bind(id)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// An admin asks to try again now: forget the backoff.
+    pub async fn reset_backoff(&self, id: i64) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE profiles SET transient_failures = 0, next_attempt_at = NULL WHERE id = $1")
+                .bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Stores the tokens of a fresh authorization; the profile is OK again.
+    pub async fn store_authorization(
+        &self,
+        id: i64,
+        tokens: &SealedTokens,
+        a: &Authorization<'_>,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let sql = "UPDATE profiles SET refresh_token_enc = $1, access_token_enc = $2, access_expires_at = $3, \
+                   token_version = token_version + 1, last_refresh_at = $4, status = 'ok', status_code = NULL, \
+                   status_detail = NULL, status_at = $4, transient_failures = 0, next_attempt_at = NULL, \
+                   account_name = $5, account_upn = $6, account_id = $7, granted_scopes = $8, \
+                   authorized_at = $4, authorized_by = $9, refresh_lock_owner = NULL, refresh_lock_until = NULL, \
+                   version = version + 1, updated_at = $4 WHERE id = $10";
+        dispatch!(self, pool => {
+            sqlx::query(sql)
+                .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
+                .bind(now).bind(a.account_name).bind(a.account_upn).bind(a.account_id).bind(a.scopes)
+                .bind(a.authorized_by).bind(id)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Stores refreshed tokens only if nobody stored newer ones since `token_version` was read
+    /// (another instance may have rotated the refresh token). `false` when that happened.
+    pub async fn store_refreshed_tokens(
+        &self,
+        id: i64,
+        token_version: i64,
+        tokens: &SealedTokens,
+        scopes: Option<&str>,
+    ) -> Result<bool> {
+        let now = Utc::now();
+        let sql = "UPDATE profiles SET refresh_token_enc = COALESCE($1, refresh_token_enc), access_token_enc = $2, \
+                   access_expires_at = $3, token_version = token_version + 1, last_refresh_at = $4, \
+                   granted_scopes = COALESCE($5, granted_scopes), \
+                   status = 'ok', status_code = NULL, status_detail = NULL, transient_failures = 0, \
+                   next_attempt_at = NULL, refresh_lock_owner = NULL, refresh_lock_until = NULL \
+                   WHERE id = $6 AND token_version = $7";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql)
+                .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
+                .bind(now).bind(scopes).bind(id).bind(token_version)
+                .execute(pool).await?.rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Takes the profile's refresh lease (so one instance refreshes at a time); `false` while
+    /// another owner holds an unexpired lease.
+    pub async fn try_lock_refresh(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = "UPDATE profiles SET refresh_lock_owner = $1, refresh_lock_until = $2 WHERE id = $3 AND \
+                   (refresh_lock_until IS NULL OR refresh_lock_until < $4 OR refresh_lock_owner = $1)";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(owner).bind(until).bind(id).bind(Utc::now()).execute(pool).await?.rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    pub async fn unlock_refresh(&self, id: i64, owner: &str) -> Result<()> {
+        let sql = "UPDATE profiles SET refresh_lock_owner = NULL, refresh_lock_until = NULL \
+                   WHERE id = $1 AND refresh_lock_owner = $2";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(id).bind(owner).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// A network or service failure: back off; after `give_up_after` in a row the profile shows
+    /// as unreachable (it keeps being retried).
+    pub async fn record_transient_failure(
+        &self,
+        id: i64,
+        next_attempt: DateTime<Utc>,
+        detail: &str,
+        give_up_after: i64,
+    ) -> Result<i64> {
+        let sql = "UPDATE profiles SET transient_failures = transient_failures + 1, next_attempt_at = $1, \
+                   status_detail = $2, status_at = $3, \
+                   status = CASE WHEN transient_failures + 1 >= $4 AND status = 'ok' THEN 'unreachable' ELSE status END, \
+                   refresh_lock_owner = NULL, refresh_lock_until = NULL WHERE id = $5 RETURNING transient_failures";
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(sql).bind(next_attempt).bind(detail).bind(Utc::now()).bind(give_up_after).bind(id)
+                .fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
+    /// Profiles that should be refreshed to keep their refresh token alive.
+    pub async fn profiles_idle_since(&self, before: DateTime<Utc>) -> Result<Vec<i64>> {
+        let sql = "SELECT id FROM profiles WHERE status IN ('ok', 'unreachable') AND refresh_token_enc IS NOT NULL \
+                   AND (last_refresh_at IS NULL OR last_refresh_at < $1) ORDER BY id";
+        let out = dispatch!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(before).fetch_all(pool).await?);
+        Ok(out)
+    }
+
+    pub async fn insert_oauth_transaction(&self, t: &OAuthTransaction) -> Result<()> {
+        let sql = "INSERT INTO oauth_transactions (state_hash, profile_id, admin_id, verifier_enc, redirect_uri, \
+                   created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(&t.state_hash).bind(t.profile_id).bind(t.admin_id).bind(&t.verifier_enc)
+                .bind(&t.redirect_uri).bind(t.created_at).bind(t.expires_at).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn oauth_transaction(&self, state_hash: &str) -> Result<Option<OAuthTransaction>> {
+        let sql = "SELECT state_hash, profile_id, admin_id, verifier_enc, redirect_uri, created_at, expires_at, used_at \
+                   FROM oauth_transactions WHERE state_hash = $1";
+        let out = dispatch!(self, pool => sqlx::query_as::<_, OAuthTransaction>(sql).bind(state_hash).fetch_optional(pool).await?);
+        Ok(out)
+    }
+
+    /// Marks a transaction used; `false` if it was used before (a replay).
+    pub async fn use_oauth_transaction(&self, state_hash: &str) -> Result<bool> {
+        let sql =
+            "UPDATE oauth_transactions SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(Utc::now()).bind(state_hash).execute(pool).await?.rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    pub async fn prune_oauth_transactions(&self, before: DateTime<Utc>) -> Result<u64> {
+        let out = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM oauth_transactions WHERE expires_at < $1").bind(before).execute(pool).await?.rows_affected()
+        });
+        Ok(out)
+    }
+
+    /// Re-seals every secret under `new` (key rotation), in one transaction.
+    pub async fn reseal_all(
+        &self,
+        old: &SecretKey,
+        new: &SecretKey,
+        canary: (&str, &str),
+    ) -> Result<usize> {
+        let reseal = |context: &str, sealed: &str| -> Result<String> {
+            let plain = old
+                .open(context, sealed)
+                .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
+            Ok(new.seal(context, &plain))
+        };
+        transaction!(self, tx => async {
+            let mut count = 0;
+            let rows: Vec<SealedRow> = sqlx::query_as(
+                "SELECT id, uuid, client_secret_enc, refresh_token_enc, access_token_enc FROM profiles",
+            ).fetch_all(&mut *tx).await?;
+            for (id, uuid, secret, refresh, access) in rows {
+                let secret = reseal(&context("client_secret", &uuid), &secret)?;
+                let refresh = refresh.map(|r| reseal(&context("refresh_token", &uuid), &r)).transpose()?;
+                let access = access.map(|a| reseal(&context("access_token", &uuid), &a)).transpose()?;
+                count += 1 + usize::from(refresh.is_some()) + usize::from(access.is_some());
+                sqlx::query("UPDATE profiles SET client_secret_enc = $1, refresh_token_enc = $2, access_token_enc = $3 WHERE id = $4")
+                    .bind(secret).bind(refresh).bind(access).bind(id).execute(&mut *tx).await?;
+            }
+            let txs: Vec<(String, String)> = sqlx::query_as("SELECT state_hash, verifier_enc FROM oauth_transactions")
+                .fetch_all(&mut *tx).await?;
+            for (hash, verifier) in txs {
+                let v = reseal(&format!("oauth_transactions:verifier:{hash}"), &verifier)?;
+                sqlx::query("UPDATE oauth_transactions SET verifier_enc = $1 WHERE state_hash = $2")
+                    .bind(v).bind(hash).execute(&mut *tx).await?;
+                count += 1;
+            }
+            let (canary_name, canary_value) = canary;
+            sqlx::query("UPDATE settings SET value = $1 WHERE name = $2")
+                .bind(canary_value).bind(canary_name).execute(&mut *tx).await?;
+            Ok(count)
+        }.await)
+    }
+}

@@ -1,0 +1,959 @@
+//! Profiles: create, edit, replace the client secret, delete; authorize ("Test") through the
+//! OAuth code flow with PKCE and finish it at `/callback`, at the root route, or from an address
+//! the admin pastes.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::Actor;
+use crate::crypto;
+use crate::graph::api::Graph;
+use crate::graph::oauth::{self, AppCredentials};
+use crate::profiles::{
+    self, Cloud, ProfileInput, ProfileStatus, REQUIRED_SCOPES, SecretWarning, Validation,
+};
+use crate::storage::StoreError;
+use crate::storage::profiles::{Authorization, OAuthTransaction, Profile};
+use crate::web::auth::SignedIn;
+use crate::web::error::{WebError, WebResult};
+use crate::web::headers::ExtraFormAction;
+use crate::web::page::{self, FlashKind, FormErrors, Page, flash, flash_args};
+use crate::web::state::AppState;
+
+const PENDING_KEY: &str = "oauth_pending";
+const RESULT_KEY: &str = "auth_result";
+
+/// A profile prepared for display.
+pub struct ProfileView {
+    pub p: Profile,
+    pub status: ProfileStatus,
+    pub warning: SecretWarning,
+    pub days_left: i64,
+    pub redirect_uri: String,
+    /// Days since the last successful refresh, when more than a week.
+    pub stale_days: Option<i64>,
+}
+
+impl ProfileView {
+    pub fn new(p: Profile, state: &AppState) -> Self {
+        let today = Utc::now().date_naive();
+        let stale_days = p
+            .last_refresh_at
+            .map(|t| (Utc::now() - t).num_days())
+            .filter(|d| *d >= 7 && p.refresh_token_enc.is_some());
+        Self {
+            status: p.status(),
+            warning: profiles::secret_warning(p.secret_expires_on, today),
+            days_left: (p.secret_expires_on - today).num_days(),
+            redirect_uri: redirect_uri(&p, state),
+            stale_days,
+            p,
+        }
+    }
+
+    pub fn warning_key(&self) -> Option<&'static str> {
+        match self.warning {
+            SecretWarning::None => None,
+            SecretWarning::Expired => Some("secret-expired"),
+            SecretWarning::Days7 | SecretWarning::Days30 | SecretWarning::Days60 => {
+                Some("secret-expires-soon")
+            }
+        }
+    }
+
+    pub fn warning_css(&self) -> &'static str {
+        match self.warning {
+            SecretWarning::Expired | SecretWarning::Days7 => "bad",
+            _ => "warn",
+        }
+    }
+
+    pub fn cloud_key(&self) -> &'static str {
+        Cloud::parse(&self.p.cloud)
+            .unwrap_or(Cloud::Custom)
+            .label_key()
+    }
+
+    pub fn missing_scopes(&self) -> Vec<(&'static str, &'static str)> {
+        if self.p.granted_scopes.is_none() {
+            return Vec::new();
+        }
+        let granted = self.p.scopes();
+        REQUIRED_SCOPES
+            .iter()
+            .filter(|(s, _)| !granted.iter().any(|g| g.eq_ignore_ascii_case(s)))
+            .copied()
+            .collect()
+    }
+}
+
+fn redirect_uri(p: &Profile, state: &AppState) -> String {
+    p.redirect_uri
+        .clone()
+        .unwrap_or_else(|| state.config.public_url.absolute("/callback"))
+}
+
+fn login_origin(p: &Profile) -> Vec<String> {
+    url::Url::parse(&p.login_base)
+        .map(|u| vec![u.origin().ascii_serialization()])
+        .unwrap_or_default()
+}
+
+/// What the result page shows after a successful authorization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthResult {
+    pub profile_id: i64,
+    pub account_name: String,
+    pub account_upn: String,
+    pub scopes: Vec<String>,
+    pub offline_access: bool,
+    pub calendars: Vec<(String, String, bool)>,
+    pub graph_error: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub token_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    hash: String,
+    profile_id: i64,
+}
+
+#[derive(Template)]
+#[template(path = "profiles/list.html")]
+pub struct ListTemplate {
+    p: Page,
+    profiles: Vec<ProfileView>,
+}
+
+pub async fn list(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+    let profiles = state
+        .db
+        .list_profiles()
+        .await?
+        .into_iter()
+        .map(|x| ProfileView::new(x, &state))
+        .collect();
+    page::ok(&ListTemplate { p, profiles })
+}
+
+#[derive(Template)]
+#[template(path = "profiles/form.html")]
+pub struct FormTemplate {
+    p: Page,
+    is_new: bool,
+    id: i64,
+    input: ProfileInput,
+    errors: FormErrors,
+    default_redirect: String,
+    clouds: [Cloud; 5],
+}
+
+fn errors_of(v: &Validation) -> FormErrors {
+    let mut errors = FormErrors::default();
+    for (field, key) in &v.errors {
+        errors.add(field, *key);
+    }
+    errors
+}
+
+fn form(
+    p: Page,
+    state: &AppState,
+    is_new: bool,
+    id: i64,
+    input: ProfileInput,
+    errors: FormErrors,
+    status: StatusCode,
+) -> WebResult<Response> {
+    page::render(
+        status,
+        &FormTemplate {
+            p,
+            is_new,
+            id,
+            input,
+            errors,
+            default_redirect: state.config.public_url.absolute("/callback"),
+            clouds: Cloud::ALL,
+        },
+    )
+}
+
+pub async fn new_form(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+    let input = ProfileInput {
+        tenant: "common".into(),
+        cloud: "global".into(),
+        secret_expires_on: profiles::default_secret_expiry().to_string(),
+        ..ProfileInput::default()
+    };
+    form(
+        p,
+        &state,
+        true,
+        0,
+        input,
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+}
+
+async fn warn_all(session: &Session, warnings: &[&'static str]) -> WebResult<()> {
+    for w in warnings {
+        flash(session, FlashKind::Info, w).await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Form(mut input): Form<ProfileInput>,
+) -> WebResult<Response> {
+    let (settings, v) = match profiles::validate(&input, true) {
+        Ok(ok) => ok,
+        Err(v) => {
+            input.client_secret.clear();
+            return form(
+                p,
+                &state,
+                true,
+                0,
+                input,
+                errors_of(&v),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let sealed = state
+        .tokens
+        .seal("client_secret", &uuid, input.client_secret.trim());
+    let profile = match state.db.create_profile(&settings, &uuid, &sealed).await {
+        Ok(p) => p,
+        Err(StoreError::Duplicate) => {
+            input.client_secret.clear();
+            let mut errors = FormErrors::default();
+            errors.add("name", "profile-name-taken");
+            return form(
+                p,
+                &state,
+                true,
+                0,
+                input,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.created",
+            Some(profile.name.clone()),
+            Some(format!(
+                "client id {}, tenant {}, cloud {}",
+                profile.client_id, profile.tenant, profile.cloud
+            )),
+        ))
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Success,
+        "profile-created",
+        &[("name", &profile.name)],
+    )
+    .await?;
+    warn_all(&session, &v.warnings).await?;
+    Ok(p.redirect(&format!("/profiles/{}", profile.id)))
+}
+
+#[derive(Template)]
+#[template(path = "profiles/show.html")]
+pub struct ShowTemplate {
+    p: Page,
+    v: ProfileView,
+    result: Option<AuthResult>,
+    pending: bool,
+    paste_error: bool,
+}
+
+async fn pending_for(session: &Session, id: i64) -> WebResult<bool> {
+    let list: Vec<Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    Ok(list.iter().any(|x| x.profile_id == id))
+}
+
+async fn show_page(
+    state: &AppState,
+    session: &Session,
+    p: Page,
+    id: i64,
+    paste_error: bool,
+    status: StatusCode,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    let result: Option<AuthResult> = session.remove(RESULT_KEY).await?;
+    let result = result.filter(|r| r.profile_id == id);
+    let pending = pending_for(session, id).await?;
+    let origins = login_origin(&profile);
+    let mut response = page::render(
+        status,
+        &ShowTemplate {
+            p,
+            v: ProfileView::new(profile, state),
+            result,
+            pending,
+            paste_error,
+        },
+    )?;
+    response.extensions_mut().insert(ExtraFormAction(origins));
+    Ok(response)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    show_page(&state, &session, p, id, false, StatusCode::OK).await
+}
+
+fn input_of(profile: &Profile) -> ProfileInput {
+    ProfileInput {
+        name: profile.name.clone(),
+        tenant: profile.tenant.clone(),
+        client_id: profile.client_id.clone(),
+        client_secret: String::new(),
+        secret_expires_on: profile.secret_expires_on.to_string(),
+        cloud: profile.cloud.clone(),
+        login_base: profile.login_base.clone(),
+        graph_base: profile.graph_base.clone(),
+        redirect_uri: profile.redirect_uri.clone().unwrap_or_default(),
+        notes: profile.notes.clone(),
+        version: Some(profile.version),
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    form(
+        p,
+        &state,
+        false,
+        id,
+        input_of(&profile),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(mut input): Form<ProfileInput>,
+) -> WebResult<Response> {
+    let before = state.db.profile(id).await?;
+    input.client_secret.clear();
+    let (settings, v) = match profiles::validate(&input, false) {
+        Ok(ok) => ok,
+        Err(v) => {
+            return form(
+                p,
+                &state,
+                false,
+                id,
+                input,
+                errors_of(&v),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let version = input.version.unwrap_or(before.version);
+    match state.db.update_profile(id, &settings, version).await {
+        Ok(after) => {
+            let mut changes = Vec::new();
+            for (field, a, b) in [
+                ("name", &before.name, &after.name),
+                ("tenant", &before.tenant, &after.tenant),
+                ("client id", &before.client_id, &after.client_id),
+                ("cloud", &before.cloud, &after.cloud),
+                ("login", &before.login_base, &after.login_base),
+                ("graph", &before.graph_base, &after.graph_base),
+            ] {
+                if a != b {
+                    changes.push(format!("{field}: {a} -> {b}"));
+                }
+            }
+            if before.redirect_uri != after.redirect_uri {
+                changes.push("redirect URI changed".into());
+            }
+            if before.secret_expires_on != after.secret_expires_on {
+                changes.push(format!(
+                    "secret expiry: {} -> {}",
+                    before.secret_expires_on, after.secret_expires_on
+                ));
+            }
+            state
+                .db
+                .record_audit(actor.record(
+                    "profile.updated",
+                    Some(after.name.clone()),
+                    Some(changes.join("; ")),
+                ))
+                .await?;
+            flash_args(
+                &session,
+                FlashKind::Success,
+                "profile-saved",
+                &[("name", &after.name)],
+            )
+            .await?;
+            if after.status() == ProfileStatus::New && before.status() != ProfileStatus::New {
+                flash(
+                    &session,
+                    FlashKind::Info,
+                    "profile-reauthorize-after-change",
+                )
+                .await?;
+            }
+            warn_all(&session, &v.warnings).await?;
+            Ok(p.redirect(&format!("/profiles/{id}")))
+        }
+        Err(StoreError::Conflict) => {
+            let current = state.db.profile(id).await?;
+            let mut errors = FormErrors::default();
+            errors.add("form", "profile-conflict");
+            form(
+                p,
+                &state,
+                false,
+                id,
+                input_of(&current),
+                errors,
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(StoreError::Duplicate) => {
+            let mut errors = FormErrors::default();
+            errors.add("name", "profile-name-taken");
+            form(
+                p,
+                &state,
+                false,
+                id,
+                input,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profiles/secret.html")]
+pub struct SecretTemplate {
+    p: Page,
+    v: ProfileView,
+    expires_on: String,
+    errors: FormErrors,
+}
+
+pub async fn secret_form(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    page::ok(&SecretTemplate {
+        p,
+        v: ProfileView::new(profile, &state),
+        expires_on: profiles::default_secret_expiry().to_string(),
+        errors: FormErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SecretForm {
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    secret_expires_on: String,
+}
+
+pub async fn replace_secret(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<SecretForm>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    let mut v = Validation::default();
+    profiles::check_secret(&f.client_secret, &mut v);
+    let expires = NaiveDate::parse_from_str(f.secret_expires_on.trim(), "%Y-%m-%d");
+    if expires.is_err() {
+        v.errors.push(("secret_expires_on", "profile-date-invalid"));
+    }
+    let Ok(expires) = expires
+        .map_err(|_| ())
+        .and_then(|d| if v.errors.is_empty() { Ok(d) } else { Err(()) })
+    else {
+        return page::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SecretTemplate {
+                p,
+                v: ProfileView::new(profile, &state),
+                expires_on: f.secret_expires_on,
+                errors: errors_of(&v),
+            },
+        );
+    };
+    let sealed = state
+        .tokens
+        .seal("client_secret", &profile.uuid, f.client_secret.trim());
+    let after = state.db.replace_secret(id, &sealed, expires).await?;
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.secret_replaced",
+            Some(after.name.clone()),
+            Some(format!("expires on {expires}")),
+        ))
+        .await?;
+    flash(&session, FlashKind::Success, "profile-secret-replaced").await?;
+    // Try it right away, so the admin sees whether the new secret works.
+    if after.status() == ProfileStatus::Ok {
+        match state.tokens.force_refresh(id).await {
+            Ok(_) => flash(&session, FlashKind::Success, "profile-refresh-ok").await?,
+            Err(_) => flash(&session, FlashKind::Error, "profile-refresh-failed").await?,
+        }
+    }
+    Ok(p.redirect(&format!("/profiles/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "profiles/delete.html")]
+pub struct DeleteTemplate {
+    p: Page,
+    v: ProfileView,
+}
+
+pub async fn delete_form(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    page::ok(&DeleteTemplate {
+        p,
+        v: ProfileView::new(profile, &state),
+    })
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    state.db.delete_profile(id).await?;
+    state
+        .db
+        .record_audit(actor.record("profile.deleted", Some(profile.name.clone()), None))
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Success,
+        "profile-deleted",
+        &[("name", &profile.name)],
+    )
+    .await?;
+    Ok(p.redirect("/profiles"))
+}
+
+/// "Test": starts the authorization-code flow with PKCE and sends the browser to Microsoft.
+pub async fn authorize(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    let secret = state
+        .tokens
+        .client_secret(&profile)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let redirect = redirect_uri(&profile, &state);
+    let app = AppCredentials {
+        client_id: &profile.client_id,
+        client_secret: &secret,
+        redirect_uri: &redirect,
+    };
+    let start = oauth::start(&profile.endpoints(), &app, profile.account_upn.as_deref())
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let hash = crypto::token_hash(&start.state);
+    let now = Utc::now();
+    state
+        .db
+        .insert_oauth_transaction(&OAuthTransaction {
+            state_hash: hash.clone(),
+            profile_id: id,
+            admin_id: me.id,
+            verifier_enc: state.key.seal(
+                &format!("oauth_transactions:verifier:{hash}"),
+                start.pkce_verifier.as_bytes(),
+            ),
+            redirect_uri: redirect,
+            created_at: now,
+            expires_at: now
+                + chrono::Duration::from_std(state.config.oauth_transaction_ttl)
+                    .unwrap_or(chrono::Duration::minutes(10)),
+            used_at: None,
+        })
+        .await?;
+    let mut pending: Vec<Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    pending.push(Pending {
+        hash,
+        profile_id: id,
+    });
+    let keep = pending.len().saturating_sub(5);
+    pending.drain(..keep);
+    session.insert(PENDING_KEY, pending).await?;
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.authorization_started",
+            Some(profile.name.clone()),
+            None,
+        ))
+        .await?;
+    Ok(Redirect::to(&start.url).into_response())
+}
+
+/// The parameters Microsoft sends back to the redirect URI.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl CallbackParams {
+    pub fn is_callback(&self) -> bool {
+        self.state.is_some() || self.code.is_some() || self.error.is_some()
+    }
+
+    fn from_map(map: &HashMap<String, String>) -> Self {
+        Self {
+            code: map.get("code").cloned(),
+            state: map.get("state").cloned(),
+            error: map.get("error").cloned(),
+            error_description: map.get("error_description").cloned(),
+        }
+    }
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    axum::extract::Query(params): axum::extract::Query<CallbackParams>,
+) -> WebResult<Response> {
+    finish(&state, &session, &me, p, actor, params).await
+}
+
+/// Completes an authorization from its callback parameters: the state must belong to this
+/// browser session, be unexpired and unused; then the code is exchanged with the PKCE verifier.
+pub async fn finish(
+    state: &AppState,
+    session: &Session,
+    me: &crate::web::auth::CurrentAdmin,
+    p: Page,
+    actor: Actor,
+    params: CallbackParams,
+) -> WebResult<Response> {
+    if me.role != crate::storage::admins::Role::Admin {
+        return Err(WebError::Forbidden);
+    }
+    let Some(raw_state) = params.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(WebError::BadRequest("oauth-state-missing"));
+    };
+    let hash = crypto::token_hash(raw_state);
+    let mut pending: Vec<Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    let Some(position) = pending.iter().position(|x| x.hash == hash) else {
+        tracing::warn!("authorization callback with a state this session did not start");
+        return Err(WebError::BadRequest("oauth-state-unknown"));
+    };
+    let Some(tx) = state.db.oauth_transaction(&hash).await? else {
+        return Err(WebError::BadRequest("oauth-state-unknown"));
+    };
+    if tx.used_at.is_some() || !state.db.use_oauth_transaction(&hash).await? {
+        return Err(WebError::BadRequest("oauth-state-reused"));
+    }
+    pending.remove(position);
+    session.insert(PENDING_KEY, pending).await?;
+    if tx.expires_at <= Utc::now() {
+        return Err(WebError::BadRequest("oauth-state-expired"));
+    }
+    let profile = state.db.profile(tx.profile_id).await?;
+    let target = format!("/profiles/{}", profile.id);
+
+    if let Some(error) = params.error.as_deref() {
+        let code = params
+            .error_description
+            .as_deref()
+            .and_then(|d| d.split(':').next())
+            .filter(|c| c.starts_with("AADSTS"))
+            .map(String::from);
+        state
+            .db
+            .record_audit(actor.record(
+                "profile.authorization_failed",
+                Some(profile.name.clone()),
+                Some(format!("{error} {}", code.clone().unwrap_or_default())),
+            ))
+            .await?;
+        let key = match error {
+            "access_denied" => "oauth-denied",
+            "consent_required" => "oauth-consent-required",
+            "interaction_required" | "login_required" => "oauth-interaction-required",
+            "invalid_client" | "unauthorized_client" | "invalid_request" => "oauth-app-config",
+            _ => "oauth-failed",
+        };
+        if error == "consent_required" {
+            state
+                .db
+                .set_profile_status(
+                    profile.id,
+                    ProfileStatus::ConsentMissing,
+                    code.as_deref(),
+                    None,
+                )
+                .await?;
+        }
+        flash_args(
+            session,
+            FlashKind::Error,
+            key,
+            &[("code", code.as_deref().unwrap_or(error))],
+        )
+        .await?;
+        return Ok(p.redirect(&target));
+    }
+    let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(WebError::BadRequest("oauth-code-missing"));
+    };
+    let verifier = state
+        .key
+        .open_string(
+            &format!("oauth_transactions:verifier:{hash}"),
+            &tx.verifier_enc,
+        )
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let secret = state
+        .tokens
+        .client_secret(&profile)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let app = AppCredentials {
+        client_id: &profile.client_id,
+        client_secret: &secret,
+        redirect_uri: &tx.redirect_uri,
+    };
+    let endpoints = profile.endpoints();
+    let tokens =
+        match oauth::exchange_code(state.tokens.http(), &endpoints, &app, code, &verifier).await {
+            Ok(t) => t,
+            Err(e) => {
+                let status = ProfileStatus::from_failure(e.class());
+                if let Some(s) = status.filter(|s| *s != ProfileStatus::NeedsReauth) {
+                    state
+                        .db
+                        .set_profile_status(profile.id, s, e.code().as_deref(), Some(&e.summary()))
+                        .await?;
+                }
+                state
+                    .db
+                    .record_audit(actor.record(
+                        "profile.authorization_failed",
+                        Some(profile.name.clone()),
+                        Some(e.summary()),
+                    ))
+                    .await?;
+                let key = status.map_or("oauth-exchange-transient", ProfileStatus::help_key);
+                flash_args(
+                    session,
+                    FlashKind::Error,
+                    "oauth-exchange-failed",
+                    &[("code", &e.code().unwrap_or_else(|| e.to_string()))],
+                )
+                .await?;
+                flash(session, FlashKind::Info, key).await?;
+                return Ok(p.redirect(&target));
+            }
+        };
+    let graph = Graph {
+        http: state.tokens.http(),
+        endpoints: &endpoints,
+        token: &tokens.access_token,
+    };
+    let me_result = graph.me().await;
+    let calendars = graph.my_calendars().await;
+    let (name, upn, oid) = match &me_result {
+        Ok(u) => (
+            u.display_name.clone(),
+            u.user_principal_name.clone().or(u.mail.clone()),
+            Some(u.id.clone()),
+        ),
+        Err(_) => (None, None, None),
+    };
+    let sealed = state.tokens.seal_tokens(&profile.uuid, &tokens);
+    let scopes = tokens.scopes.join(" ");
+    state
+        .db
+        .store_authorization(
+            profile.id,
+            &sealed,
+            &Authorization {
+                account_name: name.as_deref(),
+                account_upn: upn.as_deref(),
+                account_id: oid.as_deref(),
+                scopes: &scopes,
+                authorized_by: &me.username,
+            },
+        )
+        .await?;
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.authorized",
+            Some(profile.name.clone()),
+            Some(format!("account {}", upn.clone().unwrap_or_default())),
+        ))
+        .await?;
+    let graph_error = me_result
+        .err()
+        .map(|e| e.to_string())
+        .or(calendars.as_ref().err().map(|e| e.to_string()));
+    let result = AuthResult {
+        profile_id: profile.id,
+        account_name: name.unwrap_or_default(),
+        account_upn: upn.unwrap_or_default(),
+        scopes: tokens.scopes.clone(),
+        offline_access: tokens.refresh_token.is_some(),
+        calendars: calendars
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.name,
+                    c.owner
+                        .and_then(|o| o.address.or(o.name))
+                        .unwrap_or_default(),
+                    c.is_default_calendar,
+                )
+            })
+            .collect(),
+        graph_error,
+        expires_at: sealed.access_expires_at,
+        token_prefix: tokens.access_token.chars().take(4).collect(),
+    };
+    session.insert(RESULT_KEY, result).await?;
+    Ok(p.redirect(&target))
+}
+
+#[derive(Deserialize)]
+pub struct PasteForm {
+    #[serde(default)]
+    address: String,
+}
+
+/// Finishes an authorization from the address the browser ended up on (when the registered
+/// redirect URI is not reachable from the admin's browser, e.g. the guide's localhost).
+pub async fn complete_pasted(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<PasteForm>,
+) -> WebResult<Response> {
+    let raw = f.address.trim();
+    let query = match url::Url::parse(raw) {
+        Ok(u) => u.query().unwrap_or("").to_string(),
+        Err(_) => raw.trim_start_matches('?').to_string(),
+    };
+    let map: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let params = CallbackParams::from_map(&map);
+    if params.state.is_none() || (params.code.is_none() && params.error.is_none()) {
+        return show_page(
+            &state,
+            &session,
+            p,
+            id,
+            true,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    finish(&state, &session, &me, p, actor, params).await
+}
+
+/// After the admin fixed the cause outside Datapump (consent granted, replication done): try
+/// again now.
+pub async fn retry(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    if profile.refresh_token_enc.is_none() {
+        flash(&session, FlashKind::Info, "help-new").await?;
+        return Ok(p.redirect(&format!("/profiles/{id}")));
+    }
+    state
+        .db
+        .set_profile_status(id, ProfileStatus::Ok, None, None)
+        .await?;
+    state.db.reset_backoff(id).await?;
+    state
+        .db
+        .record_audit(actor.record("profile.retried", Some(profile.name.clone()), None))
+        .await?;
+    match state.tokens.force_refresh(id).await {
+        Ok(_) => flash(&session, FlashKind::Success, "profile-refresh-ok").await?,
+        Err(_) => flash(&session, FlashKind::Error, "profile-refresh-failed").await?,
+    }
+    Ok(p.redirect(&format!("/profiles/{id}")))
+}
