@@ -254,3 +254,103 @@ oauth-app-config = Microsoft hat die Anfrage abgelehnt ({ $code }): Vergleichen 
 oauth-failed = Die Autorisierung ist fehlgeschlagen ({ $code }). Es wurde nichts gespeichert.
 oauth-exchange-failed = Microsoft hat die Autorisierung nicht angenommen ({ $code }).
 oauth-exchange-transient = Microsoft war nicht erreichbar, um die Autorisierung abzuschließen. Versuchen Sie es gleich noch einmal.
+
+## Verbinden und Abonnements
+nav-subscriptions = Abonnements
+profile-connect = Verbinden: Kalender auswählen
+profile-subscriptions = { $count ->
+    [0] keine Abonnements
+    [one] ein Abonnement
+   *[other] { $count } Abonnements
+}
+profile-delete-subscriptions = { $count ->
+    [one] Über dieses Profil ist ein Kalender abonniert. Das Abonnement wird mit dem Profil entfernt.
+   *[other] Über dieses Profil sind { $count } Kalender abonniert. Die Abonnements werden mit dem Profil entfernt.
+} Was soll mit den bisher importierten Terminen geschehen?
+connect-title = Verbinden
+connect-heading = Kalender auswählen mit { $name }
+connect-account = Angemeldetes Konto: { $name }
+connect-profile-needs-attention = Dieses Profil braucht zuerst Aufmerksamkeit
+connect-go-to-profile = Profil öffnen
+connect-address = Adresseingabe
+field-address = Adresse
+connect-lookup = Suchen
+connect-primary-only = Durch technische Beschränkungen der Microsoft Graph API kann ausschließlich der Hauptkalender einer Ressource oder eines freigegebenen Postfachs gelesen werden.
+connect-search = Postfächer suchen
+field-search = Teil eines Namens oder einer Adresse
+connect-search-submit = Suchen
+connect-search-hint = Microsoft sucht am Anfang von Wörtern: „ber“ findet „Raum Berlin“, „erlin“ nicht. Wird nichts gefunden, geben Sie die vollständige Adresse in der Adresseingabe ein.
+connect-my-calendars = Meine Kalender
+connect-rooms = Raumliste
+connect-anonymized = Die meisten anstehenden Termine dieses Kalenders zeigen keinen Betreff oder stattdessen den Namen des Organisators: Exchange schreibt die Termine dieses Raums um. Eine Exchange-Administration kann das abschalten:
+connect-preview = Nächste Termine
+connect-preview-empty = Keine Termine in den nächsten vier Wochen.
+connect-preview-failed = Die Termine konnten nicht gelesen werden:
+preview-when = Wann
+preview-subject = Betreff
+preview-organizer = Organisator
+connect-already-subscribed = Dieser Kalender ist über dieses Profil bereits abonniert.
+connect-open-subscription = Abonnement öffnen
+connect-subscribe = Abonnieren
+connect-subscribe-submit = Diesen Kalender abonnieren
+field-display-name = Anzeigename
+field-days-back = Tage in die Vergangenheit
+field-days-ahead = Tage in die Zukunft
+field-interval = Abgleichintervall (Minuten)
+field-enabled = Import aktiv
+field-mask-private = Betreff und Details privater Termine ausblenden
+connect-not-found = Es wurde kein Postfach mit der Adresse { $name } gefunden. Prüfen Sie die Schreibweise.
+connect-no-mailbox = { $name } existiert, hat aber kein Exchange-Online-Postfach, das Graph lesen kann (inaktiv, lokal gehostet oder nicht lizenziert).
+connect-forbidden = Das Konto { $account } darf den Kalender von { $name } nicht lesen. Der Postfachinhaber (oder eine Exchange-Administration) muss dem Konto Lesezugriff auf den Kalender erteilen, zum Beispiel:
+connect-failed = Die Anfrage ist fehlgeschlagen:
+connect-search-results = Gefundene Postfächer
+connect-search-none = Nichts gefunden.
+connect-search-count = { $count ->
+    [one] Ein Postfach
+   *[other] { $count } Postfächer
+}
+connect-kind = Art
+kind-room = Raum
+kind-person = Person
+kind-unknown = Postfach
+connect-show-calendar = Kalender anzeigen
+connect-search-permission = Die Postfach-Liste bleibt leer: Die App-Registrierung benötigt das Recht User.ReadBasic.All, damit Postfächer aufgelistet werden können. Fügen Sie es hinzu (und erteilen Sie die Zustimmung) oder geben Sie die vollständige Adresse in der Adresseingabe ein, die ohne dieses Recht funktioniert.
+connect-rooms-none = Der Mandant führt keine Räume.
+connect-rooms-permission = Die Raumliste benötigt zusätzlich das Recht Place.Read.All mit Administratorzustimmung, das die Einrichtungsanleitung nicht vorsieht. Fügen Sie es der App-Registrierung hinzu und erteilen Sie die Administratorzustimmung, um diese Liste zu nutzen – oder suchen Sie über den Namen bzw. geben Sie die Adresse des Raums ein.
+connect-calendars-permission = Die Kalender des Kontos können nicht gelesen werden: Das Recht Calendars.Read.Shared fehlt.
+connect-calendar = Kalender
+connect-owner = Besitzer
+connect-color = Farbe
+pager-previous = ← Zurück
+pager-next = Weiter →
+sub-name-invalid = Bitte geben Sie einen Anzeigenamen ein (höchstens 100 Zeichen).
+sub-days-invalid = Bitte geben Sie eine Anzahl Tage zwischen 0 und 3650 ein.
+sub-interval-invalid = Bitte geben Sie eine Anzahl Minuten zwischen 1 und 1440 ein.
+sub-calendar-unavailable = Der Kalender kann über dieses Profil nicht mehr gelesen werden. Suchen Sie ihn erneut.
+sub-created = { $name } ist abonniert.
+sub-saved = Die Änderungen an { $name } wurden gespeichert.
+sub-conflict = Ein anderer Administrator hat dieses Abonnement geändert, während Sie es bearbeitet haben. Das Formular zeigt jetzt den aktuellen Stand; prüfen Sie ihn und speichern Sie erneut.
+sub-paused = { $name } ist pausiert.
+sub-resumed = { $name } wird wieder importiert.
+sub-deleted = Das Abonnement { $name } wurde gelöscht.
+sub-delete-title = Abonnement { $name } löschen?
+sub-delete-question = Was soll mit den bisher importierten Terminen geschehen?
+sub-delete-keep = In der Datenbank behalten
+sub-delete-remove = Entfernen
+sub-delete-confirm = Abonnement löschen
+subs-title = Abonnements
+subs-empty = Noch ist kein Kalender abonniert. Öffnen Sie ein funktionierendes Profil und wählen Sie „Verbinden“.
+subs-mailbox = Postfach
+subs-profile = Profil
+subs-last-sync = Letzter Import
+subs-next-sync = Nächster Import
+subs-events = Termine
+subs-enabled = Aktiv
+subs-paused = Pausiert
+subs-calendar = Kalender
+subs-window = Importzeitraum
+subs-window-value = { $back } Tage zurück, { $ahead } Tage voraus
+subs-created = Abonniert
+subs-pause = Pausieren
+subs-resume = Fortsetzen
+subs-settings = Einstellungen

@@ -254,3 +254,103 @@ oauth-app-config = Microsoft refused the request ({ $code }): check the client I
 oauth-failed = The authorization failed ({ $code }). Nothing was stored.
 oauth-exchange-failed = Microsoft did not accept the authorization ({ $code }).
 oauth-exchange-transient = Microsoft could not be reached to complete the authorization. Try again in a moment.
+
+## Connect and subscriptions
+nav-subscriptions = Subscriptions
+profile-connect = Connect: choose calendars
+profile-subscriptions = { $count ->
+    [0] no subscriptions
+    [one] one subscription
+   *[other] { $count } subscriptions
+}
+profile-delete-subscriptions = { $count ->
+    [one] One calendar is subscribed through this profile. It is removed with the profile.
+   *[other] { $count } calendars are subscribed through this profile. They are removed with the profile.
+} What should happen to the events imported so far?
+connect-title = Connect
+connect-heading = Choose calendars with { $name }
+connect-account = Signed-in account: { $name }
+connect-profile-needs-attention = This profile needs attention first
+connect-go-to-profile = Open the profile
+connect-address = Mailbox address
+field-address = Address
+connect-lookup = Search
+connect-primary-only = Because of a limitation of Microsoft Graph, only the primary calendar of a room or shared mailbox can be read.
+connect-search = Search mailboxes
+field-search = Part of a name or address
+connect-search-submit = Search
+connect-search-hint = Microsoft matches from the beginning of words: “ber” finds “Raum Berlin”, “erlin” does not. If nothing is found, enter the full address in the address field.
+connect-my-calendars = My calendars
+connect-rooms = Rooms list
+connect-anonymized = Most upcoming meetings in this calendar show no subject, or the organizer's name instead: Exchange rewrites meetings delivered to this room. An Exchange administrator can switch this off:
+connect-preview = Next events
+connect-preview-empty = No events in the next four weeks.
+connect-preview-failed = The events could not be read:
+preview-when = When
+preview-subject = Subject
+preview-organizer = Organizer
+connect-already-subscribed = This calendar is already subscribed through this profile.
+connect-open-subscription = Open the subscription
+connect-subscribe = Subscribe
+connect-subscribe-submit = Subscribe this calendar
+field-display-name = Display name
+field-days-back = Days into the past
+field-days-ahead = Days into the future
+field-interval = Sync interval (minutes)
+field-enabled = Import enabled
+field-mask-private = Hide subject and details of private events
+connect-not-found = No mailbox with the address { $name } was found. Check the spelling.
+connect-no-mailbox = { $name } exists, but has no Exchange Online mailbox that Graph can read (inactive, on-premises, or not licensed).
+connect-forbidden = The account { $account } may not read the calendar of { $name }. The mailbox owner (or an Exchange administrator) must grant the account read access to the calendar, for example:
+connect-failed = The request failed:
+connect-search-results = Mailboxes found
+connect-search-none = Nothing found.
+connect-search-count = { $count ->
+    [one] One mailbox
+   *[other] { $count } mailboxes
+}
+connect-kind = Kind
+kind-room = Room
+kind-person = Person
+kind-unknown = Mailbox
+connect-show-calendar = Show calendar
+connect-search-permission = The mailbox list stays empty: the app registration needs the permission User.ReadBasic.All to list mailboxes. Add it (and grant consent), or enter the full address in the address field, which works without it.
+connect-rooms-none = The tenant lists no rooms.
+connect-rooms-permission = The rooms list needs the additional permission Place.Read.All with admin consent, which the setup guide does not include. Add it to the app registration and grant admin consent to use this list — or search by name or enter the room's address.
+connect-calendars-permission = The account's calendars cannot be read: the permission Calendars.Read.Shared is missing.
+connect-calendar = Calendar
+connect-owner = Owner
+connect-color = Color
+pager-previous = ← Previous
+pager-next = Next →
+sub-name-invalid = Enter a display name (at most 100 characters).
+sub-days-invalid = Enter a number of days between 0 and 3650.
+sub-interval-invalid = Enter a number of minutes between 1 and 1440.
+sub-calendar-unavailable = The calendar can no longer be read through this profile. Look it up again.
+sub-created = { $name } is subscribed.
+sub-saved = The changes to { $name } have been saved.
+sub-conflict = Another admin changed this subscription while you were editing it. The form now shows the current state; review it and save again.
+sub-paused = { $name } is paused.
+sub-resumed = { $name } is imported again.
+sub-deleted = The subscription { $name } has been deleted.
+sub-delete-title = Delete the subscription { $name }?
+sub-delete-question = What should happen to the events imported so far?
+sub-delete-keep = Keep them in the database
+sub-delete-remove = Remove them
+sub-delete-confirm = Delete subscription
+subs-title = Subscriptions
+subs-empty = No calendar is subscribed yet. Open a working profile and choose “Connect”.
+subs-mailbox = Mailbox
+subs-profile = Profile
+subs-last-sync = Last import
+subs-next-sync = Next import
+subs-events = Events
+subs-enabled = Active
+subs-paused = Paused
+subs-calendar = Calendar
+subs-window = Import window
+subs-window-value = { $back } days back, { $ahead } days ahead
+subs-created = Subscribed
+subs-pause = Pause
+subs-resume = Resume
+subs-settings = Settings

@@ -167,3 +167,222 @@ impl Graph<'_> {
         .await
     }
 }
+
+/// A room from `/places/microsoft.graph.room`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Room {
+    pub display_name: Option<String>,
+    pub email_address: Option<String>,
+    #[serde(default)]
+    pub capacity: Option<i64>,
+    #[serde(default)]
+    pub building: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DateTimeTimeZone {
+    #[serde(rename = "dateTime")]
+    pub date_time: String,
+    #[serde(rename = "timeZone")]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Recipient {
+    #[serde(rename = "emailAddress")]
+    pub email_address: Option<EmailAddress>,
+}
+
+/// The few event fields a preview shows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewEvent {
+    pub subject: Option<String>,
+    pub organizer: Option<Recipient>,
+    pub start: Option<DateTimeTimeZone>,
+    pub end: Option<DateTimeTimeZone>,
+    #[serde(default)]
+    pub is_all_day: bool,
+    pub sensitivity: Option<String>,
+}
+
+/// An OData string literal: single quotes doubled.
+pub fn odata_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A `$search` term: quotes and backslashes cannot be part of a word prefix, so they go.
+fn search_term(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, '"' | '\\')).collect()
+}
+
+/// Where a calendar is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarRef {
+    /// The primary calendar of a mailbox, by address (`/users/{address}/calendar`).
+    Mailbox(String),
+    /// One of the signed-in account's calendars (`/me/calendars/{id}`).
+    Own(String),
+}
+
+impl Graph<'_> {
+    /// A Graph URL from path segments (each percent-encoded) and query pairs.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let base = self.endpoints.graph_v1();
+        let Ok(mut url) = url::Url::parse(&base) else {
+            return base;
+        };
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url.to_string()
+    }
+
+    fn calendar_segments(r: &CalendarRef) -> Vec<&str> {
+        match r {
+            CalendarRef::Mailbox(address) => vec!["users", address.as_str(), "calendar"],
+            CalendarRef::Own(id) => vec!["me", "calendars", id.as_str()],
+        }
+    }
+
+    pub async fn calendar(&self, r: &CalendarRef) -> Result<Calendar, GraphError> {
+        self.get(&self.url(&Self::calendar_segments(r), &[]), &[])
+            .await
+    }
+
+    /// People and rooms whose name or address starts with `term`: `startswith` over the five
+    /// name and address properties, plus `$search` (word starts inside names), merged by id.
+    pub async fn search_users(&self, term: &str) -> Result<Vec<User>, GraphError> {
+        let lit = odata_literal(term.trim());
+        let filter = [
+            "displayName",
+            "givenName",
+            "surname",
+            "mail",
+            "userPrincipalName",
+        ]
+        .iter()
+        .map(|p| format!("startswith({p},{lit})"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+        let select = "id,displayName,givenName,surname,mail,userPrincipalName";
+        let by_prefix: Vec<User> = self
+            .get_all(
+                &self.url(
+                    &["users"],
+                    &[("$filter", &filter), ("$select", select), ("$top", "100")],
+                ),
+                &[],
+            )
+            .await?;
+        let term = search_term(term.trim());
+        let mut all = by_prefix;
+        if !term.is_empty() {
+            let search = format!("\"displayName:{term}\" OR \"mail:{term}\"");
+            let by_word: Vec<User> = self
+                .get_all(
+                    &self.url(
+                        &["users"],
+                        &[
+                            ("$search", &search),
+                            ("$select", select),
+                            ("$top", "100"),
+                            ("$count", "true"),
+                        ],
+                    ),
+                    &[("ConsistencyLevel", "eventual")],
+                )
+                .await?;
+            all.extend(by_word);
+        }
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|u| seen.insert(u.id.clone()));
+        all.sort_by_key(|u| u.display_name.clone().unwrap_or_default().to_lowercase());
+        Ok(all)
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<Room>, GraphError> {
+        self.get_all(
+            &self.url(&["places", "microsoft.graph.room"], &[("$top", "100")]),
+            &[],
+        )
+        .await
+    }
+
+    /// The next events of a calendar, for a preview before subscribing.
+    pub async fn preview(
+        &self,
+        r: &CalendarRef,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PreviewEvent>, GraphError> {
+        let mut segments = Self::calendar_segments(r);
+        segments.push("calendarView");
+        let (start, end) = (
+            from.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            to.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        #[derive(Deserialize)]
+        struct Page {
+            value: Vec<PreviewEvent>,
+        }
+        let page: Page = self
+            .get(
+                &self.url(
+                    &segments,
+                    &[
+                        ("startDateTime", &start),
+                        ("endDateTime", &end),
+                        ("$top", "10"),
+                        (
+                            "$select",
+                            "subject,organizer,start,end,isAllDay,sensitivity",
+                        ),
+                    ],
+                ),
+                &[("Prefer", "outlook.timezone=\"UTC\"")],
+            )
+            .await?;
+        Ok(page.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_and_search_escaping() {
+        assert_eq!(odata_literal("O'Neill"), "'O''Neill'");
+        assert_eq!(search_term("a\"b\\c"), "abc");
+        let ep = Endpoints {
+            login_base: "https://l".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            tenant: "common".into(),
+        };
+        let http = crate::graph::http_client();
+        let g = Graph {
+            http: &http,
+            endpoints: &ep,
+            token: "t",
+        };
+        let u = g.url(
+            &["users", "o'neill#x@contoso.example", "calendar"],
+            &[("$filter", "startswith(mail,'a&b')")],
+        );
+        assert!(
+            u.starts_with(
+                "https://graph.microsoft.com/v1.0/users/o'neill%23x@contoso.example/calendar?"
+            ),
+            "{u}"
+        );
+        assert!(u.contains("%27a%26b%27"), "{u}");
+    }
+}

@@ -438,11 +438,18 @@ fn prop_value(u: &User, prop: &str) -> Option<String> {
 }
 
 /// `"displayName:ber" OR "mail:ber"`: word-prefix matches, as the directory's search does.
+/// Clauses are quoted; `OR`/`AND` between them are operators, inside quotes they are text.
 fn parse_search(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for part in text.split(" OR ").flat_map(|p| p.split(" or ")) {
-        let inner = part.trim().trim_matches('"');
-        let (prop, term) = inner.split_once(':').ok_or("property:term expected")?;
+    let mut rest = text.trim();
+    loop {
+        let body = rest
+            .strip_prefix('"')
+            .ok_or("a quoted \"property:term\" expected")?;
+        let end = body.find('"').ok_or("unterminated quote")?;
+        let (prop, term) = body[..end]
+            .split_once(':')
+            .ok_or("property:term expected")?;
         if !USER_PROPS
             .iter()
             .any(|p| p.eq_ignore_ascii_case(prop.trim()))
@@ -450,8 +457,18 @@ fn parse_search(text: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!("unsupported property {prop}"));
         }
         out.push((prop.trim().to_string(), term.trim().to_lowercase()));
+        rest = body[end + 1..].trim_start();
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let (op, after) = rest
+            .split_once(char::is_whitespace)
+            .ok_or("OR or AND expected")?;
+        if !op.eq_ignore_ascii_case("OR") && !op.eq_ignore_ascii_case("AND") {
+            return Err(format!("unexpected {op}"));
+        }
+        rest = after.trim_start();
     }
-    Ok(out)
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -1058,6 +1075,9 @@ mod tests {
     fn search_is_word_prefix() {
         let terms = parse_search("\"displayName:ber\" OR \"mail:ber\"").expect("parses");
         assert_eq!(terms.len(), 2);
+        let literal = parse_search("\"displayName:x or y\" OR \"mail:a and b\"").expect("parses");
+        assert_eq!(literal[0].1, "x or y");
+        assert!(parse_search("\"displayName:x").is_err());
         let w: Vec<String> = words("Raum Berlin").collect();
         assert!(w.iter().any(|x| x.starts_with("ber")));
         assert!(!w.iter().any(|x| x.starts_with("erlin")));

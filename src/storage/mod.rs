@@ -65,6 +65,7 @@ pub mod profiles;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod subscriptions;
 pub mod throttle;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

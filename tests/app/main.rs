@@ -5,6 +5,7 @@ mod common;
 mod access;
 mod admins;
 mod cli;
+mod connect;
 mod login;
 mod profiles;
 mod security;

@@ -9,13 +9,13 @@ use reqwest::StatusCode;
 
 use crate::common::{Backend, Client, Options, Page, TestApp, captured_logs, on_both_backends};
 
-struct World {
-    app: TestApp,
-    sim: SimServer,
-    admin: Client,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) sim: SimServer,
+    pub(crate) admin: Client,
 }
 
-async fn world_with(backend: Backend, options: Options, sim_config: SimConfig) -> World {
+pub(crate) async fn world_with(backend: Backend, options: Options, sim_config: SimConfig) -> World {
     let app = TestApp::spawn_with(backend, options).await;
     let sim = SimServer::start(sim_config).await.expect("sim");
     {
@@ -30,7 +30,7 @@ async fn world_with(backend: Backend, options: Options, sim_config: SimConfig) -
     World { app, sim, admin }
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     world_with(backend, Options::default(), SimConfig::default()).await
 }
 
@@ -53,7 +53,7 @@ fn profile_form<'a>(
     ]
 }
 
-async fn create_profile(w: &World, name: &str, redirect: &str) -> i64 {
+pub(crate) async fn create_profile(w: &World, name: &str, redirect: &str) -> i64 {
     w.admin.get("/profiles/new").await;
     let r = w
         .admin
@@ -95,7 +95,7 @@ async fn start_authorization(w: &World, client: &Client, id: i64) -> String {
         .to_string()
 }
 
-async fn authorize(w: &World, id: i64) -> Page {
+pub(crate) async fn authorize(w: &World, id: i64) -> Page {
     let callback = start_authorization(w, &w.admin, id).await;
     let r = w.admin.get_abs(&callback).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

@@ -40,12 +40,13 @@ pub async fn show(
     if callback.is_callback() {
         return super::profiles::finish(&state, &session, &me, p, actor, callback).await;
     }
+    let counts = state.db.subscription_counts().await?;
     let profiles = state
         .db
         .list_profiles()
         .await?
         .into_iter()
-        .map(|x| ProfileView::new(x, &state))
+        .map(|x| ProfileView::counted(x, &state, &counts))
         .collect();
     let admins = state.db.list_admins().await?;
     let recent = state.db.list_audit(0, 8).await?;

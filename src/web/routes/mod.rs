@@ -3,10 +3,12 @@
 pub mod account;
 pub mod admins;
 pub mod audit;
+pub mod connect;
 pub mod dashboard;
 pub mod health;
 pub mod profiles;
 pub mod session;
+pub mod subscriptions;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -111,6 +113,44 @@ pub(crate) fn register(r: Routes) -> Routes {
             post(profiles::retry),
         )
         .add(M::GET, "/callback", Admin, get(profiles::callback))
+        .add(M::GET, "/profiles/{id}/connect", Viewer, get(connect::show))
+        .add(
+            M::POST,
+            "/profiles/{id}/subscriptions",
+            Admin,
+            post(connect::subscribe),
+        )
+        .add(M::GET, "/subscriptions", Viewer, get(subscriptions::list))
+        .add(
+            M::GET,
+            "/subscriptions/{id}",
+            Viewer,
+            get(subscriptions::show),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/{id}",
+            Admin,
+            post(subscriptions::update),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/{id}/toggle",
+            Admin,
+            post(subscriptions::toggle),
+        )
+        .add(
+            M::GET,
+            "/subscriptions/{id}/delete",
+            Admin,
+            get(subscriptions::delete_form),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/{id}/delete",
+            Admin,
+            post(subscriptions::delete),
+        )
 }
 
 #[derive(Template)]

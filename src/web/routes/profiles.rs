@@ -40,9 +40,20 @@ pub struct ProfileView {
     pub redirect_uri: String,
     /// Days since the last successful refresh, when more than a week.
     pub stale_days: Option<i64>,
+    /// Live subscriptions through this profile.
+    pub subscriptions: i64,
 }
 
 impl ProfileView {
+    /// With the number of subscriptions the profile serves.
+    pub fn counted(p: Profile, state: &AppState, counts: &HashMap<i64, i64>) -> Self {
+        let n = counts.get(&p.id).copied().unwrap_or(0);
+        Self {
+            subscriptions: n,
+            ..Self::new(p, state)
+        }
+    }
+
     pub fn new(p: Profile, state: &AppState) -> Self {
         let today = Utc::now().date_naive();
         let stale_days = p
@@ -55,6 +66,7 @@ impl ProfileView {
             days_left: (p.secret_expires_on - today).num_days(),
             redirect_uri: redirect_uri(&p, state),
             stale_days,
+            subscriptions: 0,
             p,
         }
     }
@@ -311,7 +323,7 @@ async fn show_page(
         status,
         &ShowTemplate {
             p,
-            v: ProfileView::new(profile, state),
+            v: ProfileView::counted(profile, state, &state.db.subscription_counts().await?),
             result,
             pending,
             paste_error,
@@ -565,10 +577,17 @@ pub async fn delete_form(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
+    let counts = state.db.subscription_counts().await?;
     page::ok(&DeleteTemplate {
         p,
-        v: ProfileView::new(profile, &state),
+        v: ProfileView::counted(profile, &state, &counts),
     })
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    /// With subscriptions: `keep` or `remove` their imported events.
+    events: Option<String>,
 }
 
 pub async fn delete(
@@ -577,12 +596,39 @@ pub async fn delete(
     p: Page,
     actor: Actor,
     Path(id): Path<i64>,
+    Form(f): Form<DeleteForm>,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
+    let subscriptions = state.db.list_subscriptions(Some(id)).await?;
+    let keep = match (subscriptions.is_empty(), f.events.as_deref()) {
+        (true, _) => true,
+        (false, Some("keep")) => true,
+        (false, Some("remove")) => false,
+        (false, _) => {
+            let counts = state.db.subscription_counts().await?;
+            return page::render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &DeleteTemplate {
+                    p,
+                    v: ProfileView::counted(profile, &state, &counts),
+                },
+            );
+        }
+    };
+    for s in &subscriptions {
+        state.db.delete_subscription(s.id, keep).await?;
+    }
     state.db.delete_profile(id).await?;
+    let details = (!subscriptions.is_empty()).then(|| {
+        format!(
+            "{} subscription(s) removed, imported events {}",
+            subscriptions.len(),
+            if keep { "kept" } else { "removed" }
+        )
+    });
     state
         .db
-        .record_audit(actor.record("profile.deleted", Some(profile.name.clone()), None))
+        .record_audit(actor.record("profile.deleted", Some(profile.name.clone()), details))
         .await?;
     flash_args(
         &session,

@@ -1,0 +1,196 @@
+//! Subscriptions: which calendars are imported, through which profile, how often.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Result, StoreError};
+
+macro_rules! subscription_columns {
+    () => {
+        "s.id, s.profile_id, s.source, s.mailbox_address, s.mailbox_name, s.calendar_id, \
+         s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
+         s.mask_private, s.status, s.last_error, s.last_sync_at, s.next_sync_at, s.event_count, \
+         s.created_by, s.version, s.created_at, s.updated_at, p.name AS profile_name"
+    };
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Subscription {
+    pub id: i64,
+    pub profile_id: Option<i64>,
+    /// `mailbox`: another (or the own) mailbox's primary calendar; `own`: a calendar listed
+    /// under the signed-in account's calendars.
+    pub source: String,
+    pub mailbox_address: String,
+    pub mailbox_name: String,
+    pub calendar_id: String,
+    pub calendar_name: String,
+    pub display_name: String,
+    pub days_back: i64,
+    pub days_ahead: i64,
+    pub interval_minutes: i64,
+    pub enabled: bool,
+    pub mask_private: bool,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub event_count: i64,
+    pub created_by: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub profile_name: Option<String>,
+}
+
+/// What a new subscription is made of.
+pub struct NewSubscription<'a> {
+    pub profile_id: i64,
+    pub source: &'a str,
+    pub mailbox_address: &'a str,
+    pub mailbox_name: &'a str,
+    pub calendar_id: &'a str,
+    pub calendar_name: &'a str,
+    pub settings: &'a SubscriptionSettings,
+    pub created_by: &'a str,
+}
+
+/// What an admin can change on a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    pub display_name: String,
+    pub days_back: i64,
+    pub days_ahead: i64,
+    pub interval_minutes: i64,
+    pub enabled: bool,
+    pub mask_private: bool,
+}
+
+impl Db {
+    /// Creates a subscription; `Duplicate` when the profile already subscribes the calendar
+    /// (also when two admins try at the same moment: the unique index decides).
+    pub async fn create_subscription(&self, n: &NewSubscription<'_>) -> Result<i64> {
+        let now = Utc::now();
+        let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
+                   calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
+                   next_sync_at, created_by, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13) RETURNING id";
+        let s = n.settings;
+        let id: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(n.profile_id).bind(n.source).bind(n.mailbox_address).bind(n.mailbox_name)
+                .bind(n.calendar_id).bind(n.calendar_name).bind(&s.display_name).bind(s.days_back)
+                .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
+                .bind(now).bind(n.created_by)
+                .fetch_one(pool).await?
+        });
+        Ok(id)
+    }
+
+    /// The live subscription of a profile for a calendar, if any.
+    pub async fn subscription_for_calendar(
+        &self,
+        profile_id: i64,
+        calendar_id: &str,
+    ) -> Result<Option<i64>> {
+        let sql = "SELECT id FROM subscriptions WHERE profile_id = $1 AND calendar_id = $2 AND deleted_at IS NULL";
+        let id = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, i64>(sql).bind(profile_id).bind(calendar_id).fetch_optional(pool).await?
+        });
+        Ok(id)
+    }
+
+    pub async fn list_subscriptions(&self, profile_id: Option<i64>) -> Result<Vec<Subscription>> {
+        let sql = concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions s LEFT JOIN profiles p ON p.id = s.profile_id \
+             WHERE s.deleted_at IS NULL AND ($1 IS NULL OR s.profile_id = $1) \
+             ORDER BY lower(s.display_name), s.id"
+        );
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, Subscription>(sql).bind(profile_id).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn subscription(&self, id: i64) -> Result<Subscription> {
+        let sql = concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions s LEFT JOIN profiles p ON p.id = s.profile_id WHERE s.id = $1 AND s.deleted_at IS NULL"
+        );
+        let row = dispatch!(self, pool => {
+            sqlx::query_as::<_, Subscription>(sql).bind(id).fetch_one(pool).await?
+        });
+        Ok(row)
+    }
+
+    pub async fn count_subscriptions(&self, profile_id: i64) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM subscriptions WHERE profile_id = $1 AND deleted_at IS NULL";
+        let n: i64 = dispatch!(self, pool => sqlx::query_scalar(sql).bind(profile_id).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// Live subscriptions per profile.
+    pub async fn subscription_counts(&self) -> Result<std::collections::HashMap<i64, i64>> {
+        let sql = "SELECT profile_id, COUNT(*) FROM subscriptions WHERE deleted_at IS NULL AND profile_id IS NOT NULL GROUP BY profile_id";
+        let rows =
+            dispatch!(self, pool => sqlx::query_as::<_, (i64, i64)>(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Saves changed settings if nobody changed the subscription since `version` was read.
+    pub async fn update_subscription(
+        &self,
+        id: i64,
+        s: &SubscriptionSettings,
+        version: i64,
+    ) -> Result<()> {
+        let sql = "UPDATE subscriptions SET display_name = $1, days_back = $2, days_ahead = $3, interval_minutes = $4, \
+                   enabled = $5, mask_private = $6, version = version + 1, updated_at = $7 \
+                   WHERE id = $8 AND version = $9 AND deleted_at IS NULL";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(&s.display_name).bind(s.days_back).bind(s.days_ahead).bind(s.interval_minutes)
+                .bind(s.enabled).bind(s.mask_private).bind(Utc::now()).bind(id).bind(version)
+                .execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            return Ok(());
+        }
+        self.subscription(id).await?;
+        Err(StoreError::Conflict)
+    }
+
+    pub async fn set_subscription_enabled(&self, id: i64, enabled: bool) -> Result<()> {
+        let sql = "UPDATE subscriptions SET enabled = $1, version = version + 1, updated_at = $2 \
+                   WHERE id = $3 AND deleted_at IS NULL";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(enabled).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    /// Deletes a subscription. Keeping the events leaves the row (marked deleted) for them to
+    /// refer to; otherwise the row goes, and its events with it.
+    pub async fn delete_subscription(&self, id: i64, keep_events: bool) -> Result<()> {
+        let n = if keep_events {
+            dispatch!(self, pool => {
+                sqlx::query("UPDATE subscriptions SET deleted_at = $1, enabled = FALSE WHERE id = $2 AND deleted_at IS NULL")
+                    .bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
+            })
+        } else {
+            dispatch!(self, pool => {
+                sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
+            })
+        };
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+}

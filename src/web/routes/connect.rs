@@ -1,0 +1,593 @@
+//! "Connect": find a mailbox through a profile — by address, by searching names, from the rooms
+//! list, or among the signed-in account's calendars — preview its calendar and subscribe it.
+
+use std::collections::HashSet;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::Actor;
+use crate::graph::GraphError;
+use crate::graph::api::{Calendar, CalendarRef, Graph, PreviewEvent};
+use crate::profiles::tokens::TokenFailure;
+use crate::storage::StoreError;
+use crate::storage::profiles::Profile;
+use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use crate::web::auth::SignedIn;
+use crate::web::error::WebResult;
+use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
+use crate::web::state::AppState;
+
+const PAGE_SIZE: usize = 25;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConnectQuery {
+    /// A full address: look up its primary calendar.
+    pub address: Option<String>,
+    /// One of the account's own calendars, by id.
+    pub own: Option<String>,
+    /// Part of a name or address.
+    pub q: Option<String>,
+    pub page: Option<usize>,
+    /// Show the rooms list.
+    pub rooms: Option<String>,
+    /// Show the account's calendars.
+    pub mine: Option<String>,
+}
+
+/// A calendar found, with what the admin needs to decide.
+pub struct Found {
+    pub source: &'static str,
+    pub mailbox_address: String,
+    pub mailbox_name: String,
+    pub calendar: Calendar,
+    pub preview: Result<Vec<PreviewEvent>, String>,
+    /// Most upcoming subjects are empty or the organizer's name: the room rewrites them.
+    pub anonymized: bool,
+    pub existing: Option<i64>,
+}
+
+pub enum Lookup {
+    Found(Box<Found>),
+    NotFound,
+    NoMailbox,
+    Forbidden,
+    Failed(String),
+}
+
+pub struct SearchResult {
+    pub name: String,
+    pub address: String,
+    pub kind: &'static str,
+}
+
+pub enum Search {
+    Results {
+        items: Vec<SearchResult>,
+        total: usize,
+        page: usize,
+        pages: usize,
+    },
+    MissingPermission,
+    Failed(String),
+}
+
+pub enum Listing<T> {
+    Items(Vec<T>),
+    MissingPermission,
+    Failed(String),
+}
+
+#[derive(Template)]
+#[template(path = "connect.html")]
+pub struct ConnectTemplate {
+    p: Page,
+    profile: Profile,
+    account: String,
+    address: String,
+    q: String,
+    lookup: Option<Lookup>,
+    search: Option<Search>,
+    rooms: Option<Listing<crate::graph::api::Room>>,
+    mine: Option<Listing<Calendar>>,
+    errors: FormErrors,
+    form: SubscribeForm,
+}
+
+impl ConnectTemplate {
+    /// `2026-12-01 09:00 UTC`, or the date alone for all-day events.
+    pub fn when(&self, e: &PreviewEvent) -> String {
+        let start = e
+            .start
+            .as_ref()
+            .map(|s| s.date_time.replace('T', " "))
+            .unwrap_or_default();
+        if e.is_all_day {
+            start.chars().take(10).collect()
+        } else {
+            format!("{} UTC", start.chars().take(16).collect::<String>())
+        }
+    }
+
+    pub fn organizer(&self, e: &PreviewEvent) -> String {
+        e.organizer
+            .as_ref()
+            .and_then(|o| o.email_address.as_ref())
+            .and_then(|a| a.name.clone().or(a.address.clone()))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connect_paused.html")]
+pub struct PausedTemplate {
+    p: Page,
+    profile: Profile,
+    status: crate::profiles::ProfileStatus,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscribeForm {
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub mailbox: String,
+    #[serde(default)]
+    pub calendar_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub days_back: String,
+    #[serde(default)]
+    pub days_ahead: String,
+    #[serde(default)]
+    pub interval_minutes: String,
+    pub enabled: Option<String>,
+    pub mask_private: Option<String>,
+}
+
+impl Default for SubscribeForm {
+    fn default() -> Self {
+        Self {
+            source: String::new(),
+            mailbox: String::new(),
+            calendar_id: String::new(),
+            display_name: String::new(),
+            days_back: "7".into(),
+            days_ahead: "180".into(),
+            interval_minutes: "5".into(),
+            enabled: Some("1".into()),
+            mask_private: None,
+        }
+    }
+}
+
+fn number(raw: &str, min: i64, max: i64) -> Option<i64> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+}
+
+/// Validates subscription settings; field errors use translation keys.
+pub fn settings_from(
+    form: &SubscribeForm,
+    errors: &mut FormErrors,
+) -> Option<SubscriptionSettings> {
+    let name = form.display_name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.add("display_name", "sub-name-invalid");
+    }
+    let back = number(&form.days_back, 0, 3650);
+    if back.is_none() {
+        errors.add("days_back", "sub-days-invalid");
+    }
+    let ahead = number(&form.days_ahead, 1, 3650);
+    if ahead.is_none() {
+        errors.add("days_ahead", "sub-days-invalid");
+    }
+    let interval = number(&form.interval_minutes, 1, 1440);
+    if interval.is_none() {
+        errors.add("interval_minutes", "sub-interval-invalid");
+    }
+    Some(SubscriptionSettings {
+        display_name: name,
+        days_back: back?,
+        days_ahead: ahead?,
+        interval_minutes: interval?,
+        enabled: form.enabled.is_some(),
+        mask_private: form.mask_private.is_some(),
+    })
+    .filter(|_| errors.is_empty())
+}
+
+fn is_anonymized(events: &[PreviewEvent]) -> bool {
+    let anonymized = events
+        .iter()
+        .filter(|e| {
+            let subject = e.subject.as_deref().unwrap_or("").trim();
+            let organizer = e
+                .organizer
+                .as_ref()
+                .and_then(|o| o.email_address.as_ref())
+                .and_then(|a| a.name.as_deref())
+                .unwrap_or("");
+            subject.is_empty() || (!organizer.is_empty() && subject.eq_ignore_ascii_case(organizer))
+        })
+        .count();
+    events.len() >= 2 && anonymized * 2 > events.len()
+}
+
+async fn lookup(
+    state: &AppState,
+    profile: &Profile,
+    graph: &Graph<'_>,
+    r: CalendarRef,
+) -> WebResult<Lookup> {
+    let calendar = match graph.calendar(&r).await {
+        Ok(c) => c,
+        Err(GraphError::Api {
+            status: 404, code, ..
+        }) if code == "MailboxNotEnabledForRESTAPI" || code == "ResourceNotFound" => {
+            return Ok(Lookup::NoMailbox);
+        }
+        Err(GraphError::Api { status: 404, .. }) => return Ok(Lookup::NotFound),
+        Err(GraphError::Api { status: 403, .. }) => return Ok(Lookup::Forbidden),
+        Err(e) => return Ok(Lookup::Failed(e.to_string())),
+    };
+    let now = Utc::now();
+    let preview = graph
+        .preview(&r, now, now + Duration::days(28))
+        .await
+        .map_err(|e| e.to_string());
+    let anonymized = preview.as_ref().is_ok_and(|p| is_anonymized(p));
+    let owner = calendar.owner.clone();
+    let (source, mailbox_address) = match &r {
+        CalendarRef::Mailbox(a) => (
+            "mailbox",
+            owner
+                .as_ref()
+                .and_then(|o| o.address.clone())
+                .unwrap_or_else(|| a.clone()),
+        ),
+        CalendarRef::Own(_) => (
+            "own",
+            owner
+                .as_ref()
+                .and_then(|o| o.address.clone())
+                .or(profile.account_upn.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let mailbox_name = owner
+        .and_then(|o| o.name)
+        .unwrap_or_else(|| mailbox_address.clone());
+    let existing = state
+        .db
+        .subscription_for_calendar(profile.id, &calendar.id)
+        .await?;
+    Ok(Lookup::Found(Box::new(Found {
+        source,
+        mailbox_address,
+        mailbox_name,
+        calendar,
+        preview,
+        anonymized,
+        existing,
+    })))
+}
+
+/// The profile's token, or the page explaining why the profile cannot connect.
+async fn token_or_paused(
+    state: &AppState,
+    p: Page,
+    profile: &Profile,
+) -> WebResult<Result<String, Response>> {
+    match state.tokens.access_token(profile.id).await {
+        Ok(t) => Ok(Ok(t.token)),
+        Err(TokenFailure::Paused(status)) => Ok(Err(page::render(
+            StatusCode::OK,
+            &PausedTemplate {
+                p,
+                profile: profile.clone(),
+                status,
+            },
+        )?)),
+        Err(_) => {
+            let fresh = state.db.profile(profile.id).await?;
+            let status = fresh.status();
+            Ok(Err(page::render(
+                StatusCode::OK,
+                &PausedTemplate {
+                    p,
+                    profile: fresh,
+                    status: if status == crate::profiles::ProfileStatus::Ok {
+                        crate::profiles::ProfileStatus::Unreachable
+                    } else {
+                        status
+                    },
+                },
+            )?))
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+    Query(q): Query<ConnectQuery>,
+) -> WebResult<Response> {
+    render(
+        &state,
+        p,
+        id,
+        q,
+        FormErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render(
+    state: &AppState,
+    p: Page,
+    id: i64,
+    q: ConnectQuery,
+    errors: FormErrors,
+    form: Option<SubscribeForm>,
+    status: StatusCode,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    let token = match token_or_paused(state, p.clone(), &profile).await? {
+        Ok(t) => t,
+        Err(paused) => return Ok(paused),
+    };
+    let endpoints = profile.endpoints();
+    let graph = Graph {
+        http: state.tokens.http(),
+        endpoints: &endpoints,
+        token: &token,
+    };
+    let address = q
+        .address
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    let lookup = if let Some(own) = q.own.as_deref().filter(|o| !o.is_empty()) {
+        Some(lookup(state, &profile, &graph, CalendarRef::Own(own.to_string())).await?)
+    } else if !address.is_empty() {
+        Some(
+            lookup(
+                state,
+                &profile,
+                &graph,
+                CalendarRef::Mailbox(address.clone()),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let term = q.q.as_deref().map(str::trim).unwrap_or("").to_string();
+    let search = if term.is_empty() {
+        None
+    } else {
+        Some(match graph.search_users(&term).await {
+            Ok(users) => {
+                // Rooms are marked when the rooms list is readable (Place.Read.All).
+                let rooms: HashSet<String> = graph
+                    .rooms()
+                    .await
+                    .map(|r| {
+                        r.into_iter()
+                            .filter_map(|x| x.email_address.map(|e| e.to_lowercase()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let total = users.len();
+                let pages = total.div_ceil(PAGE_SIZE).max(1);
+                let page_no = q.page.unwrap_or(1).clamp(1, pages);
+                let items = users
+                    .into_iter()
+                    .skip((page_no - 1) * PAGE_SIZE)
+                    .take(PAGE_SIZE)
+                    .map(|u| {
+                        let address = u
+                            .mail
+                            .clone()
+                            .or(u.user_principal_name.clone())
+                            .unwrap_or_default();
+                        let kind = if rooms.contains(&address.to_lowercase()) {
+                            "kind-room"
+                        } else if u.given_name.is_some() || u.surname.is_some() {
+                            "kind-person"
+                        } else {
+                            "kind-unknown"
+                        };
+                        SearchResult {
+                            name: u.display_name.unwrap_or_default(),
+                            address,
+                            kind,
+                        }
+                    })
+                    .collect();
+                Search::Results {
+                    items,
+                    total,
+                    page: page_no,
+                    pages,
+                }
+            }
+            Err(GraphError::Api { status: 403, .. }) => Search::MissingPermission,
+            Err(e) => Search::Failed(e.to_string()),
+        })
+    };
+    let rooms = if q.rooms.is_some() {
+        Some(match graph.rooms().await {
+            Ok(r) => Listing::Items(r),
+            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) => Listing::Failed(e.to_string()),
+        })
+    } else {
+        None
+    };
+    let mine = if q.mine.is_some() {
+        Some(match graph.my_calendars().await {
+            Ok(c) => Listing::Items(c),
+            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) => Listing::Failed(e.to_string()),
+        })
+    } else {
+        None
+    };
+    let form = form.unwrap_or_else(|| {
+        let mut f = SubscribeForm::default();
+        if let Some(Lookup::Found(found)) = &lookup {
+            f.display_name = if found.source == "own" {
+                found.calendar.name.clone()
+            } else {
+                found.mailbox_name.clone()
+            };
+        }
+        f
+    });
+    let account = profile.account_upn.clone().unwrap_or_default();
+    page::render(
+        status,
+        &ConnectTemplate {
+            p,
+            profile,
+            account,
+            address,
+            q: term,
+            lookup,
+            search,
+            rooms,
+            mine,
+            errors,
+            form,
+        },
+    )
+}
+
+/// Subscribes a calendar. The calendar is looked up again through Graph, so only a calendar the
+/// profile can really read is subscribed, under its real id.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(form): Form<SubscribeForm>,
+) -> WebResult<Response> {
+    let r = match form.source.as_str() {
+        "own" => CalendarRef::Own(form.calendar_id.clone()),
+        _ => CalendarRef::Mailbox(form.mailbox.clone()),
+    };
+    let query = match &r {
+        CalendarRef::Own(c) => ConnectQuery {
+            own: Some(c.clone()),
+            ..Default::default()
+        },
+        CalendarRef::Mailbox(a) => ConnectQuery {
+            address: Some(a.clone()),
+            ..Default::default()
+        },
+    };
+    let mut errors = FormErrors::default();
+    let Some(settings) = settings_from(&form, &mut errors) else {
+        return render(
+            &state,
+            p,
+            id,
+            query,
+            errors,
+            Some(form),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let profile = state.db.profile(id).await?;
+    let token = match token_or_paused(&state, p.clone(), &profile).await? {
+        Ok(t) => t,
+        Err(paused) => return Ok(paused),
+    };
+    let endpoints = profile.endpoints();
+    let graph = Graph {
+        http: state.tokens.http(),
+        endpoints: &endpoints,
+        token: &token,
+    };
+    let Lookup::Found(found) = lookup(&state, &profile, &graph, r).await? else {
+        errors.add("form", "sub-calendar-unavailable");
+        return render(
+            &state,
+            p,
+            id,
+            query,
+            errors,
+            Some(form),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let created = state
+        .db
+        .create_subscription(&NewSubscription {
+            profile_id: id,
+            source: found.source,
+            mailbox_address: &found.mailbox_address,
+            mailbox_name: &found.mailbox_name,
+            calendar_id: &found.calendar.id,
+            calendar_name: &found.calendar.name,
+            settings: &settings,
+            created_by: &me.username,
+        })
+        .await;
+    let sub_id = match created {
+        Ok(s) => s,
+        Err(StoreError::Duplicate) => {
+            // Subscribed by someone else (or just now in another tab): show where it is.
+            return render(
+                &state,
+                p,
+                id,
+                query,
+                FormErrors::default(),
+                Some(form),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .db
+        .record_audit(actor.record(
+            "subscription.created",
+            Some(settings.display_name.clone()),
+            Some(format!(
+                "{} / {} via {}",
+                found.mailbox_address, found.calendar.name, profile.name
+            )),
+        ))
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Success,
+        "sub-created",
+        &[("name", &settings.display_name)],
+    )
+    .await?;
+    Ok(p.redirect(&format!("/subscriptions/{sub_id}")))
+}

@@ -1,0 +1,257 @@
+//! The subscriptions page: every subscribed calendar, its state; edit, pause, delete.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::Actor;
+use super::connect::{SubscribeForm, settings_from};
+use crate::storage::StoreError;
+use crate::storage::subscriptions::Subscription;
+use crate::web::error::WebResult;
+use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "subscriptions/list.html")]
+pub struct ListTemplate {
+    p: Page,
+    subscriptions: Vec<Subscription>,
+}
+
+pub async fn list(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+    let subscriptions = state.db.list_subscriptions(None).await?;
+    page::ok(&ListTemplate { p, subscriptions })
+}
+
+#[derive(Template)]
+#[template(path = "subscriptions/show.html")]
+pub struct ShowTemplate {
+    p: Page,
+    s: Subscription,
+    form: SubscribeForm,
+    errors: FormErrors,
+    conflict: bool,
+}
+
+fn form_of(s: &Subscription) -> SubscribeForm {
+    SubscribeForm {
+        source: s.source.clone(),
+        mailbox: s.mailbox_address.clone(),
+        calendar_id: s.calendar_id.clone(),
+        display_name: s.display_name.clone(),
+        days_back: s.days_back.to_string(),
+        days_ahead: s.days_ahead.to_string(),
+        interval_minutes: s.interval_minutes.to_string(),
+        enabled: s.enabled.then(|| "1".to_string()),
+        mask_private: s.mask_private.then(|| "1".to_string()),
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let s = state.db.subscription(id).await?;
+    let form = form_of(&s);
+    page::ok(&ShowTemplate {
+        p,
+        s,
+        form,
+        errors: FormErrors::default(),
+        conflict: false,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(flatten)]
+    form: SubscribeForm,
+    version: i64,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(edit): Form<EditForm>,
+) -> WebResult<Response> {
+    let before = state.db.subscription(id).await?;
+    let mut errors = FormErrors::default();
+    let Some(settings) = settings_from(&edit.form, &mut errors) else {
+        return page::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ShowTemplate {
+                p,
+                s: before,
+                form: edit.form,
+                errors,
+                conflict: false,
+            },
+        );
+    };
+    match state
+        .db
+        .update_subscription(id, &settings, edit.version)
+        .await
+    {
+        Ok(()) => {
+            let details = format!(
+                "window -{}/+{} days, every {} min, {}{}",
+                settings.days_back,
+                settings.days_ahead,
+                settings.interval_minutes,
+                if settings.enabled {
+                    "enabled"
+                } else {
+                    "paused"
+                },
+                if settings.mask_private {
+                    ", private events masked"
+                } else {
+                    ""
+                }
+            );
+            state
+                .db
+                .record_audit(actor.record(
+                    "subscription.updated",
+                    Some(settings.display_name.clone()),
+                    Some(details),
+                ))
+                .await?;
+            flash_args(
+                &session,
+                FlashKind::Success,
+                "sub-saved",
+                &[("name", &settings.display_name)],
+            )
+            .await?;
+            Ok(p.redirect(&format!("/subscriptions/{id}")))
+        }
+        Err(StoreError::Conflict) => {
+            let current = state.db.subscription(id).await?;
+            let form = form_of(&current);
+            page::render(
+                StatusCode::CONFLICT,
+                &ShowTemplate {
+                    p,
+                    s: current,
+                    form,
+                    errors: FormErrors::default(),
+                    conflict: true,
+                },
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn toggle(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let s = state.db.subscription(id).await?;
+    state.db.set_subscription_enabled(id, !s.enabled).await?;
+    let action = if s.enabled {
+        "subscription.paused"
+    } else {
+        "subscription.resumed"
+    };
+    state
+        .db
+        .record_audit(actor.record(action, Some(s.display_name.clone()), None))
+        .await?;
+    let key = if s.enabled {
+        "sub-paused"
+    } else {
+        "sub-resumed"
+    };
+    flash_args(
+        &session,
+        FlashKind::Success,
+        key,
+        &[("name", &s.display_name)],
+    )
+    .await?;
+    Ok(p.redirect(&format!("/subscriptions/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "subscriptions/delete.html")]
+pub struct DeleteTemplate {
+    p: Page,
+    s: Subscription,
+}
+
+pub async fn delete_form(
+    State(state): State<AppState>,
+    p: Page,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let s = state.db.subscription(id).await?;
+    page::ok(&DeleteTemplate { p, s })
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    /// `keep` or `remove` the imported events.
+    events: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<DeleteForm>,
+) -> WebResult<Response> {
+    let s = state.db.subscription(id).await?;
+    let keep = match f.events.as_deref() {
+        Some("keep") => true,
+        Some("remove") => false,
+        _ => {
+            let mut response =
+                page::render(StatusCode::UNPROCESSABLE_ENTITY, &DeleteTemplate { p, s })?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(response);
+        }
+    };
+    state.db.delete_subscription(id, keep).await?;
+    state
+        .db
+        .record_audit(
+            actor.record(
+                "subscription.deleted",
+                Some(s.display_name.clone()),
+                Some(
+                    if keep {
+                        "imported events kept"
+                    } else {
+                        "imported events removed"
+                    }
+                    .into(),
+                ),
+            ),
+        )
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Success,
+        "sub-deleted",
+        &[("name", &s.display_name)],
+    )
+    .await?;
+    Ok(p.redirect("/subscriptions"))
+}

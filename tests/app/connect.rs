@@ -1,0 +1,554 @@
+//! Connect, find mailboxes, choose calendars: against the simulator's tenant.
+
+use datapump::sim::SimConfig;
+use datapump::storage::admins::Role;
+use reqwest::StatusCode;
+
+use crate::common::{Backend, Options, on_both_backends};
+use crate::profiles::{World, authorize, create_profile, world, world_with};
+
+async fn connected(w: &World) -> i64 {
+    let id = create_profile(w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(w, id).await;
+    id
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn address_lookup(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let base = format!("/profiles/{id}/connect");
+    let page = w.admin.get(&base).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("only the primary calendar"));
+
+    // Found, whatever the case of the address; preview and subscribe form.
+    let found = w
+        .admin
+        .get(&format!(
+            "{base}?address={}",
+            enc("Raum.Berlin@Contoso.Example")
+        ))
+        .await;
+    assert!(found.body.contains("Raum Berlin"), "{}", found.body);
+    assert!(found.body.contains("Next events"));
+    assert!(found.body.contains("Subscribe this calendar"));
+    assert!(
+        found.body.contains("value=\"Raum Berlin\""),
+        "display name prefilled"
+    );
+    assert!(!found.body.contains("rewrites meetings"));
+
+    // The anonymizing room is recognised before anything is imported.
+    let hamburg = w
+        .admin
+        .get(&format!(
+            "{base}?address={}",
+            enc("raum.hamburg@contoso.example")
+        ))
+        .await;
+    assert!(
+        hamburg.body.contains("Exchange rewrites meetings"),
+        "{}",
+        hamburg.body
+    );
+    assert!(hamburg.body.contains("Set-CalendarProcessing -Identity raum.hamburg@contoso.example -AddOrganizerToSubject $false"));
+
+    let nobody = w
+        .admin
+        .get(&format!("{base}?address={}", enc("nobody@contoso.example")))
+        .await;
+    assert!(
+        nobody
+            .body
+            .contains("No mailbox with the address nobody@contoso.example was found")
+    );
+    let forbidden = w
+        .admin
+        .get(&format!(
+            "{base}?address={}",
+            enc("vorstandsraum@contoso.example")
+        ))
+        .await;
+    assert!(
+        forbidden
+            .body
+            .contains("may not read the calendar of vorstandsraum@contoso.example")
+    );
+    assert!(forbidden.body.contains("Add-MailboxFolderPermission -Identity \"vorstandsraum@contoso.example:\\Calendar\" -User datapump@contoso.example -AccessRights Reviewer"), "{}", forbidden.body);
+    let unlicensed = w
+        .admin
+        .get(&format!(
+            "{base}?address={}",
+            enc("ex.mitarbeiter@contoso.example")
+        ))
+        .await;
+    assert!(unlicensed.body.contains("has no Exchange Online mailbox"));
+
+    // My calendars: own ones and the one a colleague shares.
+    let mine = w.admin.get(&format!("{base}?mine=1")).await;
+    for name in [
+        "Kalender",
+        "Feiertage",
+        "Schulungen",
+        "anna.schmidt@contoso.example",
+    ] {
+        assert!(mine.body.contains(name), "{name}");
+    }
+    // Rooms list: the guide's registration lacks Place.Read.All, and the page says what to add.
+    let rooms = w.admin.get(&format!("{base}?rooms=1")).await;
+    assert!(rooms.body.contains("Place.Read.All"));
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(address_lookup, address_lookup);
+
+async fn search(backend: Backend) {
+    let sim_config = SimConfig {
+        rooms: 40,
+        ..SimConfig::default()
+    };
+    let w = world_with(backend, Options::default(), sim_config).await;
+    let id = connected(&w).await;
+    let base = format!("/profiles/{id}/connect");
+    let search = |term: &str| format!("{base}?q={}", enc(term));
+
+    for (term, expect) in [
+        ("raum b", "Raum Berlin"),     // displayName
+        ("jür", "Jürgen"),             // givenName, non-ASCII
+        ("o'ne", "O&#39;Neill"),       // surname with an apostrophe
+        ("empf", "Empfang"),           // mail
+        ("raum.muen", "Raum München"), // userPrincipalName
+        ("ber", "Raum Berlin"),        // a word start inside the name
+        ("Zoë", "Zoë"),
+    ] {
+        let page = w.admin.get(&search(term)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains(expect),
+            "{term}: {expect} not in results"
+        );
+    }
+    let page = w.admin.get(&search("erlin")).await;
+    assert!(
+        !page.body.contains(">Raum Berlin<"),
+        "'erlin' does not match a word start"
+    );
+    assert!(page.body.contains("Nothing found"));
+    // Quotes and OData syntax in the input are data, not query.
+    for hostile in ["x') or startswith(mail,'", "a&b#c", "\"ber\" OR \"mail:a\""] {
+        let page = w.admin.get(&search(hostile)).await;
+        assert_eq!(page.status, StatusCode::OK, "{hostile}");
+        assert!(
+            page.body.contains("Nothing found"),
+            "{hostile}: {}",
+            page.body
+        );
+    }
+    // Paging through many results.
+    let first = w.admin.get(&search("raum")).await;
+    // 40 rooms, of which "Konferenzraum 3.OG" and "Vorstandsraum" do not start a word with "raum".
+    assert!(first.body.contains("38 mailboxes"), "{}", first.body);
+    assert!(first.body.contains("Page 1 of 2"));
+    let second = w.admin.get(&format!("{}&page=2", search("raum"))).await;
+    assert!(second.body.contains("Page 2 of 2"));
+
+    // Without User.ReadBasic.All the list stays empty, with the guide's explanation; the address
+    // field still works.
+    w.sim.sim.lock().access_tokens.values_mut().for_each(|t| {
+        t.scopes.remove("User.ReadBasic.All");
+    });
+    let page = w.admin.get(&search("raum")).await;
+    assert!(
+        page.body
+            .contains("needs the permission User.ReadBasic.All")
+    );
+    let page = w
+        .admin
+        .get(&format!(
+            "{base}?address={}",
+            enc("raum.berlin@contoso.example")
+        ))
+        .await;
+    assert!(page.body.contains("Subscribe this calendar"));
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(mailbox_search, search);
+
+fn subscribe_form<'a>(mailbox: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("source", "mailbox"),
+        ("mailbox", mailbox),
+        ("calendar_id", ""),
+        ("display_name", name),
+        ("days_back", "7"),
+        ("days_ahead", "180"),
+        ("interval_minutes", "5"),
+        ("enabled", "1"),
+    ]
+}
+
+async fn subscriptions(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let berlin = "raum.berlin@contoso.example";
+    w.admin
+        .get(&format!("/profiles/{id}/connect?address={berlin}"))
+        .await;
+
+    // Invalid settings: messages, nothing stored.
+    let mut bad = subscribe_form(berlin, "");
+    bad[4] = ("days_back", "-3");
+    bad[6] = ("interval_minutes", "0");
+    let r = w
+        .admin
+        .post(&format!("/profiles/{id}/subscriptions"), &bad)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter a display name") && r.body.contains("between 1 and 1440"));
+    assert!(
+        w.app
+            .db()
+            .list_subscriptions(None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let r = w
+        .admin
+        .post(
+            &format!("/profiles/{id}/subscriptions"),
+            &subscribe_form(berlin, "Empfang Berlin"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let sub_page = r.location().expect("location").to_string();
+    let page = w.admin.get(&sub_page).await;
+    assert!(page.body.contains("Empfang Berlin is subscribed"));
+    let subs = w.app.db().list_subscriptions(None).await.expect("list");
+    assert_eq!(subs.len(), 1);
+    assert_eq!(
+        (
+            subs[0].days_back,
+            subs[0].days_ahead,
+            subs[0].interval_minutes
+        ),
+        (7, 180, 5)
+    );
+    assert_eq!(subs[0].mailbox_address, berlin);
+
+    // The same calendar again: refused, with a link to the existing subscription.
+    let again = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?address={berlin}"))
+        .await;
+    assert!(again.body.contains("already subscribed"));
+    let dup = w
+        .admin
+        .post(
+            &format!("/profiles/{id}/subscriptions"),
+            &subscribe_form(berlin, "Nochmal"),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert!(dup.body.contains(&format!("/subscriptions/{}", subs[0].id)));
+
+    // A forbidden mailbox cannot be subscribed by crafting the form.
+    let forged = w
+        .admin
+        .post(
+            &format!("/profiles/{id}/subscriptions"),
+            &subscribe_form("vorstandsraum@contoso.example", "x"),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        w.app
+            .db()
+            .list_subscriptions(None)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+
+    // An own calendar.
+    let mine = w.admin.get(&format!("/profiles/{id}/connect?mine=1")).await;
+    let own_id = mine
+        .body
+        .split("connect?own=")
+        .nth(2)
+        .and_then(|r| r.split('"').next())
+        .expect("second calendar link")
+        .to_string();
+    let own = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?own={own_id}"))
+        .await;
+    assert!(own.body.contains("Subscribe this calendar"), "{}", own.body);
+    let own_calendar = url::form_urlencoded::parse(format!("x={own_id}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .expect("id");
+    let mut form = subscribe_form("", "Feiertage");
+    form[0] = ("source", "own");
+    form[2] = ("calendar_id", &own_calendar);
+    assert_eq!(
+        w.admin
+            .post(&format!("/profiles/{id}/subscriptions"), &form)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Edit, with a conflict for the second admin.
+    let sub = &subs[0];
+    let (otto, _) = w.app.signed_in("otto", Role::Admin).await;
+    w.admin.get(&format!("/subscriptions/{}", sub.id)).await;
+    otto.get(&format!("/subscriptions/{}", sub.id)).await;
+    let mut edit = subscribe_form(berlin, "Empfang Berlin Mitte");
+    edit.push(("version", "1"));
+    edit[5] = ("days_ahead", "90");
+    assert_eq!(
+        w.admin
+            .post(&format!("/subscriptions/{}", sub.id), &edit)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let late = otto
+        .post(&format!("/subscriptions/{}", sub.id), &edit)
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    let now = w.app.db().subscription(sub.id).await.expect("sub");
+    assert_eq!(
+        (now.display_name.as_str(), now.days_ahead),
+        ("Empfang Berlin Mitte", 90)
+    );
+
+    // Pause and resume.
+    w.admin
+        .post(&format!("/subscriptions/{}/toggle", sub.id), &[])
+        .await;
+    assert!(!w.app.db().subscription(sub.id).await.expect("sub").enabled);
+    w.admin
+        .post(&format!("/subscriptions/{}/toggle", sub.id), &[])
+        .await;
+    assert!(w.app.db().subscription(sub.id).await.expect("sub").enabled);
+
+    // A viewer sees, changes nothing.
+    let (viewer, _) = w.app.signed_in("vera", Role::Viewer).await;
+    assert!(
+        viewer
+            .get("/subscriptions")
+            .await
+            .body
+            .contains("Empfang Berlin Mitte")
+    );
+    assert!(
+        !viewer
+            .get(&format!("/subscriptions/{}", sub.id))
+            .await
+            .body
+            .contains("name=\"version\"")
+    );
+    assert_eq!(
+        viewer
+            .post(&format!("/subscriptions/{}/toggle", sub.id), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer
+            .post(
+                &format!("/profiles/{id}/subscriptions"),
+                &subscribe_form("raum.muenchen@contoso.example", "x")
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Delete: a choice is required; "keep" keeps the row for the events, "remove" removes it.
+    w.admin
+        .get(&format!("/subscriptions/{}/delete", sub.id))
+        .await;
+    assert_eq!(
+        w.admin
+            .post(&format!("/subscriptions/{}/delete", sub.id), &[])
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        w.admin
+            .post(
+                &format!("/subscriptions/{}/delete", sub.id),
+                &[("events", "keep")]
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let left = w.app.db().list_subscriptions(None).await.expect("list");
+    assert_eq!(left.len(), 1, "only the own calendar is live");
+    // Subscribing it again works once the old one is gone.
+    w.admin
+        .get(&format!("/profiles/{id}/connect?address={berlin}"))
+        .await;
+    assert_eq!(
+        w.admin
+            .post(
+                &format!("/profiles/{id}/subscriptions"),
+                &subscribe_form(berlin, "Berlin neu")
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let newest = w
+        .app
+        .db()
+        .list_subscriptions(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|s| s.display_name == "Berlin neu")
+        .expect("new");
+    assert_eq!(
+        w.admin
+            .post(
+                &format!("/subscriptions/{}/delete", newest.id),
+                &[("events", "remove")]
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let actions = w.app.audit_actions().await;
+    for a in [
+        "subscription.created",
+        "subscription.updated",
+        "subscription.paused",
+        "subscription.resumed",
+        "subscription.deleted",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a}");
+    }
+
+    // Deleting the profile asks what to do with the remaining subscription's events.
+    w.admin.get(&format!("/profiles/{id}/delete")).await;
+    let r = w.admin.post(&format!("/profiles/{id}/delete"), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body
+            .contains("What should happen to the events imported so far")
+    );
+    assert_eq!(
+        w.admin
+            .post(&format!("/profiles/{id}/delete"), &[("events", "keep")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        w.app
+            .db()
+            .list_profiles()
+            .await
+            .expect("profiles")
+            .is_empty()
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(subscribe_edit_pause_delete, subscriptions);
+
+async fn concurrent_subscribe(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let (otto, _) = w.app.signed_in("otto", Role::Admin).await;
+    let berlin = "raum.berlin@contoso.example";
+    w.admin
+        .get(&format!("/profiles/{id}/connect?address={berlin}"))
+        .await;
+    otto.get(&format!("/profiles/{id}/connect?address={berlin}"))
+        .await;
+    let path = format!("/profiles/{id}/subscriptions");
+    let (form_a, form_b) = (subscribe_form(berlin, "A"), subscribe_form(berlin, "B"));
+    let (a, b) = tokio::join!(w.admin.post(&path, &form_a), otto.post(&path, &form_b));
+    let statuses = [a.status, b.status];
+    assert!(statuses.contains(&StatusCode::SEE_OTHER), "{statuses:?}");
+    assert_eq!(
+        w.app
+            .db()
+            .list_subscriptions(None)
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "one subscription"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(concurrent_duplicate_subscription, concurrent_subscribe);
+
+#[tokio::test]
+async fn connect_pages_render_in_both_languages() {
+    let w = world(Backend::Sqlite).await;
+    let id = connected(&w).await;
+    w.admin
+        .get(&format!(
+            "/profiles/{id}/connect?address=raum.berlin@contoso.example"
+        ))
+        .await;
+    assert_eq!(
+        w.admin
+            .post(
+                &format!("/profiles/{id}/subscriptions"),
+                &subscribe_form("raum.berlin@contoso.example", "Berlin")
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let sub = w.app.db().list_subscriptions(None).await.expect("list")[0].id;
+    for (lang, marker) in [("de", "Kalender auswählen"), ("en", "Choose calendars")] {
+        for path in [
+            format!("/profiles/{id}/connect?address=raum.berlin@contoso.example"),
+            format!("/profiles/{id}/connect?q=raum"),
+            format!("/profiles/{id}/connect?mine=1&rooms=1"),
+        ] {
+            let page = w.admin.get_with(&path, &[("accept-language", lang)]).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.body.contains(marker), "{lang} {path}");
+            assert!(
+                !page.body.contains(">connect-") && !page.body.contains(">kind-"),
+                "{lang} {path}: untranslated"
+            );
+        }
+        for path in [
+            "/subscriptions".to_string(),
+            format!("/subscriptions/{sub}"),
+            format!("/subscriptions/{sub}/delete"),
+            format!("/profiles/{id}"),
+        ] {
+            let page = w.admin.get_with(&path, &[("accept-language", lang)]).await;
+            assert_eq!(page.status, StatusCode::OK, "{lang} {path}");
+            assert!(page.body.contains(&format!("<html lang=\"{lang}\">")));
+            assert!(
+                !page.body.contains(">subs-") && !page.body.contains(">sub-"),
+                "{lang} {path}: untranslated"
+            );
+        }
+    }
+    w.app.stop().await;
+    w.sim.stop().await;
+}
