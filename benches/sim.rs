@@ -91,6 +91,7 @@ fn main() {
         };
         let sim = SimServer::start(config).await.expect("sim");
         let build_time = built.elapsed();
+        datapump::graph::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

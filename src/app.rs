@@ -172,13 +172,21 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
         crate::graph::http_client(),
         config.token_policy.clone(),
     ));
+    let shutdown = CancellationToken::new();
+    let sync = Arc::new(crate::sync::SyncEngine::new(
+        db.clone(),
+        tokens.clone(),
+        config.sync_policy.clone(),
+        shutdown.clone(),
+    ));
     let state = AppState {
         throttle: Arc::new(config.throttle.clone()),
         tokens,
+        sync,
         config: Arc::new(config),
         db,
         key,
-        shutdown: CancellationToken::new(),
+        shutdown,
     };
     Ok(Prepared {
         state,
@@ -197,6 +205,9 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
     let shutdown = state.shutdown.clone();
     let mut tasks = JoinSet::new();
     tasks.spawn(maintenance(state.clone()));
+    if state.config.run_scheduler {
+        tasks.spawn(state.sync.clone().run_scheduler());
+    }
 
     let (router, _) = router(&state);
     let served = axum::serve(

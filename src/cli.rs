@@ -35,6 +35,15 @@ enum Command {
     Migrate,
     /// Re-encrypt all stored secrets under a new key (stop Datapump first).
     RotateKey,
+    /// Import calendars in the foreground and exit (for cron, or to check a subscription).
+    Sync {
+        /// Run the due subscriptions once (required; the background scheduler is `serve`).
+        #[arg(long)]
+        once: bool,
+        /// Only this subscription, due or not.
+        #[arg(long)]
+        subscription: Option<i64>,
+    },
     /// Run the Microsoft 365 simulator (identity platform + Graph) for tests, demos and benchmarks.
     Sim(SimArgs),
     /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
@@ -118,13 +127,15 @@ enum CliError {
     Usage(String),
     #[error("unhealthy: {0}")]
     Unhealthy(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Start(e) => e.exit_code(),
-            Self::Store(_) | Self::Unhealthy(_) => 1,
+            Self::Store(_) | Self::Unhealthy(_) | Self::Failed(_) => 1,
             Self::Usage(_) => 2,
         }
     }
@@ -169,6 +180,54 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Sync { once, subscription } => {
+            if !once {
+                return Err(CliError::Usage(
+                    "use --once (the continuous scheduler runs in `datapump serve`)".into(),
+                ));
+            }
+            let db = app::open_database(&config).await?;
+            let prepared = app::prepare(config, db).await?;
+            let reports = prepared
+                .state
+                .sync
+                .run_once(subscription)
+                .await
+                .map_err(StartError::Store)?;
+            let mut failed = Vec::new();
+            for r in &reports {
+                println!(
+                    "subscription {}: {} ({}), {} pages, +{} ~{} -{}{}",
+                    r.subscription_id,
+                    r.status,
+                    r.kind,
+                    r.stats.pages,
+                    r.stats.created,
+                    r.stats.updated,
+                    r.stats.deleted,
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+                if r.status != "ok" {
+                    failed.push(r.subscription_id.to_string());
+                }
+            }
+            if subscription.is_some() && reports.is_empty() {
+                return Err(CliError::Failed(
+                    "the subscription is being synced by another process".into(),
+                ));
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Failed(format!(
+                    "sync failed for subscription(s) {}",
+                    failed.join(", ")
+                )))
+            }
+        }
         Command::RotateKey => {
             let r = app::rotate_key(&config).await?;
             let db = app::open_database(&config).await?;

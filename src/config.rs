@@ -45,6 +45,10 @@ pub struct Config {
     pub token_policy: crate::profiles::tokens::TokenPolicy,
     /// How long an authorization may take from "Test" to the callback.
     pub oauth_transaction_ttl: Duration,
+    /// Import engine tunables; in-process only.
+    pub sync_policy: crate::sync::SyncPolicy,
+    /// Whether `serve` runs the background import scheduler (tests drive runs themselves).
+    pub run_scheduler: bool,
 }
 
 /// The URL users reach Datapump under; the only source of absolute URLs, the path prefix, the
@@ -110,6 +114,9 @@ struct FileConfig {
     log_format: Option<String>,
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
+    sync_concurrency: Option<u64>,
+    sync_page_size: Option<u64>,
+    sync_lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +238,31 @@ impl Config {
             12,
         )?;
 
+        let concurrency = number(
+            "DATAPUMP_SYNC_CONCURRENCY",
+            var("DATAPUMP_SYNC_CONCURRENCY"),
+            file_cfg.sync_concurrency,
+            8,
+        )?;
+        let page_size = number(
+            "DATAPUMP_SYNC_PAGE_SIZE",
+            var("DATAPUMP_SYNC_PAGE_SIZE"),
+            file_cfg.sync_page_size,
+            200,
+        )?;
+        let lease = number(
+            "DATAPUMP_SYNC_LEASE_SECONDS",
+            var("DATAPUMP_SYNC_LEASE_SECONDS"),
+            file_cfg.sync_lease_seconds,
+            120,
+        )?;
+        let sync_policy = crate::sync::SyncPolicy {
+            concurrency: usize::try_from(concurrency).unwrap_or(8),
+            page_size: u32::try_from(page_size.min(1000)).unwrap_or(200),
+            lease: Duration::from_secs(lease),
+            ..crate::sync::SyncPolicy::default()
+        };
+
         Ok(Self {
             data_dir,
             database_url,
@@ -245,6 +277,8 @@ impl Config {
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
             token_policy: crate::profiles::tokens::TokenPolicy::default(),
             oauth_transaction_ttl: Duration::from_secs(600),
+            sync_policy,
+            run_scheduler: true,
         })
     }
 }

@@ -14,5 +14,6 @@ pub mod i18n;
 pub mod profiles;
 pub mod sim;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 pub mod web;

@@ -354,3 +354,25 @@ subs-created = Abonniert
 subs-pause = Pausieren
 subs-resume = Fortsetzen
 subs-settings = Einstellungen
+
+## Import
+subs-sync-now = Jetzt abgleichen
+sub-sync-requested = { $name } wird in wenigen Sekunden importiert.
+sub-anonymized = Die meisten anstehenden Termine dieses Raums haben keinen Betreff oder zeigen stattdessen den Namen des Organisators: Exchange schreibt die Termine des Raums um (AddOrganizerToSubject / DeleteSubject). Eine Exchange-Administration kann das abschalten; es wirkt für danach gebuchte oder geänderte Termine:
+sub-anonymized-short = Betreff vom Raum ausgeblendet
+runs-title = Letzte Importe
+runs-none = Noch nicht importiert.
+runs-chart = Dauer der letzten Importe
+runs-started = Gestartet
+runs-kind = Art
+runs-duration = Dauer
+runs-pages = Seiten
+runs-changes = Änderungen
+runs-requests = Anfragen
+runs-waits = Gedrosselt
+dashboard-attention = Braucht Aufmerksamkeit
+dashboard-attention-none = Alle Abonnements werden normal importiert.
+attention-failing = Import schlägt fehl
+attention-paused = durch sein Profil pausiert
+attention-stale = seit { $minutes } Minuten nicht importiert
+attention-anonymized = Betreff vom Raum ausgeblendet

@@ -354,3 +354,25 @@ subs-created = Subscribed
 subs-pause = Pause
 subs-resume = Resume
 subs-settings = Settings
+
+## Import
+subs-sync-now = Sync now
+sub-sync-requested = { $name } will be imported within a few seconds.
+sub-anonymized = Most upcoming meetings of this room have no subject or show the organizer's name instead: Exchange rewrites meetings delivered to the room (AddOrganizerToSubject / DeleteSubject). An Exchange administrator can switch this off; it applies to meetings booked or updated afterwards:
+sub-anonymized-short = subjects hidden by the room
+runs-title = Recent imports
+runs-none = Not imported yet.
+runs-chart = Duration of recent imports
+runs-started = Started
+runs-kind = Kind
+runs-duration = Duration
+runs-pages = Pages
+runs-changes = Changes
+runs-requests = Requests
+runs-waits = Throttled
+dashboard-attention = Needs attention
+dashboard-attention-none = All subscriptions are importing normally.
+attention-failing = import failing
+attention-paused = paused by its profile
+attention-stale = not imported for { $minutes } minutes
+attention-anonymized = subjects hidden by the room

@@ -41,13 +41,19 @@ impl Endpoints {
 
 static TLS: Once = Once::new();
 
-/// The HTTP client for Microsoft's endpoints: no redirects followed (a token endpoint that
-/// redirects must not be able to send credentials elsewhere), bounded timeouts.
-pub fn http_client() -> reqwest::Client {
+/// Installs the TLS crypto provider (ring) for the process; required before any reqwest client
+/// is built. Idempotent.
+pub fn ensure_crypto_provider() {
     TLS.call_once(|| {
         // Several crates may try; the first provider installed wins, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// The HTTP client for Microsoft's endpoints: no redirects followed (a token endpoint that
+/// redirects must not be able to send credentials elsewhere), bounded timeouts.
+pub fn http_client() -> reqwest::Client {
+    ensure_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

@@ -66,6 +66,7 @@ pub mod sessions;
 pub mod settings;
 pub mod setup;
 pub mod subscriptions;
+pub mod sync;
 pub mod throttle;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

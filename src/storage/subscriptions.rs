@@ -9,7 +9,8 @@ macro_rules! subscription_columns {
         "s.id, s.profile_id, s.source, s.mailbox_address, s.mailbox_name, s.calendar_id, \
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
          s.mask_private, s.status, s.last_error, s.last_sync_at, s.next_sync_at, s.event_count, \
-         s.created_by, s.version, s.created_at, s.updated_at, p.name AS profile_name"
+         s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, \
+         p.name AS profile_name"
     };
 }
 
@@ -39,6 +40,10 @@ pub struct Subscription {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Most upcoming subjects are empty or the organizer's name (room calendar processing).
+    pub anonymized: bool,
+    /// Failed runs in a row.
+    pub failures: i64,
     pub profile_name: Option<String>,
 }
 

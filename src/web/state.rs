@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::SecretKey;
 use crate::profiles::tokens::TokenService;
 use crate::storage::Db;
+use crate::sync::SyncEngine;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,5 +18,6 @@ pub struct AppState {
     pub key: Arc<SecretKey>,
     pub throttle: Arc<ThrottlePolicy>,
     pub tokens: Arc<TokenService>,
+    pub sync: Arc<SyncEngine>,
     pub shutdown: CancellationToken,
 }

@@ -182,6 +182,9 @@ pub struct Options {
     pub idle_timeout: Option<Duration>,
     pub throttle: Option<ThrottlePolicy>,
     pub oauth_ttl: Option<Duration>,
+    /// Run the background import scheduler (tests usually drive runs themselves).
+    pub scheduler: bool,
+    pub page_size: Option<u32>,
 }
 
 impl Default for Options {
@@ -191,6 +194,8 @@ impl Default for Options {
             env: Vec::new(),
             idle_timeout: None,
             oauth_ttl: None,
+            scheduler: false,
+            page_size: None,
             // Tests must not wait for the production delays.
             throttle: Some(ThrottlePolicy {
                 base_delay: Duration::from_millis(10),
@@ -253,6 +258,12 @@ impl TestApp {
         if let Some(t) = options.oauth_ttl {
             config.oauth_transaction_ttl = t;
         }
+        config.run_scheduler = options.scheduler;
+        if let Some(n) = options.page_size {
+            config.sync_policy.page_size = n;
+        }
+        config.sync_policy.backoff_base = Duration::from_millis(50);
+        config.sync_policy.tick = Duration::from_millis(200);
         let prepared = app::prepare(config, test_db.db.clone())
             .await
             .expect("prepare");
@@ -362,6 +373,7 @@ impl Page {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        datapump::graph::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

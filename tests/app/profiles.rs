@@ -83,6 +83,7 @@ async fn start_authorization(w: &World, client: &Client, id: i64) -> String {
         q["scope"],
         "offline_access User.ReadBasic.All Calendars.Read.Shared openid profile"
     );
+    datapump::graph::ensure_crypto_provider();
     let at_sim = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -17,6 +17,7 @@ const REDIRECT: &str = "http://localhost:8000/callback";
 const SCOPES: &str = "offline_access User.ReadBasic.All Calendars.Read.Shared openid profile";
 
 fn http() -> reqwest::Client {
+    datapump::graph::ensure_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

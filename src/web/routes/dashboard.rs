@@ -24,6 +24,12 @@ pub struct DashboardTemplate {
     admins: i64,
     recent: Vec<AuditEntry>,
     profiles: Vec<ProfileView>,
+    attention: Vec<(
+        crate::storage::subscriptions::Subscription,
+        &'static str,
+        i64,
+    )>,
+    subscriptions: usize,
 }
 
 /// The dashboard; also the redirect target when an app registration uses the root address
@@ -48,6 +54,12 @@ pub async fn show(
         .into_iter()
         .map(|x| ProfileView::counted(x, &state, &counts))
         .collect();
+    let subs = state.db.list_subscriptions(None).await?;
+    let subscriptions = subs.len();
+    let attention = subs
+        .into_iter()
+        .filter_map(|s| super::attention::reason(&s).map(|(k, m)| (s, k, m)))
+        .collect();
     let admins = state.db.list_admins().await?;
     let recent = state.db.list_audit(0, 8).await?;
     page::ok(&DashboardTemplate {
@@ -58,5 +70,7 @@ pub async fn show(
         admins: admins.len() as i64,
         recent,
         profiles,
+        attention,
+        subscriptions,
     })
 }

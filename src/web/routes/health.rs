@@ -31,9 +31,21 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         .filter(|p| p.status() != ProfileStatus::Ok)
         .map(|p| json!({"id": p.id, "name": p.name, "status": p.status, "code": p.status_code}))
         .collect();
+    let attention: Vec<Value> = state
+        .db
+        .list_subscriptions(None)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            super::attention::reason(s).map(|(key, _)| {
+                json!({"id": s.id, "name": s.display_name, "reason": key.trim_start_matches("attention-"), "error": s.last_error})
+            })
+        })
+        .collect();
     (
         StatusCode::OK,
-        Json(json!({"status": "ok", "database": "ok", "degraded_profiles": degraded})),
+        Json(json!({"status": "ok", "database": "ok", "degraded_profiles": degraded, "subscriptions_attention": attention})),
     )
         .into_response()
 }

@@ -2,10 +2,12 @@
 
 pub mod account;
 pub mod admins;
+pub mod attention;
 pub mod audit;
 pub mod connect;
 pub mod dashboard;
 pub mod health;
+pub mod metrics;
 pub mod profiles;
 pub mod session;
 pub mod subscriptions;
@@ -138,6 +140,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/subscriptions/{id}/toggle",
             Admin,
             post(subscriptions::toggle),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/{id}/sync",
+            Admin,
+            post(subscriptions::sync_now),
         )
         .add(
             M::GET,

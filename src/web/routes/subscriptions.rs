@@ -12,6 +12,7 @@ use super::Actor;
 use super::connect::{SubscribeForm, settings_from};
 use crate::storage::StoreError;
 use crate::storage::subscriptions::Subscription;
+use crate::storage::sync::SyncRun;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;
@@ -36,6 +37,47 @@ pub struct ShowTemplate {
     form: SubscribeForm,
     errors: FormErrors,
     conflict: bool,
+    runs: Vec<SyncRun>,
+}
+
+impl ShowTemplate {
+    /// A run under way: the page refreshes itself to show progress.
+    pub fn running(&self) -> bool {
+        self.runs.first().is_some_and(|r| r.status == "running")
+    }
+
+    /// Bars of the recent runs' durations, oldest first: (x, height, css class, title).
+    pub fn chart(&self) -> Vec<(usize, i64, &'static str, String)> {
+        let runs: Vec<&SyncRun> = self.runs.iter().rev().collect();
+        let secs = |r: &SyncRun| {
+            r.finished_at
+                .map_or(0, |f| (f - r.started_at).num_milliseconds().max(0))
+        };
+        let max = runs.iter().map(|r| secs(r)).max().unwrap_or(1).max(1);
+        runs.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let h = (secs(r) * 56 / max).max(3);
+                let css = match r.status.as_str() {
+                    "ok" => "bar-ok",
+                    "running" => "bar-running",
+                    "paused" | "interrupted" | "aborted" => "bar-warn",
+                    _ => "bar-bad",
+                };
+                (i * 14 + 2, h, css, format!("{} {} ms", r.status, secs(r)))
+            })
+            .collect()
+    }
+
+    pub fn duration(&self, r: &SyncRun) -> String {
+        match r.finished_at {
+            Some(f) => format!(
+                "{:.1} s",
+                (f - r.started_at).num_milliseconds() as f64 / 1000.0
+            ),
+            None => "…".into(),
+        }
+    }
 }
 
 fn form_of(s: &Subscription) -> SubscribeForm {
@@ -65,6 +107,7 @@ pub async fn show(
         form,
         errors: FormErrors::default(),
         conflict: false,
+        runs: state.db.runs_of(id, 20).await?,
     })
 }
 
@@ -94,6 +137,7 @@ pub async fn update(
                 form: edit.form,
                 errors,
                 conflict: false,
+                runs: state.db.runs_of(id, 20).await?,
             },
         );
     };
@@ -147,6 +191,7 @@ pub async fn update(
                     form,
                     errors: FormErrors::default(),
                     conflict: true,
+                    runs: state.db.runs_of(id, 20).await?,
                 },
             )
         }
@@ -181,6 +226,34 @@ pub async fn toggle(
         &session,
         FlashKind::Success,
         key,
+        &[("name", &s.display_name)],
+    )
+    .await?;
+    Ok(p.redirect(&format!("/subscriptions/{id}")))
+}
+
+/// "Sync now": due at once; the scheduler picks it up within seconds.
+pub async fn sync_now(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let s = state.db.subscription(id).await?;
+    state.db.request_sync(id).await?;
+    state
+        .db
+        .record_audit(actor.record(
+            "subscription.sync_requested",
+            Some(s.display_name.clone()),
+            None,
+        ))
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Info,
+        "sub-sync-requested",
         &[("name", &s.display_name)],
     )
     .await?;

@@ -1,0 +1,372 @@
+//! The import engine's storage: leases, cursors, events and runs. Every page of a sync is one
+//! transaction that applies the changes and moves the cursor together, fenced by the lease.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Db, Result, StoreError};
+
+/// One imported event, as the `events` table stores it (see docs/database.md).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub graph_id: String,
+    pub ical_uid: Option<String>,
+    pub series_master_id: Option<String>,
+    pub event_type: String,
+    pub subject: Option<String>,
+    pub organizer_name: Option<String>,
+    pub organizer_address: Option<String>,
+    pub start_utc: DateTime<Utc>,
+    pub end_utc: DateTime<Utc>,
+    pub time_zone: Option<String>,
+    pub is_all_day: bool,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub is_cancelled: bool,
+    pub sensitivity: Option<String>,
+    pub show_as: Option<String>,
+    pub location: Option<String>,
+    pub locations: Option<String>,
+    pub attendees: Option<String>,
+    pub body_preview: Option<String>,
+    pub web_link: Option<String>,
+    pub online_meeting_url: Option<String>,
+    pub categories: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub change_key: Option<String>,
+}
+
+/// Where a subscription's sync stands.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Cursor {
+    pub next_link: Option<String>,
+    pub delta_link: Option<String>,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub round_full: bool,
+    pub round_generation: i64,
+    pub sync_generation: i64,
+    pub last_full_sync_at: Option<DateTime<Utc>>,
+}
+
+/// The right to run one subscription's sync; every commit is fenced by it.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub subscription_id: i64,
+    pub owner: String,
+    pub version: i64,
+}
+
+/// How a page moves the cursor.
+pub struct PageCursor<'a> {
+    pub next_link: Option<&'a str>,
+    pub delta_link: Option<&'a str>,
+    /// Set on the last page of a full round: rows of older generations are removed.
+    pub complete_full_round: Option<i64>,
+    pub lease_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageStats {
+    pub created: i64,
+    pub updated: i64,
+    pub deleted: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncRun {
+    pub id: i64,
+    pub subscription_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pages: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub requests: i64,
+    pub throttle_waits: i64,
+    pub waited_ms: i64,
+    pub error: Option<String>,
+}
+
+/// Counters of a run so far.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunStats {
+    pub pages: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub requests: i64,
+    pub throttle_waits: i64,
+    pub waited_ms: i64,
+}
+
+/// How a run ended, for the subscription row.
+pub struct RunOutcome<'a> {
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub next_sync_at: DateTime<Utc>,
+    pub success: bool,
+}
+
+impl Db {
+    /// Subscriptions due now whose lease is free (a crashed owner's lease lapses).
+    pub async fn due_subscriptions(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+        let sql = "SELECT s.id FROM subscriptions s JOIN profiles p ON p.id = s.profile_id \
+                   WHERE s.deleted_at IS NULL AND s.enabled AND (s.next_sync_at IS NULL OR s.next_sync_at <= $1) \
+                   AND (s.lease_until IS NULL OR s.lease_until < $1) ORDER BY s.next_sync_at LIMIT $2";
+        let ids = dispatch!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(now).bind(limit).fetch_all(pool).await?);
+        Ok(ids)
+    }
+
+    /// Takes the subscription's lease if it is free; the version fences every later commit.
+    pub async fn claim_subscription(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let sql = "UPDATE subscriptions SET lease_owner = $1, lease_until = $2, lease_version = lease_version + 1 \
+                   WHERE id = $3 AND deleted_at IS NULL AND (lease_until IS NULL OR lease_until < $4) \
+                   RETURNING lease_version";
+        let version = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, i64>(sql).bind(owner).bind(until).bind(id).bind(Utc::now()).fetch_optional(pool).await?
+        });
+        Ok(version.map(|version| Lease {
+            subscription_id: id,
+            owner: owner.to_string(),
+            version,
+        }))
+    }
+
+    pub async fn cursor(&self, id: i64) -> Result<Cursor> {
+        let sql = "SELECT next_link, delta_link, window_start, window_end, round_full, round_generation, \
+                   sync_generation, last_full_sync_at FROM subscriptions WHERE id = $1";
+        let c = dispatch!(self, pool => sqlx::query_as::<_, Cursor>(sql).bind(id).fetch_one(pool).await?);
+        Ok(c)
+    }
+
+    /// Starts a round: the first link, whether it is a full one (and its generation), the window.
+    pub async fn start_round(
+        &self,
+        lease: &Lease,
+        first_link: &str,
+        full: Option<i64>,
+        window: (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<()> {
+        let sql = "UPDATE subscriptions SET next_link = $1, delta_link = NULL, round_full = $2, \
+                   round_generation = $3, window_start = $4, window_end = $5 \
+                   WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(first_link).bind(full.is_some()).bind(full.unwrap_or(0))
+                .bind(window.0).bind(window.1).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version)
+                .execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    /// Applies one page — upserts, removals, the new cursor — in one transaction. `Conflict`
+    /// when the lease was lost (another engine took over): nothing is written then.
+    pub async fn apply_page(
+        &self,
+        lease: &Lease,
+        generation: i64,
+        upserts: &[EventRow],
+        removed: &[String],
+        cursor: &PageCursor<'_>,
+    ) -> Result<PageStats> {
+        let now = Utc::now();
+        transaction!(self, tx => async {
+            let mut stats = PageStats::default();
+            let fenced = sqlx::query(
+                "UPDATE subscriptions SET next_link = $1, delta_link = COALESCE($2, delta_link), lease_until = $3 \
+                 WHERE id = $4 AND lease_owner = $5 AND lease_version = $6",
+            )
+            .bind(cursor.next_link).bind(cursor.delta_link).bind(cursor.lease_until)
+            .bind(lease.subscription_id).bind(&lease.owner).bind(lease.version)
+            .execute(&mut *tx).await?;
+            if fenced.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+            for e in upserts {
+                let existing: Option<(Option<String>, i64)> = sqlx::query_as(
+                    "SELECT change_key, sync_generation FROM events WHERE subscription_id = $1 AND graph_id = $2",
+                )
+                .bind(lease.subscription_id).bind(&e.graph_id).fetch_optional(&mut *tx).await?;
+                match existing {
+                    Some((ck, g)) if ck == e.change_key && ck.is_some() => {
+                        // Replayed or unchanged: only the generation moves.
+                        if g != generation {
+                            sqlx::query("UPDATE events SET sync_generation = $1 WHERE subscription_id = $2 AND graph_id = $3")
+                                .bind(generation).bind(lease.subscription_id).bind(&e.graph_id).execute(&mut *tx).await?;
+                        }
+                    }
+                    found => {
+                        if found.is_some() { stats.updated += 1 } else { stats.created += 1 }
+                        sqlx::query(
+                            "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
+                             organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
+                             is_cancelled, sensitivity, show_as, location, locations, attendees, body_preview, web_link, \
+                             online_meeting_url, categories, last_modified, change_key, first_imported_at, updated_at, sync_generation) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                             $21, $22, $23, $24, $25, $26, $27, $27, $28) \
+                             ON CONFLICT (subscription_id, graph_id) DO UPDATE SET ical_uid = excluded.ical_uid, \
+                             series_master_id = excluded.series_master_id, event_type = excluded.event_type, subject = excluded.subject, \
+                             organizer_name = excluded.organizer_name, organizer_address = excluded.organizer_address, \
+                             start_utc = excluded.start_utc, end_utc = excluded.end_utc, time_zone = excluded.time_zone, \
+                             is_all_day = excluded.is_all_day, start_date = excluded.start_date, end_date = excluded.end_date, \
+                             is_cancelled = excluded.is_cancelled, sensitivity = excluded.sensitivity, show_as = excluded.show_as, \
+                             location = excluded.location, locations = excluded.locations, attendees = excluded.attendees, \
+                             body_preview = excluded.body_preview, web_link = excluded.web_link, \
+                             online_meeting_url = excluded.online_meeting_url, categories = excluded.categories, \
+                             last_modified = excluded.last_modified, change_key = excluded.change_key, \
+                             updated_at = excluded.updated_at, sync_generation = excluded.sync_generation",
+                        )
+                        .bind(lease.subscription_id).bind(&e.graph_id).bind(&e.ical_uid).bind(&e.series_master_id)
+                        .bind(&e.event_type).bind(&e.subject).bind(&e.organizer_name).bind(&e.organizer_address)
+                        .bind(e.start_utc).bind(e.end_utc).bind(&e.time_zone).bind(e.is_all_day).bind(e.start_date)
+                        .bind(e.end_date).bind(e.is_cancelled).bind(&e.sensitivity).bind(&e.show_as).bind(&e.location)
+                        .bind(&e.locations).bind(&e.attendees).bind(&e.body_preview).bind(&e.web_link)
+                        .bind(&e.online_meeting_url).bind(&e.categories).bind(e.last_modified).bind(&e.change_key)
+                        .bind(now).bind(generation)
+                        .execute(&mut *tx).await?;
+                    }
+                }
+            }
+            for id in removed {
+                // Unknown ids (outside the window, never imported) are a no-op.
+                let n = sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND graph_id = $2")
+                    .bind(lease.subscription_id).bind(id).execute(&mut *tx).await?.rows_affected();
+                stats.deleted += i64::try_from(n).unwrap_or(0);
+            }
+            if let Some(g) = cursor.complete_full_round {
+                // The full result is in: whatever this round did not see is gone.
+                let n = sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND sync_generation < $2")
+                    .bind(lease.subscription_id).bind(g).execute(&mut *tx).await?.rows_affected();
+                stats.deleted += i64::try_from(n).unwrap_or(0);
+                sqlx::query("UPDATE subscriptions SET sync_generation = $1, round_full = FALSE, last_full_sync_at = $2 WHERE id = $3")
+                    .bind(g).bind(now).bind(lease.subscription_id).execute(&mut *tx).await?;
+            }
+            Ok(stats)
+        }.await)
+    }
+
+    /// Drops the delta link (expired token): the next round is a full one.
+    pub async fn reset_cursor(&self, lease: &Lease) -> Result<()> {
+        let sql = "UPDATE subscriptions SET next_link = NULL, delta_link = NULL, round_full = FALSE \
+                   WHERE id = $1 AND lease_owner = $2 AND lease_version = $3";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn start_run(&self, subscription_id: i64, kind: &str, owner: &str) -> Result<i64> {
+        let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner) VALUES ($1, $2, 'running', $3, $4) RETURNING id";
+        let id: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(sql).bind(subscription_id).bind(kind).bind(Utc::now()).bind(owner).fetch_one(pool).await?
+        });
+        Ok(id)
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: i64,
+        kind: &str,
+        stats: &RunStats,
+        status: &str,
+        error: Option<&str>,
+        finished: bool,
+    ) -> Result<()> {
+        let sql = "UPDATE sync_runs SET kind = $1, pages = $2, created = $3, updated = $4, deleted = $5, requests = $6, \
+                   throttle_waits = $7, waited_ms = $8, status = $9, error = $10, \
+                   finished_at = CASE WHEN $11 THEN $12 ELSE finished_at END WHERE id = $13";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(kind).bind(stats.pages).bind(stats.created).bind(stats.updated).bind(stats.deleted)
+                .bind(stats.requests).bind(stats.throttle_waits).bind(stats.waited_ms).bind(status).bind(error)
+                .bind(finished).bind(Utc::now()).bind(run_id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Records how a run ended on the subscription and releases the lease.
+    pub async fn finish_subscription_run(
+        &self,
+        lease: &Lease,
+        outcome: &RunOutcome<'_>,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let sql = "UPDATE subscriptions SET status = $1, last_error = $2, next_sync_at = $3, \
+                   last_sync_at = CASE WHEN $4 THEN $5 ELSE last_sync_at END, \
+                   failures = CASE WHEN $4 THEN 0 ELSE failures + 1 END, \
+                   event_count = (SELECT COUNT(*) FROM events WHERE subscription_id = $6), \
+                   lease_owner = NULL, lease_until = NULL WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(outcome.status).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
+                .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_anonymized(&self, id: i64, anonymized: bool) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE subscriptions SET anonymized = $1 WHERE id = $2").bind(anonymized).bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Upcoming timed events of a subscription: (subject, organizer name), for the
+    /// anonymization check.
+    pub async fn upcoming_subjects(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Option<String>, Option<String>)>> {
+        let sql = "SELECT subject, organizer_name FROM events WHERE subscription_id = $1 AND NOT is_all_day \
+                   AND end_utc >= $2 ORDER BY start_utc LIMIT $3";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, (Option<String>, Option<String>)>(sql).bind(id).bind(Utc::now() - chrono::Duration::days(7)).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// A subscription's imported events, ordered by start.
+    pub async fn events_of(&self, id: i64) -> Result<Vec<EventRow>> {
+        let sql = "SELECT graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, organizer_address, \
+                   start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, sensitivity, show_as, \
+                   location, locations, attendees, body_preview, web_link, online_meeting_url, categories, last_modified, \
+                   change_key FROM events WHERE subscription_id = $1 ORDER BY start_utc, graph_id";
+        let rows = dispatch!(self, pool => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    pub async fn runs_of(&self, id: i64, limit: i64) -> Result<Vec<SyncRun>> {
+        let sql = "SELECT id, subscription_id, kind, status, started_at, finished_at, pages, created, updated, deleted, \
+                   requests, throttle_waits, waited_ms, error FROM sync_runs WHERE subscription_id = $1 \
+                   ORDER BY started_at DESC, id DESC LIMIT $2";
+        let rows = dispatch!(self, pool => sqlx::query_as::<_, SyncRun>(sql).bind(id).bind(limit).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Runs by status: (status, runs, requests, throttle waits), for /metrics.
+    pub async fn run_totals(&self) -> Result<Vec<(String, i64, i64, i64)>> {
+        let sql = "SELECT status, COUNT(*), CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(throttle_waits), 0) AS BIGINT) \
+                   FROM sync_runs GROUP BY status ORDER BY status";
+        let rows = dispatch!(self, pool => sqlx::query_as::<_, (String, i64, i64, i64)>(sql).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// "Sync now": due at once.
+    pub async fn request_sync(&self, id: i64) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE subscriptions SET next_sync_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+                .bind(Utc::now()).bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,305 @@
+//! Graph's event JSON (as `calendarView/delta` sends it, requested in UTC) to `events` rows.
+//! Types written from Microsoft's documented event resource; independent of the simulator.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::storage::sync::EventRow;
+
+#[derive(Debug, Deserialize, Default)]
+struct EmailAddress {
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Recipient {
+    #[serde(rename = "emailAddress", default)]
+    email_address: Option<EmailAddress>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DateTimeTimeZone {
+    #[serde(rename = "dateTime")]
+    date_time: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResponseStatus {
+    response: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Attendee {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    status: Option<ResponseStatus>,
+    email_address: Option<EmailAddress>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OnlineMeeting {
+    #[serde(rename = "joinUrl")]
+    join_url: Option<String>,
+}
+
+/// The fields of Graph's event resource Datapump stores.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub series_master_id: Option<String>,
+    #[serde(rename = "iCalUId")]
+    ical_uid: Option<String>,
+    subject: Option<String>,
+    organizer: Option<Recipient>,
+    start: Option<DateTimeTimeZone>,
+    end: Option<DateTimeTimeZone>,
+    original_start_time_zone: Option<String>,
+    #[serde(default)]
+    is_all_day: bool,
+    #[serde(default)]
+    is_cancelled: bool,
+    sensitivity: Option<String>,
+    show_as: Option<String>,
+    location: Option<Location>,
+    #[serde(default)]
+    locations: Vec<Location>,
+    #[serde(default)]
+    attendees: Vec<Attendee>,
+    body_preview: Option<String>,
+    web_link: Option<String>,
+    online_meeting: Option<OnlineMeeting>,
+    online_meeting_url: Option<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+    last_modified_date_time: Option<String>,
+    change_key: Option<String>,
+    #[serde(rename = "@odata.etag")]
+    etag: Option<String>,
+}
+
+/// One item of a delta page.
+pub enum DeltaItem {
+    Removed(String),
+    Event(Box<GraphEvent>),
+}
+
+pub fn parse_item(v: Value) -> Result<DeltaItem, String> {
+    if v.get("@removed").is_some() {
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("a removal without id")?;
+        return Ok(DeltaItem::Removed(id.to_string()));
+    }
+    serde_json::from_value::<GraphEvent>(v)
+        .map(|e| DeltaItem::Event(Box::new(e)))
+        .map_err(|e| e.to_string())
+}
+
+impl GraphEvent {
+    /// Occurrences come from delta without subject, organizer and the rest.
+    pub fn is_minimal_occurrence(&self) -> bool {
+        self.kind.as_deref() == Some("occurrence")
+            && self.subject.is_none()
+            && self.organizer.is_none()
+    }
+}
+
+/// Graph's `dateTime` (no offset, up to seven fractional digits), read as UTC.
+fn parse_time(raw: &str) -> Option<NaiveDateTime> {
+    let trimmed = raw.trim_end_matches('Z');
+    let (main, fraction) = trimmed.split_once('.').unwrap_or((trimmed, ""));
+    let base = NaiveDateTime::parse_from_str(main, "%Y-%m-%dT%H:%M:%S").ok()?;
+    let digits: String = fraction.chars().take(9).collect();
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse::<i64>().ok()?
+    };
+    Some(base + chrono::Duration::nanoseconds(nanos))
+}
+
+fn json_or_none<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
+}
+
+#[derive(serde::Serialize)]
+struct StoredAttendee<'a> {
+    name: Option<&'a str>,
+    address: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    response: Option<&'a str>,
+}
+
+fn etag_key(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_start_matches("W/").trim_matches('"').to_string())
+}
+
+/// Builds the row; for an occurrence the `master` supplies what delta leaves out. With
+/// `mask_private`, private and confidential events keep only times, type and organizer.
+pub fn to_row(
+    e: &GraphEvent,
+    master: Option<&GraphEvent>,
+    mask_private: bool,
+) -> Result<EventRow, String> {
+    let base = master.unwrap_or(e);
+    let start = e
+        .start
+        .as_ref()
+        .and_then(|s| parse_time(&s.date_time))
+        .ok_or_else(|| format!("event {} has no valid start", e.id))?;
+    let end = e
+        .end
+        .as_ref()
+        .and_then(|s| parse_time(&s.date_time))
+        .ok_or_else(|| format!("event {} has no valid end", e.id))?;
+    let all_day = base.is_all_day;
+    let organizer = base
+        .organizer
+        .as_ref()
+        .and_then(|o| o.email_address.as_ref());
+    let attendees: Vec<StoredAttendee> = base
+        .attendees
+        .iter()
+        .map(|a| StoredAttendee {
+            name: a.email_address.as_ref().and_then(|x| x.name.as_deref()),
+            address: a.email_address.as_ref().and_then(|x| x.address.as_deref()),
+            kind: a.kind.as_deref(),
+            response: a.status.as_ref().and_then(|s| s.response.as_deref()),
+        })
+        .collect();
+    let locations: Vec<&str> = base
+        .locations
+        .iter()
+        .filter_map(|l| l.display_name.as_deref())
+        .collect();
+    let private = matches!(
+        base.sensitivity.as_deref(),
+        Some("private" | "confidential")
+    );
+    let masked = mask_private && private;
+    let mut row = EventRow {
+        graph_id: e.id.clone(),
+        ical_uid: e.ical_uid.clone().or(base.ical_uid.clone()),
+        series_master_id: e.series_master_id.clone(),
+        event_type: e.kind.clone().unwrap_or_else(|| "singleInstance".into()),
+        subject: base.subject.clone(),
+        organizer_name: organizer.and_then(|o| o.name.clone()),
+        organizer_address: organizer.and_then(|o| o.address.clone()),
+        start_utc: DateTime::from_naive_utc_and_offset(start, Utc),
+        end_utc: DateTime::from_naive_utc_and_offset(end, Utc),
+        time_zone: base.original_start_time_zone.clone(),
+        is_all_day: all_day,
+        // All-day events are floating dates: the date as sent, in no time zone.
+        start_date: all_day.then(|| start.date()),
+        end_date: all_day.then(|| end.date()),
+        is_cancelled: e.is_cancelled,
+        sensitivity: base.sensitivity.clone(),
+        show_as: base.show_as.clone(),
+        location: base
+            .location
+            .as_ref()
+            .and_then(|l| l.display_name.clone())
+            .filter(|s| !s.is_empty()),
+        locations: json_or_none(&locations),
+        attendees: json_or_none(&attendees),
+        body_preview: base.body_preview.clone().filter(|s| !s.is_empty()),
+        web_link: e.web_link.clone().or(base.web_link.clone()),
+        online_meeting_url: base
+            .online_meeting
+            .as_ref()
+            .and_then(|m| m.join_url.clone())
+            .or(base.online_meeting_url.clone()),
+        categories: json_or_none(&base.categories),
+        last_modified: e
+            .last_modified_date_time
+            .as_deref()
+            .or(base.last_modified_date_time.as_deref())
+            .and_then(parse_time)
+            .map(|t| DateTime::from_naive_utc_and_offset(t, Utc)),
+        change_key: e.change_key.clone().or_else(|| etag_key(e.etag.as_deref())),
+    };
+    if masked {
+        row.subject = None;
+        row.body_preview = None;
+        row.attendees = None;
+        row.categories = None;
+        row.online_meeting_url = None;
+        row.web_link = None;
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seven_digit_fractions_and_all_day_dates() {
+        assert_eq!(
+            parse_time("2026-06-01T09:30:00.1234567").map(|t| t.and_utc().timestamp_subsec_nanos()),
+            Some(123_456_700)
+        );
+        let e: GraphEvent = serde_json::from_value(json!({
+            "id": "A", "type": "singleInstance", "subject": "Feiertag", "isAllDay": true,
+            "start": {"dateTime": "2026-10-03T00:00:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-10-04T00:00:00.0000000", "timeZone": "UTC"},
+            "sensitivity": "private", "attendees": [{"type": "required", "status": {"response": "accepted"}, "emailAddress": {"name": "A", "address": "a@x"}}]
+        })).expect("event");
+        let row = to_row(&e, None, false).expect("row");
+        assert_eq!(
+            row.start_date.map(|d| d.to_string()).as_deref(),
+            Some("2026-10-03")
+        );
+        assert_eq!(
+            row.end_date.map(|d| d.to_string()).as_deref(),
+            Some("2026-10-04")
+        );
+        assert!(
+            row.attendees
+                .as_deref()
+                .is_some_and(|a| a.contains("accepted"))
+        );
+        let masked = to_row(&e, None, true).expect("row");
+        assert_eq!(masked.subject, None);
+        assert_eq!(masked.attendees, None);
+    }
+
+    #[test]
+    fn removals_and_minimal_occurrences() {
+        assert!(
+            matches!(parse_item(json!({"id": "X", "@removed": {"reason": "deleted"}})), Ok(DeltaItem::Removed(id)) if id == "X")
+        );
+        let Ok(DeltaItem::Event(occ)) = parse_item(
+            json!({"id": "O", "type": "occurrence", "seriesMasterId": "M",
+            "start": {"dateTime": "2026-06-01T09:00:00.0000000"}, "end": {"dateTime": "2026-06-01T10:00:00.0000000"}, "@odata.etag": "W/\"abc\""}),
+        ) else {
+            panic!("an event");
+        };
+        assert!(occ.is_minimal_occurrence());
+        let master: GraphEvent = serde_json::from_value(
+            json!({"id": "M", "type": "seriesMaster", "subject": "Jour fixe",
+            "organizer": {"emailAddress": {"name": "Anna", "address": "anna@x"}}}),
+        )
+        .expect("master");
+        let row = to_row(&occ, Some(&master), false).expect("row");
+        assert_eq!(row.subject.as_deref(), Some("Jour fixe"));
+        assert_eq!(row.series_master_id.as_deref(), Some("M"));
+        assert_eq!(row.event_type, "occurrence");
+        assert_eq!(row.change_key.as_deref(), Some("abc"));
+    }
+}

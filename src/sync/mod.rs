@@ -1,0 +1,565 @@
+//! The import engine: keeps each subscribed calendar's events in the database, incrementally,
+//! crash-safe and throttle-aware.
+//!
+//! A run claims the subscription's lease, then walks `calendarView/delta` pages. Each page's
+//! changes and the link to continue from are committed in one transaction, fenced by the lease,
+//! so a run killed at any instant resumes where it stopped and a stolen lease cannot write. A full
+//! round (first run, window moved, expired token, daily reconciliation) stamps rows with a new
+//! generation and, on its last page, removes what it did not see.
+
+mod fetch;
+pub mod map;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::profiles::ProfileStatus;
+use crate::profiles::tokens::TokenService;
+use crate::storage::subscriptions::Subscription;
+use crate::storage::sync::{Lease, PageCursor, RunOutcome, RunStats};
+use crate::storage::{Db, StoreError};
+
+use self::map::{DeltaItem, GraphEvent};
+
+#[derive(Debug, Clone)]
+pub struct SyncPolicy {
+    /// `Prefer: odata.maxpagesize`.
+    pub page_size: u32,
+    /// How long a lease lasts without renewal (renewed with every page).
+    pub lease: Duration,
+    /// A run gives up after this long.
+    pub max_run: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Runs in parallel per engine.
+    pub concurrency: usize,
+    /// A full reconciliation at least this often.
+    pub full_every: Duration,
+    /// How often the scheduler looks for due work.
+    pub tick: Duration,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        Self {
+            page_size: 200,
+            lease: Duration::from_secs(120),
+            max_run: Duration::from_secs(15 * 60),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+            concurrency: 8,
+            full_every: Duration::from_secs(24 * 3600),
+            tick: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the profile needs attention ({})", .0.as_str())]
+    ProfilePaused(ProfileStatus),
+    #[error("Microsoft's sign-in service is not reachable right now")]
+    ProfileUnreachable,
+    #[error("the sync state expired (410)")]
+    Gone,
+    #[error("the run took too long and was stopped")]
+    Deadline,
+    #[error("Graph could not be reached: {0}")]
+    Network(String),
+    #[error("unexpected answer from Graph: {0}")]
+    Protocol(String),
+    #[error("Graph returned a link to another host; not followed")]
+    ForeignLink,
+    #[error("Graph answered {status} {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("another engine took over this subscription")]
+    LeaseLost,
+    #[error("stopped by shutdown")]
+    Interrupted,
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::LeaseLost,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub subscription_id: i64,
+    pub status: &'static str,
+    pub kind: &'static str,
+    pub stats: RunStats,
+    pub error: Option<String>,
+}
+
+pub struct SyncEngine {
+    db: Db,
+    tokens: Arc<TokenService>,
+    http: reqwest::Client,
+    policy: SyncPolicy,
+    owner: String,
+    shutdown: CancellationToken,
+    running: Mutex<HashSet<i64>>,
+}
+
+pub(crate) struct RunContext<'a> {
+    engine: &'a SyncEngine,
+    profile_id: i64,
+    graph_base: String,
+    deadline: Instant,
+    stats: RunStats,
+}
+
+/// The window of a subscription: whole UTC days, from `days_back` before today to `days_ahead`
+/// after it (inclusive). It moves once a day, which starts a full round.
+pub fn window(
+    days_back: i64,
+    days_ahead: i64,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let today = now.date_naive();
+    let start = today - chrono::Duration::days(days_back);
+    let end = today + chrono::Duration::days(days_ahead + 1);
+    (
+        start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+        end.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+    )
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl SyncEngine {
+    pub fn new(
+        db: Db,
+        tokens: Arc<TokenService>,
+        policy: SyncPolicy,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            http: tokens.http().clone(),
+            db,
+            tokens,
+            policy,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            shutdown,
+            running: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn policy(&self) -> &SyncPolicy {
+        &self.policy
+    }
+
+    /// The calendar's path under the Graph base, for delta and for series masters.
+    fn calendar_path(sub: &Subscription) -> Vec<String> {
+        match sub.source.as_str() {
+            "own" => vec!["me".into(), "calendars".into(), sub.calendar_id.clone()],
+            _ => vec!["users".into(), sub.mailbox_address.clone()],
+        }
+    }
+
+    fn graph_url(base: &str, segments: &[String], query: &[(&str, String)]) -> String {
+        let Ok(mut url) = url::Url::parse(&format!("{base}/v1.0")) else {
+            return base.to_string();
+        };
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url.to_string()
+    }
+
+    fn initial_link(
+        graph_base: &str,
+        sub: &Subscription,
+        w: (DateTime<Utc>, DateTime<Utc>),
+    ) -> String {
+        let mut segments = Self::calendar_path(sub);
+        segments.push("calendarView".into());
+        segments.push("delta".into());
+        Self::graph_url(
+            graph_base,
+            &segments,
+            &[
+                ("startDateTime", rfc3339(w.0)),
+                ("endDateTime", rfc3339(w.1)),
+            ],
+        )
+    }
+
+    fn master_url(graph_base: &str, sub: &Subscription, master_id: &str) -> String {
+        let mut segments = match sub.source.as_str() {
+            "own" => vec!["me".to_string()],
+            _ => vec!["users".to_string(), sub.mailbox_address.clone()],
+        };
+        segments.push("events".into());
+        segments.push(master_id.to_string());
+        Self::graph_url(graph_base, &segments, &[])
+    }
+
+    /// Runs one subscription now if its lease is free; `None` when another run holds it.
+    pub async fn run_subscription(&self, id: i64) -> Result<Option<RunReport>, StoreError> {
+        let until = Utc::now() + dur(self.policy.lease);
+        let Some(lease) = self.db.claim_subscription(id, &self.owner, until).await? else {
+            return Ok(None);
+        };
+        let sub = self.db.subscription(id).await?;
+        let run_id = self.db.start_run(id, "delta", &self.owner).await?;
+        let mut ctx = RunContext {
+            engine: self,
+            profile_id: sub.profile_id.unwrap_or(0),
+            graph_base: String::new(),
+            deadline: Instant::now() + self.policy.max_run,
+            stats: RunStats::default(),
+        };
+        let mut kind = "delta";
+        let result = match sub.profile_id {
+            None => Err(RunError::Internal(
+                "the subscription's profile was deleted".into(),
+            )),
+            Some(pid) => match self.db.profile(pid).await {
+                Ok(profile) => {
+                    ctx.graph_base = profile.graph_base.clone();
+                    self.sync(&mut ctx, &lease, &sub, run_id, &mut kind).await
+                }
+                Err(e) => Err(e.into()),
+            },
+        };
+        let now = Utc::now();
+        let interval = dur(Duration::from_secs(
+            u64::try_from(sub.interval_minutes.max(1)).unwrap_or(5) * 60,
+        ));
+        let jitter = |d: chrono::Duration| {
+            d + chrono::Duration::milliseconds(
+                rand::rng().random_range(0..=d.num_milliseconds().max(1) / 10),
+            )
+        };
+        let (status, error, next) = match &result {
+            Ok(()) => ("ok", None, now + jitter(interval)),
+            Err(RunError::ProfilePaused(s)) => (
+                "paused",
+                Some(format!("profile: {}", s.as_str())),
+                now + interval,
+            ),
+            Err(RunError::LeaseLost) => (
+                "aborted",
+                Some(RunError::LeaseLost.to_string()),
+                now + interval,
+            ),
+            Err(RunError::Interrupted) => ("interrupted", None, now),
+            Err(e) => {
+                // Failing runs back off (up to an hour), but never run more often than planned.
+                let factor = 2i32.saturating_pow(u32::try_from(sub.failures).unwrap_or(6).min(6));
+                let wait = (interval * factor)
+                    .min(chrono::Duration::hours(1))
+                    .max(interval);
+                ("error", Some(e.to_string()), now + wait)
+            }
+        };
+        self.db
+            .update_run(run_id, kind, &ctx.stats, status, error.as_deref(), true)
+            .await?;
+        if !matches!(result, Err(RunError::LeaseLost)) {
+            self.db
+                .finish_subscription_run(
+                    &lease,
+                    &RunOutcome {
+                        status,
+                        error: error.as_deref(),
+                        next_sync_at: next,
+                        success: result.is_ok(),
+                    },
+                )
+                .await?;
+            if result.is_ok() {
+                self.check_anonymized(id).await?;
+            }
+        }
+        match &result {
+            Ok(()) => tracing::info!(
+                subscription = id,
+                kind,
+                pages = ctx.stats.pages,
+                created = ctx.stats.created,
+                updated = ctx.stats.updated,
+                deleted = ctx.stats.deleted,
+                "sync finished"
+            ),
+            Err(e) => tracing::warn!(subscription = id, kind, error = %e, "sync did not finish"),
+        }
+        Ok(Some(RunReport {
+            subscription_id: id,
+            status,
+            kind,
+            stats: ctx.stats,
+            error,
+        }))
+    }
+
+    async fn sync(
+        &self,
+        ctx: &mut RunContext<'_>,
+        lease: &Lease,
+        sub: &Subscription,
+        run_id: i64,
+        kind: &mut &'static str,
+    ) -> Result<(), RunError> {
+        let w = window(sub.days_back, sub.days_ahead, Utc::now());
+        let cursor = self.db.cursor(sub.id).await?;
+        let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);
+        let full_due = cursor
+            .last_full_sync_at
+            .is_none_or(|t| Utc::now() - t > dur(self.policy.full_every));
+        let mut generation = cursor.sync_generation;
+        let mut full = cursor.round_full;
+        if cursor.next_link.is_some() && same_window {
+            // Resume the round a previous run left (crash or shutdown).
+            if full {
+                generation = cursor.round_generation;
+            }
+        } else if let (Some(delta), true, false) = (&cursor.delta_link, same_window, full_due) {
+            self.db.start_round(lease, delta, None, w).await?;
+            full = false;
+        } else {
+            generation = cursor.sync_generation + 1;
+            self.db
+                .start_round(
+                    lease,
+                    &Self::initial_link(&ctx.graph_base, sub, w),
+                    Some(generation),
+                    w,
+                )
+                .await?;
+            full = true;
+        }
+        *kind = if full { "full" } else { "delta" };
+        let mut restarted = false;
+        let mut masters: HashMap<String, Option<GraphEvent>> = HashMap::new();
+        loop {
+            if self.shutdown.is_cancelled() {
+                return Err(RunError::Interrupted);
+            }
+            let link = self
+                .db
+                .cursor(sub.id)
+                .await?
+                .next_link
+                .ok_or_else(|| RunError::Protocol("no link to continue from".into()))?;
+            let page = match ctx.get_json(&link).await {
+                Ok(p) => p,
+                Err(RunError::Gone) if !restarted => {
+                    // The delta token expired: a full round that reconciles.
+                    restarted = true;
+                    self.db.reset_cursor(lease).await?;
+                    generation = self.db.cursor(sub.id).await?.sync_generation + 1;
+                    self.db
+                        .start_round(
+                            lease,
+                            &Self::initial_link(&ctx.graph_base, sub, w),
+                            Some(generation),
+                            w,
+                        )
+                        .await?;
+                    full = true;
+                    *kind = "resync";
+                    masters.clear();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let next_link = page
+                .get("@odata.nextLink")
+                .and_then(Value::as_str)
+                .map(String::from);
+            let delta_link = page
+                .get("@odata.deltaLink")
+                .and_then(Value::as_str)
+                .map(String::from);
+            if next_link.is_none() && delta_link.is_none() {
+                return Err(RunError::Protocol(
+                    "a page with neither nextLink nor deltaLink".into(),
+                ));
+            }
+            let items = match page.get("value") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => return Err(RunError::Protocol("a page without value".into())),
+            };
+            let mut rows = Vec::new();
+            let mut removed = Vec::new();
+            for item in items {
+                match map::parse_item(item).map_err(RunError::Protocol)? {
+                    DeltaItem::Removed(id) => removed.push(id),
+                    DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
+                        masters.insert(e.id.clone(), Some(*e));
+                    }
+                    DeltaItem::Event(e) => {
+                        let master = match (e.is_minimal_occurrence(), e.series_master_id.clone()) {
+                            (true, Some(mid)) => {
+                                if !masters.contains_key(&mid) {
+                                    let url = Self::master_url(&ctx.graph_base, sub, &mid);
+                                    let fetched = match ctx.get_json(&url).await {
+                                        Ok(v) => serde_json::from_value::<GraphEvent>(v).ok(),
+                                        // The series was deleted meanwhile: its removals follow.
+                                        Err(RunError::Api { status: 404, .. }) => None,
+                                        Err(e) => return Err(e),
+                                    };
+                                    masters.insert(mid.clone(), fetched);
+                                }
+                                match masters.get(&mid) {
+                                    Some(Some(m)) => Some(m),
+                                    _ => continue,
+                                }
+                            }
+                            _ => None,
+                        };
+                        rows.push(
+                            map::to_row(&e, master, sub.mask_private)
+                                .map_err(RunError::Protocol)?,
+                        );
+                    }
+                }
+            }
+            let complete = (full && delta_link.is_some()).then_some(generation);
+            let page_cursor = PageCursor {
+                next_link: next_link.as_deref(),
+                delta_link: delta_link.as_deref(),
+                complete_full_round: complete,
+                lease_until: Utc::now() + dur(self.policy.lease),
+            };
+            let stats = self
+                .db
+                .apply_page(lease, generation, &rows, &removed, &page_cursor)
+                .await?;
+            ctx.stats.pages += 1;
+            ctx.stats.created += stats.created;
+            ctx.stats.updated += stats.updated;
+            ctx.stats.deleted += stats.deleted;
+            self.db
+                .update_run(run_id, kind, &ctx.stats, "running", None, false)
+                .await?;
+            if delta_link.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Flags a room whose upcoming subjects are mostly empty or the organizer's name.
+    async fn check_anonymized(&self, id: i64) -> Result<(), StoreError> {
+        let recent = self.db.upcoming_subjects(id, 50).await?;
+        let suspicious = recent
+            .iter()
+            .filter(|(subject, organizer)| {
+                let s = subject.as_deref().unwrap_or("").trim();
+                s.is_empty()
+                    || organizer
+                        .as_deref()
+                        .is_some_and(|o| !o.is_empty() && s.eq_ignore_ascii_case(o))
+            })
+            .count();
+        let anonymized = recent.len() >= 5 && suspicious * 2 > recent.len();
+        self.db.set_anonymized(id, anonymized).await
+    }
+
+    /// Runs every due subscription (or the given one) once, in the foreground.
+    pub async fn run_once(&self, only: Option<i64>) -> Result<Vec<RunReport>, StoreError> {
+        let ids = match only {
+            Some(id) => {
+                self.db.request_sync(id).await?;
+                vec![id]
+            }
+            None => self.db.due_subscriptions(Utc::now(), 10_000).await?,
+        };
+        let mut reports = Vec::new();
+        for id in ids {
+            if let Some(r) = self.run_subscription(id).await? {
+                reports.push(r);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// The background scheduler: picks due subscriptions, runs up to `concurrency` at once,
+    /// never two runs of one subscription (the lease, and a set in this process).
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.policy.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut tick = tokio::time::interval(self.policy.tick);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            while tasks.try_join_next().is_some() {}
+            let due = match self
+                .db
+                .due_subscriptions(
+                    Utc::now(),
+                    i64::try_from(self.policy.concurrency * 2).unwrap_or(16),
+                )
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for due subscriptions");
+                    continue;
+                }
+            };
+            for id in due {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                {
+                    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                    if !running.insert(id) {
+                        continue;
+                    }
+                }
+                let engine = self.clone();
+                tasks.spawn(async move {
+                    if let Err(e) = engine.run_subscription(id).await {
+                        tracing::warn!(subscription = id, error = %e, "sync run failed to record");
+                    }
+                    engine
+                        .running
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    drop(permit);
+                });
+            }
+        }
+        // Runs stop at their next page boundary; wait for them to record where they are.
+        while tasks.join_next().await.is_some() {}
+    }
+}

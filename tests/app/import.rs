@@ -1,0 +1,756 @@
+//! The import engine against the simulator: the database must equal Graph's truth after every
+//! kind of change, through throttling, faults, expiring tokens and crashes.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use datapump::sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig};
+use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use datapump::storage::sync::EventRow;
+use serde_json::Value;
+
+use crate::common::{Backend, Options, on_both_backends};
+use crate::profiles::{World, authorize, create_profile, world_with};
+
+pub(crate) async fn import_world(
+    backend: Backend,
+    sim_config: SimConfig,
+    page_size: u32,
+) -> (World, i64) {
+    let options = Options {
+        page_size: Some(page_size),
+        ..Options::default()
+    };
+    let w = world_with(backend, options, sim_config).await;
+    let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, id).await;
+    (w, id)
+}
+
+pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
+    let calendar_id = w
+        .sim
+        .sim
+        .lock()
+        .resolve_calendar(mailbox)
+        .expect("calendar");
+    w.app
+        .db()
+        .create_subscription(&NewSubscription {
+            profile_id: profile,
+            source: "mailbox",
+            mailbox_address: mailbox,
+            mailbox_name: mailbox,
+            calendar_id: &calendar_id,
+            calendar_name: "Kalender",
+            settings: &SubscriptionSettings {
+                display_name: mailbox.into(),
+                days_back: 7,
+                days_ahead: 180,
+                interval_minutes: 5,
+                enabled: true,
+                mask_private: false,
+            },
+            created_by: "test",
+        })
+        .await
+        .expect("subscription")
+}
+
+async fn run(w: &World, sub: i64) -> datapump::sync::RunReport {
+    w.app
+        .state
+        .sync
+        .run_subscription(sub)
+        .await
+        .expect("run")
+        .expect("lease free")
+}
+
+fn s(v: &Value) -> Option<String> {
+    v.as_str().map(String::from).filter(|x| !x.is_empty())
+}
+
+/// The simulator's truth for the subscription's window, keyed by id, as the fields we store.
+pub(crate) fn truth(
+    w: &World,
+    mailbox: &str,
+    days_back: i64,
+    days_ahead: i64,
+) -> BTreeMap<String, Value> {
+    let (start, end) = datapump::sync::window(days_back, days_ahead, Utc::now());
+    w.sim
+        .sim
+        .truth(mailbox, start, end)
+        .expect("truth")
+        .into_iter()
+        .map(|e| (e["id"].as_str().unwrap_or("").to_string(), e))
+        .collect()
+}
+
+fn parse_utc(v: &Value) -> chrono::DateTime<Utc> {
+    let raw = v["dateTime"].as_str().unwrap_or("");
+    chrono::NaiveDateTime::parse_from_str(&raw[..19], "%Y-%m-%dT%H:%M:%S")
+        .expect("time")
+        .and_utc()
+}
+
+/// Every stored field equals Graph's value; no event missing, none extra.
+pub(crate) async fn assert_matches_truth(
+    w: &World,
+    sub: i64,
+    mailbox: &str,
+    days_back: i64,
+    days_ahead: i64,
+) {
+    let rows: Vec<EventRow> = w.app.db().events_of(sub).await.expect("events");
+    let truth = truth(w, mailbox, days_back, days_ahead);
+    let stored: BTreeMap<String, &EventRow> =
+        rows.iter().map(|r| (r.graph_id.clone(), r)).collect();
+    assert_eq!(stored.len(), rows.len(), "no duplicate rows");
+    let missing: Vec<_> = truth.keys().filter(|k| !stored.contains_key(*k)).collect();
+    let extra: Vec<_> = stored.keys().filter(|k| !truth.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (id, t) in &truth {
+        let r = stored[id];
+        assert_eq!(r.event_type, t["type"].as_str().unwrap_or(""), "{id} type");
+        assert_eq!(r.subject, s(&t["subject"]), "{id} subject");
+        assert_eq!(r.series_master_id, s(&t["seriesMasterId"]), "{id} master");
+        assert_eq!(r.start_utc, parse_utc(&t["start"]), "{id} start");
+        assert_eq!(r.end_utc, parse_utc(&t["end"]), "{id} end");
+        assert_eq!(
+            r.is_all_day,
+            t["isAllDay"].as_bool().unwrap_or(false),
+            "{id} all day"
+        );
+        if r.is_all_day {
+            assert_eq!(
+                r.start_date.map(|d| d.to_string()),
+                t["start"]["dateTime"].as_str().map(|x| x[..10].to_string()),
+                "{id} start date"
+            );
+        }
+        assert_eq!(
+            r.is_cancelled,
+            t["isCancelled"].as_bool().unwrap_or(false),
+            "{id} cancelled"
+        );
+        assert_eq!(r.sensitivity, s(&t["sensitivity"]), "{id} sensitivity");
+        assert_eq!(r.show_as, s(&t["showAs"]), "{id} showAs");
+        assert_eq!(
+            r.organizer_name,
+            s(&t["organizer"]["emailAddress"]["name"]),
+            "{id} organizer"
+        );
+        assert_eq!(
+            r.organizer_address,
+            s(&t["organizer"]["emailAddress"]["address"]),
+            "{id} organizer address"
+        );
+        assert_eq!(
+            r.location,
+            s(&t["location"]["displayName"]),
+            "{id} location"
+        );
+        assert_eq!(r.body_preview, s(&t["bodyPreview"]), "{id} preview");
+        assert_eq!(
+            r.time_zone,
+            s(&t["originalStartTimeZone"]),
+            "{id} time zone"
+        );
+        assert_eq!(
+            r.online_meeting_url,
+            s(&t["onlineMeeting"]["joinUrl"]),
+            "{id} online meeting"
+        );
+        let attendees = t["attendees"].as_array().map_or(0, Vec::len);
+        let stored_attendees = r.attendees.as_deref().map_or(0, |a| {
+            serde_json::from_str::<Vec<Value>>(a).map_or(0, |v| v.len())
+        });
+        assert_eq!(stored_attendees, attendees, "{id} attendees");
+        if r.event_type != "occurrence" {
+            assert_eq!(r.change_key, s(&t["changeKey"]), "{id} change key");
+            assert_eq!(r.ical_uid, s(&t["iCalUId"]), "{id} iCalUId");
+        }
+    }
+    let sub_row = w.app.db().subscription(sub).await.expect("sub");
+    assert_eq!(sub_row.event_count, truth.len() as i64);
+}
+
+fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
+    (Utc::now() + Duration::days(days))
+        .date_naive()
+        .and_hms_opt(hour, 0, 0)
+        .expect("time")
+}
+
+fn new_event(calendar: &str, subject: &str, days: i64) -> NewEvent {
+    NewEvent {
+        calendar: calendar.into(),
+        subject: subject.into(),
+        body: "Text".into(),
+        start: naive(days, 9),
+        end: naive(days, 10),
+        time_zone: "W. Europe Standard Time".into(),
+        is_all_day: false,
+        sensitivity: "normal".into(),
+        organizer: Some("anna.schmidt@contoso.example".into()),
+        attendees: vec!["ben.mueller@contoso.example".into()],
+        location: None,
+        recurrence: None,
+        categories: vec![],
+    }
+}
+
+async fn initial_import_and_every_change(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 25).await;
+    let room = "raum.muenchen@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let first = run(&w, sub).await;
+    assert_eq!(
+        (first.status, first.kind),
+        ("ok", "full"),
+        "{:?}",
+        first.error
+    );
+    assert!(
+        first.stats.pages > 2,
+        "several pages: {}",
+        first.stats.pages
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // Nothing changed: a delta round with no change.
+    let idle = run(&w, sub).await;
+    assert_eq!(
+        (
+            idle.kind,
+            idle.stats.created,
+            idle.stats.updated,
+            idle.stats.deleted
+        ),
+        ("delta", 0, 0, 0)
+    );
+
+    // Every kind of change, then one run.
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let singles: Vec<String> = rows
+        .iter()
+        .filter(|r| r.event_type == "singleInstance" && r.start_utc > Utc::now())
+        .map(|r| r.graph_id.clone())
+        .collect();
+    let occurrences: Vec<String> = rows
+        .iter()
+        .filter(|r| r.event_type == "occurrence")
+        .map(|r| r.graph_id.clone())
+        .collect();
+    assert!(
+        singles.len() >= 3 && occurrences.len() >= 2,
+        "the room has series and singles"
+    );
+    {
+        let mut sim = w.sim.sim.lock();
+        sim.create_event(new_event(room, "Neu angelegt", 2))
+            .expect("create");
+        sim.update_event(
+            &singles[0],
+            EventPatch {
+                subject: Some("Umbenannt".into()),
+                ..Default::default()
+            },
+        )
+        .expect("rename");
+        sim.update_event(
+            &singles[1],
+            EventPatch {
+                start: Some(naive(3, 14)),
+                end: Some(naive(3, 15)),
+                ..Default::default()
+            },
+        )
+        .expect("move");
+        sim.delete_event(&singles[2]).expect("delete");
+        sim.delete_event(&occurrences[0])
+            .expect("cancel an occurrence");
+        sim.update_event(
+            &occurrences[1],
+            EventPatch {
+                subject: Some("Ausnahme".into()),
+                start: Some(naive(20, 16)),
+                end: Some(naive(20, 17)),
+                ..Default::default()
+            },
+        )
+        .expect("exception");
+    }
+    let changes = run(&w, sub).await;
+    assert_eq!(
+        (changes.status, changes.kind),
+        ("ok", "delta"),
+        "{:?}",
+        changes.error
+    );
+    assert!(
+        changes.stats.created >= 1 && changes.stats.updated >= 3 && changes.stats.deleted >= 2,
+        "{:?}",
+        changes.stats
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // Changing a series master changes its occurrences; replays change nothing.
+    let master = rows
+        .iter()
+        .find_map(|r| r.series_master_id.clone())
+        .expect("a series");
+    w.sim
+        .sim
+        .lock()
+        .update_event(
+            &master,
+            EventPatch {
+                subject: Some("Neue Serie".into()),
+                ..Default::default()
+            },
+        )
+        .expect("master");
+    w.sim.sim.lock().replay_delta = true;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    let runs = w.app.db().runs_of(sub, 10).await.expect("runs");
+    assert_eq!(runs.len(), 5);
+    assert!(
+        runs.iter()
+            .all(|r| r.status == "ok" && r.finished_at.is_some())
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    initial_import_and_every_change,
+    initial_import_and_every_change
+);
+
+async fn resync_window_and_all_day(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+
+    // All-day events keep their date whatever the time zone they were made in.
+    let mut allday = new_event(room, "Betriebsausflug", 5);
+    allday.is_all_day = true;
+    allday.time_zone = "Pacific Standard Time".into();
+    allday.start = naive(5, 0);
+    allday.end = naive(6, 0);
+    w.sim.sim.lock().create_event(allday).expect("all day");
+
+    // The delta token expires and changes happen meanwhile: a full round that reconciles.
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let victim = rows
+        .iter()
+        .find(|r| r.event_type == "singleInstance")
+        .expect("single")
+        .graph_id
+        .clone();
+    w.sim.sim.lock().delete_event(&victim).expect("delete");
+    w.sim.sim.lock().expire_delta_tokens(None);
+    let resync = run(&w, sub).await;
+    assert_eq!(
+        (resync.status, resync.kind),
+        ("ok", "resync"),
+        "{:?}",
+        resync.error
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    let stored = w.app.db().events_of(sub).await.expect("events");
+    let day = stored
+        .iter()
+        .find(|r| r.subject.as_deref() == Some("Betriebsausflug"))
+        .expect("all-day event");
+    assert_eq!(day.start_date, Some(naive(5, 0).date()));
+    assert_eq!(day.end_date, Some(naive(6, 0).date()));
+
+    // The window moves (here: fewer days back): what left it is removed.
+    let current = w.app.db().subscription(sub).await.expect("sub");
+    let settings = SubscriptionSettings {
+        display_name: current.display_name.clone(),
+        days_back: 0,
+        days_ahead: 30,
+        interval_minutes: 5,
+        enabled: true,
+        mask_private: false,
+    };
+    w.app
+        .db()
+        .update_subscription(sub, &settings, current.version)
+        .await
+        .expect("update");
+    let moved = run(&w, sub).await;
+    assert_eq!((moved.status, moved.kind), ("ok", "full"));
+    assert!(moved.stats.deleted > 0);
+    assert_matches_truth(&w, sub, room, 0, 30).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(resync_window_and_all_day, resync_window_and_all_day);
+
+async fn throttling_faults_and_tokens(backend: Backend) {
+    let sim_config = SimConfig {
+        access_token_lifetime: Some(std::time::Duration::from_secs(2)),
+        ..SimConfig::default()
+    };
+    let (w, profile) = import_world(backend, sim_config, 20).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+
+    // A 429 storm with Retry-After: honoured, counted, then success.
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Throttle { retry_after: 1 },
+        rate: 0.0,
+        next: Some(3),
+        path_contains: Some("calendarView".into()),
+    });
+    let started = std::time::Instant::now();
+    let r = run(&w, sub).await;
+    assert_eq!(r.status, "ok", "{:?}", r.error);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "waited as told"
+    );
+    assert_eq!(r.stats.throttle_waits, 3);
+    assert_eq!(r.stats.requests, r.stats.pages + 3 + masters(&w, sub).await);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // Dropped connections and gateway errors are retried.
+    {
+        let mut sim = w.sim.sim.lock();
+        sim.create_event(new_event(room, "Nach Abbruch", 4))
+            .expect("create");
+        sim.faults.push(FaultRule {
+            kind: FaultKind::Drop,
+            rate: 0.0,
+            next: Some(2),
+            path_contains: Some("calendarView".into()),
+        });
+        sim.faults.push(FaultRule {
+            kind: FaultKind::GatewayTimeout,
+            rate: 0.0,
+            next: Some(1),
+            path_contains: Some("calendarView".into()),
+        });
+    }
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // Access tokens expiring mid-run (2 s lifetime, slow pages): refreshed, run completes.
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(150);
+    w.sim.sim.lock().expire_delta_tokens(None);
+    let before = w.sim.sim.lock().counters.token_requests;
+    let r = run(&w, sub).await;
+    assert_eq!(r.status, "ok", "{:?}", r.error);
+    assert!(
+        w.sim.sim.lock().counters.token_requests > before,
+        "tokens were refreshed during the run"
+    );
+    w.sim.sim.lock().config.latency = std::time::Duration::ZERO;
+
+    // The password is reset: the run pauses, the profile needs re-authorization, nothing lost.
+    w.sim.sim.lock().clock_offset += Duration::seconds(5);
+    w.sim
+        .sim
+        .lock()
+        .revoke_sessions("datapump@contoso.example")
+        .expect("revoke");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let paused = run(&w, sub).await;
+    assert_eq!(paused.status, "paused");
+    assert_eq!(
+        w.app.db().profile(profile).await.expect("p").status(),
+        datapump::profiles::ProfileStatus::NeedsReauth
+    );
+    assert_eq!(
+        w.app.db().subscription(sub).await.expect("s").status,
+        "paused"
+    );
+    assert!(
+        !w.app.db().events_of(sub).await.expect("events").is_empty(),
+        "events stay"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(throttling_faults_and_tokens, throttling_faults_and_tokens);
+
+/// Series masters fetched (one request each) in the subscription's first run.
+async fn masters(w: &World, sub: i64) -> i64 {
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let mut ids: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.event_type == "occurrence")
+        .filter_map(|r| r.series_master_id.as_ref())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.len() as i64
+}
+
+async fn anonymization_flag(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 100).await;
+    let room = "raum.hamburg@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert!(
+        w.app.db().subscription(sub).await.expect("s").anonymized,
+        "the room rewrites subjects"
+    );
+    // Exchange is reconfigured; the organizers update their meetings: subjects come back.
+    w.sim
+        .sim
+        .lock()
+        .set_room_policy(room, RoomPolicy::default())
+        .expect("policy");
+    let (start, end) = datapump::sync::window(7, 180, Utc::now());
+    let ids: Vec<String> = {
+        let sim = w.sim.sim.lock();
+        let cal = sim.resolve_calendar(room).expect("cal");
+        sim.instances(&cal, start, end)
+            .into_iter()
+            .map(|i| i.event_id)
+            .collect()
+    };
+    for id in ids {
+        w.sim
+            .sim
+            .lock()
+            .update_event(
+                &id,
+                EventPatch {
+                    subject: Some("Besprechung".into()),
+                    ..Default::default()
+                },
+            )
+            .expect("update");
+    }
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert!(
+        !w.app.db().subscription(sub).await.expect("s").anonymized,
+        "flag cleared"
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(anonymization_flag_raised_and_cleared, anonymization_flag);
+
+async fn two_engines(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 10).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(20);
+    let other = std::sync::Arc::new(datapump::sync::SyncEngine::new(
+        w.app.db().clone(),
+        w.app.state.tokens.clone(),
+        w.app.state.config.sync_policy.clone(),
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    for _ in 0..3 {
+        w.app.db().request_sync(sub).await.expect("due");
+        let (a, b) = tokio::join!(
+            w.app.state.sync.run_subscription(sub),
+            other.run_subscription(sub)
+        );
+        let ran = [a.expect("a"), b.expect("b")].into_iter().flatten().count();
+        assert_eq!(ran, 1, "exactly one engine runs the subscription");
+    }
+    let runs = w.app.db().runs_of(sub, 10).await.expect("runs");
+    assert_eq!(runs.len(), 3);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(two_engines_never_run_one_subscription_together, two_engines);
+
+/// A large import in a child process, SIGKILLed at random moments and restarted until it
+/// finishes: the result equals the truth, without duplicates (SQLite: the child uses the same
+/// file; PostgreSQL: the same schema).
+#[cfg(unix)]
+async fn killed_and_restarted(backend: Backend) {
+    use std::process::{Command, Stdio};
+    let sim_config = SimConfig {
+        events_per_room: 1500,
+        ..SimConfig::default()
+    };
+    let (w, profile) = import_world(backend, sim_config, 20).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(40);
+    let config = &w.app.state.config;
+    let mut kills = 0;
+    let mut seed = 0x9E37_79B9_u64 ^ u64::from(std::process::id());
+    for attempt in 0..40 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_datapump"))
+            .args(["sync", "--once", "--subscription", &sub.to_string()])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATAPUMP_DATA_DIR", &config.data_dir)
+            .env("DATAPUMP_DATABASE_URL", &config.database_url)
+            .env("DATAPUMP_SYNC_PAGE_SIZE", "20")
+            .env("DATAPUMP_SYNC_LEASE_SECONDS", "1")
+            .env("DATAPUMP_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("child");
+        // Kill at a random moment, five times; then let it finish.
+        if kills < 5 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let ms = 150 + seed % 900;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            if child.try_wait().expect("wait").is_none() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &child.id().to_string()])
+                    .status();
+                let _ = child.wait();
+                kills += 1;
+                // The killed run's lease lapses after a second.
+                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+                continue;
+            }
+        }
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("status");
+        if status.success() {
+            break;
+        }
+        assert!(attempt < 39, "the import never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    assert!(kills >= 3, "the child was killed mid-import {kills} times");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+#[cfg(unix)]
+on_both_backends!(killed_at_random_points_and_restarted, killed_and_restarted);
+
+async fn visible_in_the_ui(backend: Backend) {
+    let options = Options {
+        scheduler: true,
+        page_size: Some(100),
+        ..Options::default()
+    };
+    let w = world_with(backend, options, SimConfig::default()).await;
+    let profile = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, profile).await;
+    let room = "raum.hamburg@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    // The scheduler imports the new subscription by itself.
+    let mut imported = false;
+    for _ in 0..100 {
+        if w.app
+            .db()
+            .subscription(sub)
+            .await
+            .expect("s")
+            .last_sync_at
+            .is_some()
+        {
+            imported = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(imported, "the scheduler ran the subscription");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // "Sync now" queues an immediate run.
+    w.admin.get(&format!("/subscriptions/{sub}")).await;
+    let r = w
+        .admin
+        .post(&format!("/subscriptions/{sub}/sync"), &[])
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::SEE_OTHER);
+    let mut runs = 0;
+    for _ in 0..100 {
+        runs = w
+            .app
+            .db()
+            .runs_of(sub, 10)
+            .await
+            .expect("runs")
+            .iter()
+            .filter(|r| r.status == "ok")
+            .count();
+        if runs >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(runs >= 2, "the requested run happened");
+    let page = w.admin.get(&format!("/subscriptions/{sub}")).await;
+    assert!(page.body.contains("Recent imports") && page.body.contains("<svg class=\"chart\""));
+    assert!(
+        page.body.contains("Exchange rewrites meetings"),
+        "the anonymized room is explained"
+    );
+
+    // Dashboard, health and metrics show the state.
+    let dashboard = w.admin.get("/").await;
+    assert!(dashboard.body.contains("subjects hidden by the room"));
+    let health: Value = serde_json::from_str(&w.admin.get("/healthz").await.body).expect("json");
+    assert_eq!(health["subscriptions_attention"][0]["reason"], "anonymized");
+    let metrics = w.admin.get("/metrics").await;
+    assert!(metrics.body.contains(&format!(
+        "datapump_subscription_events{{subscription=\"{sub}\"}}"
+    )));
+    assert!(
+        metrics
+            .body
+            .contains("datapump_sync_runs_total{status=\"ok\"}")
+    );
+    assert!(!metrics.body.contains(room), "no addresses in metrics");
+
+    // A failing subscription shows up as failing.
+    w.sim
+        .sim
+        .lock()
+        .set_delegation("datapump@contoso.example", room, false)
+        .expect("delegation");
+    w.sim.sim.lock().expire_delta_tokens(None);
+    let report = w.app.state.sync.run_subscription(sub).await.expect("run");
+    if let Some(report) = report {
+        assert_eq!(report.status, "error");
+        assert!(
+            report
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("ErrorAccessDenied")
+        );
+    }
+    let mut failing = false;
+    for _ in 0..50 {
+        let health: Value =
+            serde_json::from_str(&w.admin.get("/healthz").await.body).expect("json");
+        if health["subscriptions_attention"][0]["reason"] == "failing" {
+            failing = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failing, "the failure is visible in /healthz");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    import_state_visible_in_ui_health_and_metrics,
+    visible_in_the_ui
+);
