@@ -171,7 +171,8 @@ impl Db {
     }
 
     /// Applies one page — upserts, removals, the new cursor — in one transaction. `Conflict`
-    /// when the lease was lost (another engine took over): nothing is written then.
+    /// when the lease was lost (another engine took over): nothing is written then. `progress`
+    /// (run id, counters before this page) is recorded in the same transaction.
     pub async fn apply_page(
         &self,
         lease: &Lease,
@@ -179,6 +180,7 @@ impl Db {
         upserts: &[EventRow],
         removed: &[String],
         cursor: &PageCursor<'_>,
+        progress: (i64, &RunStats),
     ) -> Result<PageStats> {
         let now = Utc::now();
         transaction!(self, tx => async {
@@ -193,57 +195,112 @@ impl Db {
             if fenced.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
+            // What is stored already: one lookup per chunk instead of one per row.
+            let mut existing: std::collections::HashMap<String, (Option<String>, i64)> = std::collections::HashMap::new();
+            for chunk in upserts.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new("SELECT graph_id, change_key, sync_generation FROM events WHERE subscription_id = ");
+                q.push_bind(lease.subscription_id);
+                q.push(" AND graph_id IN (");
+                let mut list = q.separated(", ");
+                for e in chunk {
+                    list.push_bind(&e.graph_id);
+                }
+                list.push_unseparated(")");
+                let rows: Vec<(String, Option<String>, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                existing.extend(rows.into_iter().map(|(id, ck, g)| (id, (ck, g))));
+            }
+            let mut touch = Vec::new();
+            let mut write = Vec::new();
             for e in upserts {
-                let existing: Option<(Option<String>, i64)> = sqlx::query_as(
-                    "SELECT change_key, sync_generation FROM events WHERE subscription_id = $1 AND graph_id = $2",
-                )
-                .bind(lease.subscription_id).bind(&e.graph_id).fetch_optional(&mut *tx).await?;
-                match existing {
-                    Some((ck, g)) if ck == e.change_key && ck.is_some() => {
-                        // Replayed or unchanged: only the generation moves.
-                        if g != generation {
-                            sqlx::query("UPDATE events SET sync_generation = $1 WHERE subscription_id = $2 AND graph_id = $3")
-                                .bind(generation).bind(lease.subscription_id).bind(&e.graph_id).execute(&mut *tx).await?;
+                match existing.get(&e.graph_id) {
+                    // Replayed or unchanged: only the generation may move.
+                    Some((ck, g)) if ck.is_some() && *ck == e.change_key => {
+                        if *g != generation {
+                            touch.push(&e.graph_id);
                         }
                     }
-                    found => {
-                        if found.is_some() { stats.updated += 1 } else { stats.created += 1 }
-                        sqlx::query(
-                            "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
-                             organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
-                             is_cancelled, sensitivity, show_as, location, locations, attendees, body_preview, web_link, \
-                             online_meeting_url, categories, last_modified, change_key, first_imported_at, updated_at, sync_generation) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                             $21, $22, $23, $24, $25, $26, $27, $27, $28) \
-                             ON CONFLICT (subscription_id, graph_id) DO UPDATE SET ical_uid = excluded.ical_uid, \
-                             series_master_id = excluded.series_master_id, event_type = excluded.event_type, subject = excluded.subject, \
-                             organizer_name = excluded.organizer_name, organizer_address = excluded.organizer_address, \
-                             start_utc = excluded.start_utc, end_utc = excluded.end_utc, time_zone = excluded.time_zone, \
-                             is_all_day = excluded.is_all_day, start_date = excluded.start_date, end_date = excluded.end_date, \
-                             is_cancelled = excluded.is_cancelled, sensitivity = excluded.sensitivity, show_as = excluded.show_as, \
-                             location = excluded.location, locations = excluded.locations, attendees = excluded.attendees, \
-                             body_preview = excluded.body_preview, web_link = excluded.web_link, \
-                             online_meeting_url = excluded.online_meeting_url, categories = excluded.categories, \
-                             last_modified = excluded.last_modified, change_key = excluded.change_key, \
-                             updated_at = excluded.updated_at, sync_generation = excluded.sync_generation",
-                        )
-                        .bind(lease.subscription_id).bind(&e.graph_id).bind(&e.ical_uid).bind(&e.series_master_id)
-                        .bind(&e.event_type).bind(&e.subject).bind(&e.organizer_name).bind(&e.organizer_address)
-                        .bind(e.start_utc).bind(e.end_utc).bind(&e.time_zone).bind(e.is_all_day).bind(e.start_date)
-                        .bind(e.end_date).bind(e.is_cancelled).bind(&e.sensitivity).bind(&e.show_as).bind(&e.location)
-                        .bind(&e.locations).bind(&e.attendees).bind(&e.body_preview).bind(&e.web_link)
-                        .bind(&e.online_meeting_url).bind(&e.categories).bind(e.last_modified).bind(&e.change_key)
-                        .bind(now).bind(generation)
-                        .execute(&mut *tx).await?;
+                    Some(_) => {
+                        stats.updated += 1;
+                        write.push(e);
+                    }
+                    None => {
+                        stats.created += 1;
+                        write.push(e);
                     }
                 }
             }
-            for id in removed {
-                // Unknown ids (outside the window, never imported) are a no-op.
-                let n = sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND graph_id = $2")
-                    .bind(lease.subscription_id).bind(id).execute(&mut *tx).await?.rows_affected();
+            // A row may come twice in one page (replays): the last one wins, written once.
+            let mut seen = std::collections::HashSet::new();
+            let mut unique: Vec<&EventRow> = write.into_iter().rev().filter(|e| seen.insert(&e.graph_id)).collect();
+            unique.reverse();
+            for chunk in unique.chunks(100) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
+                     organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
+                     is_cancelled, sensitivity, show_as, location, locations, attendees, body_preview, web_link, \
+                     online_meeting_url, categories, last_modified, change_key, first_imported_at, updated_at, sync_generation) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(lease.subscription_id).push_bind(&e.graph_id).push_bind(&e.ical_uid)
+                        .push_bind(&e.series_master_id).push_bind(&e.event_type).push_bind(&e.subject)
+                        .push_bind(&e.organizer_name).push_bind(&e.organizer_address).push_bind(e.start_utc)
+                        .push_bind(e.end_utc).push_bind(&e.time_zone).push_bind(e.is_all_day).push_bind(e.start_date)
+                        .push_bind(e.end_date).push_bind(e.is_cancelled).push_bind(&e.sensitivity).push_bind(&e.show_as)
+                        .push_bind(&e.location).push_bind(&e.locations).push_bind(&e.attendees).push_bind(&e.body_preview)
+                        .push_bind(&e.web_link).push_bind(&e.online_meeting_url).push_bind(&e.categories)
+                        .push_bind(e.last_modified).push_bind(&e.change_key).push_bind(now).push_bind(now)
+                        .push_bind(generation);
+                });
+                q.push(
+                    " ON CONFLICT (subscription_id, graph_id) DO UPDATE SET ical_uid = excluded.ical_uid, \
+                     series_master_id = excluded.series_master_id, event_type = excluded.event_type, subject = excluded.subject, \
+                     organizer_name = excluded.organizer_name, organizer_address = excluded.organizer_address, \
+                     start_utc = excluded.start_utc, end_utc = excluded.end_utc, time_zone = excluded.time_zone, \
+                     is_all_day = excluded.is_all_day, start_date = excluded.start_date, end_date = excluded.end_date, \
+                     is_cancelled = excluded.is_cancelled, sensitivity = excluded.sensitivity, show_as = excluded.show_as, \
+                     location = excluded.location, locations = excluded.locations, attendees = excluded.attendees, \
+                     body_preview = excluded.body_preview, web_link = excluded.web_link, \
+                     online_meeting_url = excluded.online_meeting_url, categories = excluded.categories, \
+                     last_modified = excluded.last_modified, change_key = excluded.change_key, \
+                     updated_at = excluded.updated_at, sync_generation = excluded.sync_generation",
+                );
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in touch.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new("UPDATE events SET sync_generation = ");
+                q.push_bind(generation);
+                q.push(" WHERE subscription_id = ");
+                q.push_bind(lease.subscription_id);
+                q.push(" AND graph_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                list.push_unseparated(")");
+                q.build().execute(&mut *tx).await?;
+            }
+            // Unknown ids (outside the window, never imported) are a no-op.
+            for chunk in removed.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new("DELETE FROM events WHERE subscription_id = ");
+                q.push_bind(lease.subscription_id);
+                q.push(" AND graph_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                list.push_unseparated(")");
+                let n = q.build().execute(&mut *tx).await?.rows_affected();
                 stats.deleted += i64::try_from(n).unwrap_or(0);
             }
+            let (run_id, before) = progress;
+            sqlx::query(
+                "UPDATE sync_runs SET pages = $1, created = $2, updated = $3, deleted = $4, requests = $5, \
+                 throttle_waits = $6, waited_ms = $7 WHERE id = $8",
+            )
+            .bind(before.pages + 1).bind(before.created + stats.created).bind(before.updated + stats.updated)
+            .bind(before.deleted + stats.deleted).bind(before.requests).bind(before.throttle_waits)
+            .bind(before.waited_ms).bind(run_id)
+            .execute(&mut *tx).await?;
             if let Some(g) = cursor.complete_full_round {
                 // The full result is in: whatever this round did not see is gone.
                 let n = sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND sync_generation < $2")

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{RunContext, RunError};
@@ -42,7 +43,8 @@ impl RunContext<'_> {
         Duration::from_millis(rand::rng().random_range(0..=ms))
     }
 
-    pub async fn get_json(&mut self, url: &str) -> Result<Value, RunError> {
+    /// GETs a Graph URL and deserializes the answer in one pass.
+    pub async fn get<T: DeserializeOwned>(&mut self, url: &str) -> Result<T, RunError> {
         // The token goes only to the configured Graph host.
         if !url.starts_with(&format!("{}/", self.graph_base)) {
             return Err(RunError::ForeignLink);
@@ -97,7 +99,7 @@ impl RunContext<'_> {
             let wait_for = retry_after(response.headers());
             match status {
                 200..=299 => match response.bytes().await {
-                    Ok(body) => match serde_json::from_slice::<Value>(&body) {
+                    Ok(body) => match serde_json::from_slice::<T>(&body) {
                         Ok(v) => return Ok(v),
                         Err(e) => return Err(RunError::Protocol(e.to_string())),
                     },

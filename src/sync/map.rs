@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::storage::sync::EventRow;
 
@@ -87,6 +86,19 @@ pub struct GraphEvent {
     change_key: Option<String>,
     #[serde(rename = "@odata.etag")]
     etag: Option<String>,
+    /// Present on items delta reports as removed.
+    #[serde(rename = "@removed", default)]
+    removed: Option<serde::de::IgnoredAny>,
+}
+
+/// One page of `calendarView/delta`, deserialized in one pass.
+#[derive(Debug, Deserialize)]
+pub struct DeltaPage {
+    pub value: Vec<GraphEvent>,
+    #[serde(rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
+    #[serde(rename = "@odata.deltaLink")]
+    pub delta_link: Option<String>,
 }
 
 /// One item of a delta page.
@@ -95,20 +107,16 @@ pub enum DeltaItem {
     Event(Box<GraphEvent>),
 }
 
-pub fn parse_item(v: Value) -> Result<DeltaItem, String> {
-    if v.get("@removed").is_some() {
-        let id = v
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or("a removal without id")?;
-        return Ok(DeltaItem::Removed(id.to_string()));
-    }
-    serde_json::from_value::<GraphEvent>(v)
-        .map(|e| DeltaItem::Event(Box::new(e)))
-        .map_err(|e| e.to_string())
-}
-
 impl GraphEvent {
+    /// Delta marks removed items with `@removed` and sends only their id.
+    pub fn into_item(self) -> DeltaItem {
+        if self.removed.is_some() {
+            DeltaItem::Removed(self.id)
+        } else {
+            DeltaItem::Event(Box::new(self))
+        }
+    }
+
     /// Occurrences come from delta without subject, organizer and the rest.
     pub fn is_minimal_occurrence(&self) -> bool {
         self.kind.as_deref() == Some("occurrence")
@@ -281,10 +289,11 @@ mod tests {
 
     #[test]
     fn removals_and_minimal_occurrences() {
+        let item = |v| serde_json::from_value::<GraphEvent>(v).map(GraphEvent::into_item);
         assert!(
-            matches!(parse_item(json!({"id": "X", "@removed": {"reason": "deleted"}})), Ok(DeltaItem::Removed(id)) if id == "X")
+            matches!(item(json!({"id": "X", "@removed": {"reason": "deleted"}})), Ok(DeltaItem::Removed(id)) if id == "X")
         );
-        let Ok(DeltaItem::Event(occ)) = parse_item(
+        let Ok(DeltaItem::Event(occ)) = item(
             json!({"id": "O", "type": "occurrence", "seriesMasterId": "M",
             "start": {"dateTime": "2026-06-01T09:00:00.0000000"}, "end": {"dateTime": "2026-06-01T10:00:00.0000000"}, "@odata.etag": "W/\"abc\""}),
         ) else {

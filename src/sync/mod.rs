@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::profiles::ProfileStatus;
@@ -343,26 +342,30 @@ impl SyncEngine {
             .is_none_or(|t| Utc::now() - t > dur(self.policy.full_every));
         let mut generation = cursor.sync_generation;
         let mut full = cursor.round_full;
-        if cursor.next_link.is_some() && same_window {
-            // Resume the round a previous run left (crash or shutdown).
-            if full {
-                generation = cursor.round_generation;
+        // The link to fetch next; the database holds the same for resuming after a crash.
+        let mut link = match (&cursor.next_link, &cursor.delta_link) {
+            (Some(next), _) if same_window => {
+                // Resume the round a previous run left (crash or shutdown).
+                if full {
+                    generation = cursor.round_generation;
+                }
+                next.clone()
             }
-        } else if let (Some(delta), true, false) = (&cursor.delta_link, same_window, full_due) {
-            self.db.start_round(lease, delta, None, w).await?;
-            full = false;
-        } else {
-            generation = cursor.sync_generation + 1;
-            self.db
-                .start_round(
-                    lease,
-                    &Self::initial_link(&ctx.graph_base, sub, w),
-                    Some(generation),
-                    w,
-                )
-                .await?;
-            full = true;
-        }
+            (_, Some(delta)) if same_window && !full_due => {
+                self.db.start_round(lease, delta, None, w).await?;
+                full = false;
+                delta.clone()
+            }
+            _ => {
+                generation = cursor.sync_generation + 1;
+                let first = Self::initial_link(&ctx.graph_base, sub, w);
+                self.db
+                    .start_round(lease, &first, Some(generation), w)
+                    .await?;
+                full = true;
+                first
+            }
+        };
         *kind = if full { "full" } else { "delta" };
         let mut restarted = false;
         let mut masters: HashMap<String, Option<GraphEvent>> = HashMap::new();
@@ -370,26 +373,16 @@ impl SyncEngine {
             if self.shutdown.is_cancelled() {
                 return Err(RunError::Interrupted);
             }
-            let link = self
-                .db
-                .cursor(sub.id)
-                .await?
-                .next_link
-                .ok_or_else(|| RunError::Protocol("no link to continue from".into()))?;
-            let page = match ctx.get_json(&link).await {
+            let page: map::DeltaPage = match ctx.get(&link).await {
                 Ok(p) => p,
                 Err(RunError::Gone) if !restarted => {
                     // The delta token expired: a full round that reconciles.
                     restarted = true;
                     self.db.reset_cursor(lease).await?;
                     generation = self.db.cursor(sub.id).await?.sync_generation + 1;
+                    link = Self::initial_link(&ctx.graph_base, sub, w);
                     self.db
-                        .start_round(
-                            lease,
-                            &Self::initial_link(&ctx.graph_base, sub, w),
-                            Some(generation),
-                            w,
-                        )
+                        .start_round(lease, &link, Some(generation), w)
                         .await?;
                     full = true;
                     *kind = "resync";
@@ -398,27 +391,20 @@ impl SyncEngine {
                 }
                 Err(e) => return Err(e),
             };
-            let next_link = page
-                .get("@odata.nextLink")
-                .and_then(Value::as_str)
-                .map(String::from);
-            let delta_link = page
-                .get("@odata.deltaLink")
-                .and_then(Value::as_str)
-                .map(String::from);
+            let map::DeltaPage {
+                value: items,
+                next_link,
+                delta_link,
+            } = page;
             if next_link.is_none() && delta_link.is_none() {
                 return Err(RunError::Protocol(
                     "a page with neither nextLink nor deltaLink".into(),
                 ));
             }
-            let items = match page.get("value") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => return Err(RunError::Protocol("a page without value".into())),
-            };
-            let mut rows = Vec::new();
+            let mut rows = Vec::with_capacity(items.len());
             let mut removed = Vec::new();
             for item in items {
-                match map::parse_item(item).map_err(RunError::Protocol)? {
+                match item.into_item() {
                     DeltaItem::Removed(id) => removed.push(id),
                     DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
                         masters.insert(e.id.clone(), Some(*e));
@@ -428,8 +414,8 @@ impl SyncEngine {
                             (true, Some(mid)) => {
                                 if !masters.contains_key(&mid) {
                                     let url = Self::master_url(&ctx.graph_base, sub, &mid);
-                                    let fetched = match ctx.get_json(&url).await {
-                                        Ok(v) => serde_json::from_value::<GraphEvent>(v).ok(),
+                                    let fetched = match ctx.get::<GraphEvent>(&url).await {
+                                        Ok(m) => Some(m),
                                         // The series was deleted meanwhile: its removals follow.
                                         Err(RunError::Api { status: 404, .. }) => None,
                                         Err(e) => return Err(e),
@@ -459,17 +445,22 @@ impl SyncEngine {
             };
             let stats = self
                 .db
-                .apply_page(lease, generation, &rows, &removed, &page_cursor)
+                .apply_page(
+                    lease,
+                    generation,
+                    &rows,
+                    &removed,
+                    &page_cursor,
+                    (run_id, &ctx.stats),
+                )
                 .await?;
             ctx.stats.pages += 1;
             ctx.stats.created += stats.created;
             ctx.stats.updated += stats.updated;
             ctx.stats.deleted += stats.deleted;
-            self.db
-                .update_run(run_id, kind, &ctx.stats, "running", None, false)
-                .await?;
-            if delta_link.is_some() {
-                return Ok(());
+            match (next_link, delta_link) {
+                (Some(next), _) => link = next,
+                _ => return Ok(()),
             }
         }
     }

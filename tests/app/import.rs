@@ -754,3 +754,67 @@ on_both_backends!(
     import_state_visible_in_ui_health_and_metrics,
     visible_in_the_ui
 );
+
+async fn private_events_masked(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let room = "raum.berlin@contoso.example";
+    let mut secret = new_event(room, "Vertrauliche Verhandlung", 3);
+    secret.sensitivity = "private".into();
+    let secret_id = w
+        .sim
+        .sim
+        .lock()
+        .create_event(secret)
+        .expect("private event");
+    let calendar_id = w.sim.sim.lock().resolve_calendar(room).expect("calendar");
+    let sub = w
+        .app
+        .db()
+        .create_subscription(&NewSubscription {
+            profile_id: profile,
+            source: "mailbox",
+            mailbox_address: room,
+            mailbox_name: room,
+            calendar_id: &calendar_id,
+            calendar_name: "Kalender",
+            settings: &SubscriptionSettings {
+                display_name: "Berlin".into(),
+                days_back: 7,
+                days_ahead: 180,
+                interval_minutes: 5,
+                enabled: true,
+                mask_private: true,
+            },
+            created_by: "test",
+        })
+        .await
+        .expect("subscription");
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let masked = rows
+        .iter()
+        .find(|r| r.graph_id == secret_id)
+        .expect("imported");
+    assert_eq!(masked.sensitivity.as_deref(), Some("private"));
+    assert_eq!(
+        (
+            masked.subject.as_deref(),
+            masked.body_preview.as_deref(),
+            masked.attendees.as_deref()
+        ),
+        (None, None, None)
+    );
+    assert_eq!(
+        masked.organizer_name.as_deref(),
+        Some("Anna Schmidt"),
+        "the host stays known"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.sensitivity.as_deref() == Some("normal") && r.subject.is_some()),
+        "normal events keep their subject"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(private_events_masked_at_import, private_events_masked);

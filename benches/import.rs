@@ -1,0 +1,449 @@
+//! Import engine benchmark, against the simulator in its own process, on SQLite and (when
+//! DATAPUMP_TEST_DATABASE_URL is set) PostgreSQL:
+//!
+//! 1. initial import of 50 rooms x 2,000 events, events/s, and the ratio to a raw fetch of the
+//!    same delta pages without storing (same page size and parallelism), at 0 and 50 ms latency;
+//! 2. a no-change delta round over the 50 subscriptions: requests and wall time;
+//! 3. peak resident memory of this process during imports of about 10,000 and 100,000 events.
+//!
+//!     cargo bench --bench import
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use datapump::app;
+use datapump::config::Config;
+use datapump::graph::oauth::{self, AppCredentials};
+use datapump::profiles::{Cloud, ProfileSettings};
+use datapump::storage::Db;
+use datapump::storage::profiles::Authorization;
+use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use serde_json::Value;
+
+const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+const SECRET: &str = "demo-secret-value";
+const REDIRECT: &str = "http://localhost:8000/callback";
+const PARALLEL: usize = 8;
+const PAGE: u32 = 200;
+
+fn rss_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Sim {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_sim(http: &reqwest::Client) -> Sim {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_datapump"))
+        .args([
+            "sim",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--rooms",
+            "51",
+            "--events-per-room",
+            "2000",
+            "--auto-consent",
+        ])
+        .env("DATAPUMP_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sim");
+    // Owned by `Sim` at once so that its Drop reaps the child on every path.
+    let sim = Sim {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..600 {
+        if http
+            .get(format!("{}/_sim/state", sim.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return sim;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the simulator did not start");
+}
+
+async fn set_latency(http: &reqwest::Client, sim: &Sim, ms: u64) {
+    http.post(format!("{}/_sim/settings", sim.url))
+        .json(&serde_json::json!({ "latencyMs": ms, "mailboxConcurrency": 4 }))
+        .send()
+        .await
+        .expect("settings");
+}
+
+/// A fresh database, a profile authorized against the simulator, one subscription per room.
+async fn setup(
+    sim: &Sim,
+    database: &str,
+    rooms: &[String],
+    dir: &std::path::Path,
+) -> (app::Prepared, Vec<i64>) {
+    let vars = std::collections::HashMap::from([
+        ("DATAPUMP_DATA_DIR".to_string(), dir.display().to_string()),
+        (
+            "DATAPUMP_DATABASE_URL".to_string(),
+            database
+                .strip_prefix("schema:")
+                .and_then(|s| s.split_once('#'))
+                .map_or(database, |(url, _)| url)
+                .to_string(),
+        ),
+        ("DATAPUMP_SYNC_PAGE_SIZE".to_string(), PAGE.to_string()),
+        ("DATAPUMP_LOG".to_string(), "error".to_string()),
+    ]);
+    let mut config = Config::from_sources(None, |k| vars.get(k).cloned()).expect("config");
+    config.run_scheduler = false;
+    let db = if let Some(schema) = database.strip_prefix("schema:") {
+        let (url, schema) = schema.split_once('#').expect("url#schema");
+        let admin = sqlx::PgPool::connect(url).await.expect("pg");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&admin)
+        .await
+        .expect("drop");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create");
+        let db = Db::connect_postgres_schema(url, schema)
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        config.database_url = url.to_string();
+        db
+    } else {
+        app::open_database(&config).await.expect("db")
+    };
+    let prepared = app::prepare(config, db).await.expect("prepare");
+    let state = &prepared.state;
+    let settings = ProfileSettings {
+        name: "Bench".into(),
+        tenant: "common".into(),
+        client_id: CLIENT_ID.into(),
+        secret_expires_on: chrono::Utc::now().date_naive() + chrono::Duration::days(700),
+        cloud: Cloud::Custom,
+        login_base: sim.url.clone(),
+        graph_base: sim.url.clone(),
+        redirect_uri: Some(REDIRECT.into()),
+        notes: String::new(),
+    };
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let profile = state
+        .db
+        .create_profile(
+            &settings,
+            &uuid,
+            &state.tokens.seal("client_secret", &uuid, SECRET),
+        )
+        .await
+        .expect("profile");
+    let app_creds = AppCredentials {
+        client_id: CLIENT_ID,
+        client_secret: SECRET,
+        redirect_uri: REDIRECT,
+    };
+    let endpoints = profile.endpoints();
+    let start =
+        oauth::start(&endpoints, &app_creds, Some("datapump@contoso.example")).expect("start");
+    let answer = state
+        .tokens
+        .http()
+        .get(&start.url)
+        .send()
+        .await
+        .expect("authorize");
+    let location = answer.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let code = url::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let tokens = oauth::exchange_code(
+        state.tokens.http(),
+        &endpoints,
+        &app_creds,
+        &code,
+        &start.pkce_verifier,
+    )
+    .await
+    .expect("tokens");
+    let sealed = state.tokens.seal_tokens(&uuid, &tokens);
+    state
+        .db
+        .store_authorization(
+            profile.id,
+            &sealed,
+            &Authorization {
+                account_name: None,
+                account_upn: None,
+                account_id: None,
+                scopes: "",
+                authorized_by: "bench",
+            },
+        )
+        .await
+        .expect("store");
+    let calendars: Value = state
+        .tokens
+        .http()
+        .get(format!("{}/_sim/state", sim.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let mut subs = Vec::new();
+    for room in rooms {
+        let calendar = calendars["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|x| x["userPrincipalName"] == room.as_str()))
+            .and_then(|u| u["calendars"][0]["id"].as_str())
+            .expect("calendar")
+            .to_string();
+        let id = state
+            .db
+            .create_subscription(&NewSubscription {
+                profile_id: profile.id,
+                source: "mailbox",
+                mailbox_address: room,
+                mailbox_name: room,
+                calendar_id: &calendar,
+                calendar_name: "Kalender",
+                created_by: "bench",
+                settings: &SubscriptionSettings {
+                    display_name: room.clone(),
+                    days_back: 200,
+                    days_ahead: 400,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                },
+            })
+            .await
+            .expect("subscription");
+        subs.push(id);
+    }
+    (prepared, subs)
+}
+
+/// Runs all subscriptions, `PARALLEL` at a time; returns (wall time, events written, requests).
+async fn import_all(prepared: &app::Prepared, subs: &[i64]) -> (Duration, i64, i64) {
+    let started = Instant::now();
+    let engine = prepared.state.sync.clone();
+    let queue = Arc::new(std::sync::Mutex::new(subs.to_vec()));
+    let (events, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..PARALLEL {
+        let (engine, queue, events, requests) = (
+            engine.clone(),
+            queue.clone(),
+            events.clone(),
+            requests.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let Some(id) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                let report = engine
+                    .run_subscription(id)
+                    .await
+                    .expect("run")
+                    .expect("lease");
+                assert_eq!(report.status, "ok", "{:?}", report.error);
+                events.fetch_add(
+                    u64::try_from(report.stats.created + report.stats.updated).unwrap_or(0),
+                    Ordering::Relaxed,
+                );
+                requests.fetch_add(
+                    u64::try_from(report.stats.requests).unwrap_or(0),
+                    Ordering::Relaxed,
+                );
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    (
+        started.elapsed(),
+        events.load(Ordering::Relaxed) as i64,
+        requests.load(Ordering::Relaxed) as i64,
+    )
+}
+
+/// The same delta rounds, fetched and parsed but not stored (including series masters).
+async fn raw_fetch(prepared: &app::Prepared, sim: &Sim, rooms: &[String]) -> (Duration, i64) {
+    let started = Instant::now();
+    let token = prepared
+        .state
+        .tokens
+        .access_token(1)
+        .await
+        .expect("token")
+        .token;
+    let queue = Arc::new(std::sync::Mutex::new(rooms.to_vec()));
+    let total = Arc::new(AtomicU64::new(0));
+    let window = datapump::sync::window(200, 400, chrono::Utc::now());
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..PARALLEL {
+        let (queue, total, token, http, base) = (
+            queue.clone(),
+            total.clone(),
+            token.clone(),
+            prepared.state.tokens.http().clone(),
+            sim.url.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let Some(room) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                let mut next = Some(format!(
+                    "{base}/v1.0/users/{room}/calendarView/delta?startDateTime={}&endDateTime={}",
+                    window.0.format("%Y-%m-%dT%H:%M:%SZ"),
+                    window.1.format("%Y-%m-%dT%H:%M:%SZ")
+                ));
+                let mut masters = std::collections::HashSet::new();
+                while let Some(url) = next {
+                    let page: Value = http
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .header(
+                            "Prefer",
+                            format!("outlook.timezone=\"UTC\", odata.maxpagesize={PAGE}"),
+                        )
+                        .send()
+                        .await
+                        .expect("page")
+                        .json()
+                        .await
+                        .expect("json");
+                    for item in page["value"].as_array().into_iter().flatten() {
+                        if let Some(m) = item["seriesMasterId"]
+                            .as_str()
+                            .filter(|_| item.get("subject").is_none())
+                            && masters.insert(m.to_string())
+                        {
+                            let _: Value = http
+                                .get(format!("{base}/v1.0/users/{room}/events/{m}"))
+                                .bearer_auth(&token)
+                                .send()
+                                .await
+                                .expect("master")
+                                .json()
+                                .await
+                                .expect("json");
+                        }
+                    }
+                    total.fetch_add(
+                        page["value"].as_array().map_or(0, Vec::len) as u64,
+                        Ordering::Relaxed,
+                    );
+                    next = page["@odata.nextLink"].as_str().map(String::from);
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    (started.elapsed(), total.load(Ordering::Relaxed) as i64)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        datapump::graph::ensure_crypto_provider();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let sim = start_sim(&http).await;
+        let state: Value = http.get(format!("{}/_sim/state", sim.url)).send().await.expect("state").json().await.expect("json");
+        let rooms: Vec<String> = state["users"].as_array().expect("users").iter()
+            .filter(|u| u["kind"] == "room" && u["userPrincipalName"] != "vorstandsraum@contoso.example")
+            .filter_map(|u| u["userPrincipalName"].as_str().map(String::from)).take(50).collect();
+        assert_eq!(rooms.len(), 50);
+        let mut databases = vec![("SQLite", "sqlite".to_string())];
+        if let Ok(url) = std::env::var("DATAPUMP_TEST_DATABASE_URL") {
+            databases.push(("PostgreSQL", format!("schema:{url}#dp_bench")));
+        }
+        // Peak memory first, while the process is fresh: a small and a ten times larger import.
+        set_latency(&http, &sim, 0).await;
+        for (count, label) in [(5usize, "about 10,000"), (50, "about 100,000")] {
+            let dir = tempfile::tempdir().expect("dir");
+            let url = format!("sqlite://{}/mem.db", dir.path().display());
+            let (prepared, subs) = setup(&sim, &url, &rooms[..count], dir.path()).await;
+            let before = rss_kb("VmRSS:");
+            let peak = Arc::new(AtomicU64::new(before));
+            let sampler = {
+                let peak = peak.clone();
+                tokio::spawn(async move {
+                    loop {
+                        peak.fetch_max(rss_kb("VmRSS:"), Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+            };
+            let (_, events, _) = import_all(&prepared, &subs).await;
+            sampler.abort();
+            println!(
+                "memory, {label} events ({events} imported): resident set {:.0} MB before, peak {:.0} MB during the import",
+                before as f64 / 1024.0, peak.load(Ordering::Relaxed) as f64 / 1024.0
+            );
+            prepared.state.db.close().await;
+        }
+        println!("import benchmark: 50 rooms x 2,000 events, page size {PAGE}, {PARALLEL} subscriptions in parallel");
+        for (label, db) in &databases {
+            for latency in [0u64, 50] {
+                set_latency(&http, &sim, latency).await;
+                let dir = tempfile::tempdir().expect("dir");
+                let url = if db == "sqlite" { format!("sqlite://{}/bench.db", dir.path().display()) } else { db.clone() };
+                let (prepared, subs) = setup(&sim, &url, &rooms, dir.path()).await;
+                let (raw, raw_events) = raw_fetch(&prepared, &sim, &rooms).await;
+                let (took, events, requests) = import_all(&prepared, &subs).await;
+                println!(
+                    "{label:>10}, {latency:>2} ms latency: imported {events} events in {:.2} s = {:.0} events/s ({requests} requests); raw fetch of the same pages {raw_events} events in {:.2} s; import / raw = {:.2}",
+                    took.as_secs_f64(), events as f64 / took.as_secs_f64(), raw.as_secs_f64(), took.as_secs_f64() / raw.as_secs_f64()
+                );
+                if latency == 0 {
+                    for id in &subs {
+                        prepared.state.db.request_sync(*id).await.expect("due");
+                    }
+                    let (idle, _, idle_requests) = import_all(&prepared, &subs).await;
+                    println!("{label:>10}, no-change delta round over 50 subscriptions: {idle_requests} requests in {:.2} s", idle.as_secs_f64());
+                }
+                prepared.state.db.close().await;
+            }
+        }
+    });
+}
