@@ -376,3 +376,14 @@ attention-failing = Import schlägt fehl
 attention-paused = durch sein Profil pausiert
 attention-stale = seit { $minutes } Minuten nicht importiert
 attention-anonymized = Betreff vom Raum ausgeblendet
+
+sync-hint-detail = Antwort von Microsoft:
+sync-hint-forbidden = Das Konto des Profils darf diesen Kalender nicht lesen. Der Postfachinhaber oder ein Exchange-Administrator muss ihm Lesezugriff geben (zum Beispiel `Add-MailboxFolderPermission -Identity raum@example.com:\Kalender -User konto@example.com -AccessRights Reviewer`); Änderungen brauchen einige Minuten, bis sie wirken, und Datapump versucht es weiter.
+sync-hint-not-found = Das Postfach oder der Kalender existiert nicht mehr (oder wurde umbenannt). Löschen Sie dieses Abonnement oder suchen Sie das Postfach unter Verbinden neu.
+sync-hint-unauthorized = Microsoft lehnt die Tokens des Profils auch nach einer Erneuerung ab. Öffnen Sie das Profil und autorisieren Sie es erneut.
+sync-hint-throttled = Microsoft drosselt die Anfragen für dieses Postfach. Datapump wartet wie verlangt und versucht es erneut; es geht nichts verloren.
+sync-hint-profile = Das Profil braucht Aufmerksamkeit (zum Beispiel ein abgelaufener geheimer Clientschlüssel oder ein geändertes Kennwort). Öffnen Sie das Profil: Dort steht, was zu tun ist. Danach laufen die Importe von selbst weiter.
+sync-hint-network = Microsoft ist nicht erreichbar. Prüfen Sie Netzwerk und Proxy des Servers; Datapump versucht es erneut.
+sync-hint-deadline = Der Import dauerte zu lange und wurde angehalten; der nächste Lauf setzt dort fort.
+sync-hint-graph = Microsoft Graph hat unerwartet geantwortet. Datapump versucht es erneut; hält das an, hilft die Angabe unten dem Support.
+sync-hint-internal = Datapump konnte den Import nicht speichern (Datenbankfehler). Siehe Server-Log; Datapump versucht es erneut.

@@ -376,3 +376,14 @@ attention-failing = import failing
 attention-paused = paused by its profile
 attention-stale = not imported for { $minutes } minutes
 attention-anonymized = subjects hidden by the room
+
+sync-hint-detail = Microsoft's answer:
+sync-hint-forbidden = The profile's account may not read this calendar. The mailbox owner or an Exchange administrator must grant it read access (for example `Add-MailboxFolderPermission -Identity room@example.com:\Calendar -User account@example.com -AccessRights Reviewer`); changes take a few minutes to replicate, and Datapump keeps trying.
+sync-hint-not-found = The mailbox or calendar no longer exists (or was renamed). Delete this subscription, or look the mailbox up again under Connect.
+sync-hint-unauthorized = Microsoft refused the profile's tokens even after a refresh. Open the profile and authorize it again.
+sync-hint-throttled = Microsoft is throttling requests for this mailbox. Datapump waits as asked and tries again; nothing is lost.
+sync-hint-profile = The profile needs attention (for example an expired client secret or a changed password). Open the profile: it says what to do. Imports resume by themselves afterwards.
+sync-hint-network = Microsoft could not be reached. Check the server's network and proxy settings; Datapump tries again.
+sync-hint-deadline = The import took too long and was stopped; it continues where it left off on the next run.
+sync-hint-graph = Microsoft Graph gave an unexpected answer. Datapump tries again; if this persists, the detail below helps support.
+sync-hint-internal = Datapump could not store the import (database error). See the server log; Datapump tries again.

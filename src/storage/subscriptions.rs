@@ -8,7 +8,7 @@ macro_rules! subscription_columns {
     () => {
         "s.id, s.profile_id, s.source, s.mailbox_address, s.mailbox_name, s.calendar_id, \
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
-         s.mask_private, s.status, s.last_error, s.last_sync_at, s.next_sync_at, s.event_count, \
+         s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, \
          p.name AS profile_name"
     };
@@ -33,6 +33,8 @@ pub struct Subscription {
     pub mask_private: bool,
     pub status: String,
     pub last_error: Option<String>,
+    /// Message key explaining `last_error`.
+    pub error_hint: Option<String>,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub next_sync_at: Option<DateTime<Utc>>,
     pub event_count: i64,

@@ -106,6 +106,8 @@ pub struct RunStats {
 pub struct RunOutcome<'a> {
     pub status: &'a str,
     pub error: Option<&'a str>,
+    /// Message key explaining the error.
+    pub hint: Option<&'static str>,
     pub next_sync_at: DateTime<Utc>,
     pub success: bool,
 }
@@ -233,7 +235,8 @@ impl Db {
             let mut seen = std::collections::HashSet::new();
             let mut unique: Vec<&EventRow> = write.into_iter().rev().filter(|e| seen.insert(&e.graph_id)).collect();
             unique.reverse();
-            for chunk in unique.chunks(100) {
+            // 200 rows x 29 columns stays well under both databases' bind limits; the default page is one statement.
+            for chunk in unique.chunks(200) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
                      organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
@@ -362,10 +365,12 @@ impl Db {
                    last_sync_at = CASE WHEN $4 THEN $5 ELSE last_sync_at END, \
                    failures = CASE WHEN $4 THEN 0 ELSE failures + 1 END, \
                    event_count = (SELECT COUNT(*) FROM events WHERE subscription_id = $6), \
-                   lease_owner = NULL, lease_until = NULL WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
+                   lease_owner = NULL, lease_until = NULL, error_hint = $9 \
+                   WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
         dispatch!(self, pool => {
             sqlx::query(sql).bind(outcome.status).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
-                .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).execute(pool).await?;
+                .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).bind(outcome.hint)
+                .execute(pool).await?;
         });
         Ok(())
     }

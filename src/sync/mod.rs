@@ -91,6 +91,29 @@ pub enum RunError {
     Internal(String),
 }
 
+impl RunError {
+    /// The translated explanation (message key) an admin sees next to the technical detail.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Api { status: 403, .. } => "sync-hint-forbidden",
+            Self::Api { status: 404, .. } => "sync-hint-not-found",
+            Self::Api { status: 401, .. } => "sync-hint-unauthorized",
+            Self::Api {
+                status: 429 | 503 | 504,
+                ..
+            } => "sync-hint-throttled",
+            Self::ProfilePaused(_) => "sync-hint-profile",
+            Self::ProfileUnreachable | Self::Network(_) => "sync-hint-network",
+            Self::Deadline => "sync-hint-deadline",
+            Self::Api { .. } | Self::Gone | Self::Protocol(_) | Self::ForeignLink => {
+                "sync-hint-graph"
+            }
+            Self::Store(_) | Self::Internal(_) => "sync-hint-internal",
+            Self::LeaseLost | Self::Interrupted => return None,
+        })
+    }
+}
+
 impl From<StoreError> for RunError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -296,6 +319,7 @@ impl SyncEngine {
                     &RunOutcome {
                         status,
                         error: error.as_deref(),
+                        hint: result.as_ref().err().and_then(RunError::hint),
                         next_sync_at: next,
                         success: result.is_ok(),
                     },

@@ -747,6 +747,21 @@ async fn visible_in_the_ui(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(failing, "the failure is visible in /healthz");
+    // The page says what it means and what to do, in the admin's language, with Microsoft's
+    // answer beneath.
+    let page = w.admin.get(&format!("/subscriptions/{sub}")).await;
+    assert!(
+        page.body.contains("may not read this calendar")
+            && page.body.contains("Add-MailboxFolderPermission")
+            && page.body.contains("ErrorAccessDenied"),
+        "{}",
+        page.body
+    );
+    let list = w
+        .admin
+        .get_with("/subscriptions", &[("accept-language", "de")])
+        .await;
+    assert!(list.body.contains("darf diesen Kalender nicht lesen"));
     w.app.stop().await;
     w.sim.stop().await;
 }
