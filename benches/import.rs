@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use datapump::app;
 use datapump::config::Config;
-use datapump::graph::oauth::{self, AppCredentials};
 use datapump::profiles::{Cloud, ProfileSettings};
 use datapump::storage::Db;
-use datapump::storage::profiles::Authorization;
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use serde_json::Value;
 
@@ -164,56 +162,9 @@ async fn setup(
         )
         .await
         .expect("profile");
-    let app_creds = AppCredentials {
-        client_id: CLIENT_ID,
-        client_secret: SECRET,
-        redirect_uri: REDIRECT,
-    };
-    let endpoints = profile.endpoints();
-    let start =
-        oauth::start(&endpoints, &app_creds, Some("datapump@contoso.example")).expect("start");
-    let answer = state
-        .tokens
-        .http()
-        .get(&start.url)
-        .send()
+    datapump::demo::authorize_with_simulator(state, profile.id, "datapump@contoso.example")
         .await
         .expect("authorize");
-    let location = answer.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let code = url::Url::parse(&location)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let tokens = oauth::exchange_code(
-        state.tokens.http(),
-        &endpoints,
-        &app_creds,
-        &code,
-        &start.pkce_verifier,
-    )
-    .await
-    .expect("tokens");
-    let sealed = state.tokens.seal_tokens(&uuid, &tokens);
-    state
-        .db
-        .store_authorization(
-            profile.id,
-            &sealed,
-            &Authorization {
-                account_name: None,
-                account_upn: None,
-                account_id: None,
-                scopes: "",
-                authorized_by: "bench",
-            },
-        )
-        .await
-        .expect("store");
     let calendars: Value = state
         .tokens
         .http()

@@ -1,7 +1,7 @@
 //! Simulator throughput: how fast it serves calendarView/delta pages of 1,000 events, against a
 //! baseline measured in the same run: a client that does nothing with the pages but parse them
-//! (the least any importer must do). A ratio well above 1 means the simulator is not what limits
-//! an import benchmark.
+//! (the least any importer must do). The ratio says how much of an import benchmark's time the
+//! simulator itself takes (below 1: serving costs more than parsing).
 //!
 //!     cargo bench --bench sim
 

@@ -46,6 +46,19 @@ enum Command {
     },
     /// Run the Microsoft 365 simulator (identity platform + Graph) for tests, demos and benchmarks.
     Sim(SimArgs),
+    /// The simulator and Datapump together, set up and importing: see the product in a minute.
+    Demo {
+        /// Where the demo keeps its data (never the real data directory).
+        #[arg(long, default_value = "./data-demo")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: std::net::SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:8001")]
+        sim_bind: std::net::SocketAddr,
+        /// Delete the demo data and start over.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
     Healthcheck {
         /// Base URL of the instance; default: the configured bind address.
@@ -247,6 +260,22 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Sim(args) => simulator(args).await,
+        Command::Demo {
+            data_dir,
+            bind,
+            sim_bind,
+            reset,
+        } => crate::demo::run(crate::demo::DemoOptions {
+            data_dir,
+            bind,
+            sim_bind,
+            reset,
+        })
+        .await
+        .map_err(|e| match e {
+            crate::demo::DemoError::Start(s) => CliError::Start(s),
+            other => CliError::Failed(other.to_string()),
+        }),
         Command::Admin { command } => {
             let db = app::open_database(&config).await?;
             admin(command, &db).await

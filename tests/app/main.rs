@@ -6,6 +6,7 @@ mod access;
 mod admins;
 mod cli;
 mod connect;
+mod demo;
 mod import;
 mod login;
 mod profiles;

@@ -1,0 +1,356 @@
+//! `datapump demo`: the simulator and Datapump together, set up the way an admin would after
+//! following the setup guide — a profile authorized through the real OAuth code flow, the rooms
+//! and the account's own calendar subscribed — so a newcomer sees a working product in a minute.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::app::{self, StartError};
+use crate::auth::password;
+use crate::config::Config;
+use crate::graph::api::{CalendarRef, Graph};
+use crate::graph::oauth::{self, AppCredentials};
+use crate::profiles::{Cloud, ProfileSettings};
+use crate::sim::{self, SimConfig};
+use crate::storage::admins::{NewAdmin, Role};
+use crate::storage::profiles::Authorization;
+use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use crate::web::state::AppState;
+
+pub const PROFILE_NAME: &str = "Contoso (Simulator)";
+pub const ADMIN: &str = "demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("demo setup failed: {0}")]
+    Setup(String),
+}
+
+fn setup(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Setup(e.to_string())
+}
+
+/// Authorizes a profile against the simulator through the real code flow (the simulator signs
+/// the hinted account in and consents automatically), then stores tokens and account.
+pub async fn authorize_with_simulator(
+    state: &AppState,
+    profile_id: i64,
+    account: &str,
+) -> Result<(), DemoError> {
+    let profile = state.db.profile(profile_id).await.map_err(setup)?;
+    let secret = state.tokens.client_secret(&profile).map_err(setup)?;
+    let redirect = profile
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| state.config.public_url.absolute("/callback"));
+    let creds = AppCredentials {
+        client_id: &profile.client_id,
+        client_secret: &secret,
+        redirect_uri: &redirect,
+    };
+    let endpoints = profile.endpoints();
+    let start = oauth::start(&endpoints, &creds, Some(account)).map_err(setup)?;
+    let answer = state
+        .tokens
+        .http()
+        .get(&start.url)
+        .send()
+        .await
+        .map_err(setup)?;
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| DemoError::Setup("the simulator did not redirect back".into()))?;
+    let code = url::Url::parse(location)
+        .map_err(setup)?
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| DemoError::Setup(format!("no code in the redirect ({location})")))?;
+    let tokens = oauth::exchange_code(
+        state.tokens.http(),
+        &endpoints,
+        &creds,
+        &code,
+        &start.pkce_verifier,
+    )
+    .await
+    .map_err(setup)?;
+    let graph = Graph {
+        http: state.tokens.http(),
+        endpoints: &endpoints,
+        token: &tokens.access_token,
+    };
+    let me = graph.me().await.map_err(setup)?;
+    let sealed = state.tokens.seal_tokens(&profile.uuid, &tokens);
+    let scopes = tokens.scopes.join(" ");
+    let upn = me.user_principal_name.clone();
+    state
+        .db
+        .store_authorization(
+            profile_id,
+            &sealed,
+            &Authorization {
+                account_name: me.display_name.as_deref(),
+                account_upn: upn.as_deref(),
+                account_id: Some(&me.id),
+                scopes: &scopes,
+                authorized_by: ADMIN,
+            },
+        )
+        .await
+        .map_err(setup)?;
+    Ok(())
+}
+
+/// Options of `datapump demo`.
+pub struct DemoOptions {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub sim_bind: SocketAddr,
+    pub reset: bool,
+}
+
+fn public_url(bind: SocketAddr) -> String {
+    if bind.ip().is_loopback() || bind.ip().is_unspecified() {
+        format!("http://localhost:{}", bind.port())
+    } else {
+        format!("http://{bind}")
+    }
+}
+
+/// The demo admin's password: made once, kept (owner-readable) in the demo data directory.
+fn demo_password(dir: &Path) -> Result<(String, bool), DemoError> {
+    let path = dir.join("demo-password.txt");
+    if let Ok(p) = std::fs::read_to_string(&path) {
+        return Ok((p.trim().to_string(), false));
+    }
+    let pw = format!("demo-{}", &crate::crypto::random_token()[..16]);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options
+        .open(&path)
+        .and_then(|mut f| f.write_all(pw.as_bytes()))
+        .map_err(setup)?;
+    Ok((pw, true))
+}
+
+/// Sets everything up (idempotently) and runs until SIGINT/SIGTERM.
+pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
+    if options.reset && options.data_dir.exists() {
+        std::fs::remove_dir_all(&options.data_dir).map_err(setup)?;
+    }
+    std::fs::create_dir_all(&options.data_dir).map_err(setup)?;
+    let public = public_url(options.bind);
+
+    // The simulator, with Datapump's redirect URI registered.
+    let sim_url = format!("http://{}", options.sim_bind);
+    let sim_config = SimConfig {
+        auto_consent: true,
+        redirect_uris: vec![format!("{public}/callback"), public.clone()],
+        ..SimConfig::default()
+    };
+    let simulator = sim::Sim::new(sim_config);
+    let listener = tokio::net::TcpListener::bind(options.sim_bind)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: options.sim_bind,
+            reason: e.to_string(),
+        })?;
+    let sim_server = sim::SimServer::serve(simulator, listener).map_err(setup)?;
+
+    let vars = std::collections::HashMap::from([
+        (
+            "DATAPUMP_DATA_DIR".to_string(),
+            options.data_dir.display().to_string(),
+        ),
+        ("DATAPUMP_BIND".to_string(), options.bind.to_string()),
+        ("DATAPUMP_PUBLIC_URL".to_string(), public.clone()),
+    ]);
+    let config = Config::from_sources(None, |k| {
+        vars.get(k).cloned().or_else(|| {
+            std::env::var(k)
+                .ok()
+                .filter(|_| k == "DATAPUMP_LOG" || k == "DATAPUMP_LOG_FORMAT")
+        })
+    })
+    .map_err(StartError::from)?;
+    let db = app::open_database(&config).await?;
+    let prepared = app::prepare(config, db).await?;
+    let state = prepared.state.clone();
+
+    // The admin.
+    let (password, fresh) = demo_password(&options.data_dir)?;
+    if state
+        .db
+        .admin_by_username(ADMIN)
+        .await
+        .map_err(setup)?
+        .is_none()
+    {
+        let hash = password::hash(&password).await.map_err(setup)?;
+        state
+            .db
+            .create_admin(NewAdmin {
+                username: ADMIN,
+                password_hash: &hash,
+                role: Role::Admin,
+            })
+            .await
+            .map_err(setup)?;
+    }
+
+    // The profile: the simulator's app registration, its secret close to expiry (so the
+    // reminder shows), authorized through the real code flow.
+    let profiles = state.db.list_profiles().await.map_err(setup)?;
+    let profile_id = match profiles.iter().find(|p| p.name == PROFILE_NAME) {
+        Some(p) => p.id,
+        None => {
+            let settings = ProfileSettings {
+                name: PROFILE_NAME.into(),
+                tenant: "common".into(),
+                client_id: sim::state::DEFAULT_CLIENT_ID.into(),
+                secret_expires_on: chrono::Utc::now().date_naive() + chrono::Duration::days(21),
+                cloud: Cloud::Custom,
+                login_base: sim_url.clone(),
+                graph_base: sim_url.clone(),
+                redirect_uri: None,
+                notes: "Created by `datapump demo`: the Microsoft 365 simulator's tenant contoso.example.".into(),
+            };
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let sealed = state
+                .tokens
+                .seal("client_secret", &uuid, sim::state::DEFAULT_SECRET);
+            state
+                .db
+                .create_profile(&settings, &uuid, &sealed)
+                .await
+                .map_err(setup)?
+                .id
+        }
+    };
+    authorize_with_simulator(&state, profile_id, sim::state::DEFAULT_ACCOUNT).await?;
+
+    // Subscriptions: every room (one of them the account may not read) and the own calendar.
+    let existing = state
+        .db
+        .list_subscriptions(Some(profile_id))
+        .await
+        .map_err(setup)?;
+    // The simulator starts afresh with every demo; import everything again at once rather
+    // than when each subscription falls due.
+    for s in &existing {
+        state.db.request_sync(s.id).await.map_err(setup)?;
+    }
+    if existing.is_empty() {
+        let rooms: Vec<(String, String)> = {
+            let s = sim_server.sim.lock();
+            s.users
+                .iter()
+                .filter(|u| u.kind == sim::model::MailboxKind::Room)
+                .map(|u| (u.upn.clone(), u.display_name.clone()))
+                .collect()
+        };
+        let token = state.tokens.access_token(profile_id).await.map_err(setup)?;
+        let profile = state.db.profile(profile_id).await.map_err(setup)?;
+        let endpoints = profile.endpoints();
+        let graph = Graph {
+            http: state.tokens.http(),
+            endpoints: &endpoints,
+            token: &token.token,
+        };
+        let mut targets: Vec<(String, String, String, &'static str)> = Vec::new();
+        for (address, name) in rooms {
+            // A room the account may not read is subscribed anyway (by its known calendar id), so
+            // the demo shows what such a failure looks like.
+            let calendar = match graph.calendar(&CalendarRef::Mailbox(address.clone())).await {
+                Ok(c) => c.id,
+                Err(_) => sim_server
+                    .sim
+                    .lock()
+                    .resolve_calendar(&address)
+                    .map_err(setup)?,
+            };
+            targets.push((address, name, calendar, "mailbox"));
+        }
+        let own = graph
+            .calendar(&CalendarRef::Mailbox(sim::state::DEFAULT_ACCOUNT.into()))
+            .await
+            .map_err(setup)?;
+        targets.push((
+            sim::state::DEFAULT_ACCOUNT.into(),
+            "Datapump Service".into(),
+            own.id,
+            "mailbox",
+        ));
+        for (address, name, calendar, source) in targets {
+            let settings = SubscriptionSettings {
+                display_name: name.clone(),
+                days_back: 7,
+                days_ahead: 180,
+                interval_minutes: 1,
+                enabled: true,
+                mask_private: false,
+            };
+            state
+                .db
+                .create_subscription(&NewSubscription {
+                    profile_id,
+                    source,
+                    mailbox_address: &address,
+                    mailbox_name: &name,
+                    calendar_id: &calendar,
+                    calendar_name: "Kalender",
+                    settings: &settings,
+                    created_by: ADMIN,
+                })
+                .await
+                .map_err(setup)?;
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: options.bind,
+            reason: e.to_string(),
+        })?;
+    println!();
+    println!("Datapump demo is running.");
+    println!("  Open            {public}  (imports start within seconds)");
+    println!(
+        "  Sign in as      {ADMIN} / {password}{}",
+        if fresh {
+            ""
+        } else {
+            "  (from an earlier start)"
+        }
+    );
+    println!(
+        "  Simulator       {sim_url}  (sign-in for a profile of your own: {} / {})",
+        sim::state::DEFAULT_ACCOUNT,
+        sim::state::DEFAULT_PASSWORD
+    );
+    println!(
+        "  Data            {}  (start over with --reset)",
+        options.data_dir.display()
+    );
+    println!("  Stop with Ctrl+C.");
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        shutdown.cancel();
+    });
+    app::run(state, listener).await?;
+    sim_server.stop().await;
+    Ok(())
+}
