@@ -5,7 +5,9 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+# Cargo.toml names the bench targets, so they need (empty) files for the manifest to load.
+RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cp src/main.rs benches/sim.rs && cp src/main.rs benches/import.rs \
     && cargo build --release --locked && rm -rf src
 COPY src src
 COPY templates templates

@@ -221,7 +221,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
     served.map_err(|e| StartError::Serve(e.to_string()))
 }
 
-/// Periodic housekeeping: expired sessions, old login failures.
+/// Periodic housekeeping: expired sessions, old login failures, history past its retention.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -242,12 +242,37 @@ async fn maintenance(state: AppState) {
         {
             tracing::warn!(error = %e, "could not prune OAuth transactions");
         }
+        prune_history(&state).await;
         // Refresh idle profiles so that their refresh tokens never expire from inactivity.
         match state.tokens.keep_alive().await {
             Ok(n) if n > 0 => tracing::info!(profiles = n, "kept idle profiles' tokens alive"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "keep-alive of profile tokens failed"),
         }
+    }
+}
+
+/// Retention of the import history and the audit log.
+pub async fn prune_history(state: &AppState) {
+    let now = chrono::Utc::now();
+    let age = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(36_500));
+    match state
+        .db
+        .prune_runs(now - age(state.config.run_history))
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(runs = n, "deleted import runs past their retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune import runs"),
+    }
+    match state
+        .db
+        .prune_audit(now - age(state.config.audit_retention))
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(entries = n, "deleted audit entries past their retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
     }
 }
 

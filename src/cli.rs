@@ -35,6 +35,12 @@ enum Command {
     Migrate,
     /// Re-encrypt all stored secrets under a new key (stop Datapump first).
     RotateKey,
+    /// Write a consistent copy of the SQLite database while Datapump runs (PostgreSQL: pg_dump).
+    Backup {
+        /// The file to create; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Import calendars in the foreground and exit (for cron, or to check a subscription).
     Sync {
         /// Run the due subscriptions once (required; the background scheduler is `serve`).
@@ -240,6 +246,27 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
                     failed.join(", ")
                 )))
             }
+        }
+        Command::Backup { to } => {
+            if to.exists() {
+                return Err(CliError::Usage(format!(
+                    "{} exists already; choose a new file",
+                    to.display()
+                )));
+            }
+            let db = app::open_database(&config).await?;
+            if !db.backup_sqlite(&to).await? {
+                return Err(CliError::Usage(
+                    "the database is PostgreSQL: back it up with pg_dump".into(),
+                ));
+            }
+            println!(
+                "Backed up the database to {}. The secret key ({}) is not part of it: \
+                 keep a copy of the key file apart from the backups.",
+                to.display(),
+                config.secret_key_file.display()
+            );
+            Ok(())
         }
         Command::RotateKey => {
             let r = app::rotate_key(&config).await?;

@@ -39,6 +39,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub session_idle_timeout: Duration,
     pub session_max_lifetime: Duration,
+    /// How long finished import runs are kept (the latest of each subscription always stays).
+    pub run_history: Duration,
+    /// How long audit log entries are kept.
+    pub audit_retention: Duration,
     /// Login throttling; not an environment setting, but adjustable in-process (tests).
     pub throttle: crate::auth::throttle::ThrottlePolicy,
     /// Token refresh tunables; in-process only (tests shorten them).
@@ -117,6 +121,8 @@ struct FileConfig {
     sync_concurrency: Option<u64>,
     sync_page_size: Option<u64>,
     sync_lease_seconds: Option<u64>,
+    run_history_days: Option<u64>,
+    audit_retention_days: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +244,19 @@ impl Config {
             12,
         )?;
 
+        let run_days = number(
+            "DATAPUMP_RUN_HISTORY_DAYS",
+            var("DATAPUMP_RUN_HISTORY_DAYS"),
+            file_cfg.run_history_days,
+            90,
+        )?;
+        let audit_days = number(
+            "DATAPUMP_AUDIT_RETENTION_DAYS",
+            var("DATAPUMP_AUDIT_RETENTION_DAYS"),
+            file_cfg.audit_retention_days,
+            730,
+        )?;
+
         let concurrency = number(
             "DATAPUMP_SYNC_CONCURRENCY",
             var("DATAPUMP_SYNC_CONCURRENCY"),
@@ -274,6 +293,8 @@ impl Config {
             log_format,
             session_idle_timeout: Duration::from_secs(idle_minutes * 60),
             session_max_lifetime: Duration::from_secs(max_hours * 3600),
+            run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
+            audit_retention: Duration::from_secs(audit_days.min(36_500) * 86_400),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
             token_policy: crate::profiles::tokens::TokenPolicy::default(),
             oauth_transaction_ttl: Duration::from_secs(600),

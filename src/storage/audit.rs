@@ -1,4 +1,5 @@
-//! The audit log: append-only; the application has no path that updates or deletes entries.
+//! The audit log: append-only; entries are never changed, only deleted once older than the
+//! configured retention.
 
 use chrono::{DateTime, Utc};
 
@@ -69,6 +70,14 @@ impl Db {
             sqlx::query_as::<_, AuditEntry>(sql).bind(limit).bind(offset).fetch_all(pool).await?
         });
         Ok(rows)
+    }
+
+    /// Deletes entries older than `before` (retention); returns how many.
+    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64> {
+        let n = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(pool).await?.rows_affected()
+        });
+        Ok(n)
     }
 
     pub async fn count_audit(&self) -> Result<i64> {

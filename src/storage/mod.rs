@@ -208,6 +208,21 @@ impl Db {
         }
     }
 
+    /// A consistent copy of a running SQLite database (`VACUUM INTO`: readers and the importer
+    /// carry on meanwhile). Returns false for PostgreSQL, whose tool for this is `pg_dump`.
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<bool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(to.to_string_lossy().into_owned())
+                    .execute(pool)
+                    .await?;
+                Ok(true)
+            }
+            Pool::Postgres(_) => Ok(false),
+        }
+    }
+
     /// Applies pending migrations. They are forward-only; a database that is newer than this
     /// binary (it has migrations this build does not know) is refused.
     pub async fn migrate(&self) -> Result<()> {

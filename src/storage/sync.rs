@@ -316,6 +316,16 @@ impl Db {
         }.await)
     }
 
+    /// Deletes finished runs older than `before`, keeping each subscription's latest run.
+    pub async fn prune_runs(&self, before: DateTime<Utc>) -> Result<u64> {
+        let sql = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL AND finished_at < $1 \
+                   AND id NOT IN (SELECT MAX(id) FROM sync_runs GROUP BY subscription_id)";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(before).execute(pool).await?.rows_affected()
+        });
+        Ok(n)
+    }
+
     /// Drops the delta link (expired token): the next round is a full one.
     pub async fn reset_cursor(&self, lease: &Lease) -> Result<()> {
         let sql = "UPDATE subscriptions SET next_link = NULL, delta_link = NULL, round_full = FALSE \

@@ -179,3 +179,60 @@ fn sigterm_stops_the_server_cleanly() {
         .expect("probe");
     assert!(!probe.status.success());
 }
+
+#[test]
+fn backup_while_running_restores_into_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(
+        admin_create(dir.path(), "root", "a long enough password")
+            .status
+            .success()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    // The backup is taken while an instance runs on the same database.
+    let mut running = datapump(dir.path())
+        .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let target = tempfile::tempdir().expect("tempdir");
+    let file = target.path().join("datapump.db");
+    let out = datapump(dir.path())
+        .args(["backup", "--to", &file.display().to_string()])
+        .output()
+        .expect("backup");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("secret.key"), "names the key: {stdout}");
+    // Never overwrites.
+    let again = datapump(dir.path())
+        .args(["backup", "--to", &file.display().to_string()])
+        .output()
+        .expect("backup");
+    assert_eq!(again.status.code(), Some(2));
+    let _ = running.kill();
+    let _ = running.wait();
+
+    // Restore = the backup file plus the key file in a data directory.
+    std::fs::copy(
+        dir.path().join("secret.key"),
+        target.path().join("secret.key"),
+    )
+    .expect("key");
+    let list = datapump(target.path())
+        .args(["admin", "list"])
+        .output()
+        .expect("list");
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("root"),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+}

@@ -833,3 +833,27 @@ async fn private_events_masked(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(private_events_masked_at_import, private_events_masked);
+
+async fn history_retention(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let sub = subscribe(&w, profile, "raum.berlin@contoso.example").await;
+    run(&w, sub).await;
+    run(&w, sub).await;
+    let db = w.app.db();
+    let now = Utc::now();
+    let day = chrono::Duration::days(1);
+    // Nothing is old yet.
+    assert_eq!(db.prune_runs(now - day).await.expect("prune"), 0);
+    assert_eq!(db.prune_audit(now - day).await.expect("prune"), 0);
+    assert!(db.count_audit().await.expect("count") > 0);
+    // Past the retention: old runs go, but each subscription keeps its latest.
+    assert_eq!(db.prune_runs(now + day).await.expect("prune"), 1);
+    let left = db.runs_of(sub, 10).await.expect("runs");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, "ok");
+    assert!(db.prune_audit(now + day).await.expect("prune") > 0);
+    assert_eq!(db.count_audit().await.expect("count"), 0);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(run_history_and_audit_retention, history_retention);
