@@ -373,10 +373,16 @@ impl Page {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        Self::with_source(base, None)
+    }
+
+    /// A browser whose connections come from `source` (another loopback address, say).
+    pub fn with_source(base: &str, source: Option<std::net::IpAddr>) -> Self {
         datapump::graph::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(source)
             .build()
             .expect("client");
         Self {

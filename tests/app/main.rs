@@ -9,6 +9,7 @@ mod connect;
 mod demo;
 mod import;
 mod login;
+mod nginx;
 mod profiles;
 mod security;
 mod setup;
