@@ -135,10 +135,7 @@ fn wrong_secret_key_refuses_to_start() {
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::common::free_port();
     let mut child = datapump(dir.path())
         .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
         .stderr(Stdio::null())
@@ -188,10 +185,7 @@ fn backup_while_running_restores_into_a_fresh_data_dir() {
             .status
             .success()
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::common::free_port();
     // The backup is taken while an instance runs on the same database.
     let mut running = datapump(dir.path())
         .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))

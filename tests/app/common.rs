@@ -134,6 +134,14 @@ impl Drop for TestDb {
     }
 }
 
+/// A port free right now (for child processes that need their address before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 pub fn uuid_simple() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }

@@ -11,7 +11,7 @@ use datapump::sim::SimConfig;
 use datapump::sim::state::DEFAULT_CLIENT_ID;
 use reqwest::StatusCode;
 
-use crate::common::{Backend, Client, Options};
+use crate::common::{Backend, Client, Options, free_port};
 use crate::profiles::{create_profile, world_with};
 
 /// nginx connects to Datapump from this address; only it is a trusted proxy.
@@ -84,13 +84,6 @@ http {{
         .spawn()
         .expect("nginx");
     Nginx { child, dir }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
