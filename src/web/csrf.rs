@@ -45,8 +45,13 @@ fn origin_allowed(headers: &HeaderMap, public_origin: &str) -> bool {
     {
         return false;
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        // Browsers send Origin on every POST; its absence leaves the token check to decide.
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        // Privacy settings can make a browser send "null" for its own forms; like an absent
+        // Origin, it leaves the decision to the token check.
+        .filter(|o| *o != "null")
+    else {
         return true;
     };
     if origin == public_origin {

@@ -46,7 +46,11 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, policy);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // Not "no-referrer": with it, browsers send `Origin: null` on same-origin form posts, which
+    // the CSRF origin check cannot tell from a forged one. Other sites still get no referrer.
+    if !h.contains_key(header::REFERRER_POLICY) {
+        set(h, header::REFERRER_POLICY, "same-origin");
+    }
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(
         h,

@@ -4,6 +4,7 @@ mod common;
 
 mod access;
 mod admins;
+mod browser;
 mod cli;
 mod connect;
 mod demo;

@@ -732,7 +732,13 @@ pub async fn callback(
     actor: Actor,
     axum::extract::Query(params): axum::extract::Query<CallbackParams>,
 ) -> WebResult<Response> {
-    finish(&state, &session, &me, p, actor, params).await
+    let mut response = finish(&state, &session, &me, p, actor, params).await?;
+    // The address holds the authorization code: the next page must not pass it on.
+    response.headers_mut().insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
 }
 
 /// Completes an authorization from its callback parameters: the state must belong to this
