@@ -568,6 +568,17 @@ pub async fn authorize_post(
     }
 }
 
+/// AADSTS900144, as the token endpoint answers a request without a required parameter.
+fn missing_parameter(name: &str) -> Response {
+    aad_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+        None,
+    )
+}
+
 fn form_value<'a>(form: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
     form.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }
@@ -707,13 +718,7 @@ pub async fn token(
         .map(String::from)
         .or_else(|| basic.as_ref().map(|b| b.0.clone()))
     else {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-            None,
-        );
+        return missing_parameter("client_id");
     };
     let Some(app) = s.apps.get(&client_id).cloned() else {
         return aad_error(
@@ -774,13 +779,7 @@ pub async fn token(
             &format!("The app requested an unsupported grant type '{other}'."),
             None,
         ),
-        None => aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-            None,
-        ),
+        None => missing_parameter("grant_type"),
     }
 }
 
@@ -791,13 +790,7 @@ fn redeem_code(
     base: &str,
 ) -> Response {
     let Some(code) = form_value(form, "code") else {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'code'.",
-            None,
-        );
+        return missing_parameter("code");
     };
     let now = s.now();
     let Some(entry) = s.codes.get(code).cloned() else {
@@ -871,13 +864,7 @@ fn refresh(
     base: &str,
 ) -> Response {
     let Some(rt) = form_value(form, "refresh_token") else {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'refresh_token'.",
-            None,
-        );
+        return missing_parameter("refresh_token");
     };
     let now = s.now();
     let Some(entry) = s.refresh_tokens.get(rt).cloned() else {

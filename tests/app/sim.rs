@@ -275,6 +275,26 @@ async fn oauth_code_flow_with_pkce_and_documented_shapes() {
     assert_eq!(aad_code(&body), 501481);
     assert_shape(&fixture("identity/token-error.json"), &body, "token error");
 
+    // A missing code: AADSTS900144 naming the parameter.
+    let (status, body) = token(
+        &sim,
+        &[
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_SECRET),
+            ("grant_type", "authorization_code"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(aad_code(&body), 900144);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("parameter: 'code'")),
+        "{body}"
+    );
+
     let (status, body) = redeem(&sim, &code, &p.verifier).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_shape(&fixture("identity/token-success.json"), &body, "token");
