@@ -95,7 +95,14 @@ pub struct TokenService {
     owner: String,
     /// Per profile: the lock of the single flight, and the latest refresh done under it.
     flights: Mutex<HashMap<i64, Flight>>,
+    /// Per profile: the token last handed out and when the database last confirmed it (status
+    /// not paused, token current). Spares a sync a database read per Graph request.
+    recent: Mutex<HashMap<i64, (std::time::Instant, AccessToken)>>,
 }
+
+/// How long a token confirmed by the database is handed out without asking it again: a pause
+/// or a refresh made elsewhere is seen within this time.
+const RECHECK: Duration = Duration::from_secs(2);
 
 fn dur(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
@@ -110,6 +117,7 @@ impl TokenService {
             policy,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             flights: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
         }
     }
 
@@ -186,6 +194,39 @@ impl TokenService {
 
     async fn token(&self, profile_id: i64, force: bool) -> Result<AccessToken, TokenFailure> {
         let asked = std::time::Instant::now();
+        if !force && let Some(token) = self.recent(profile_id, asked) {
+            return Ok(token);
+        }
+        let result = self.token_checked(profile_id, force, asked).await;
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(token) => recent.insert(profile_id, (std::time::Instant::now(), token.clone())),
+            Err(_) => recent.remove(&profile_id),
+        };
+        result
+    }
+
+    /// Drops the remembered token: the profile's authorization changed here.
+    pub fn forget(&self, profile_id: i64) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.remove(&profile_id);
+    }
+
+    /// The token confirmed less than `RECHECK` ago, unless it is due for a refresh.
+    fn recent(&self, profile_id: i64, now: std::time::Instant) -> Option<AccessToken> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let (checked, token) = recent.get(&profile_id)?;
+        (now.saturating_duration_since(*checked) < RECHECK
+            && token.expires_at - dur(self.policy.refresh_margin) > Utc::now())
+        .then(|| token.clone())
+    }
+
+    async fn token_checked(
+        &self,
+        profile_id: i64,
+        force: bool,
+        asked: std::time::Instant,
+    ) -> Result<AccessToken, TokenFailure> {
         let flight = self.flight(profile_id);
         let mut last = flight.lock().await;
         // Whoever asked while a refresh was under way takes its result.

@@ -619,6 +619,7 @@ pub async fn delete(
         state.db.delete_subscription(s.id, keep).await?;
     }
     state.db.delete_profile(id).await?;
+    state.tokens.forget(id);
     let details = (!subscriptions.is_empty()).then(|| {
         format!(
             "{} subscription(s) removed, imported events {}",
@@ -901,6 +902,7 @@ pub async fn finish(
             },
         )
         .await?;
+    state.tokens.forget(profile.id);
     state
         .db
         .record_audit(actor.record(
