@@ -36,6 +36,53 @@ fn rss_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) used so far by the processes whose `/proc` entry matches.
+fn cpu_seconds(matches: impl Fn(u32, &str) -> bool) -> f64 {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state …": fields after the command name, utime and stime are 14 and 15.
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        if matches(pid, comm) {
+            let f: Vec<&str> = tail.split_whitespace().collect();
+            ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    ticks as f64 / 100.0
+}
+
+/// CPU seconds so far of the simulator, this process and the PostgreSQL server processes.
+fn cpu(sim: &Sim) -> [f64; 3] {
+    let (sim_pid, me) = (sim.child.id(), std::process::id());
+    [
+        cpu_seconds(|pid, _| pid == sim_pid),
+        cpu_seconds(|pid, _| pid == me),
+        cpu_seconds(|_, comm| comm == "postgres"),
+    ]
+}
+
+fn spent(before: [f64; 3], after: [f64; 3]) -> String {
+    format!(
+        "simulator {:.1} s, Datapump {:.1} s, PostgreSQL {:.1} s",
+        after[0] - before[0],
+        after[1] - before[1],
+        after[2] - before[2]
+    )
+}
+
 struct Sim {
     child: std::process::Child,
     url: String,
@@ -348,9 +395,14 @@ fn main() {
         if let Ok(url) = std::env::var("DATAPUMP_TEST_DATABASE_URL") {
             databases.push(("PostgreSQL", format!("schema:{url}#dp_bench")));
         }
+        // `DATAPUMP_BENCH_ONLY="PostgreSQL 0"` runs just the cases whose "database latency" starts
+        // with it (and skips the memory figures): for iterating on one measurement.
+        let only = std::env::var("DATAPUMP_BENCH_ONLY").ok();
+        let selected = |case: &str| only.as_deref().is_none_or(|o| case.starts_with(o));
         // Peak memory first, while the process is fresh: a small and a ten times larger import.
         set_latency(&http, &sim, 0).await;
-        for (count, label) in [(5usize, "about 10,000"), (50, "about 100,000")] {
+        let memory_cases = if only.is_some() { &[][..] } else { &[(5usize, "about 10,000"), (50, "about 100,000")][..] };
+        for &(count, label) in memory_cases {
             let dir = tempfile::tempdir().expect("dir");
             let url = format!("sqlite://{}/mem.db", dir.path().display());
             let (prepared, subs) = setup(&sim, &url, &rooms[..count], dir.path()).await;
@@ -376,12 +428,19 @@ fn main() {
         println!("import benchmark: 50 rooms x 2,000 events, page size {PAGE}, {PARALLEL} subscriptions in parallel");
         for (label, db) in &databases {
             for latency in [0u64, 50] {
+                if !selected(&format!("{label} {latency}")) {
+                    continue;
+                }
                 set_latency(&http, &sim, latency).await;
                 let dir = tempfile::tempdir().expect("dir");
                 let url = if db == "sqlite" { format!("sqlite://{}/bench.db", dir.path().display()) } else { db.clone() };
                 let (prepared, subs) = setup(&sim, &url, &rooms, dir.path()).await;
+                let c0 = cpu(&sim);
                 let (raw, raw_events) = raw_fetch(&prepared, &sim, &rooms).await;
+                let c1 = cpu(&sim);
                 let (took, events, requests) = import_all(&prepared, &subs).await;
+                let c2 = cpu(&sim);
+                println!("{label:>10}, {latency:>2} ms latency: CPU time of the raw fetch: {}; of the import: {}", spent(c0, c1), spent(c1, c2));
                 println!(
                     "{label:>10}, {latency:>2} ms latency: imported {events} events in {:.2} s = {:.0} events/s ({requests} requests); raw fetch of the same pages {raw_events} events in {:.2} s; import / raw = {:.2}",
                     took.as_secs_f64(), events as f64 / took.as_secs_f64(), raw.as_secs_f64(), took.as_secs_f64() / raw.as_secs_f64()

@@ -61,6 +61,7 @@ macro_rules! transaction {
 
 pub mod admins;
 pub mod audit;
+mod event_writes;
 pub mod profiles;
 pub mod sessions;
 pub mod settings;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
 
 /// One imported event, as the `events` table stores it (see docs/database.md).
@@ -102,6 +103,16 @@ pub struct RunStats {
     pub waited_ms: i64,
 }
 
+impl RunStats {
+    /// Counts one applied page.
+    pub fn add_page(&mut self, page: PageStats) {
+        self.pages += 1;
+        self.created += page.created;
+        self.updated += page.updated;
+        self.deleted += page.deleted;
+    }
+}
+
 /// How a run ended, for the subscription row.
 pub struct RunOutcome<'a> {
     pub status: &'a str,
@@ -197,20 +208,8 @@ impl Db {
             if fenced.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
-            // What is stored already: one lookup per chunk instead of one per row.
-            let mut existing: std::collections::HashMap<String, (Option<String>, i64)> = std::collections::HashMap::new();
-            for chunk in upserts.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new("SELECT graph_id, change_key, sync_generation FROM events WHERE subscription_id = ");
-                q.push_bind(lease.subscription_id);
-                q.push(" AND graph_id IN (");
-                let mut list = q.separated(", ");
-                for e in chunk {
-                    list.push_bind(&e.graph_id);
-                }
-                list.push_unseparated(")");
-                let rows: Vec<(String, Option<String>, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                existing.extend(rows.into_iter().map(|(id, ck, g)| (id, (ck, g))));
-            }
+            let ids: Vec<&str> = upserts.iter().map(|e| e.graph_id.as_str()).collect();
+            let existing = tx.existing(lease.subscription_id, &ids).await?;
             let mut touch = Vec::new();
             let mut write = Vec::new();
             for e in upserts {
@@ -218,7 +217,7 @@ impl Db {
                     // Replayed or unchanged: only the generation may move.
                     Some((ck, g)) if ck.is_some() && *ck == e.change_key => {
                         if *g != generation {
-                            touch.push(&e.graph_id);
+                            touch.push(e.graph_id.as_str());
                         }
                     }
                     Some(_) => {
@@ -235,66 +234,12 @@ impl Db {
             let mut seen = std::collections::HashSet::new();
             let mut unique: Vec<&EventRow> = write.into_iter().rev().filter(|e| seen.insert(&e.graph_id)).collect();
             unique.reverse();
-            // 200 rows x 29 columns stays well under both databases' bind limits; the default page is one statement.
-            for chunk in unique.chunks(200) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
-                     organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
-                     is_cancelled, sensitivity, show_as, location, locations, attendees, body_preview, web_link, \
-                     online_meeting_url, categories, last_modified, change_key, first_imported_at, updated_at, sync_generation) ",
-                );
-                q.push_values(chunk, |mut b, e| {
-                    b.push_bind(lease.subscription_id).push_bind(&e.graph_id).push_bind(&e.ical_uid)
-                        .push_bind(&e.series_master_id).push_bind(&e.event_type).push_bind(&e.subject)
-                        .push_bind(&e.organizer_name).push_bind(&e.organizer_address).push_bind(e.start_utc)
-                        .push_bind(e.end_utc).push_bind(&e.time_zone).push_bind(e.is_all_day).push_bind(e.start_date)
-                        .push_bind(e.end_date).push_bind(e.is_cancelled).push_bind(&e.sensitivity).push_bind(&e.show_as)
-                        .push_bind(&e.location).push_bind(&e.locations).push_bind(&e.attendees).push_bind(&e.body_preview)
-                        .push_bind(&e.web_link).push_bind(&e.online_meeting_url).push_bind(&e.categories)
-                        .push_bind(e.last_modified).push_bind(&e.change_key).push_bind(now).push_bind(now)
-                        .push_bind(generation);
-                });
-                q.push(
-                    " ON CONFLICT (subscription_id, graph_id) DO UPDATE SET ical_uid = excluded.ical_uid, \
-                     series_master_id = excluded.series_master_id, event_type = excluded.event_type, subject = excluded.subject, \
-                     organizer_name = excluded.organizer_name, organizer_address = excluded.organizer_address, \
-                     start_utc = excluded.start_utc, end_utc = excluded.end_utc, time_zone = excluded.time_zone, \
-                     is_all_day = excluded.is_all_day, start_date = excluded.start_date, end_date = excluded.end_date, \
-                     is_cancelled = excluded.is_cancelled, sensitivity = excluded.sensitivity, show_as = excluded.show_as, \
-                     location = excluded.location, locations = excluded.locations, attendees = excluded.attendees, \
-                     body_preview = excluded.body_preview, web_link = excluded.web_link, \
-                     online_meeting_url = excluded.online_meeting_url, categories = excluded.categories, \
-                     last_modified = excluded.last_modified, change_key = excluded.change_key, \
-                     updated_at = excluded.updated_at, sync_generation = excluded.sync_generation",
-                );
-                q.build().execute(&mut *tx).await?;
-            }
-            for chunk in touch.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new("UPDATE events SET sync_generation = ");
-                q.push_bind(generation);
-                q.push(" WHERE subscription_id = ");
-                q.push_bind(lease.subscription_id);
-                q.push(" AND graph_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                list.push_unseparated(")");
-                q.build().execute(&mut *tx).await?;
-            }
+            tx.upsert(lease.subscription_id, &unique, now, generation).await?;
+            tx.touch(lease.subscription_id, &touch, generation).await?;
             // Unknown ids (outside the window, never imported) are a no-op.
-            for chunk in removed.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new("DELETE FROM events WHERE subscription_id = ");
-                q.push_bind(lease.subscription_id);
-                q.push(" AND graph_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(id);
-                }
-                list.push_unseparated(")");
-                let n = q.build().execute(&mut *tx).await?.rows_affected();
-                stats.deleted += i64::try_from(n).unwrap_or(0);
-            }
+            let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
+            let n = tx.remove(lease.subscription_id, &removed).await?;
+            stats.deleted += i64::try_from(n).unwrap_or(0);
             let (run_id, before) = progress;
             sqlx::query(
                 "UPDATE sync_runs SET pages = $1, created = $2, updated = $3, deleted = $4, requests = $5, \

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::profiles::ProfileStatus;
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
-use crate::storage::sync::{Lease, PageCursor, RunOutcome, RunStats};
+use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 
 use self::map::{DeltaItem, GraphEvent};
@@ -121,6 +121,14 @@ impl From<StoreError> for RunError {
             other => Self::Store(other),
         }
     }
+}
+
+/// One delta page, mapped and ready to store.
+struct Page {
+    rows: Vec<EventRow>,
+    removed: Vec<String>,
+    next_link: Option<String>,
+    delta_link: Option<String>,
 }
 
 /// What one run did.
@@ -393,11 +401,12 @@ impl SyncEngine {
         *kind = if full { "full" } else { "delta" };
         let mut restarted = false;
         let mut masters: HashMap<String, Option<GraphEvent>> = HashMap::new();
+        let mut fetched = self.fetch_page(ctx, &link, sub, &mut masters).await;
         loop {
             if self.shutdown.is_cancelled() {
                 return Err(RunError::Interrupted);
             }
-            let page: map::DeltaPage = match ctx.get(&link).await {
+            let page = match fetched {
                 Ok(p) => p,
                 Err(RunError::Gone) if !restarted => {
                     // The delta token expired: a full round that reconciles.
@@ -411,82 +420,100 @@ impl SyncEngine {
                     full = true;
                     *kind = "resync";
                     masters.clear();
+                    fetched = self.fetch_page(ctx, &link, sub, &mut masters).await;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            let map::DeltaPage {
-                value: items,
-                next_link,
-                delta_link,
-            } = page;
-            if next_link.is_none() && delta_link.is_none() {
-                return Err(RunError::Protocol(
-                    "a page with neither nextLink nor deltaLink".into(),
-                ));
-            }
-            let mut rows = Vec::with_capacity(items.len());
-            let mut removed = Vec::new();
-            for item in items {
-                match item.into_item() {
-                    DeltaItem::Removed(id) => removed.push(id),
-                    DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
-                        masters.insert(e.id.clone(), Some(*e));
-                    }
-                    DeltaItem::Event(e) => {
-                        let master = match (e.is_minimal_occurrence(), e.series_master_id.clone()) {
-                            (true, Some(mid)) => {
-                                if !masters.contains_key(&mid) {
-                                    let url = Self::master_url(&ctx.graph_base, sub, &mid);
-                                    let fetched = match ctx.get::<GraphEvent>(&url).await {
-                                        Ok(m) => Some(m),
-                                        // The series was deleted meanwhile: its removals follow.
-                                        Err(RunError::Api { status: 404, .. }) => None,
-                                        Err(e) => return Err(e),
-                                    };
-                                    masters.insert(mid.clone(), fetched);
-                                }
-                                match masters.get(&mid) {
-                                    Some(Some(m)) => Some(m),
-                                    _ => continue,
-                                }
-                            }
-                            _ => None,
-                        };
-                        rows.push(
-                            map::to_row(&e, master, sub.mask_private)
-                                .map_err(RunError::Protocol)?,
-                        );
-                    }
-                }
-            }
-            let complete = (full && delta_link.is_some()).then_some(generation);
+            let complete = (full && page.delta_link.is_some()).then_some(generation);
             let page_cursor = PageCursor {
-                next_link: next_link.as_deref(),
-                delta_link: delta_link.as_deref(),
+                next_link: page.next_link.as_deref(),
+                delta_link: page.delta_link.as_deref(),
                 complete_full_round: complete,
                 lease_until: Utc::now() + dur(self.policy.lease),
             };
-            let stats = self
-                .db
-                .apply_page(
-                    lease,
-                    generation,
-                    &rows,
-                    &removed,
-                    &page_cursor,
-                    (run_id, &ctx.stats),
-                )
-                .await?;
-            ctx.stats.pages += 1;
-            ctx.stats.created += stats.created;
-            ctx.stats.updated += stats.updated;
-            ctx.stats.deleted += stats.deleted;
-            match (next_link, delta_link) {
-                (Some(next), _) => link = next,
-                _ => return Ok(()),
+            let progress = ctx.stats;
+            let apply = self.db.apply_page(
+                lease,
+                generation,
+                &page.rows,
+                &page.removed,
+                &page_cursor,
+                (run_id, &progress),
+            );
+            // The next page (with its series masters) is fetched while this one commits, so the
+            // database's latency hides behind Graph's. It is applied only after this commit: the
+            // order of commits, and what a crash leaves, stay the same.
+            let Some(next) = page.next_link.as_deref() else {
+                ctx.stats.add_page(apply.await?);
+                return Ok(());
+            };
+            let (applied, next_page) =
+                tokio::join!(apply, self.fetch_page(ctx, next, sub, &mut masters));
+            ctx.stats.add_page(applied?);
+            fetched = next_page;
+        }
+    }
+
+    /// Fetches one delta page and maps it to rows, fetching the series masters that minimal
+    /// occurrences need (once per series and run; `masters` remembers them).
+    async fn fetch_page(
+        &self,
+        ctx: &mut RunContext<'_>,
+        url: &str,
+        sub: &Subscription,
+        masters: &mut HashMap<String, Option<GraphEvent>>,
+    ) -> Result<Page, RunError> {
+        let map::DeltaPage {
+            value: items,
+            next_link,
+            delta_link,
+        } = ctx.get(url).await?;
+        if next_link.is_none() && delta_link.is_none() {
+            return Err(RunError::Protocol(
+                "a page with neither nextLink nor deltaLink".into(),
+            ));
+        }
+        let mut rows = Vec::with_capacity(items.len());
+        let mut removed = Vec::new();
+        for item in items {
+            match item.into_item() {
+                DeltaItem::Removed(id) => removed.push(id),
+                DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
+                    masters.insert(e.id.clone(), Some(*e));
+                }
+                DeltaItem::Event(e) => {
+                    let master = match (e.is_minimal_occurrence(), e.series_master_id.clone()) {
+                        (true, Some(mid)) => {
+                            if !masters.contains_key(&mid) {
+                                let url = Self::master_url(&ctx.graph_base, sub, &mid);
+                                let fetched = match ctx.get::<GraphEvent>(&url).await {
+                                    Ok(m) => Some(m),
+                                    // The series was deleted meanwhile: its removals follow.
+                                    Err(RunError::Api { status: 404, .. }) => None,
+                                    Err(e) => return Err(e),
+                                };
+                                masters.insert(mid.clone(), fetched);
+                            }
+                            match masters.get(&mid) {
+                                Some(Some(m)) => Some(m),
+                                _ => continue,
+                            }
+                        }
+                        _ => None,
+                    };
+                    rows.push(
+                        map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?,
+                    );
+                }
             }
         }
+        Ok(Page {
+            rows,
+            removed,
+            next_link,
+            delta_link,
+        })
     }
 
     /// Flags a room whose upcoming subjects are mostly empty or the organizer's name.
