@@ -30,6 +30,9 @@ macro_rules! transaction {
     ($db:expr, $tx:ident => $body:expr) => {
         match &$db.pool {
             $crate::storage::Pool::Sqlite(pool) => {
+                // One writer at a time in this process: queued here instead of sleeping in
+                // SQLite's busy handler, which polls and can wake long after the lock is free.
+                let _writer = $db.writer.lock().await;
                 let mut $tx = pool
                     .begin_with("BEGIN IMMEDIATE")
                     .await
@@ -141,6 +144,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) pool: Pool,
+    /// Serializes this process's SQLite write transactions (unused with PostgreSQL).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -181,6 +186,7 @@ impl Db {
             .await?;
         Ok(Self {
             pool: Pool::Sqlite(pool),
+            writer: Default::default(),
         })
     }
 
@@ -199,6 +205,7 @@ impl Db {
             .await?;
         Ok(Self {
             pool: Pool::Postgres(pool),
+            writer: Default::default(),
         })
     }
 

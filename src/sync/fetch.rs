@@ -15,18 +15,39 @@ use crate::profiles::tokens::TokenFailure;
 
 const MAX_ATTEMPTS: u32 = 8;
 
+/// What one fetch cost, added to the run's statistics when it is done (fetches of one run may
+/// be under way at the same time).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Cost {
+    requests: i64,
+    throttle_waits: i64,
+    waited_ms: i64,
+}
+
 impl RunContext<'_> {
     /// Waits `delay` unless that would pass the deadline.
-    async fn wait(&mut self, delay: Duration, throttled: bool) -> Result<(), RunError> {
+    async fn wait(
+        &self,
+        cost: &mut Cost,
+        delay: Duration,
+        throttled: bool,
+    ) -> Result<(), RunError> {
         if Instant::now() + delay > self.deadline {
             return Err(RunError::Deadline);
         }
         if throttled {
-            self.stats.throttle_waits += 1;
+            cost.throttle_waits += 1;
         }
-        self.stats.waited_ms += i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        cost.waited_ms += i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         tokio::time::sleep(delay).await;
         Ok(())
+    }
+
+    /// Counts what a fetch cost into the run's statistics.
+    pub fn charge(&mut self, cost: Cost) {
+        self.stats.requests += cost.requests;
+        self.stats.throttle_waits += cost.throttle_waits;
+        self.stats.waited_ms += cost.waited_ms;
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -45,6 +66,18 @@ impl RunContext<'_> {
 
     /// GETs a Graph URL and deserializes the answer in one pass.
     pub async fn get<T: DeserializeOwned>(&mut self, url: &str) -> Result<T, RunError> {
+        let mut cost = Cost::default();
+        let result = self.fetch(url, &mut cost).await;
+        self.charge(cost);
+        result
+    }
+
+    /// `get` for fetches running side by side: the cost goes to `cost`.
+    pub async fn fetch<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        cost: &mut Cost,
+    ) -> Result<T, RunError> {
         // The token goes only to the configured Graph host.
         if !url.starts_with(&format!("{}/", self.graph_base)) {
             return Err(RunError::ForeignLink);
@@ -68,48 +101,22 @@ impl RunContext<'_> {
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),
             };
-            self.stats.requests += 1;
-            let sent = self
-                .engine
-                .http
-                .get(url)
-                .bearer_auth(&token.token)
-                .header(
-                    "Prefer",
-                    format!(
-                        "outlook.timezone=\"UTC\", odata.maxpagesize={}",
-                        self.engine.policy.page_size
-                    ),
-                )
-                .header("client-request-id", uuid::Uuid::new_v4().to_string())
-                .send()
-                .await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(RunError::Network(describe(&e)));
-                    }
+            cost.requests += 1;
+            let (status, wait_for, body) = match self.exchange(url, &token.token).await {
+                Ok(answer) => answer,
+                Err(e) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(error = %describe(&e), "request failed; retrying");
                     let d = self.backoff(attempt);
-                    self.wait(d, false).await?;
+                    self.wait(cost, d, false).await?;
                     continue;
                 }
+                Err(e) => return Err(RunError::Network(describe(&e))),
             };
-            let status = response.status().as_u16();
-            let wait_for = retry_after(response.headers());
             match status {
-                200..=299 => match response.bytes().await {
-                    Ok(body) => match serde_json::from_slice::<T>(&body) {
-                        Ok(v) => return Ok(v),
-                        Err(e) => return Err(RunError::Protocol(e.to_string())),
-                    },
-                    Err(e) if attempt < MAX_ATTEMPTS => {
-                        tracing::debug!(error = %describe(&e), "page broke off; retrying");
-                        let d = self.backoff(attempt);
-                        self.wait(d, false).await?;
-                    }
-                    Err(e) => return Err(RunError::Network(describe(&e))),
-                },
+                200..=299 => {
+                    return serde_json::from_slice::<T>(&body)
+                        .map_err(|e| RunError::Protocol(e.to_string()));
+                }
                 401 if !refreshed => {
                     refreshed = true;
                     match self.engine.tokens.force_refresh(self.profile_id).await {
@@ -123,14 +130,14 @@ impl RunContext<'_> {
                     let d = wait_for
                         .map(|s| Duration::from_secs_f64(s.min(600.0)))
                         .unwrap_or_else(|| self.backoff(attempt));
-                    self.wait(d, true).await?;
+                    self.wait(cost, d, true).await?;
                 }
                 500..=599 if attempt < MAX_ATTEMPTS => {
                     let d = self.backoff(attempt);
-                    self.wait(d, false).await?;
+                    self.wait(cost, d, false).await?;
                 }
                 _ => {
-                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let code = body["error"]["code"].as_str().unwrap_or("").to_string();
                     let message = body["error"]["message"]
                         .as_str()
@@ -146,5 +153,34 @@ impl RunContext<'_> {
                 }
             }
         }
+    }
+
+    /// One request and its whole answer: status, `Retry-After` in seconds, body. Graph allows an
+    /// app four concurrent requests per mailbox: the mailbox's permit is held for exactly this
+    /// long, not while backing off.
+    async fn exchange(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<(u16, Option<f64>, bytes::Bytes), reqwest::Error> {
+        let _permit = self.mailbox.acquire().await;
+        let response = self
+            .engine
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .header(
+                "Prefer",
+                format!(
+                    "outlook.timezone=\"UTC\", odata.maxpagesize={}",
+                    self.engine.policy.page_size
+                ),
+            )
+            .header("client-request-id", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let wait_for = retry_after(response.headers());
+        Ok((status, wait_for, response.bytes().await?))
     }
 }

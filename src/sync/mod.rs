@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +25,7 @@ use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 
+use self::fetch::Cost;
 use self::map::{DeltaItem, GraphEvent};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct SyncPolicy {
     pub full_every: Duration,
     /// How often the scheduler looks for due work.
     pub tick: Duration,
+    /// Requests in flight per mailbox, across this engine's runs (Graph allows an app four).
+    pub mailbox_concurrency: usize,
 }
 
 impl Default for SyncPolicy {
@@ -55,6 +59,7 @@ impl Default for SyncPolicy {
             concurrency: 8,
             full_every: Duration::from_secs(24 * 3600),
             tick: Duration::from_secs(5),
+            mailbox_concurrency: 4,
         }
     }
 }
@@ -149,10 +154,13 @@ pub struct SyncEngine {
     owner: String,
     shutdown: CancellationToken,
     running: Mutex<HashSet<i64>>,
+    /// Per mailbox (by address, or by profile for `/me`): the permits for requests in flight.
+    mailboxes: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 pub(crate) struct RunContext<'a> {
     engine: &'a SyncEngine,
+    mailbox: Arc<tokio::sync::Semaphore>,
     profile_id: i64,
     graph_base: String,
     deadline: Instant,
@@ -198,7 +206,26 @@ impl SyncEngine {
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown,
             running: Mutex::new(HashSet::new()),
+            mailboxes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The request permits of the subscription's mailbox, shared by its calendars' runs.
+    fn mailbox_permits(&self, sub: &Subscription) -> Arc<tokio::sync::Semaphore> {
+        let key = match Self::calendar_path(sub).first().map(String::as_str) {
+            Some("me") => format!("me:{}", sub.profile_id.unwrap_or(0)),
+            _ => sub.mailbox_address.to_lowercase(),
+        };
+        let mut map = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget mailboxes nobody is using, so that the map does not grow forever.
+        map.retain(|_, s| Arc::strong_count(s) > 1);
+        map.entry(key)
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    self.policy.mailbox_concurrency.max(1),
+                ))
+            })
+            .clone()
     }
 
     pub fn policy(&self) -> &SyncPolicy {
@@ -268,6 +295,7 @@ impl SyncEngine {
         let run_id = self.db.start_run(id, "delta", &self.owner).await?;
         let mut ctx = RunContext {
             engine: self,
+            mailbox: self.mailbox_permits(&sub),
             profile_id: sub.profile_id.unwrap_or(0),
             graph_base: String::new(),
             deadline: Instant::now() + self.policy.max_run,
@@ -474,7 +502,7 @@ impl SyncEngine {
                 "a page with neither nextLink nor deltaLink".into(),
             ));
         }
-        let mut rows = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
         let mut removed = Vec::new();
         for item in items {
             match item.into_item() {
@@ -482,31 +510,50 @@ impl SyncEngine {
                 DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
                     masters.insert(e.id.clone(), Some(*e));
                 }
-                DeltaItem::Event(e) => {
-                    let master = match (e.is_minimal_occurrence(), e.series_master_id.clone()) {
-                        (true, Some(mid)) => {
-                            if !masters.contains_key(&mid) {
-                                let url = Self::master_url(&ctx.graph_base, sub, &mid);
-                                let fetched = match ctx.get::<GraphEvent>(&url).await {
-                                    Ok(m) => Some(m),
-                                    // The series was deleted meanwhile: its removals follow.
-                                    Err(RunError::Api { status: 404, .. }) => None,
-                                    Err(e) => return Err(e),
-                                };
-                                masters.insert(mid.clone(), fetched);
-                            }
-                            match masters.get(&mid) {
-                                Some(Some(m)) => Some(m),
-                                _ => continue,
-                            }
-                        }
-                        _ => None,
-                    };
-                    rows.push(
-                        map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?,
-                    );
-                }
+                DeltaItem::Event(e) => events.push(e),
             }
+        }
+        // The masters this page needs and the run has not seen, fetched side by side (the
+        // mailbox's permits keep it within Graph's limit).
+        let mut wanted = HashSet::new();
+        let missing: Vec<String> = events
+            .iter()
+            .filter(|e| e.is_minimal_occurrence())
+            .filter_map(|e| e.series_master_id.clone())
+            .filter(|m| !masters.contains_key(m) && wanted.insert(m.clone()))
+            .collect();
+        let shared: &RunContext<'_> = ctx;
+        let fetched: Vec<_> = futures_util::stream::iter(missing)
+            .map(|mid| async move {
+                let url = Self::master_url(&shared.graph_base, sub, &mid);
+                let mut cost = Cost::default();
+                let master = shared.fetch::<GraphEvent>(&url, &mut cost).await;
+                (mid, master, cost)
+            })
+            .buffer_unordered(self.policy.mailbox_concurrency.max(1))
+            .collect()
+            .await;
+        for (mid, master, cost) in fetched {
+            ctx.charge(cost);
+            let master = match master {
+                Ok(m) => Some(m),
+                // The series was deleted meanwhile: its removals follow.
+                Err(RunError::Api { status: 404, .. }) => None,
+                Err(e) => return Err(e),
+            };
+            masters.insert(mid, master);
+        }
+        let mut rows = Vec::with_capacity(events.len());
+        for e in events {
+            let master = match (e.is_minimal_occurrence(), &e.series_master_id) {
+                (true, Some(mid)) => match masters.get(mid) {
+                    Some(Some(m)) => Some(m),
+                    // Gone with its series: nothing to store.
+                    _ => continue,
+                },
+                _ => None,
+            };
+            rows.push(map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?);
         }
         Ok(Page {
             rows,

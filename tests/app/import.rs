@@ -574,6 +574,41 @@ async fn two_engines(backend: Backend) {
 }
 on_both_backends!(two_engines_never_run_one_subscription_together, two_engines);
 
+/// Graph allows an app four concurrent requests per mailbox. Two profiles of the same app
+/// import the same room at once, each fetching series masters side by side: together they
+/// stay within four requests in flight, so the simulator never refuses one.
+async fn mailbox_concurrency(backend: Backend) {
+    let (w, first) = import_world(backend, SimConfig::default(), 50).await;
+    let second = create_profile(&w, "Zweigstelle", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, second).await;
+    let room = "raum.berlin@contoso.example";
+    let subs = [
+        subscribe(&w, first, room).await,
+        subscribe(&w, second, room).await,
+    ];
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(30);
+    let (a, b) = tokio::join!(run(&w, subs[0]), run(&w, subs[1]));
+    for report in [&a, &b] {
+        assert_eq!(report.status, "ok", "{:?}", report.error);
+        assert_eq!(report.stats.throttle_waits, 0, "no request was refused");
+    }
+    let counters = w.sim.sim.lock().counters.clone();
+    assert_eq!(counters.throttled, 0);
+    assert_eq!(
+        counters.max_concurrent_per_mailbox, 4,
+        "side by side, up to the limit"
+    );
+    for sub in subs {
+        assert_matches_truth(&w, sub, room, 7, 180).await;
+    }
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    two_imports_of_one_mailbox_stay_within_its_limit,
+    mailbox_concurrency
+);
+
 /// A large import in a child process, SIGKILLed at random moments and restarted until it
 /// finishes: the result equals the truth, without duplicates (SQLite: the child uses the same
 /// file; PostgreSQL: the same schema).
