@@ -135,6 +135,31 @@ async fn start_sim(http: &reqwest::Client) -> Sim {
     panic!("the simulator did not start");
 }
 
+/// A simulator process of its own and the 50 rooms the benchmark imports.
+async fn fresh_sim(http: &reqwest::Client) -> (Sim, Vec<String>) {
+    let sim = start_sim(http).await;
+    let state: Value = http
+        .get(format!("{}/_sim/state", sim.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let rooms: Vec<String> = state["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| {
+            u["kind"] == "room" && u["userPrincipalName"] != "vorstandsraum@contoso.example"
+        })
+        .filter_map(|u| u["userPrincipalName"].as_str().map(String::from))
+        .take(50)
+        .collect();
+    assert_eq!(rooms.len(), 50);
+    (sim, rooms)
+}
+
 async fn set_latency(http: &reqwest::Client, sim: &Sim, ms: u64) {
     http.post(format!("{}/_sim/settings", sim.url))
         .json(&serde_json::json!({ "latencyMs": ms, "mailboxConcurrency": 4 }))
@@ -400,12 +425,7 @@ fn main() {
     runtime.block_on(async {
         datapump::graph::ensure_crypto_provider();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        let sim = start_sim(&http).await;
-        let state: Value = http.get(format!("{}/_sim/state", sim.url)).send().await.expect("state").json().await.expect("json");
-        let rooms: Vec<String> = state["users"].as_array().expect("users").iter()
-            .filter(|u| u["kind"] == "room" && u["userPrincipalName"] != "vorstandsraum@contoso.example")
-            .filter_map(|u| u["userPrincipalName"].as_str().map(String::from)).take(50).collect();
-        assert_eq!(rooms.len(), 50);
+        let (sim, rooms) = fresh_sim(&http).await;
         let mut databases = vec![("SQLite", "sqlite".to_string())];
         if let Ok(url) = std::env::var("DATAPUMP_TEST_DATABASE_URL") {
             databases.push(("PostgreSQL", format!("schema:{url}#dp_bench")));
@@ -440,18 +460,22 @@ fn main() {
             );
             prepared.state.db.close().await;
         }
+        drop(sim);
         println!("import benchmark: 50 rooms x 2,000 events, page size {PAGE}, {PARALLEL} subscriptions in parallel");
         for (label, db) in &databases {
             for latency in [0u64, 50] {
                 if !selected(&format!("{label} {latency}")) {
                     continue;
                 }
-                set_latency(&http, &sim, latency).await;
                 // At 0 ms the machine's noise is a good part of the figure: three rounds, each
                 // raw fetch then import on a fresh database, and the median ratio.
                 let rounds = if latency == 0 { 3 } else { 1 };
                 let mut ratios = Vec::new();
                 for round in 1..=rounds {
+                    // A fresh simulator for every round: its cost per request grows with the
+                    // sync states it keeps, which would favour whatever runs later.
+                    let (sim, rooms) = fresh_sim(&http).await;
+                    set_latency(&http, &sim, latency).await;
                     let dir = tempfile::tempdir().expect("dir");
                     let url = if db == "sqlite" { format!("sqlite://{}/bench.db", dir.path().display()) } else { db.clone() };
                     let (prepared, subs) = setup(&sim, &url, &rooms, dir.path()).await;
