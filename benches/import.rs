@@ -135,17 +135,21 @@ async fn start_sim(http: &reqwest::Client) -> Sim {
     panic!("the simulator did not start");
 }
 
-/// A simulator process of its own and the 50 rooms the benchmark imports.
-async fn fresh_sim(http: &reqwest::Client) -> (Sim, Vec<String>) {
-    let sim = start_sim(http).await;
-    let state: Value = http
-        .get(format!("{}/_sim/state", sim.url))
+/// The simulator's tenant: users, rooms and their calendars.
+async fn sim_state(http: &reqwest::Client, sim: &Sim) -> Value {
+    http.get(format!("{}/_sim/state", sim.url))
         .send()
         .await
         .expect("state")
         .json()
         .await
-        .expect("json");
+        .expect("json")
+}
+
+/// A simulator process of its own and the 50 rooms the benchmark imports.
+async fn fresh_sim(http: &reqwest::Client) -> (Sim, Vec<String>) {
+    let sim = start_sim(http).await;
+    let state = sim_state(http, &sim).await;
     let rooms: Vec<String> = state["users"]
         .as_array()
         .expect("users")
@@ -238,16 +242,7 @@ async fn setup(
     datapump::demo::authorize_with_simulator(state, profile.id, "datapump@contoso.example")
         .await
         .expect("authorize");
-    let calendars: Value = state
-        .tokens
-        .http()
-        .get(format!("{}/_sim/state", sim.url))
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let calendars = sim_state(state.tokens.http(), sim).await;
     let mut subs = Vec::new();
     for room in rooms {
         let calendar = calendars["users"]
