@@ -469,6 +469,51 @@ on_both_backends!(
     token_service
 );
 
+/// Syncs do not read the profile for every Graph request: a token the database confirmed is
+/// handed out for two seconds. A pause made by another instance is seen after that; one made
+/// here (re-authorization, deletion) drops the token at once.
+async fn token_recheck(backend: Backend) {
+    let w = world_with(backend, Options::default(), SimConfig::default()).await;
+    let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, id).await;
+    let tokens = w.app.state.tokens.clone();
+    tokens.access_token(id).await.expect("token");
+    // Another instance finds the refresh token dead and pauses the profile.
+    w.app
+        .db()
+        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
+        .await
+        .expect("pause");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(
+        tokens.access_token(id).await.is_err(),
+        "the pause is seen within two seconds"
+    );
+    w.app
+        .db()
+        .set_profile_status(id, ProfileStatus::Ok, None, None)
+        .await
+        .expect("resume");
+    tokens.access_token(id).await.expect("token again");
+    w.app
+        .db()
+        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
+        .await
+        .expect("pause");
+    assert!(
+        tokens.access_token(id).await.is_ok(),
+        "just confirmed: handed out without asking the database"
+    );
+    tokens.forget(id);
+    assert!(
+        tokens.access_token(id).await.is_err(),
+        "after forget the database is asked at once"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(token_recheck_sees_pauses_within_two_seconds, token_recheck);
+
 async fn secret_and_consent_failures(backend: Backend) {
     let sim_config = SimConfig {
         access_token_lifetime: Some(std::time::Duration::from_secs(1)),
