@@ -2,6 +2,7 @@
 //! exponential backoff with full jitter on network errors and other 5xx, one token refresh on
 //! 401, no retry on other 4xx; bounded by the run's deadline.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -12,42 +13,44 @@ use super::{RunContext, RunError};
 use crate::graph::api::retry_after;
 use crate::graph::oauth::describe;
 use crate::profiles::tokens::TokenFailure;
+use crate::storage::sync::RunStats;
 
 const MAX_ATTEMPTS: u32 = 8;
 
-/// What one fetch cost, added to the run's statistics when it is done (fetches of one run may
-/// be under way at the same time).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Cost {
-    requests: i64,
-    throttle_waits: i64,
-    waited_ms: i64,
+/// What a run's requests cost so far. Shared: the pages of a run are fetched ahead of the
+/// writer, and a page's series masters side by side.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    requests: AtomicI64,
+    throttle_waits: AtomicI64,
+    waited_ms: AtomicI64,
+}
+
+impl Meter {
+    /// The run's statistics: the page counters given, the request counters from here.
+    pub fn stats(&self, pages: &RunStats) -> RunStats {
+        RunStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            throttle_waits: self.throttle_waits.load(Ordering::Relaxed),
+            waited_ms: self.waited_ms.load(Ordering::Relaxed),
+            ..*pages
+        }
+    }
 }
 
 impl RunContext<'_> {
     /// Waits `delay` unless that would pass the deadline.
-    async fn wait(
-        &self,
-        cost: &mut Cost,
-        delay: Duration,
-        throttled: bool,
-    ) -> Result<(), RunError> {
+    async fn wait(&self, delay: Duration, throttled: bool) -> Result<(), RunError> {
         if Instant::now() + delay > self.deadline {
             return Err(RunError::Deadline);
         }
         if throttled {
-            cost.throttle_waits += 1;
+            self.meter.throttle_waits.fetch_add(1, Ordering::Relaxed);
         }
-        cost.waited_ms += i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.meter.waited_ms.fetch_add(ms, Ordering::Relaxed);
         tokio::time::sleep(delay).await;
         Ok(())
-    }
-
-    /// Counts what a fetch cost into the run's statistics.
-    pub fn charge(&mut self, cost: Cost) {
-        self.stats.requests += cost.requests;
-        self.stats.throttle_waits += cost.throttle_waits;
-        self.stats.waited_ms += cost.waited_ms;
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -65,19 +68,7 @@ impl RunContext<'_> {
     }
 
     /// GETs a Graph URL and deserializes the answer in one pass.
-    pub async fn get<T: DeserializeOwned>(&mut self, url: &str) -> Result<T, RunError> {
-        let mut cost = Cost::default();
-        let result = self.fetch(url, &mut cost).await;
-        self.charge(cost);
-        result
-    }
-
-    /// `get` for fetches running side by side: the cost goes to `cost`.
-    pub async fn fetch<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        cost: &mut Cost,
-    ) -> Result<T, RunError> {
+    pub async fn fetch<T: DeserializeOwned>(&self, url: &str) -> Result<T, RunError> {
         // The token goes only to the configured Graph host.
         if !url.starts_with(&format!("{}/", self.graph_base)) {
             return Err(RunError::ForeignLink);
@@ -101,13 +92,13 @@ impl RunContext<'_> {
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),
             };
-            cost.requests += 1;
+            self.meter.requests.fetch_add(1, Ordering::Relaxed);
             let (status, wait_for, body) = match self.exchange(url, &token.token).await {
                 Ok(answer) => answer,
                 Err(e) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(error = %describe(&e), "request failed; retrying");
                     let d = self.backoff(attempt);
-                    self.wait(cost, d, false).await?;
+                    self.wait(d, false).await?;
                     continue;
                 }
                 Err(e) => return Err(RunError::Network(describe(&e))),
@@ -130,11 +121,11 @@ impl RunContext<'_> {
                     let d = wait_for
                         .map(|s| Duration::from_secs_f64(s.min(600.0)))
                         .unwrap_or_else(|| self.backoff(attempt));
-                    self.wait(cost, d, true).await?;
+                    self.wait(d, true).await?;
                 }
                 500..=599 if attempt < MAX_ATTEMPTS => {
                     let d = self.backoff(attempt);
-                    self.wait(cost, d, false).await?;
+                    self.wait(d, false).await?;
                 }
                 _ => {
                     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

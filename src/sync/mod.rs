@@ -25,7 +25,7 @@ use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 
-use self::fetch::Cost;
+use self::fetch::Meter;
 use self::map::{DeltaItem, GraphEvent};
 
 #[derive(Debug, Clone)]
@@ -128,6 +128,17 @@ impl From<StoreError> for RunError {
     }
 }
 
+/// What the pages of a round are written under.
+#[derive(Clone, Copy)]
+struct RoundPlan<'a> {
+    lease: &'a Lease,
+    /// The generation rows are stamped with.
+    generation: i64,
+    /// A full round: its last page removes the rows it did not see.
+    full: bool,
+    run_id: i64,
+}
+
 /// One delta page, mapped and ready to store.
 struct Page {
     rows: Vec<EventRow>,
@@ -164,7 +175,9 @@ pub(crate) struct RunContext<'a> {
     profile_id: i64,
     graph_base: String,
     deadline: Instant,
+    /// Page counters (pages, created, updated, deleted); the request counters are in `meter`.
     stats: RunStats,
+    meter: Meter,
 }
 
 /// The window of a subscription: whole UTC days, from `days_back` before today to `days_ahead`
@@ -300,6 +313,7 @@ impl SyncEngine {
             graph_base: String::new(),
             deadline: Instant::now() + self.policy.max_run,
             stats: RunStats::default(),
+            meter: Meter::default(),
         };
         let mut kind = "delta";
         let result = match sub.profile_id {
@@ -345,8 +359,9 @@ impl SyncEngine {
                 ("error", Some(e.to_string()), now + wait)
             }
         };
+        let stats = ctx.meter.stats(&ctx.stats);
         self.db
-            .update_run(run_id, kind, &ctx.stats, status, error.as_deref(), true)
+            .update_run(run_id, kind, &stats, status, error.as_deref(), true)
             .await?;
         if !matches!(result, Err(RunError::LeaseLost)) {
             self.db
@@ -369,10 +384,10 @@ impl SyncEngine {
             Ok(()) => tracing::info!(
                 subscription = id,
                 kind,
-                pages = ctx.stats.pages,
-                created = ctx.stats.created,
-                updated = ctx.stats.updated,
-                deleted = ctx.stats.deleted,
+                pages = stats.pages,
+                created = stats.created,
+                updated = stats.updated,
+                deleted = stats.deleted,
                 "sync finished"
             ),
             Err(e) => tracing::warn!(subscription = id, kind, error = %e, "sync did not finish"),
@@ -381,7 +396,7 @@ impl SyncEngine {
             subscription_id: id,
             status,
             kind,
-            stats: ctx.stats,
+            stats,
             error,
         }))
     }
@@ -428,14 +443,21 @@ impl SyncEngine {
         };
         *kind = if full { "full" } else { "delta" };
         let mut restarted = false;
-        let mut masters: HashMap<String, Option<GraphEvent>> = HashMap::new();
-        let mut fetched = self.fetch_page(ctx, &link, sub, &mut masters).await;
         loop {
-            if self.shutdown.is_cancelled() {
-                return Err(RunError::Interrupted);
-            }
-            let page = match fetched {
-                Ok(p) => p,
+            match self
+                .round(
+                    ctx,
+                    &link,
+                    sub,
+                    &RoundPlan {
+                        lease,
+                        generation,
+                        full,
+                        run_id,
+                    },
+                )
+                .await
+            {
                 Err(RunError::Gone) if !restarted => {
                     // The delta token expired: a full round that reconciles.
                     restarted = true;
@@ -447,47 +469,100 @@ impl SyncEngine {
                         .await?;
                     full = true;
                     *kind = "resync";
-                    masters.clear();
-                    fetched = self.fetch_page(ctx, &link, sub, &mut masters).await;
-                    continue;
                 }
-                Err(e) => return Err(e),
-            };
-            let complete = (full && page.delta_link.is_some()).then_some(generation);
-            let page_cursor = PageCursor {
-                next_link: page.next_link.as_deref(),
-                delta_link: page.delta_link.as_deref(),
-                complete_full_round: complete,
-                lease_until: Utc::now() + dur(self.policy.lease),
-            };
-            let progress = ctx.stats;
-            let apply = self.db.apply_page(
-                lease,
-                generation,
-                &page.rows,
-                &page.removed,
-                &page_cursor,
-                (run_id, &progress),
-            );
-            // The next page (with its series masters) is fetched while this one commits, so the
-            // database's latency hides behind Graph's. It is applied only after this commit: the
-            // order of commits, and what a crash leaves, stay the same.
-            let Some(next) = page.next_link.as_deref() else {
-                ctx.stats.add_page(apply.await?);
-                return Ok(());
-            };
-            let (applied, next_page) =
-                tokio::join!(apply, self.fetch_page(ctx, next, sub, &mut masters));
-            ctx.stats.add_page(applied?);
-            fetched = next_page;
+                other => return other,
+            }
         }
+    }
+
+    /// Fetches and applies the pages of a round from `first` on. A fetcher runs up to two pages
+    /// ahead of the writer, so that the database's latency hides behind Graph's; the writer
+    /// applies the pages in order, each in one transaction with the link that follows it, so
+    /// what a crash leaves is the same as without the look-ahead. Ends with the first error
+    /// (after every page before it is applied).
+    async fn round(
+        &self,
+        ctx: &mut RunContext<'_>,
+        first: &str,
+        sub: &Subscription,
+        plan: &RoundPlan<'_>,
+    ) -> Result<(), RunError> {
+        let RoundPlan {
+            lease,
+            generation,
+            full,
+            run_id,
+        } = *plan;
+        let mut pages = ctx.stats;
+        let shared: &RunContext<'_> = ctx;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Page, RunError>>(1);
+        let fetcher = async move {
+            // Series masters, fetched once per series and round.
+            let mut masters = HashMap::new();
+            let mut link = first.to_string();
+            loop {
+                let page = self.fetch_page(shared, &link, sub, &mut masters).await;
+                let next = page.as_ref().ok().and_then(|p| p.next_link.clone());
+                if tx.send(page).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(n) => link = n,
+                    None => return,
+                }
+            }
+        };
+        let writer = async {
+            while let Some(page) = rx.recv().await {
+                if self.shutdown.is_cancelled() {
+                    return Err(RunError::Interrupted);
+                }
+                let page = page?;
+                let complete = (full && page.delta_link.is_some()).then_some(generation);
+                let cursor = PageCursor {
+                    next_link: page.next_link.as_deref(),
+                    delta_link: page.delta_link.as_deref(),
+                    complete_full_round: complete,
+                    lease_until: Utc::now() + dur(self.policy.lease),
+                };
+                let progress = shared.meter.stats(&pages);
+                let stats = self
+                    .db
+                    .apply_page(
+                        lease,
+                        generation,
+                        &page.rows,
+                        &page.removed,
+                        &cursor,
+                        (run_id, &progress),
+                    )
+                    .await?;
+                pages.add_page(stats);
+                if page.next_link.is_none() {
+                    return Ok(());
+                }
+            }
+            Err(RunError::Internal("the page fetcher stopped early".into()))
+        };
+        let result = {
+            tokio::pin!(fetcher, writer);
+            let mut fetching = true;
+            loop {
+                tokio::select! {
+                    done = &mut writer => break done,
+                    () = &mut fetcher, if fetching => fetching = false,
+                }
+            }
+        };
+        ctx.stats = pages;
+        result
     }
 
     /// Fetches one delta page and maps it to rows, fetching the series masters that minimal
     /// occurrences need (once per series and run; `masters` remembers them).
     async fn fetch_page(
         &self,
-        ctx: &mut RunContext<'_>,
+        ctx: &RunContext<'_>,
         url: &str,
         sub: &Subscription,
         masters: &mut HashMap<String, Option<GraphEvent>>,
@@ -496,7 +571,7 @@ impl SyncEngine {
             value: items,
             next_link,
             delta_link,
-        } = ctx.get(url).await?;
+        } = ctx.fetch(url).await?;
         if next_link.is_none() && delta_link.is_none() {
             return Err(RunError::Protocol(
                 "a page with neither nextLink nor deltaLink".into(),
@@ -522,19 +597,16 @@ impl SyncEngine {
             .filter_map(|e| e.series_master_id.clone())
             .filter(|m| !masters.contains_key(m) && wanted.insert(m.clone()))
             .collect();
-        let shared: &RunContext<'_> = ctx;
         let fetched: Vec<_> = futures_util::stream::iter(missing)
             .map(|mid| async move {
-                let url = Self::master_url(&shared.graph_base, sub, &mid);
-                let mut cost = Cost::default();
-                let master = shared.fetch::<GraphEvent>(&url, &mut cost).await;
-                (mid, master, cost)
+                let url = Self::master_url(&ctx.graph_base, sub, &mid);
+                let master = ctx.fetch::<GraphEvent>(&url).await;
+                (mid, master)
             })
             .buffer_unordered(self.policy.mailbox_concurrency.max(1))
             .collect()
             .await;
-        for (mid, master, cost) in fetched {
-            ctx.charge(cost);
+        for (mid, master) in fetched {
             let master = match master {
                 Ok(m) => Some(m),
                 // The series was deleted meanwhile: its removals follow.
