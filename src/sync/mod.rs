@@ -225,8 +225,8 @@ impl SyncEngine {
 
     /// The request permits of the subscription's mailbox, shared by its calendars' runs.
     fn mailbox_permits(&self, sub: &Subscription) -> Arc<tokio::sync::Semaphore> {
-        let key = match Self::calendar_path(sub).first().map(String::as_str) {
-            Some("me") => format!("me:{}", sub.profile_id.unwrap_or(0)),
+        let key = match Self::mailbox_path(sub).as_slice() {
+            [me] if me == "me" => format!("me:{}", sub.profile_id.unwrap_or(0)),
             _ => sub.mailbox_address.to_lowercase(),
         };
         let mut map = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
@@ -247,8 +247,18 @@ impl SyncEngine {
 
     /// The calendar's path under the Graph base, for delta and for series masters.
     fn calendar_path(sub: &Subscription) -> Vec<String> {
+        let mut segments = Self::mailbox_path(sub);
+        if segments[0] == "me" {
+            segments.extend(["calendars".into(), sub.calendar_id.clone()]);
+        }
+        segments
+    }
+
+    /// The mailbox's path under the Graph base: the signed-in account's own (`me`), or another
+    /// mailbox by address (of which only the primary calendar is reachable).
+    fn mailbox_path(sub: &Subscription) -> Vec<String> {
         match sub.source.as_str() {
-            "own" => vec!["me".into(), "calendars".into(), sub.calendar_id.clone()],
+            "own" => vec!["me".into()],
             _ => vec!["users".into(), sub.mailbox_address.clone()],
         }
     }
@@ -289,10 +299,7 @@ impl SyncEngine {
     }
 
     fn master_url(graph_base: &str, sub: &Subscription, master_id: &str) -> String {
-        let mut segments = match sub.source.as_str() {
-            "own" => vec!["me".to_string()],
-            _ => vec!["users".to_string(), sub.mailbox_address.clone()],
-        };
+        let mut segments = Self::mailbox_path(sub);
         segments.push("events".into());
         segments.push(master_id.to_string());
         Self::graph_url(graph_base, &segments, &[])
@@ -417,7 +424,7 @@ impl SyncEngine {
             .is_none_or(|t| Utc::now() - t > dur(self.policy.full_every));
         let mut generation = cursor.sync_generation;
         let mut full = cursor.round_full;
-        // The link to fetch next; the database holds the same for resuming after a crash.
+        // Where this round starts; the database holds the same for resuming after a crash.
         let mut link = match (&cursor.next_link, &cursor.delta_link) {
             (Some(next), _) if same_window => {
                 // Resume the round a previous run left (crash or shutdown).
