@@ -277,6 +277,25 @@ async fn setup(
     (prepared, subs)
 }
 
+/// A fresh simulator at `latency`, and a fresh database (`"sqlite"`: a file in a new temporary
+/// directory, kept alive by the returned `TempDir`) set up against it.
+async fn fresh_round(
+    http: &reqwest::Client,
+    database: &str,
+    latency: u64,
+) -> (Sim, Vec<String>, tempfile::TempDir, app::Prepared, Vec<i64>) {
+    let (sim, rooms) = fresh_sim(http).await;
+    set_latency(http, &sim, latency).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = if database == "sqlite" {
+        format!("sqlite://{}/bench.db", dir.path().display())
+    } else {
+        database.to_string()
+    };
+    let (prepared, subs) = setup(&sim, &url, &rooms, dir.path()).await;
+    (sim, rooms, dir, prepared, subs)
+}
+
 /// Runs all subscriptions, `PARALLEL` at a time; returns (wall time, events written, requests).
 async fn import_all(prepared: &app::Prepared, subs: &[i64]) -> (Duration, i64, i64) {
     let started = Instant::now();
@@ -471,22 +490,14 @@ fn main() {
                     // database: the simulator's cost per request grows with the sync states it
                     // keeps, so a shared one would penalise whichever phase runs second.
                     let (raw, raw_events, raw_cpu) = {
-                        let (sim, rooms) = fresh_sim(&http).await;
-                        set_latency(&http, &sim, latency).await;
-                        let dir = tempfile::tempdir().expect("dir");
-                        let url = if db == "sqlite" { format!("sqlite://{}/raw.db", dir.path().display()) } else { db.clone() };
-                        let (prepared, _) = setup(&sim, &url, &rooms, dir.path()).await;
+                        let (sim, rooms, _dir, prepared, _) = fresh_round(&http, db, latency).await;
                         let c0 = cpu(&sim);
                         let (raw, raw_events) = raw_fetch(&prepared, &sim, &rooms).await;
                         let c1 = cpu(&sim);
                         prepared.state.db.close().await;
                         (raw, raw_events, spent(c0, c1))
                     };
-                    let (sim, rooms) = fresh_sim(&http).await;
-                    set_latency(&http, &sim, latency).await;
-                    let dir = tempfile::tempdir().expect("dir");
-                    let url = if db == "sqlite" { format!("sqlite://{}/bench.db", dir.path().display()) } else { db.clone() };
-                    let (prepared, subs) = setup(&sim, &url, &rooms, dir.path()).await;
+                    let (sim, _, _dir, prepared, subs) = fresh_round(&http, db, latency).await;
                     let c1 = cpu(&sim);
                     let (took, events, requests) = import_all(&prepared, &subs).await;
                     let c2 = cpu(&sim);
