@@ -85,14 +85,13 @@ pub async fn authorize_with_simulator(
         token: &tokens.access_token,
     };
     let me = graph.me().await.map_err(setup)?;
-    let sealed = state.tokens.seal_tokens(&profile.uuid, &tokens);
     let scopes = tokens.scopes.join(" ");
     let upn = me.user_principal_name.clone();
     state
-        .db
+        .tokens
         .store_authorization(
-            profile_id,
-            &sealed,
+            &profile,
+            &tokens,
             &Authorization {
                 account_name: me.display_name.as_deref(),
                 account_upn: upn.as_deref(),

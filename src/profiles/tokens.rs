@@ -20,7 +20,7 @@ use crate::crypto::SecretKey;
 use crate::graph::TokenError;
 use crate::graph::oauth::{self, AppCredentials, TokenSet};
 use crate::storage::audit::AuditRecord;
-use crate::storage::profiles::{Profile, SealedTokens, context};
+use crate::storage::profiles::{Authorization, Profile, SealedTokens, context};
 use crate::storage::{Db, StoreError};
 
 /// Tunables of the token service.
@@ -152,7 +152,22 @@ impl TokenService {
         self.open("client_secret", &p.uuid, &p.client_secret_enc)
     }
 
-    pub fn seal_tokens(&self, uuid: &str, t: &TokenSet) -> SealedTokens {
+    /// Stores a new authorization (tokens from the code flow, the account) and drops the token
+    /// remembered for the profile, so that the next request uses the new one at once. Returns
+    /// when the access token expires.
+    pub async fn store_authorization(
+        &self,
+        p: &Profile,
+        tokens: &TokenSet,
+        a: &Authorization<'_>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let sealed = self.seal_tokens(&p.uuid, tokens);
+        self.db.store_authorization(p.id, &sealed, a).await?;
+        self.forget(p.id);
+        Ok(sealed.access_expires_at)
+    }
+
+    fn seal_tokens(&self, uuid: &str, t: &TokenSet) -> SealedTokens {
         SealedTokens {
             refresh_token_enc: t
                 .refresh_token

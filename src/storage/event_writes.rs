@@ -32,6 +32,18 @@ pub(super) trait EventWrites {
     async fn remove(&mut self, subscription: i64, ids: &[&str]) -> Result<u64>;
 }
 
+/// What `existing` reads, as `ExistingRow`s.
+macro_rules! select_existing {
+    () => {
+        "SELECT graph_id, change_key, sync_generation FROM events"
+    };
+}
+type ExistingRow = (String, Option<String>, i64);
+
+fn into_existing(rows: Vec<ExistingRow>) -> impl Iterator<Item = (String, (Option<String>, i64))> {
+    rows.into_iter().map(|(id, ck, g)| (id, (ck, g)))
+}
+
 /// The upsert's column list (a macro, so `concat!` can build whole statements from it).
 macro_rules! insert_columns {
     () => {
@@ -61,15 +73,15 @@ macro_rules! on_conflict {
 
 impl EventWrites for PgConnection {
     async fn existing(&mut self, subscription: i64, ids: &[&str]) -> Result<Existing> {
-        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT graph_id, change_key, sync_generation FROM events \
-             WHERE subscription_id = $1 AND graph_id = ANY($2)",
-        )
+        let rows: Vec<ExistingRow> = sqlx::query_as(concat!(
+            select_existing!(),
+            " WHERE subscription_id = $1 AND graph_id = ANY($2)"
+        ))
         .bind(subscription)
         .bind(ids)
         .fetch_all(&mut *self)
         .await?;
-        Ok(rows.into_iter().map(|(id, ck, g)| (id, (ck, g))).collect())
+        Ok(into_existing(rows).collect())
     }
 
     async fn upsert(
@@ -180,12 +192,10 @@ impl EventWrites for SqliteConnection {
     async fn existing(&mut self, subscription: i64, ids: &[&str]) -> Result<Existing> {
         let mut existing = Existing::new();
         for chunk in ids.chunks(SQLITE_IDS) {
-            let mut q =
-                sqlx::QueryBuilder::new("SELECT graph_id, change_key, sync_generation FROM events");
+            let mut q = sqlx::QueryBuilder::new(select_existing!());
             where_ids(&mut q, subscription, chunk);
-            let rows: Vec<(String, Option<String>, i64)> =
-                q.build_query_as().fetch_all(&mut *self).await?;
-            existing.extend(rows.into_iter().map(|(id, ck, g)| (id, (ck, g))));
+            let rows: Vec<ExistingRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            existing.extend(into_existing(rows));
         }
         Ok(existing)
     }

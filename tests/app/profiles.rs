@@ -469,6 +469,15 @@ on_both_backends!(
     token_service
 );
 
+/// What another instance does when it finds the refresh token dead: pauses the profile.
+async fn pause(w: &World, id: i64) {
+    w.app
+        .db()
+        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
+        .await
+        .expect("pause");
+}
+
 /// Syncs do not read the profile for every Graph request: a token the database confirmed is
 /// handed out for two seconds. A pause made by another instance is seen after that; one made
 /// here (re-authorization, deletion) drops the token at once.
@@ -478,12 +487,7 @@ async fn token_recheck(backend: Backend) {
     authorize(&w, id).await;
     let tokens = w.app.state.tokens.clone();
     tokens.access_token(id).await.expect("token");
-    // Another instance finds the refresh token dead and pauses the profile.
-    w.app
-        .db()
-        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
-        .await
-        .expect("pause");
+    pause(&w, id).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert!(
         tokens.access_token(id).await.is_err(),
@@ -495,11 +499,7 @@ async fn token_recheck(backend: Backend) {
         .await
         .expect("resume");
     tokens.access_token(id).await.expect("token again");
-    w.app
-        .db()
-        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
-        .await
-        .expect("pause");
+    pause(&w, id).await;
     assert!(
         tokens.access_token(id).await.is_ok(),
         "just confirmed: handed out without asking the database"

@@ -886,13 +886,12 @@ pub async fn finish(
         ),
         Err(_) => (None, None, None),
     };
-    let sealed = state.tokens.seal_tokens(&profile.uuid, &tokens);
     let scopes = tokens.scopes.join(" ");
-    state
-        .db
+    let expires_at = state
+        .tokens
         .store_authorization(
-            profile.id,
-            &sealed,
+            &profile,
+            &tokens,
             &Authorization {
                 account_name: name.as_deref(),
                 account_upn: upn.as_deref(),
@@ -902,7 +901,6 @@ pub async fn finish(
             },
         )
         .await?;
-    state.tokens.forget(profile.id);
     state
         .db
         .record_audit(actor.record(
@@ -935,7 +933,7 @@ pub async fn finish(
             })
             .collect(),
         graph_error,
-        expires_at: sealed.access_expires_at,
+        expires_at,
         token_prefix: tokens.access_token.chars().take(4).collect(),
     };
     session.insert(RESULT_KEY, result).await?;
