@@ -5,16 +5,19 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-# Cargo.toml names the bench targets, so they need (empty) files for the manifest to load.
-RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+COPY sim/Cargo.toml sim/Cargo.toml
+# Cargo.toml names the bench targets, so they need (empty) files for the manifest to load; the
+# simulator crate is a workspace member and gets an empty library meanwhile.
+RUN mkdir -p src benches sim/src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs sim/src/lib.rs \
     && cp src/main.rs benches/sim.rs && cp src/main.rs benches/import.rs \
-    && cargo build --release --locked && rm -rf src
+    && cargo build --release --locked && rm -rf src sim/src
+COPY sim sim
 COPY src src
 COPY templates templates
 COPY static static
 COPY migrations migrations
 COPY locales locales
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+RUN touch src/main.rs src/lib.rs sim/src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \

@@ -7,6 +7,7 @@
 //! 3. peak resident memory of this process during imports of about 10,000 and 100,000 events.
 //!
 //!     cargo bench --bench import
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,12 +4,13 @@
 //! simulator itself takes (below 1: serving costs more than parsing).
 //!
 //!     cargo bench --bench sim
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use datapump::sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_SECRET};
-use datapump::sim::{SimConfig, SimServer};
+use datapump_sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_SECRET};
+use datapump_sim::{SimConfig, SimServer};
 use serde_json::Value;
 
 const ROOMS: usize = 50;
@@ -102,7 +103,7 @@ fn main() {
             .lock()
             .users
             .iter()
-            .filter(|u| u.kind == datapump::sim::model::MailboxKind::Room && !u.upn.starts_with("vorstand"))
+            .filter(|u| u.kind == datapump_sim::model::MailboxKind::Room && !u.upn.starts_with("vorstand"))
             .map(|u| u.upn.clone())
             .take(10)
             .collect();

@@ -350,7 +350,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
 }
 
 async fn simulator(args: SimArgs) -> Result<(), CliError> {
-    use crate::sim::{self, SimConfig, state};
+    use datapump_sim::{self as sim, SimConfig, state};
     if !(0.0..=1.0).contains(&args.fault_rate) {
         return Err(CliError::Usage(
             "--fault-rate must be between 0 and 1".into(),

@@ -11,11 +11,11 @@ use crate::config::Config;
 use crate::graph::api::{CalendarRef, Graph};
 use crate::graph::oauth::{self, AppCredentials};
 use crate::profiles::{Cloud, ProfileSettings};
-use crate::sim::{self, SimConfig};
 use crate::storage::admins::{NewAdmin, Role};
 use crate::storage::profiles::Authorization;
 use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use crate::web::state::AppState;
+use datapump_sim::{self as sim, SimConfig};
 
 pub const PROFILE_NAME: &str = "Contoso (Simulator)";
 pub const ADMIN: &str = "demo";

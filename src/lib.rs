@@ -13,7 +13,6 @@ pub mod demo;
 pub mod graph;
 pub mod i18n;
 pub mod profiles;
-pub mod sim;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;

@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datapump::i18n::Lang;
-use datapump::sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET};
-use datapump::sim::{SimConfig, SimServer};
+use datapump_sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET};
+use datapump_sim::{SimConfig, SimServer};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use serde_json::json;
 

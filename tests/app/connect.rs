@@ -1,7 +1,7 @@
 //! Connect, find mailboxes, choose calendars: against the simulator's tenant.
 
-use datapump::sim::SimConfig;
 use datapump::storage::admins::Role;
+use datapump_sim::SimConfig;
 use reqwest::StatusCode;
 
 use crate::common::{Backend, Options, on_both_backends};

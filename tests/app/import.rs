@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use datapump::sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig};
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use datapump::storage::sync::EventRow;
+use datapump_sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig};
 use serde_json::Value;
 
 use crate::common::{Backend, Options, on_both_backends};

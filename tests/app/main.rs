@@ -1,4 +1,5 @@
 //! Integration tests: the real application, in-process, on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -14,5 +15,4 @@ mod nginx;
 mod profiles;
 mod security;
 mod setup;
-mod sim;
 mod subpath;

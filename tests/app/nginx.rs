@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use datapump::sim::SimConfig;
-use datapump::sim::state::DEFAULT_CLIENT_ID;
+use datapump_sim::SimConfig;
+use datapump_sim::state::DEFAULT_CLIENT_ID;
 use reqwest::StatusCode;
 
 use crate::common::{Backend, Client, Options, free_port};

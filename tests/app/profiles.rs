@@ -2,9 +2,9 @@
 //! result page, every way it can go wrong, and the token service keeping tokens alive.
 
 use datapump::profiles::ProfileStatus;
-use datapump::sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_SECRET};
-use datapump::sim::{SimConfig, SimServer};
 use datapump::storage::admins::Role;
+use datapump_sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_SECRET};
+use datapump_sim::{SimConfig, SimServer};
 use reqwest::StatusCode;
 
 use crate::common::{Backend, Client, Options, Page, TestApp, captured_logs, on_both_backends};
@@ -703,8 +703,8 @@ async fn transient_keepalive_and_two_instances(backend: Backend) {
     let count = || w.sim.sim.lock().counters.token_requests;
 
     // The token endpoint answers 503: the status stays, the next attempt waits.
-    w.sim.sim.lock().faults.push(datapump::sim::FaultRule {
-        kind: datapump::sim::FaultKind::Unavailable { retry_after: None },
+    w.sim.sim.lock().faults.push(datapump_sim::FaultRule {
+        kind: datapump_sim::FaultKind::Unavailable { retry_after: None },
         rate: 0.0,
         next: Some(1),
         path_contains: Some("/token".into()),

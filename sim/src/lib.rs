@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! A faithful simulator of the parts of the Microsoft identity platform (v2.0) and Microsoft
 //! Graph (v1.0) that Datapump uses, with a control API for faults and changes.
 //!

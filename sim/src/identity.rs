@@ -78,7 +78,7 @@ fn resource_scopes(scopes: &BTreeSet<String>) -> BTreeSet<String> {
         .collect()
 }
 
-fn random(prefix: &str, bytes: usize) -> String {
+pub(crate) fn random(prefix: &str, bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b))

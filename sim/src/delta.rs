@@ -64,7 +64,7 @@ const MAX_ROUNDS: usize = 256;
 
 fn opaque(prefix: &str, n: u64) -> String {
     use base64::Engine;
-    let raw = format!("{prefix}{n}:{}", crate::crypto::random_token());
+    let raw = format!("{prefix}{n}:{}", super::identity::random("", 32));
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
