@@ -243,7 +243,7 @@ async fn setup(
     datapump::demo::authorize_with_simulator(state, profile.id, "datapump@contoso.example")
         .await
         .expect("authorize");
-    let calendars = sim_state(state.tokens.http(), sim).await;
+    let calendars = sim_state(&engine_like_http(), sim).await;
     let mut subs = Vec::new();
     for room in rooms {
         let calendar = calendars["users"]
@@ -358,6 +358,19 @@ async fn graph_get(http: &reqwest::Client, token: &str, url: &str) -> Value {
         .expect("json")
 }
 
+/// An HTTP client set up as Datapump's Graph client is (no redirects, the same timeouts and
+/// connection pool), for the baseline.
+fn engine_like_http() -> reqwest::Client {
+    datapump::graph::ensure_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
 /// The same delta rounds, fetched and parsed but not stored (including series masters).
 async fn raw_fetch(prepared: &app::Prepared, sim: &Sim, rooms: &[String]) -> (Duration, i64) {
     let started = Instant::now();
@@ -377,7 +390,7 @@ async fn raw_fetch(prepared: &app::Prepared, sim: &Sim, rooms: &[String]) -> (Du
             queue.clone(),
             total.clone(),
             token.clone(),
-            prepared.state.tokens.http().clone(),
+            engine_like_http(),
             sim.url.clone(),
         );
         workers.spawn(async move {

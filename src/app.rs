@@ -36,6 +36,8 @@ pub enum StartError {
     WrongKey { path: String, expected: String },
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
+    #[error(transparent)]
+    Client(#[from] crate::graph::ClientBuildError),
     #[error("server stopped with an error: {0}")]
     Serve(String),
 }
@@ -169,7 +171,7 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
     let tokens = Arc::new(TokenService::new(
         db.clone(),
         key.clone(),
-        crate::graph::http_client(),
+        crate::graph::Client::new()?,
         config.token_policy.clone(),
     ));
     let shutdown = CancellationToken::new();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::app::{self, StartError};
 use crate::auth::password;
 use crate::config::Config;
-use crate::graph::api::{CalendarRef, Graph};
+use crate::graph::api::CalendarRef;
 use crate::graph::oauth::{self, AppCredentials};
 use crate::profiles::{Cloud, ProfileSettings};
 use crate::storage::admins::{NewAdmin, Role};
@@ -32,6 +32,17 @@ fn setup(e: impl std::fmt::Display) -> DemoError {
     DemoError::Setup(e.to_string())
 }
 
+/// The admin's browser on the simulator's sign-in page: it stops at the redirect back to
+/// Datapump, whose address carries the code.
+fn browser() -> Result<reqwest::Client, DemoError> {
+    crate::graph::ensure_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(setup)
+}
+
 /// Authorizes a profile against the simulator through the real code flow (the simulator signs
 /// the hinted account in and consents automatically), then stores tokens and account.
 pub async fn authorize_with_simulator(
@@ -52,13 +63,7 @@ pub async fn authorize_with_simulator(
     };
     let endpoints = profile.endpoints();
     let start = oauth::start(&endpoints, &creds, Some(account)).map_err(setup)?;
-    let answer = state
-        .tokens
-        .http()
-        .get(&start.url)
-        .send()
-        .await
-        .map_err(setup)?;
+    let answer = browser()?.get(&start.url).send().await.map_err(setup)?;
     let location = answer
         .headers()
         .get("location")
@@ -71,7 +76,7 @@ pub async fn authorize_with_simulator(
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| DemoError::Setup(format!("no code in the redirect ({location})")))?;
     let tokens = oauth::exchange_code(
-        state.tokens.http(),
+        state.tokens.client(),
         &endpoints,
         &creds,
         &code,
@@ -79,11 +84,10 @@ pub async fn authorize_with_simulator(
     )
     .await
     .map_err(setup)?;
-    let graph = Graph {
-        http: state.tokens.http(),
-        endpoints: &endpoints,
-        token: &tokens.access_token,
-    };
+    let graph = state
+        .tokens
+        .client()
+        .graph(&endpoints, &tokens.access_token);
     let me = graph.me().await.map_err(setup)?;
     let scopes = tokens.scopes.join(" ");
     let upn = me.user_principal_name.clone();
@@ -262,11 +266,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         let token = state.tokens.access_token(profile_id).await.map_err(setup)?;
         let profile = state.db.profile(profile_id).await.map_err(setup)?;
         let endpoints = profile.endpoints();
-        let graph = Graph {
-            http: state.tokens.http(),
-            endpoints: &endpoints,
-            token: &token.token,
-        };
+        let graph = state.tokens.client().graph(&endpoints, &token.token);
         let mut targets: Vec<(String, String, String, &'static str)> = Vec::new();
         for (address, name) in rooms {
             // A room the account may not read is subscribed anyway (by its known calendar id), so

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::Endpoints;
 use super::error::GraphError;
+use super::events::{DeltaPage, Event};
 use super::oauth::describe;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,16 +71,38 @@ pub fn retry_after(headers: &HeaderMap) -> Option<f64> {
         .filter(|s| s.is_finite() && *s >= 0.0)
 }
 
-/// Graph calls for one access token.
-pub struct Graph<'a> {
-    pub http: &'a reqwest::Client,
-    pub endpoints: &'a Endpoints,
-    pub token: &'a str,
+/// Graph calls under one access token. Owns what it needs (all cheap to clone), so that a
+/// caller can retry an operation with a fresh token without borrowing across attempts.
+#[derive(Clone)]
+pub struct Graph {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    token: String,
 }
 
-impl Graph<'_> {
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph")
+            .field("graph_base", &self.endpoints.graph_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest error message kept from a Graph error body (they can be long; the admin sees them).
+const MESSAGE_CHARS: usize = 300;
+
+impl Graph {
+    pub(crate) fn new(http: &reqwest::Client, endpoints: &Endpoints, token: &str) -> Self {
+        Self {
+            http: http.clone(),
+            endpoints: endpoints.clone(),
+            token: token.to_string(),
+        }
+    }
+
+    /// Only ever send the token to the configured Graph host: links come from Graph's answers
+    /// (and from the database), and a link to another host is refused unsent.
     fn check_link(&self, url: &str) -> Result<(), GraphError> {
-        // Only ever send the token to the configured Graph host.
         let base = format!("{}/", self.endpoints.graph_base);
         if url.starts_with(&base) {
             Ok(())
@@ -93,13 +116,20 @@ impl Graph<'_> {
         }
     }
 
+    /// GETs a Graph URL and deserializes the answer in one pass; a failure keeps Graph's error
+    /// code and message and the `Retry-After` wait.
     pub async fn get<T: DeserializeOwned>(
         &self,
         url: &str,
         headers: &[(&str, &str)],
     ) -> Result<T, GraphError> {
         self.check_link(url)?;
-        let mut request = self.http.get(url).bearer_auth(self.token);
+        let mut request = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            // Microsoft asks for one per request, to find it in their logs when asked.
+            .header("client-request-id", uuid::Uuid::new_v4().to_string());
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -115,7 +145,12 @@ impl Graph<'_> {
             .map_err(|e| GraphError::Network(describe(&e)))?;
         if !status.is_success() {
             let (code, message) = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| (b.error.code, b.error.message))
+                .map(|b| {
+                    (
+                        b.error.code,
+                        b.error.message.chars().take(MESSAGE_CHARS).collect(),
+                    )
+                })
                 .unwrap_or_else(|_| (format!("HTTP{}", status.as_u16()), String::new()));
             return Err(GraphError::Api {
                 status: status.as_u16(),
@@ -207,6 +242,28 @@ pub struct PreviewEvent {
     pub sensitivity: Option<String>,
 }
 
+/// A Graph URL from path segments (each percent-encoded) and query pairs.
+fn graph_url(endpoints: &Endpoints, segments: &[&str], query: &[(&str, &str)]) -> String {
+    let base = endpoints.graph_v1();
+    let Ok(mut url) = url::Url::parse(&base) else {
+        return base;
+    };
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        for s in segments {
+            path.push(s);
+        }
+    }
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url.to_string()
+}
+
+fn utc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// An OData string literal: single quotes doubled.
 pub fn odata_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -226,30 +283,38 @@ pub enum CalendarRef {
     Own(String),
 }
 
-impl Graph<'_> {
+impl Graph {
     /// A Graph URL from path segments (each percent-encoded) and query pairs.
     pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
-        let base = self.endpoints.graph_v1();
-        let Ok(mut url) = url::Url::parse(&base) else {
-            return base;
-        };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url.to_string()
+        graph_url(&self.endpoints, segments, query)
     }
 
+    /// The calendar itself: `users/{address}/calendar` (a mailbox's primary calendar, the only
+    /// one reachable in another mailbox) or `me/calendars/{id}`.
     fn calendar_segments(r: &CalendarRef) -> Vec<&str> {
         match r {
             CalendarRef::Mailbox(address) => vec!["users", address.as_str(), "calendar"],
             CalendarRef::Own(id) => vec!["me", "calendars", id.as_str()],
         }
+    }
+
+    /// The mailbox the calendar belongs to: `users/{address}` or `me`.
+    fn mailbox_segments(r: &CalendarRef) -> Vec<&str> {
+        match r {
+            CalendarRef::Mailbox(address) => vec!["users", address.as_str()],
+            CalendarRef::Own(_) => vec!["me"],
+        }
+    }
+
+    /// `calendarView/delta` as Microsoft's "event: delta" page lists it: on the mailbox for its
+    /// primary calendar (`users/{address}/calendarView/delta`), on the calendar otherwise.
+    fn delta_segments(r: &CalendarRef) -> Vec<&str> {
+        let mut segments = match r {
+            CalendarRef::Mailbox(_) => Self::mailbox_segments(r),
+            CalendarRef::Own(_) => Self::calendar_segments(r),
+        };
+        segments.extend(["calendarView", "delta"]);
+        segments
     }
 
     pub async fn calendar(&self, r: &CalendarRef) -> Result<Calendar, GraphError> {
@@ -316,6 +381,38 @@ impl Graph<'_> {
         .await
     }
 
+    /// The first link of a delta round over `[from, to)`. Nothing is requested: the caller
+    /// stores the link first, so that a round can be resumed from it after a crash.
+    pub fn delta_start(
+        endpoints: &Endpoints,
+        r: &CalendarRef,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        graph_url(
+            endpoints,
+            &Self::delta_segments(r),
+            &[("startDateTime", &utc(from)), ("endDateTime", &utc(to))],
+        )
+    }
+
+    /// One page of a delta round: the first link, or a next/delta link Graph returned.
+    pub async fn delta_page(&self, link: &str, page_size: u32) -> Result<DeltaPage, GraphError> {
+        let prefer = format!("outlook.timezone=\"UTC\", odata.maxpagesize={page_size}");
+        self.get(link, &[("Prefer", &prefer)]).await
+    }
+
+    /// One event by id, in UTC: the series master that delta's minimal occurrences refer to.
+    pub async fn event(&self, r: &CalendarRef, id: &str) -> Result<Event, GraphError> {
+        let mut segments = Self::mailbox_segments(r);
+        segments.extend(["events", id]);
+        self.get(
+            &self.url(&segments, &[]),
+            &[("Prefer", "outlook.timezone=\"UTC\"")],
+        )
+        .await
+    }
+
     /// The next events of a calendar, for a preview before subscribing.
     pub async fn preview(
         &self,
@@ -325,10 +422,7 @@ impl Graph<'_> {
     ) -> Result<Vec<PreviewEvent>, GraphError> {
         let mut segments = Self::calendar_segments(r);
         segments.push("calendarView");
-        let (start, end) = (
-            from.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            to.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
+        let (start, end) = (utc(from), utc(to));
         #[derive(Deserialize)]
         struct Page {
             value: Vec<PreviewEvent>,
@@ -367,12 +461,7 @@ mod tests {
             graph_base: "https://graph.microsoft.com".into(),
             tenant: "common".into(),
         };
-        let http = crate::graph::http_client();
-        let g = Graph {
-            http: &http,
-            endpoints: &ep,
-            token: "t",
-        };
+        let g = crate::graph::Client::new().expect("client").graph(&ep, "t");
         let u = g.url(
             &["users", "o'neill#x@contoso.example", "calendar"],
             &[("$filter", "startswith(mail,'a&b')")],
@@ -384,5 +473,44 @@ mod tests {
             "{u}"
         );
         assert!(u.contains("%27a%26b%27"), "{u}");
+    }
+
+    #[test]
+    fn calendar_paths() {
+        let ep = Endpoints {
+            login_base: "https://l".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            tenant: "common".into(),
+        };
+        let t = chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        let room = CalendarRef::Mailbox("raum.berlin@contoso.example".into());
+        assert_eq!(
+            Graph::delta_start(&ep, &room, t, t),
+            "https://graph.microsoft.com/v1.0/users/raum.berlin@contoso.example/calendarView/delta?startDateTime=2026-05-28T20%3A26%3A40Z&endDateTime=2026-05-28T20%3A26%3A40Z"
+        );
+        let own = CalendarRef::Own("AAMk=".into());
+        assert!(Graph::delta_start(&ep, &own, t, t).starts_with(
+            "https://graph.microsoft.com/v1.0/me/calendars/AAMk=/calendarView/delta?"
+        ));
+    }
+
+    #[tokio::test]
+    async fn links_to_other_hosts_are_refused_unsent() {
+        let ep = Endpoints {
+            login_base: "https://l".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            tenant: "common".into(),
+        };
+        let g = crate::graph::Client::new().expect("client").graph(&ep, "t");
+        for link in [
+            "https://evil.example/v1.0/me",
+            "https://graph.microsoft.com.evil.example/v1.0/me",
+            "not a url",
+        ] {
+            assert!(matches!(
+                g.delta_page(link, 10).await,
+                Err(GraphError::ForeignLink(_))
+            ));
+        }
     }
 }

@@ -140,7 +140,50 @@ pub enum GraphError {
     ForeignLink(String),
 }
 
+/// What a failed Graph call means for whoever retries it (the import engine's policy decides
+/// how long and how often).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GraphFailure {
+    /// 429, 503, 504: wait as long as `Retry-After` says (seconds), or back off, then retry.
+    Throttled(Option<f64>),
+    /// 410: the delta token expired; only a full round helps.
+    Gone,
+    /// 401: the access token was refused.
+    Unauthorized,
+    /// 403: the account may not read this.
+    Forbidden,
+    /// 404: no such mailbox, calendar or event (or, for private items, not readable).
+    NotFound,
+    /// Any other 5xx: retry with backoff.
+    ServerError,
+    /// The request or its answer broke off.
+    Network,
+    /// Any other refusal: retrying does not help.
+    Rejected,
+    /// The answer could not be read, or a link pointed to another host: retrying does not help.
+    Protocol,
+}
+
 impl GraphError {
+    /// How the failure is to be handled.
+    pub fn failure(&self) -> GraphFailure {
+        match self {
+            Self::Api {
+                status: 429 | 503 | 504,
+                retry_after,
+                ..
+            } => GraphFailure::Throttled(*retry_after),
+            Self::Api { status: 410, .. } => GraphFailure::Gone,
+            Self::Api { status: 401, .. } => GraphFailure::Unauthorized,
+            Self::Api { status: 403, .. } => GraphFailure::Forbidden,
+            Self::Api { status: 404, .. } => GraphFailure::NotFound,
+            Self::Api { status: 500.., .. } => GraphFailure::ServerError,
+            Self::Api { .. } => GraphFailure::Rejected,
+            Self::Network(_) => GraphFailure::Network,
+            Self::Decode(_) | Self::ForeignLink(_) => GraphFailure::Protocol,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
@@ -198,5 +241,35 @@ mod tests {
         let e = rejected("invalid_grant", 50173, None);
         assert_eq!(e.code().as_deref(), Some("AADSTS50173"));
         assert_eq!(e.summary(), "AADSTS50173: text");
+    }
+
+    #[test]
+    fn graph_failures_are_classified_by_status() {
+        let api = |status, retry_after| GraphError::Api {
+            status,
+            code: "X".into(),
+            message: String::new(),
+            retry_after,
+        };
+        assert_eq!(
+            api(429, Some(2.5)).failure(),
+            GraphFailure::Throttled(Some(2.5))
+        );
+        assert_eq!(api(503, None).failure(), GraphFailure::Throttled(None));
+        assert_eq!(api(504, None).failure(), GraphFailure::Throttled(None));
+        assert_eq!(api(410, None).failure(), GraphFailure::Gone);
+        assert_eq!(api(401, None).failure(), GraphFailure::Unauthorized);
+        assert_eq!(api(403, None).failure(), GraphFailure::Forbidden);
+        assert_eq!(api(404, None).failure(), GraphFailure::NotFound);
+        assert_eq!(api(500, None).failure(), GraphFailure::ServerError);
+        assert_eq!(api(400, None).failure(), GraphFailure::Rejected);
+        assert_eq!(
+            GraphError::Network("x".into()).failure(),
+            GraphFailure::Network
+        );
+        assert_eq!(
+            GraphError::ForeignLink("evil.example".into()).failure(),
+            GraphFailure::Protocol
+        );
     }
 }

@@ -6,15 +6,16 @@
 
 pub mod api;
 pub mod error;
+pub mod events;
 pub mod oauth;
 
 use std::sync::Once;
 use std::time::Duration;
 
-pub use self::error::{FailureClass, GraphError, TokenError};
+pub use self::error::{FailureClass, GraphError, GraphFailure, TokenError};
 
 /// Where a profile's identity platform and Graph live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
     /// e.g. `https://login.microsoftonline.com`, without a trailing slash.
     pub login_base: String,
@@ -50,16 +51,40 @@ pub fn ensure_crypto_provider() {
     });
 }
 
-/// The HTTP client for Microsoft's endpoints: no redirects followed (a token endpoint that
-/// redirects must not be able to send credentials elsewhere), bounded timeouts.
-pub fn http_client() -> reqwest::Client {
-    ensure_crypto_provider();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("Datapump/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+/// The HTTP client could not be built (no TLS backend, broken system configuration).
+#[derive(Debug, thiserror::Error)]
+#[error("the HTTP client for Microsoft's endpoints cannot be built: {0}")]
+pub struct ClientBuildError(String);
+
+/// Datapump's one client for Microsoft: the identity platform and Graph, over one HTTP client
+/// that follows no redirects (a token endpoint that redirects must not be able to send
+/// credentials elsewhere) and bounds every request. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// There is no fallback: a client without these limits must not be used.
+    pub fn new() -> Result<Self, ClientBuildError> {
+        ensure_crypto_provider();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("Datapump/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map(|http| Self { http })
+            .map_err(|e| ClientBuildError(e.to_string()))
+    }
+
+    /// Graph calls under an access token of the profile these endpoints belong to.
+    pub fn graph(&self, endpoints: &Endpoints, token: &str) -> api::Graph {
+        api::Graph::new(&self.http, endpoints, token)
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
 }

@@ -46,7 +46,7 @@ pub struct AppCredentials<'a> {
     pub redirect_uri: &'a str,
 }
 
-fn client(endpoints: &Endpoints, app: &AppCredentials<'_>) -> Result<AadClient, TokenError> {
+fn aad_client(endpoints: &Endpoints, app: &AppCredentials<'_>) -> Result<AadClient, TokenError> {
     let bad = |what: &str, e: oauth2::url::ParseError| {
         TokenError::Unexpected(format!("invalid {what}: {e}"))
     };
@@ -96,7 +96,7 @@ pub fn start(
     login_hint: Option<&str>,
 ) -> Result<AuthorizationStart, TokenError> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let client = client(endpoints, app)?;
+    let client = aad_client(endpoints, app)?;
     let mut request = client
         .authorize_url(CsrfToken::new_random)
         .add_scopes(
@@ -233,33 +233,35 @@ fn map_error(e: RequestTokenError<HttpError, AadError>) -> TokenError {
 }
 
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    client: &super::Client,
     endpoints: &Endpoints,
     app: &AppCredentials<'_>,
     code: &str,
     pkce_verifier: &str,
 ) -> Result<TokenSet, TokenError> {
-    let client = client(endpoints, app)?;
+    let http = Http(client.http().clone());
+    let client = aad_client(endpoints, app)?;
     client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-        .request_async(&Http(http.clone()))
+        .request_async(&http)
         .await
         .map(token_set)
         .map_err(map_error)
 }
 
 pub async fn refresh(
-    http: &reqwest::Client,
+    client: &super::Client,
     endpoints: &Endpoints,
     app: &AppCredentials<'_>,
     refresh_token: &str,
 ) -> Result<TokenSet, TokenError> {
-    let client = client(endpoints, app)?;
+    let http = Http(client.http().clone());
+    let client = aad_client(endpoints, app)?;
     let token = RefreshToken::new(refresh_token.to_string());
     client
         .exchange_refresh_token(&token)
-        .request_async(&Http(http.clone()))
+        .request_async(&http)
         .await
         .map(token_set)
         .map_err(map_error)

@@ -90,7 +90,7 @@ type Flight = Arc<tokio::sync::Mutex<Option<(std::time::Instant, AccessToken)>>>
 pub struct TokenService {
     db: Db,
     key: Arc<SecretKey>,
-    http: reqwest::Client,
+    client: crate::graph::Client,
     policy: TokenPolicy,
     owner: String,
     /// Per profile: the lock of the single flight, and the latest refresh done under it.
@@ -109,11 +109,16 @@ fn dur(d: Duration) -> chrono::Duration {
 }
 
 impl TokenService {
-    pub fn new(db: Db, key: Arc<SecretKey>, http: reqwest::Client, policy: TokenPolicy) -> Self {
+    pub fn new(
+        db: Db,
+        key: Arc<SecretKey>,
+        client: crate::graph::Client,
+        policy: TokenPolicy,
+    ) -> Self {
         Self {
             db,
             key,
-            http,
+            client,
             policy,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             flights: Mutex::new(HashMap::new()),
@@ -125,8 +130,9 @@ impl TokenService {
         &self.policy
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The client for Microsoft's endpoints the tokens are used with.
+    pub fn client(&self) -> &crate::graph::Client {
+        &self.client
     }
 
     fn flight(&self, id: i64) -> Flight {
@@ -343,7 +349,7 @@ impl TokenService {
                 client_secret: &secret,
                 redirect_uri: &redirect,
             };
-            oauth::refresh(&self.http, &endpoints, &app, &refresh_token).await
+            oauth::refresh(&self.client, &endpoints, &app, &refresh_token).await
         };
         let e = match result {
             Ok(tokens) => return self.store_refresh(&p, tokens).await,

@@ -1,4 +1,4 @@
-//! Fetching one page from Graph with the retry policy: `Retry-After` honoured on 429/503/504,
+//! Graph calls with the import engine's retry policy: `Retry-After` honoured on 429/503/504,
 //! exponential backoff with full jitter on network errors and other 5xx, one token refresh on
 //! 401, no retry on other 4xx; bounded by the run's deadline.
 
@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::{RunContext, RunError};
-use crate::graph::api::retry_after;
-use crate::graph::oauth::describe;
+use crate::graph::api::Graph;
+use crate::graph::events::{DeltaPage, Event};
+use crate::graph::{GraphError, GraphFailure};
 use crate::profiles::tokens::TokenFailure;
 use crate::storage::sync::RunStats;
 
@@ -67,12 +66,41 @@ impl RunContext<'_> {
         Duration::from_millis(rand::rng().random_range(0..=ms))
     }
 
-    /// GETs a Graph URL and deserializes the answer in one pass.
-    pub async fn fetch<T: DeserializeOwned>(&self, url: &str) -> Result<T, RunError> {
-        // The token goes only to the configured Graph host.
-        if !url.starts_with(&format!("{}/", self.graph_base)) {
-            return Err(RunError::ForeignLink);
-        }
+    /// The first link of a full round over the window.
+    pub fn delta_start(
+        &self,
+        w: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    ) -> String {
+        Graph::delta_start(&self.endpoints, &self.calendar, w.0, w.1)
+    }
+
+    /// One page of a delta round, with the retry policy.
+    pub async fn delta_page(&self, link: &str) -> Result<DeltaPage, RunError> {
+        let size = self.engine.policy.page_size;
+        self.call(|g| {
+            let link = link.to_string();
+            async move { g.delta_page(&link, size).await }
+        })
+        .await
+    }
+
+    /// The series master with this id, with the retry policy.
+    pub async fn series_master(&self, id: &str) -> Result<Event, RunError> {
+        self.call(|g| {
+            let (calendar, id) = (self.calendar.clone(), id.to_string());
+            async move { g.event(&calendar, &id).await }
+        })
+        .await
+    }
+
+    /// Runs a Graph operation under the profile's current token until it succeeds or the
+    /// policy gives up. Graph allows an app four concurrent requests per mailbox: the mailbox's
+    /// permit is held for the request only, not while backing off.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, RunError>
+    where
+        F: Fn(Graph) -> Fut,
+        Fut: Future<Output = Result<T, GraphError>>,
+    {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
@@ -92,23 +120,29 @@ impl RunContext<'_> {
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),
             };
-            self.meter.requests.fetch_add(1, Ordering::Relaxed);
-            let (status, wait_for, body) = match self.exchange(url, &token.token).await {
-                Ok(answer) => answer,
-                Err(e) if attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(error = %describe(&e), "request failed; retrying");
+            let graph = self.engine.client.graph(&self.endpoints, &token.token);
+            let result = {
+                let _permit = self.mailbox.acquire().await;
+                op(graph).await
+            };
+            let e = match result {
+                Ok(value) => {
+                    self.meter.requests.fetch_add(1, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(e) => e,
+            };
+            // A link to another host was refused before anything was sent.
+            if !matches!(e, GraphError::ForeignLink(_)) {
+                self.meter.requests.fetch_add(1, Ordering::Relaxed);
+            }
+            match e.failure() {
+                GraphFailure::Network if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(error = %e, "request failed; retrying");
                     let d = self.backoff(attempt);
                     self.wait(d, false).await?;
-                    continue;
                 }
-                Err(e) => return Err(RunError::Network(describe(&e))),
-            };
-            match status {
-                200..=299 => {
-                    return serde_json::from_slice::<T>(&body)
-                        .map_err(|e| RunError::Protocol(e.to_string()));
-                }
-                401 if !refreshed => {
+                GraphFailure::Unauthorized if !refreshed => {
                     refreshed = true;
                     match self.engine.tokens.force_refresh(self.profile_id).await {
                         Ok(_) => {}
@@ -116,62 +150,19 @@ impl RunContext<'_> {
                         Err(_) => return Err(RunError::ProfileUnreachable),
                     }
                 }
-                410 => return Err(RunError::Gone),
-                429 | 503 | 504 if attempt < MAX_ATTEMPTS * 4 => {
+                GraphFailure::Gone => return Err(RunError::Gone),
+                GraphFailure::Throttled(wait_for) if attempt < MAX_ATTEMPTS * 4 => {
                     let d = wait_for
                         .map(|s| Duration::from_secs_f64(s.min(600.0)))
                         .unwrap_or_else(|| self.backoff(attempt));
                     self.wait(d, true).await?;
                 }
-                500..=599 if attempt < MAX_ATTEMPTS => {
+                GraphFailure::ServerError if attempt < MAX_ATTEMPTS => {
                     let d = self.backoff(attempt);
                     self.wait(d, false).await?;
                 }
-                _ => {
-                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let code = body["error"]["code"].as_str().unwrap_or("").to_string();
-                    let message = body["error"]["message"]
-                        .as_str()
-                        .unwrap_or("")
-                        .chars()
-                        .take(300)
-                        .collect();
-                    return Err(RunError::Api {
-                        status,
-                        code,
-                        message,
-                    });
-                }
+                _ => return Err(RunError::from(e)),
             }
         }
-    }
-
-    /// One request and its whole answer: status, `Retry-After` in seconds, body. Graph allows an
-    /// app four concurrent requests per mailbox: the mailbox's permit is held for exactly this
-    /// long, not while backing off.
-    async fn exchange(
-        &self,
-        url: &str,
-        token: &str,
-    ) -> Result<(u16, Option<f64>, bytes::Bytes), reqwest::Error> {
-        let _permit = self.mailbox.acquire().await;
-        let response = self
-            .engine
-            .http
-            .get(url)
-            .bearer_auth(token)
-            .header(
-                "Prefer",
-                format!(
-                    "outlook.timezone=\"UTC\", odata.maxpagesize={}",
-                    self.engine.policy.page_size
-                ),
-            )
-            .header("client-request-id", uuid::Uuid::new_v4().to_string())
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let wait_for = retry_after(response.headers());
-        Ok((status, wait_for, response.bytes().await?))
     }
 }

@@ -1,129 +1,9 @@
-//! Graph's event JSON (as `calendarView/delta` sends it, requested in UTC) to `events` rows.
-//! Types written from Microsoft's documented event resource; independent of the simulator.
+//! Graph's events (as `calendarView/delta` sends them, requested in UTC) to `events` rows.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::Deserialize;
 
+use crate::graph::events::Event as GraphEvent;
 use crate::storage::sync::EventRow;
-
-#[derive(Debug, Deserialize, Default)]
-struct EmailAddress {
-    name: Option<String>,
-    address: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct Recipient {
-    #[serde(rename = "emailAddress", default)]
-    email_address: Option<EmailAddress>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DateTimeTimeZone {
-    #[serde(rename = "dateTime")]
-    date_time: String,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Location {
-    display_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ResponseStatus {
-    response: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Attendee {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    status: Option<ResponseStatus>,
-    email_address: Option<EmailAddress>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OnlineMeeting {
-    #[serde(rename = "joinUrl")]
-    join_url: Option<String>,
-}
-
-/// The fields of Graph's event resource Datapump stores.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct GraphEvent {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub series_master_id: Option<String>,
-    #[serde(rename = "iCalUId")]
-    ical_uid: Option<String>,
-    subject: Option<String>,
-    organizer: Option<Recipient>,
-    start: Option<DateTimeTimeZone>,
-    end: Option<DateTimeTimeZone>,
-    original_start_time_zone: Option<String>,
-    #[serde(default)]
-    is_all_day: bool,
-    #[serde(default)]
-    is_cancelled: bool,
-    sensitivity: Option<String>,
-    show_as: Option<String>,
-    location: Option<Location>,
-    #[serde(default)]
-    locations: Vec<Location>,
-    #[serde(default)]
-    attendees: Vec<Attendee>,
-    body_preview: Option<String>,
-    web_link: Option<String>,
-    online_meeting: Option<OnlineMeeting>,
-    online_meeting_url: Option<String>,
-    #[serde(default)]
-    categories: Vec<String>,
-    last_modified_date_time: Option<String>,
-    change_key: Option<String>,
-    #[serde(rename = "@odata.etag")]
-    etag: Option<String>,
-    /// Present on items delta reports as removed.
-    #[serde(rename = "@removed", default)]
-    removed: Option<serde::de::IgnoredAny>,
-}
-
-/// One page of `calendarView/delta`, deserialized in one pass.
-#[derive(Debug, Deserialize)]
-pub struct DeltaPage {
-    pub value: Vec<GraphEvent>,
-    #[serde(rename = "@odata.nextLink")]
-    pub next_link: Option<String>,
-    #[serde(rename = "@odata.deltaLink")]
-    pub delta_link: Option<String>,
-}
-
-/// One item of a delta page.
-pub enum DeltaItem {
-    Removed(String),
-    Event(Box<GraphEvent>),
-}
-
-impl GraphEvent {
-    /// Delta marks removed items with `@removed` and sends only their id.
-    pub fn into_item(self) -> DeltaItem {
-        if self.removed.is_some() {
-            DeltaItem::Removed(self.id)
-        } else {
-            DeltaItem::Event(Box::new(self))
-        }
-    }
-
-    /// Occurrences come from delta without subject, organizer and the rest.
-    pub fn is_minimal_occurrence(&self) -> bool {
-        self.kind.as_deref() == Some("occurrence")
-            && self.subject.is_none()
-            && self.organizer.is_none()
-    }
-}
 
 /// Graph's `dateTime` (no offset, up to seven fractional digits), read as UTC.
 fn parse_time(raw: &str) -> Option<NaiveDateTime> {
@@ -288,17 +168,12 @@ mod tests {
     }
 
     #[test]
-    fn removals_and_minimal_occurrences() {
-        let item = |v| serde_json::from_value::<GraphEvent>(v).map(GraphEvent::into_item);
-        assert!(
-            matches!(item(json!({"id": "X", "@removed": {"reason": "deleted"}})), Ok(DeltaItem::Removed(id)) if id == "X")
-        );
-        let Ok(DeltaItem::Event(occ)) = item(
+    fn occurrences_take_series_fields_from_their_master() {
+        let occ: GraphEvent = serde_json::from_value(
             json!({"id": "O", "type": "occurrence", "seriesMasterId": "M",
             "start": {"dateTime": "2026-06-01T09:00:00.0000000"}, "end": {"dateTime": "2026-06-01T10:00:00.0000000"}, "@odata.etag": "W/\"abc\""}),
-        ) else {
-            panic!("an event");
-        };
+        )
+        .expect("occurrence");
         assert!(occ.is_minimal_occurrence());
         let master: GraphEvent = serde_json::from_value(
             json!({"id": "M", "type": "seriesMaster", "subject": "Jour fixe",

@@ -26,7 +26,9 @@ use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 
 use self::fetch::Meter;
-use self::map::{DeltaItem, GraphEvent};
+use crate::graph::api::CalendarRef;
+use crate::graph::events::{DeltaItem, DeltaPage, Event};
+use crate::graph::{Endpoints, GraphError};
 
 #[derive(Debug, Clone)]
 pub struct SyncPolicy {
@@ -119,6 +121,26 @@ impl RunError {
     }
 }
 
+impl From<GraphError> for RunError {
+    fn from(e: GraphError) -> Self {
+        match e {
+            GraphError::Api {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Api {
+                status,
+                code,
+                message,
+            },
+            GraphError::Network(m) => Self::Network(m),
+            GraphError::Decode(m) => Self::Protocol(m),
+            GraphError::ForeignLink(_) => Self::ForeignLink,
+        }
+    }
+}
+
 impl From<StoreError> for RunError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -160,7 +182,7 @@ pub struct RunReport {
 pub struct SyncEngine {
     db: Db,
     tokens: Arc<TokenService>,
-    http: reqwest::Client,
+    client: crate::graph::Client,
     policy: SyncPolicy,
     owner: String,
     shutdown: CancellationToken,
@@ -173,7 +195,9 @@ pub(crate) struct RunContext<'a> {
     engine: &'a SyncEngine,
     mailbox: Arc<tokio::sync::Semaphore>,
     profile_id: i64,
-    graph_base: String,
+    /// The profile's Graph (and identity platform) addresses.
+    endpoints: Endpoints,
+    calendar: CalendarRef,
     deadline: Instant,
     /// Page counters (pages, created, updated, deleted); the request counters are in `meter`.
     stats: RunStats,
@@ -196,8 +220,13 @@ pub fn window(
     )
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// Where Graph reads the subscription's calendar: a listed calendar of the signed-in account
+/// (`own`), or another mailbox's primary calendar (of which only that one is reachable).
+pub fn calendar_ref(sub: &Subscription) -> CalendarRef {
+    match sub.source.as_str() {
+        "own" => CalendarRef::Own(sub.calendar_id.clone()),
+        _ => CalendarRef::Mailbox(sub.mailbox_address.clone()),
+    }
 }
 
 fn dur(d: Duration) -> chrono::Duration {
@@ -212,7 +241,7 @@ impl SyncEngine {
         shutdown: CancellationToken,
     ) -> Self {
         Self {
-            http: tokens.http().clone(),
+            client: tokens.client().clone(),
             db,
             tokens,
             policy,
@@ -225,9 +254,9 @@ impl SyncEngine {
 
     /// The request permits of the subscription's mailbox, shared by its calendars' runs.
     fn mailbox_permits(&self, sub: &Subscription) -> Arc<tokio::sync::Semaphore> {
-        let key = match Self::mailbox_path(sub).as_slice() {
-            [me] if me == "me" => format!("me:{}", sub.profile_id.unwrap_or(0)),
-            _ => sub.mailbox_address.to_lowercase(),
+        let key = match calendar_ref(sub) {
+            CalendarRef::Own(_) => format!("me:{}", sub.profile_id.unwrap_or(0)),
+            CalendarRef::Mailbox(address) => address.to_lowercase(),
         };
         let mut map = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
         // Forget mailboxes nobody is using, so that the map does not grow forever.
@@ -245,66 +274,6 @@ impl SyncEngine {
         &self.policy
     }
 
-    /// The calendar's path under the Graph base, for delta and for series masters.
-    fn calendar_path(sub: &Subscription) -> Vec<String> {
-        let mut segments = Self::mailbox_path(sub);
-        if segments[0] == "me" {
-            segments.extend(["calendars".into(), sub.calendar_id.clone()]);
-        }
-        segments
-    }
-
-    /// The mailbox's path under the Graph base: the signed-in account's own (`me`), or another
-    /// mailbox by address (of which only the primary calendar is reachable).
-    fn mailbox_path(sub: &Subscription) -> Vec<String> {
-        match sub.source.as_str() {
-            "own" => vec!["me".into()],
-            _ => vec!["users".into(), sub.mailbox_address.clone()],
-        }
-    }
-
-    fn graph_url(base: &str, segments: &[String], query: &[(&str, String)]) -> String {
-        let Ok(mut url) = url::Url::parse(&format!("{base}/v1.0")) else {
-            return base.to_string();
-        };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        url.to_string()
-    }
-
-    fn initial_link(
-        graph_base: &str,
-        sub: &Subscription,
-        w: (DateTime<Utc>, DateTime<Utc>),
-    ) -> String {
-        let mut segments = Self::calendar_path(sub);
-        segments.push("calendarView".into());
-        segments.push("delta".into());
-        Self::graph_url(
-            graph_base,
-            &segments,
-            &[
-                ("startDateTime", rfc3339(w.0)),
-                ("endDateTime", rfc3339(w.1)),
-            ],
-        )
-    }
-
-    fn master_url(graph_base: &str, sub: &Subscription, master_id: &str) -> String {
-        let mut segments = Self::mailbox_path(sub);
-        segments.push("events".into());
-        segments.push(master_id.to_string());
-        Self::graph_url(graph_base, &segments, &[])
-    }
-
     /// Runs one subscription now if its lease is free; `None` when another run holds it.
     pub async fn run_subscription(&self, id: i64) -> Result<Option<RunReport>, StoreError> {
         let until = Utc::now() + dur(self.policy.lease);
@@ -317,7 +286,8 @@ impl SyncEngine {
             engine: self,
             mailbox: self.mailbox_permits(&sub),
             profile_id: sub.profile_id.unwrap_or(0),
-            graph_base: String::new(),
+            endpoints: Endpoints::default(),
+            calendar: calendar_ref(&sub),
             deadline: Instant::now() + self.policy.max_run,
             stats: RunStats::default(),
             meter: Meter::default(),
@@ -329,7 +299,7 @@ impl SyncEngine {
             )),
             Some(pid) => match self.db.profile(pid).await {
                 Ok(profile) => {
-                    ctx.graph_base = profile.graph_base.clone();
+                    ctx.endpoints = profile.endpoints();
                     self.sync(&mut ctx, &lease, &sub, run_id, &mut kind).await
                 }
                 Err(e) => Err(e.into()),
@@ -440,7 +410,7 @@ impl SyncEngine {
             }
             _ => {
                 generation = cursor.sync_generation + 1;
-                let first = Self::initial_link(&ctx.graph_base, sub, w);
+                let first = ctx.delta_start(w);
                 self.db
                     .start_round(lease, &first, Some(generation), w)
                     .await?;
@@ -470,7 +440,7 @@ impl SyncEngine {
                     restarted = true;
                     self.db.reset_cursor(lease).await?;
                     generation = self.db.cursor(sub.id).await?.sync_generation + 1;
-                    link = Self::initial_link(&ctx.graph_base, sub, w);
+                    link = ctx.delta_start(w);
                     self.db
                         .start_round(lease, &link, Some(generation), w)
                         .await?;
@@ -572,13 +542,13 @@ impl SyncEngine {
         ctx: &RunContext<'_>,
         url: &str,
         sub: &Subscription,
-        masters: &mut HashMap<String, Option<GraphEvent>>,
+        masters: &mut HashMap<String, Option<Event>>,
     ) -> Result<Page, RunError> {
-        let map::DeltaPage {
+        let DeltaPage {
             value: items,
             next_link,
             delta_link,
-        } = ctx.fetch(url).await?;
+        } = ctx.delta_page(url).await?;
         if next_link.is_none() && delta_link.is_none() {
             return Err(RunError::Protocol(
                 "a page with neither nextLink nor deltaLink".into(),
@@ -589,7 +559,7 @@ impl SyncEngine {
         for item in items {
             match item.into_item() {
                 DeltaItem::Removed(id) => removed.push(id),
-                DeltaItem::Event(e) if e.kind.as_deref() == Some("seriesMaster") => {
+                DeltaItem::Event(e) if e.is_series_master() => {
                     masters.insert(e.id.clone(), Some(*e));
                 }
                 DeltaItem::Event(e) => events.push(e),
@@ -606,8 +576,7 @@ impl SyncEngine {
             .collect();
         let fetched: Vec<_> = futures_util::stream::iter(missing)
             .map(|mid| async move {
-                let url = Self::master_url(&ctx.graph_base, sub, &mid);
-                let master = ctx.fetch::<GraphEvent>(&url).await;
+                let master = ctx.series_master(&mid).await;
                 (mid, master)
             })
             .buffer_unordered(self.policy.mailbox_concurrency.max(1))

@@ -746,7 +746,7 @@ async fn transient_keepalive_and_two_instances(backend: Backend) {
     let keeper = datapump::profiles::tokens::TokenService::new(
         w.app.db().clone(),
         w.app.state.key.clone(),
-        datapump::graph::http_client(),
+        datapump::graph::Client::new().expect("client"),
         policy.clone(),
     );
     assert_eq!(keeper.keep_alive().await.expect("keep alive"), 1);
@@ -759,7 +759,7 @@ async fn transient_keepalive_and_two_instances(backend: Backend) {
     let other = std::sync::Arc::new(datapump::profiles::tokens::TokenService::new(
         w.app.db().clone(),
         w.app.state.key.clone(),
-        datapump::graph::http_client(),
+        datapump::graph::Client::new().expect("client"),
         policy,
     ));
     tokio::time::sleep(std::time::Duration::from_millis(4100)).await;

@@ -227,7 +227,7 @@ fn is_anonymized(events: &[PreviewEvent]) -> bool {
 async fn lookup(
     state: &AppState,
     profile: &Profile,
-    graph: &Graph<'_>,
+    graph: &Graph,
     r: CalendarRef,
 ) -> WebResult<Lookup> {
     let calendar = match graph.calendar(&r).await {
@@ -351,11 +351,7 @@ async fn render(
         Err(paused) => return Ok(paused),
     };
     let endpoints = profile.endpoints();
-    let graph = Graph {
-        http: state.tokens.http(),
-        endpoints: &endpoints,
-        token: &token,
-    };
+    let graph = state.tokens.client().graph(&endpoints, &token);
     let address = q
         .address
         .as_deref()
@@ -523,11 +519,7 @@ pub async fn subscribe(
         Err(paused) => return Ok(paused),
     };
     let endpoints = profile.endpoints();
-    let graph = Graph {
-        http: state.tokens.http(),
-        endpoints: &endpoints,
-        token: &token,
-    };
+    let graph = state.tokens.client().graph(&endpoints, &token);
     let Lookup::Found(found) = lookup(&state, &profile, &graph, r).await? else {
         errors.add("form", "sub-calendar-unavailable");
         return render(

@@ -15,7 +15,6 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::crypto;
-use crate::graph::api::Graph;
 use crate::graph::oauth::{self, AppCredentials};
 use crate::profiles::{
     self, Cloud, ProfileInput, ProfileStatus, REQUIRED_SCOPES, SecretWarning, Validation,
@@ -840,42 +839,48 @@ pub async fn finish(
         redirect_uri: &tx.redirect_uri,
     };
     let endpoints = profile.endpoints();
-    let tokens =
-        match oauth::exchange_code(state.tokens.http(), &endpoints, &app, code, &verifier).await {
-            Ok(t) => t,
-            Err(e) => {
-                let status = ProfileStatus::from_failure(e.class());
-                if let Some(s) = status.filter(|s| *s != ProfileStatus::NeedsReauth) {
-                    state
-                        .db
-                        .set_profile_status(profile.id, s, e.code().as_deref(), Some(&e.summary()))
-                        .await?;
-                }
+    let tokens = match oauth::exchange_code(
+        state.tokens.client(),
+        &endpoints,
+        &app,
+        code,
+        &verifier,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let status = ProfileStatus::from_failure(e.class());
+            if let Some(s) = status.filter(|s| *s != ProfileStatus::NeedsReauth) {
                 state
                     .db
-                    .record_audit(actor.record(
-                        "profile.authorization_failed",
-                        Some(profile.name.clone()),
-                        Some(e.summary()),
-                    ))
+                    .set_profile_status(profile.id, s, e.code().as_deref(), Some(&e.summary()))
                     .await?;
-                let key = status.map_or("oauth-exchange-transient", ProfileStatus::help_key);
-                flash_args(
-                    session,
-                    FlashKind::Error,
-                    "oauth-exchange-failed",
-                    &[("code", &e.code().unwrap_or_else(|| e.to_string()))],
-                )
-                .await?;
-                flash(session, FlashKind::Info, key).await?;
-                return Ok(p.redirect(&target));
             }
-        };
-    let graph = Graph {
-        http: state.tokens.http(),
-        endpoints: &endpoints,
-        token: &tokens.access_token,
+            state
+                .db
+                .record_audit(actor.record(
+                    "profile.authorization_failed",
+                    Some(profile.name.clone()),
+                    Some(e.summary()),
+                ))
+                .await?;
+            let key = status.map_or("oauth-exchange-transient", ProfileStatus::help_key);
+            flash_args(
+                session,
+                FlashKind::Error,
+                "oauth-exchange-failed",
+                &[("code", &e.code().unwrap_or_else(|| e.to_string()))],
+            )
+            .await?;
+            flash(session, FlashKind::Info, key).await?;
+            return Ok(p.redirect(&target));
+        }
     };
+    let graph = state
+        .tokens
+        .client()
+        .graph(&endpoints, &tokens.access_token);
     let me_result = graph.me().await;
     let calendars = graph.my_calendars().await;
     let (name, upn, oid) = match &me_result {
