@@ -236,7 +236,11 @@ async fn setup(
         .create_profile(
             &settings,
             &uuid,
-            &state.tokens.seal("client_secret", &uuid, SECRET),
+            &state.tokens.seal(
+                datapump::crypto::context::ProfileColumn::ClientSecret,
+                &uuid,
+                SECRET,
+            ),
         )
         .await
         .expect("profile");
@@ -256,7 +260,7 @@ async fn setup(
             .db
             .create_subscription(&NewSubscription {
                 profile_id: profile.id,
-                source: "mailbox",
+                source: datapump::model::SubscriptionSource::Mailbox,
                 mailbox_address: room,
                 mailbox_name: room,
                 calendar_id: &calendar,
@@ -321,7 +325,12 @@ async fn import_all(prepared: &app::Prepared, subs: &[i64]) -> (Duration, i64, i
                     .await
                     .expect("run")
                     .expect("lease");
-                assert_eq!(report.status, "ok", "{:?}", report.error);
+                assert_eq!(
+                    report.status,
+                    datapump::model::RunStatus::Ok,
+                    "{:?}",
+                    report.error
+                );
                 events.fetch_add(
                     u64::try_from(report.stats.created + report.stats.updated).unwrap_or(0),
                     Ordering::Relaxed,

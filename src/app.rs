@@ -17,7 +17,6 @@ use crate::storage::{Db, StoreError};
 use crate::web::{self, RouteInfo, state::AppState};
 
 const KEY_CANARY: &str = "key_canary";
-const CANARY_CONTEXT: &str = "settings:key_canary";
 const CANARY_TEXT: &[u8] = b"datapump key check";
 
 #[derive(Debug, thiserror::Error)]
@@ -85,19 +84,27 @@ pub async fn check_key(config: &Config, db: &Db) -> Result<(SecretKey, bool), St
     let (key, created) = SecretKey::load_or_create(&config.secret_key_file)?;
     match db.setting(KEY_CANARY).await? {
         None => {
-            db.set_setting(KEY_CANARY, &key.seal(CANARY_CONTEXT, CANARY_TEXT))
-                .await?;
+            db.set_setting(
+                KEY_CANARY,
+                &key.seal(crate::crypto::context::KEY_CANARY, CANARY_TEXT),
+            )
+            .await?;
         }
         Some(sealed) => {
-            if key.open(CANARY_CONTEXT, &sealed).is_err() {
+            if key
+                .open(crate::crypto::context::KEY_CANARY, &sealed)
+                .is_err()
+            {
                 // An interrupted rotation leaves the new key beside the old one.
                 let pending = pending_key_path(&config.secret_key_file);
                 let hint = match SecretKey::load(&pending) {
-                    Ok(k) if k.open(CANARY_CONTEXT, &sealed).is_ok() => format!(
-                        "; a key rotation was interrupted: {} holds the right key, move it to {}",
-                        pending.display(),
-                        config.secret_key_file.display()
-                    ),
+                    Ok(k) if k.open(crate::crypto::context::KEY_CANARY, &sealed).is_ok() => {
+                        format!(
+                            "; a key rotation was interrupted: {} holds the right key, move it to {}",
+                            pending.display(),
+                            config.secret_key_file.display()
+                        )
+                    }
                     _ => String::new(),
                 };
                 return Err(StartError::WrongKey {
@@ -140,7 +147,7 @@ pub async fn rotate_key(config: &Config) -> Result<Rotation, StartError> {
         let _ = std::fs::remove_file(&pending);
     }
     new.write_new_file(&pending)?;
-    let canary = new.seal(CANARY_CONTEXT, CANARY_TEXT);
+    let canary = new.seal(crate::crypto::context::KEY_CANARY, CANARY_TEXT);
     let resealed = db.reseal_all(&old, &new, (KEY_CANARY, &canary)).await?;
     db.close().await;
     let mut backup = path.as_os_str().to_owned();
@@ -181,9 +188,17 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
         config.sync_policy.clone(),
         shutdown.clone(),
     ));
+    let authorizations = Arc::new(crate::profiles::authorization::Authorizations::new(
+        db.clone(),
+        tokens.clone(),
+        key.clone(),
+        config.public_url.absolute("/callback"),
+        config.oauth_transaction_ttl,
+    ));
     let state = AppState {
         throttle: Arc::new(config.throttle.clone()),
         tokens,
+        authorizations,
         sync,
         config: Arc::new(config),
         db,

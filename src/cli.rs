@@ -229,7 +229,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
                         .map(|e| format!(": {e}"))
                         .unwrap_or_default()
                 );
-                if r.status != "ok" {
+                if r.status != crate::model::RunStatus::Ok {
                     failed.push(r.subscription_id.to_string());
                 }
             }

@@ -9,10 +9,11 @@ use crate::app::{self, StartError};
 use crate::auth::password;
 use crate::config::Config;
 use crate::graph::api::CalendarRef;
-use crate::graph::oauth::{self, AppCredentials};
+use crate::model::SubscriptionSource;
+use crate::profiles::authorization::{Completion, Reply};
 use crate::profiles::{Cloud, ProfileSettings};
 use crate::storage::admins::{NewAdmin, Role};
-use crate::storage::profiles::Authorization;
+use crate::storage::audit::Actor;
 use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use crate::web::state::AppState;
 use datapump_sim::{self as sim, SimConfig};
@@ -43,27 +44,31 @@ fn browser() -> Result<reqwest::Client, DemoError> {
         .map_err(setup)
 }
 
-/// Authorizes a profile against the simulator through the real code flow (the simulator signs
-/// the hinted account in and consents automatically), then stores tokens and account.
+/// Authorizes a profile against the simulator through the real code flow, as an admin would
+/// (the simulator signs the hinted account in and consents automatically): the same
+/// authorization service as the web pages, with the simulator's redirect standing in for the
+/// browser's return to `/callback`.
 pub async fn authorize_with_simulator(
     state: &AppState,
     profile_id: i64,
     account: &str,
 ) -> Result<(), DemoError> {
-    let profile = state.db.profile(profile_id).await.map_err(setup)?;
-    let secret = state.tokens.client_secret(&profile).map_err(setup)?;
-    let redirect = profile
-        .redirect_uri
-        .clone()
-        .unwrap_or_else(|| state.config.public_url.absolute("/callback"));
-    let creds = AppCredentials {
-        client_id: &profile.client_id,
-        client_secret: &secret,
-        redirect_uri: &redirect,
+    let by = Actor {
+        id: state
+            .db
+            .admin_by_username(ADMIN)
+            .await
+            .map_err(setup)?
+            .map(|a| a.id),
+        name: Some(ADMIN.into()),
+        ip: None,
     };
-    let endpoints = profile.endpoints();
-    let start = oauth::start(&endpoints, &creds, Some(account)).map_err(setup)?;
-    let answer = browser()?.get(&start.url).send().await.map_err(setup)?;
+    let started = state
+        .authorizations
+        .start(profile_id, Some(account), &by)
+        .await
+        .map_err(setup)?;
+    let answer = browser()?.get(&started.url).send().await.map_err(setup)?;
     let location = answer
         .headers()
         .get("location")
@@ -75,38 +80,17 @@ pub async fn authorize_with_simulator(
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| DemoError::Setup(format!("no code in the redirect ({location})")))?;
-    let tokens = oauth::exchange_code(
-        state.tokens.client(),
-        &endpoints,
-        &creds,
-        &code,
-        &start.pkce_verifier,
-    )
-    .await
-    .map_err(setup)?;
-    let graph = state
-        .tokens
-        .client()
-        .graph(&endpoints, &tokens.access_token);
-    let me = graph.me().await.map_err(setup)?;
-    let scopes = tokens.scopes.join(" ");
-    let upn = me.user_principal_name.clone();
-    state
-        .tokens
-        .store_authorization(
-            &profile,
-            &tokens,
-            &Authorization {
-                account_name: me.display_name.as_deref(),
-                account_upn: upn.as_deref(),
-                account_id: Some(&me.id),
-                scopes: &scopes,
-                authorized_by: ADMIN,
-            },
-        )
+    match state
+        .authorizations
+        .complete(&started.state_hash, Reply::Code(code), &by)
         .await
-        .map_err(setup)?;
-    Ok(())
+        .map_err(setup)?
+    {
+        Completion::Authorized(_) => Ok(()),
+        Completion::Refused { code, .. } | Completion::ExchangeFailed { code, .. } => Err(
+            DemoError::Setup(format!("the simulator refused the authorization ({code})")),
+        ),
+    }
 }
 
 /// Options of `datapump demo`.
@@ -230,9 +214,11 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
                 notes: "Created by `datapump demo`: the Microsoft 365 simulator's tenant contoso.example.".into(),
             };
             let uuid = uuid::Uuid::new_v4().to_string();
-            let sealed = state
-                .tokens
-                .seal("client_secret", &uuid, sim::state::DEFAULT_SECRET);
+            let sealed = state.tokens.seal(
+                crate::crypto::context::ProfileColumn::ClientSecret,
+                &uuid,
+                sim::state::DEFAULT_SECRET,
+            );
             state
                 .db
                 .create_profile(&settings, &uuid, &sealed)
@@ -265,9 +251,9 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         };
         let token = state.tokens.access_token(profile_id).await.map_err(setup)?;
         let profile = state.db.profile(profile_id).await.map_err(setup)?;
-        let endpoints = profile.endpoints();
+        let endpoints = crate::graph::Endpoints::from(&profile);
         let graph = state.tokens.client().graph(&endpoints, &token.token);
-        let mut targets: Vec<(String, String, String, &'static str)> = Vec::new();
+        let mut targets: Vec<(String, String, String, SubscriptionSource)> = Vec::new();
         for (address, name) in rooms {
             // A room the account may not read is subscribed anyway (by its known calendar id), so
             // the demo shows what such a failure looks like.
@@ -279,7 +265,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
                     .resolve_calendar(&address)
                     .map_err(setup)?,
             };
-            targets.push((address, name, calendar, "mailbox"));
+            targets.push((address, name, calendar, SubscriptionSource::Mailbox));
         }
         let own = graph
             .calendar(&CalendarRef::Mailbox(sim::state::DEFAULT_ACCOUNT.into()))
@@ -289,7 +275,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
             sim::state::DEFAULT_ACCOUNT.into(),
             "Datapump Service".into(),
             own.id,
-            "mailbox",
+            SubscriptionSource::Mailbox,
         ));
         for (address, name, calendar, source) in targets {
             let settings = SubscriptionSettings {

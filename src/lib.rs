@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod demo;
 pub mod graph;
 pub mod i18n;
+pub mod model;
 pub mod profiles;
 pub mod storage;
 pub mod sync;

@@ -1,172 +1,57 @@
 //! Profiles: one Entra ID app registration and the Microsoft 365 account authorized through it.
 //! Validation of what an admin enters, the clouds, the status model and its guidance.
 
+pub mod authorization;
+pub mod changes;
 pub mod tokens;
 
 use chrono::{NaiveDate, Utc};
 
 use crate::graph::{Endpoints, FailureClass};
+use crate::storage::profiles::Profile;
 
-/// Microsoft's clouds; each has its own login and Graph hosts and its own app registrations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    Global,
-    UsGovL4,
-    UsGovL5,
-    China,
-    Custom,
+pub use crate::model::{Cloud, ProfileSettings, ProfileStatus};
+
+/// The status a failure of the identity platform puts the profile in; `None` for transient
+/// failures, which are retried with backoff and keep the status.
+pub fn status_after(class: FailureClass) -> Option<ProfileStatus> {
+    match class {
+        FailureClass::Reauthorize => Some(ProfileStatus::NeedsReauth),
+        FailureClass::ReplaceSecret => Some(ProfileStatus::SecretInvalid),
+        FailureClass::AppNotFound => Some(ProfileStatus::AppNotFound),
+        FailureClass::ConsentMissing => Some(ProfileStatus::ConsentMissing),
+        FailureClass::Configuration => Some(ProfileStatus::ConfigError),
+        FailureClass::Transient => None,
+    }
 }
 
-impl Cloud {
-    pub const ALL: [Cloud; 5] = [
-        Cloud::Global,
-        Cloud::UsGovL4,
-        Cloud::UsGovL5,
-        Cloud::China,
-        Cloud::Custom,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Global => "global",
-            Self::UsGovL4 => "usgov",
-            Self::UsGovL5 => "usgov-dod",
-            Self::China => "china",
-            Self::Custom => "custom",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    pub fn label_key(self) -> &'static str {
-        match self {
-            Self::Global => "cloud-global",
-            Self::UsGovL4 => "cloud-usgov",
-            Self::UsGovL5 => "cloud-usgov-dod",
-            Self::China => "cloud-china",
-            Self::Custom => "cloud-custom",
-        }
-    }
-
-    /// (login base, Graph base) of the cloud; `None` for custom.
-    pub fn bases(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Self::Global => Some((
-                "https://login.microsoftonline.com",
-                "https://graph.microsoft.com",
-            )),
-            Self::UsGovL4 => Some((
-                "https://login.microsoftonline.us",
-                "https://graph.microsoft.us",
-            )),
-            Self::UsGovL5 => Some((
-                "https://login.microsoftonline.us",
-                "https://dod-graph.microsoft.us",
-            )),
-            Self::China => Some((
-                "https://login.partner.microsoftonline.cn",
-                "https://microsoftgraph.chinacloudapi.cn",
-            )),
-            Self::Custom => None,
+impl From<&Profile> for Endpoints {
+    fn from(p: &Profile) -> Self {
+        Self {
+            login_base: p.login_base.clone(),
+            graph_base: p.graph_base.clone(),
+            tenant: p.tenant.clone(),
         }
     }
 }
 
-/// Where a profile stands; decides whether it may call the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileStatus {
-    /// Created, not authorized yet.
-    New,
-    Ok,
-    NeedsReauth,
-    SecretInvalid,
-    AppNotFound,
-    ConsentMissing,
-    /// The identity platform keeps failing with network or service errors; retried with backoff.
-    Unreachable,
-    /// The profile's settings are wrong (redirect URI, scope, tenant).
-    ConfigError,
+impl From<&ProfileSettings> for Endpoints {
+    fn from(s: &ProfileSettings) -> Self {
+        Self {
+            login_base: s.login_base.clone(),
+            graph_base: s.graph_base.clone(),
+            tenant: s.tenant.clone(),
+        }
+    }
 }
 
-impl ProfileStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::Ok => "ok",
-            Self::NeedsReauth => "needs_reauth",
-            Self::SecretInvalid => "secret_invalid",
-            Self::AppNotFound => "app_not_found",
-            Self::ConsentMissing => "consent_missing",
-            Self::Unreachable => "unreachable",
-            Self::ConfigError => "config_error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "ok" => Self::Ok,
-            "needs_reauth" => Self::NeedsReauth,
-            "secret_invalid" => Self::SecretInvalid,
-            "app_not_found" => Self::AppNotFound,
-            "consent_missing" => Self::ConsentMissing,
-            "unreachable" => Self::Unreachable,
-            "config_error" => Self::ConfigError,
-            _ => Self::New,
-        }
-    }
-
-    /// A paused profile does not call the token endpoint until an admin acts.
-    pub fn is_paused(self) -> bool {
-        !matches!(self, Self::Ok | Self::Unreachable)
-    }
-
-    pub fn from_failure(class: FailureClass) -> Option<Self> {
-        match class {
-            FailureClass::Reauthorize => Some(Self::NeedsReauth),
-            FailureClass::ReplaceSecret => Some(Self::SecretInvalid),
-            FailureClass::AppNotFound => Some(Self::AppNotFound),
-            FailureClass::ConsentMissing => Some(Self::ConsentMissing),
-            FailureClass::Configuration => Some(Self::ConfigError),
-            FailureClass::Transient => None,
-        }
-    }
-
-    pub fn label_key(self) -> &'static str {
-        match self {
-            Self::New => "status-new",
-            Self::Ok => "status-ok",
-            Self::NeedsReauth => "status-needs-reauth",
-            Self::SecretInvalid => "status-secret-invalid",
-            Self::AppNotFound => "status-app-not-found",
-            Self::ConsentMissing => "status-consent-missing",
-            Self::Unreachable => "status-unreachable",
-            Self::ConfigError => "status-config-error",
-        }
-    }
-
-    /// The explanation and fix shown to the admin.
-    pub fn help_key(self) -> &'static str {
-        match self {
-            Self::New => "help-new",
-            Self::Ok => "help-ok",
-            Self::NeedsReauth => "help-needs-reauth",
-            Self::SecretInvalid => "help-secret-invalid",
-            Self::AppNotFound => "help-app-not-found",
-            Self::ConsentMissing => "help-consent-missing",
-            Self::Unreachable => "help-unreachable",
-            Self::ConfigError => "help-config-error",
-        }
-    }
-
-    pub fn css(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::New | Self::Unreachable => "warn",
-            _ => "bad",
-        }
-    }
+/// Whether saving `s` moves the profile to another app registration (app, tenant or cloud):
+/// the stored tokens belong to the old one, and the profile must be authorized again.
+pub fn registration_changed(before: &Profile, s: &ProfileSettings) -> bool {
+    before.tenant != s.tenant
+        || before.client_id != s.client_id
+        || before.login_base != s.login_base
+        || before.graph_base != s.graph_base
 }
 
 /// How urgent the secret's expiry is.
@@ -214,30 +99,6 @@ pub struct ProfileInput {
     #[serde(default)]
     pub notes: String,
     pub version: Option<i64>,
-}
-
-/// Validated settings of a profile (the secret is handled separately).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileSettings {
-    pub name: String,
-    pub tenant: String,
-    pub client_id: String,
-    pub secret_expires_on: NaiveDate,
-    pub cloud: Cloud,
-    pub login_base: String,
-    pub graph_base: String,
-    pub redirect_uri: Option<String>,
-    pub notes: String,
-}
-
-impl ProfileSettings {
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            login_base: self.login_base.clone(),
-            graph_base: self.graph_base.clone(),
-            tenant: self.tenant.clone(),
-        }
-    }
 }
 
 pub fn is_guid(s: &str) -> bool {
@@ -319,7 +180,7 @@ pub fn validate(
             }
         }
     };
-    let cloud = Cloud::parse(input.cloud.trim()).unwrap_or(Cloud::Global);
+    let cloud = input.cloud.trim().parse().unwrap_or(Cloud::Global);
     let (login_base, graph_base) = match cloud.bases() {
         Some((l, g)) => (l.to_string(), g.to_string()),
         None => {

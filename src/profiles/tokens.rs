@@ -17,10 +17,11 @@ use rand::Rng;
 
 use super::ProfileStatus;
 use crate::crypto::SecretKey;
-use crate::graph::TokenError;
+use crate::crypto::context::{self, ProfileColumn};
 use crate::graph::oauth::{self, AppCredentials, TokenSet};
+use crate::graph::{Endpoints, TokenError};
 use crate::storage::audit::AuditRecord;
-use crate::storage::profiles::{Authorization, Profile, SealedTokens, context};
+use crate::storage::profiles::{Authorization, Profile, SealedTokens};
 use crate::storage::{Db, StoreError};
 
 /// Tunables of the token service.
@@ -140,22 +141,24 @@ impl TokenService {
         map.entry(id).or_default().clone()
     }
 
-    pub fn seal(&self, column: &str, uuid: &str, value: &str) -> String {
-        self.key.seal(&context(column, uuid), value.as_bytes())
+    pub fn seal(&self, column: ProfileColumn, uuid: &str, value: &str) -> String {
+        self.key
+            .seal(&context::profile(column, uuid), value.as_bytes())
     }
 
     pub fn open(
         &self,
-        column: &str,
+        column: ProfileColumn,
         uuid: &str,
         sealed: &str,
     ) -> Result<String, crate::crypto::CryptoError> {
-        self.key.open_string(&context(column, uuid), sealed)
+        self.key
+            .open_string(&context::profile(column, uuid), sealed)
     }
 
     /// The client credentials of a profile, decrypted for one call.
     pub fn client_secret(&self, p: &Profile) -> Result<String, crate::crypto::CryptoError> {
-        self.open("client_secret", &p.uuid, &p.client_secret_enc)
+        self.open(ProfileColumn::ClientSecret, &p.uuid, &p.client_secret_enc)
     }
 
     /// Stores a new authorization (tokens from the code flow, the account) and drops the token
@@ -178,8 +181,8 @@ impl TokenService {
             refresh_token_enc: t
                 .refresh_token
                 .as_deref()
-                .map(|r| self.seal("refresh_token", uuid, r)),
-            access_token_enc: self.seal("access_token", uuid, &t.access_token),
+                .map(|r| self.seal(ProfileColumn::RefreshToken, uuid, r)),
+            access_token_enc: self.seal(ProfileColumn::AccessToken, uuid, &t.access_token),
             access_expires_at: Utc::now() + dur(t.expires_in),
         }
     }
@@ -196,7 +199,7 @@ impl TokenService {
         if expires - margin <= Utc::now() {
             return None;
         }
-        let token = self.open("access_token", &p.uuid, enc).ok()?;
+        let token = self.open(ProfileColumn::AccessToken, &p.uuid, enc).ok()?;
         Some(AccessToken {
             token,
             expires_at: expires,
@@ -273,7 +276,7 @@ impl TokenService {
         force: bool,
     ) -> Result<(AccessToken, bool), TokenFailure> {
         let p = self.db.profile(profile_id).await?;
-        let status = p.status();
+        let status = p.status;
         if status.is_paused() {
             return Err(TokenFailure::Paused(status));
         }
@@ -336,13 +339,13 @@ impl TokenService {
             .await?;
             return Err(TokenFailure::Paused(ProfileStatus::NeedsReauth));
         };
-        let refresh_token = self.open("refresh_token", &p.uuid, &rt_enc)?;
+        let refresh_token = self.open(ProfileColumn::RefreshToken, &p.uuid, &rt_enc)?;
         let secret = self.client_secret(&p)?;
         let redirect = p
             .redirect_uri
             .clone()
             .unwrap_or_else(|| "http://localhost".into());
-        let endpoints = p.endpoints();
+        let endpoints = Endpoints::from(&p);
         let result = {
             let app = AppCredentials {
                 client_id: &p.client_id,
@@ -357,21 +360,22 @@ impl TokenService {
         };
         let code = e.code();
         let summary = e.summary();
-        match ProfileStatus::from_failure(e.class()) {
+        match super::status_after(e.class()) {
             Some(status) => {
                 self.fail(&p, status, code.as_deref(), &summary).await?;
             }
             None => {
                 let next = Utc::now() + dur(self.backoff(p.transient_failures));
-                let n = self
+                let (n, status) = self
                     .db
-                    .record_transient_failure(p.id, next, &summary, self.policy.unreachable_after)
+                    .record_transient_failure(p.id, next, &summary)
                     .await?;
-                if n == self.policy.unreachable_after {
+                let after = status.after_transient_failures(n, self.policy.unreachable_after);
+                if after != status && self.db.change_profile_status(p.id, status, after).await? {
                     self.audit(
                         &p,
                         "profile.status_changed",
-                        format!("{} -> unreachable: {summary}", p.status),
+                        format!("{status} -> {after}: {summary}"),
                     )
                     .await;
                 }
@@ -402,7 +406,7 @@ impl TokenService {
                     Utc::now() + chrono::Duration::seconds(1),
                 ));
         }
-        if p.status() != ProfileStatus::Ok {
+        if p.status != ProfileStatus::Ok {
             self.audit(p, "profile.status_changed", format!("{} -> ok", p.status))
                 .await;
         }
@@ -474,7 +478,12 @@ impl TokenService {
     pub async fn keep_alive(&self) -> Result<usize, StoreError> {
         let before = Utc::now() - dur(self.policy.keep_alive_after);
         let mut ok = 0;
-        for id in self.db.profiles_idle_since(before).await? {
+        let idle = self.db.profiles_refreshed_before(before).await?;
+        for id in idle
+            .into_iter()
+            .filter(|(_, status)| !status.is_paused())
+            .map(|(id, _)| id)
+        {
             match self.force_refresh(id).await {
                 Ok(_) => ok += 1,
                 Err(e) => {

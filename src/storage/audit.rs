@@ -16,6 +16,32 @@ pub struct AuditRecord {
     pub details: Option<String>,
 }
 
+/// Who did something, and from where: the first part of every audit record.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn record(
+        &self,
+        action: &'static str,
+        target: Option<String>,
+        details: Option<String>,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor_id: self.id,
+            actor: self.name.clone(),
+            ip: self.ip.clone(),
+            action,
+            target,
+            details,
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,

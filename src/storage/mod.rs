@@ -105,6 +105,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<crate::model::UnknownValue> for StoreError {
+    fn from(e: crate::model::UnknownValue) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Db, Result, StoreError};
 use crate::crypto::SecretKey;
-use crate::profiles::{ProfileSettings, ProfileStatus};
+use crate::crypto::context::{self, ProfileColumn};
+use crate::model::{Cloud, ProfileSettings, ProfileStatus};
 
 macro_rules! profile_columns {
     () => {
@@ -26,12 +27,14 @@ pub struct Profile {
     pub client_secret_enc: String,
     pub secret_set_at: DateTime<Utc>,
     pub secret_expires_on: NaiveDate,
-    pub cloud: String,
+    #[sqlx(try_from = "String")]
+    pub cloud: Cloud,
     pub login_base: String,
     pub graph_base: String,
     pub redirect_uri: Option<String>,
     pub notes: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ProfileStatus,
     pub status_code: Option<String>,
     pub status_detail: Option<String>,
     pub status_at: Option<DateTime<Utc>>,
@@ -54,18 +57,6 @@ pub struct Profile {
 }
 
 impl Profile {
-    pub fn status(&self) -> ProfileStatus {
-        ProfileStatus::parse(&self.status)
-    }
-
-    pub fn endpoints(&self) -> crate::graph::Endpoints {
-        crate::graph::Endpoints {
-            login_base: self.login_base.clone(),
-            graph_base: self.graph_base.clone(),
-            tenant: self.tenant.clone(),
-        }
-    }
-
     pub fn scopes(&self) -> Vec<String> {
         self.granted_scopes
             .as_deref()
@@ -74,15 +65,15 @@ impl Profile {
             .map(String::from)
             .collect()
     }
+
+    /// Whether the profile holds an authorization (a refresh token).
+    pub fn is_authorized(&self) -> bool {
+        self.refresh_token_enc.is_some()
+    }
 }
 
 /// id, uuid and the sealed columns of a profile, for key rotation.
 type SealedRow = (i64, String, String, Option<String>, Option<String>);
-
-/// The AAD context each sealed column is bound to.
-pub fn context(column: &str, uuid: &str) -> String {
-    format!("profiles:{column}:{uuid}")
-}
 
 /// Tokens to store after a grant.
 pub struct SealedTokens {
@@ -128,7 +119,7 @@ impl Db {
             "INSERT INTO profiles (uuid, name, name_key, tenant, client_id, client_secret_enc, \
              secret_set_at, secret_expires_on, cloud, login_base, graph_base, redirect_uri, notes, \
              status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'new', $7, $7) RETURNING ",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7) RETURNING ",
             profile_columns!()
         );
         let p = dispatch!(self, pool => {
@@ -136,6 +127,7 @@ impl Db {
                 .bind(uuid).bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
                 .bind(secret_enc).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
                 .bind(&s.login_base).bind(&s.graph_base).bind(&s.redirect_uri).bind(&s.notes)
+                .bind(ProfileStatus::New.as_str())
                 .fetch_one(pool).await?
         });
         Ok(p)
@@ -161,32 +153,33 @@ impl Db {
         Ok(out)
     }
 
-    /// Saves edited settings if nobody changed the profile since `version` was read. A change of
-    /// app, tenant or cloud invalidates the tokens: they belong to the old registration.
+    /// Saves edited settings if nobody changed the profile since `version` was read. With
+    /// `reset`, the profile moves to that status and its tokens are dropped (the caller decides:
+    /// tokens of another app registration are worthless).
     pub async fn update_profile(
         &self,
         id: i64,
         s: &ProfileSettings,
         version: i64,
+        reset: Option<ProfileStatus>,
     ) -> Result<Profile> {
         let sql = concat!(
             "UPDATE profiles SET name = $1, name_key = $2, tenant = $3, client_id = $4, \
              secret_expires_on = $5, cloud = $6, login_base = $7, graph_base = $8, redirect_uri = $9, \
              notes = $10, version = version + 1, updated_at = $11, \
-             status = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
-                 THEN 'new' ELSE status END, \
-             refresh_token_enc = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
-                 THEN NULL ELSE refresh_token_enc END, \
-             access_token_enc = CASE WHEN tenant <> $3 OR client_id <> $4 OR login_base <> $7 OR graph_base <> $8 \
-                 THEN NULL ELSE access_token_enc END \
+             status = COALESCE($14, status), \
+             refresh_token_enc = CASE WHEN $15 THEN NULL ELSE refresh_token_enc END, \
+             access_token_enc = CASE WHEN $15 THEN NULL ELSE access_token_enc END \
              WHERE id = $12 AND version = $13 RETURNING ",
             profile_columns!()
         );
+        let reset_status = reset.map(ProfileStatus::as_str);
         let updated = dispatch!(self, pool => {
             sqlx::query_as::<_, Profile>(sql)
                 .bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
                 .bind(s.secret_expires_on).bind(s.cloud.as_str()).bind(&s.login_base).bind(&s.graph_base)
                 .bind(&s.redirect_uri).bind(&s.notes).bind(Utc::now()).bind(id).bind(version)
+                .bind(reset_status).bind(reset.is_some())
                 .fetch_optional(pool).await?
         });
         match updated {
@@ -198,37 +191,56 @@ impl Db {
         }
     }
 
-    /// A new client secret: the status leaves "secret invalid" and the backoff is reset.
+    /// Stores a new client secret and moves the status from `from` to `to`, clearing the
+    /// failure and the backoff; `Conflict` when the status or the tokens changed since `from`
+    /// and `token_version` were read (the caller decides again).
     pub async fn replace_secret(
         &self,
         id: i64,
         secret_enc: &str,
         expires_on: NaiveDate,
+        (from, token_version): (ProfileStatus, i64),
+        to: ProfileStatus,
     ) -> Result<Profile> {
         let sql = concat!(
             "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
-             status = CASE WHEN status IN ('secret_invalid', 'app_not_found', 'config_error', 'unreachable') \
-                 THEN CASE WHEN refresh_token_enc IS NULL THEN 'new' ELSE 'ok' END ELSE status END, \
-             status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
-             version = version + 1, updated_at = $3 WHERE id = $4 RETURNING ",
+             status = $4, status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
+             version = version + 1, updated_at = $3 WHERE id = $5 AND status = $6 AND token_version = $7 RETURNING ",
             profile_columns!()
         );
         let p = dispatch!(self, pool => {
-            sqlx::query_as::<_, Profile>(sql).bind(secret_enc).bind(expires_on).bind(Utc::now()).bind(id)
+            sqlx::query_as::<_, Profile>(sql).bind(secret_enc).bind(expires_on).bind(Utc::now())
+                .bind(to.as_str()).bind(id).bind(from.as_str()).bind(token_version)
                 .fetch_optional(pool).await?
         });
-        p.ok_or(StoreError::NotFound)
+        match p {
+            Some(p) => Ok(p),
+            None => {
+                self.profile(id).await?;
+                Err(StoreError::Conflict)
+            }
+        }
     }
 
-    pub async fn delete_profile(&self, id: i64) -> Result<()> {
-        let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM profiles WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
-        });
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+    /// Deletes a profile and its subscriptions in one transaction. With `keep_events` the
+    /// subscriptions stay (marked deleted, detached) for their imported events to refer to;
+    /// otherwise they go, and their events with them. Returns how many subscriptions it had.
+    pub async fn delete_profile(&self, id: i64, keep_events: bool) -> Result<u64> {
+        let now = Utc::now();
+        transaction!(self, tx => async {
+            let subscriptions = if keep_events {
+                sqlx::query("UPDATE subscriptions SET deleted_at = $1, enabled = FALSE WHERE profile_id = $2 AND deleted_at IS NULL")
+                    .bind(now).bind(id).execute(&mut *tx).await?.rows_affected()
+            } else {
+                sqlx::query("DELETE FROM subscriptions WHERE profile_id = $1 AND deleted_at IS NULL")
+                    .bind(id).execute(&mut *tx).await?.rows_affected()
+            };
+            let n = sqlx::query("DELETE FROM profiles WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(subscriptions)
+        }.await)
     }
 
     /// Records a status with the platform's code and a one-line explanation.
@@ -266,7 +278,7 @@ impl Db {
     ) -> Result<()> {
         let now = Utc::now();
         let sql = "UPDATE profiles SET refresh_token_enc = $1, access_token_enc = $2, access_expires_at = $3, \
-                   token_version = token_version + 1, last_refresh_at = $4, status = 'ok', status_code = NULL, \
+                   token_version = token_version + 1, last_refresh_at = $4, status = $11, status_code = NULL, \
                    status_detail = NULL, status_at = $4, transient_failures = 0, next_attempt_at = NULL, \
                    account_name = $5, account_upn = $6, account_id = $7, granted_scopes = $8, \
                    authorized_at = $4, authorized_by = $9, refresh_lock_owner = NULL, refresh_lock_until = NULL, \
@@ -275,7 +287,7 @@ impl Db {
             sqlx::query(sql)
                 .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
                 .bind(now).bind(a.account_name).bind(a.account_upn).bind(a.account_id).bind(a.scopes)
-                .bind(a.authorized_by).bind(id)
+                .bind(a.authorized_by).bind(id).bind(ProfileStatus::Ok.as_str())
                 .execute(pool).await?;
         });
         Ok(())
@@ -294,13 +306,13 @@ impl Db {
         let sql = "UPDATE profiles SET refresh_token_enc = COALESCE($1, refresh_token_enc), access_token_enc = $2, \
                    access_expires_at = $3, token_version = token_version + 1, last_refresh_at = $4, \
                    granted_scopes = COALESCE($5, granted_scopes), \
-                   status = 'ok', status_code = NULL, status_detail = NULL, transient_failures = 0, \
+                   status = $8, status_code = NULL, status_detail = NULL, transient_failures = 0, \
                    next_attempt_at = NULL, refresh_lock_owner = NULL, refresh_lock_until = NULL \
                    WHERE id = $6 AND token_version = $7";
         let n = dispatch!(self, pool => {
             sqlx::query(sql)
                 .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
-                .bind(now).bind(scopes).bind(id).bind(token_version)
+                .bind(now).bind(scopes).bind(id).bind(token_version).bind(ProfileStatus::Ok.as_str())
                 .execute(pool).await?.rows_affected()
         });
         Ok(n == 1)
@@ -331,32 +343,51 @@ impl Db {
         Ok(())
     }
 
-    /// A network or service failure: back off; after `give_up_after` in a row the profile shows
-    /// as unreachable (it keeps being retried).
+    /// A network or service failure: back off. Returns the failures in a row and the status,
+    /// from which the caller decides whether the profile now shows as unreachable.
     pub async fn record_transient_failure(
         &self,
         id: i64,
         next_attempt: DateTime<Utc>,
         detail: &str,
-        give_up_after: i64,
-    ) -> Result<i64> {
+    ) -> Result<(i64, ProfileStatus)> {
         let sql = "UPDATE profiles SET transient_failures = transient_failures + 1, next_attempt_at = $1, \
                    status_detail = $2, status_at = $3, \
-                   status = CASE WHEN transient_failures + 1 >= $4 AND status = 'ok' THEN 'unreachable' ELSE status END, \
-                   refresh_lock_owner = NULL, refresh_lock_until = NULL WHERE id = $5 RETURNING transient_failures";
-        let n: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar(sql).bind(next_attempt).bind(detail).bind(Utc::now()).bind(give_up_after).bind(id)
+                   refresh_lock_owner = NULL, refresh_lock_until = NULL WHERE id = $4 \
+                   RETURNING transient_failures, status";
+        let (n, status): (i64, String) = dispatch!(self, pool => {
+            sqlx::query_as(sql).bind(next_attempt).bind(detail).bind(Utc::now()).bind(id)
                 .fetch_one(pool).await?
         });
-        Ok(n)
+        Ok((n, status.parse()?))
     }
 
-    /// Profiles that should be refreshed to keep their refresh token alive.
-    pub async fn profiles_idle_since(&self, before: DateTime<Utc>) -> Result<Vec<i64>> {
-        let sql = "SELECT id FROM profiles WHERE status IN ('ok', 'unreachable') AND refresh_token_enc IS NOT NULL \
+    /// Moves the status from `from` to `to` unless it changed meanwhile; `false` then.
+    pub async fn change_profile_status(
+        &self,
+        id: i64,
+        from: ProfileStatus,
+        to: ProfileStatus,
+    ) -> Result<bool> {
+        let sql = "UPDATE profiles SET status = $1, status_at = $2 WHERE id = $3 AND status = $4";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(to.as_str()).bind(Utc::now()).bind(id).bind(from.as_str())
+                .execute(pool).await?.rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Authorized profiles whose last refresh was before `before`, with their status.
+    pub async fn profiles_refreshed_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, ProfileStatus)>> {
+        let sql = "SELECT id, status FROM profiles WHERE refresh_token_enc IS NOT NULL \
                    AND (last_refresh_at IS NULL OR last_refresh_at < $1) ORDER BY id";
-        let out = dispatch!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(before).fetch_all(pool).await?);
-        Ok(out)
+        let rows = dispatch!(self, pool => sqlx::query_as::<_, (i64, String)>(sql).bind(before).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(id, status)| Ok((id, status.parse()?)))
+            .collect()
     }
 
     pub async fn insert_oauth_transaction(&self, t: &OAuthTransaction) -> Result<()> {
@@ -412,9 +443,9 @@ impl Db {
                 "SELECT id, uuid, client_secret_enc, refresh_token_enc, access_token_enc FROM profiles",
             ).fetch_all(&mut *tx).await?;
             for (id, uuid, secret, refresh, access) in rows {
-                let secret = reseal(&context("client_secret", &uuid), &secret)?;
-                let refresh = refresh.map(|r| reseal(&context("refresh_token", &uuid), &r)).transpose()?;
-                let access = access.map(|a| reseal(&context("access_token", &uuid), &a)).transpose()?;
+                let secret = reseal(&context::profile(ProfileColumn::ClientSecret, &uuid), &secret)?;
+                let refresh = refresh.map(|r| reseal(&context::profile(ProfileColumn::RefreshToken, &uuid), &r)).transpose()?;
+                let access = access.map(|a| reseal(&context::profile(ProfileColumn::AccessToken, &uuid), &a)).transpose()?;
                 count += 1 + usize::from(refresh.is_some()) + usize::from(access.is_some());
                 sqlx::query("UPDATE profiles SET client_secret_enc = $1, refresh_token_enc = $2, access_token_enc = $3 WHERE id = $4")
                     .bind(secret).bind(refresh).bind(access).bind(id).execute(&mut *tx).await?;
@@ -422,7 +453,7 @@ impl Db {
             let txs: Vec<(String, String)> = sqlx::query_as("SELECT state_hash, verifier_enc FROM oauth_transactions")
                 .fetch_all(&mut *tx).await?;
             for (hash, verifier) in txs {
-                let v = reseal(&format!("oauth_transactions:verifier:{hash}"), &verifier)?;
+                let v = reseal(&context::oauth_verifier(&hash), &verifier)?;
                 sqlx::query("UPDATE oauth_transactions SET verifier_enc = $1 WHERE state_hash = $2")
                     .bind(v).bind(hash).execute(&mut *tx).await?;
                 count += 1;

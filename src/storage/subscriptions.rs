@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Result, StoreError};
+use crate::model::{SubscriptionSource, SubscriptionStatus};
 
 macro_rules! subscription_columns {
     () => {
@@ -18,9 +19,8 @@ macro_rules! subscription_columns {
 pub struct Subscription {
     pub id: i64,
     pub profile_id: Option<i64>,
-    /// `mailbox`: another (or the own) mailbox's primary calendar; `own`: a calendar listed
-    /// under the signed-in account's calendars.
-    pub source: String,
+    #[sqlx(try_from = "String")]
+    pub source: SubscriptionSource,
     pub mailbox_address: String,
     pub mailbox_name: String,
     pub calendar_id: String,
@@ -31,7 +31,8 @@ pub struct Subscription {
     pub interval_minutes: i64,
     pub enabled: bool,
     pub mask_private: bool,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SubscriptionStatus,
     pub last_error: Option<String>,
     /// Message key explaining `last_error`.
     pub error_hint: Option<String>,
@@ -52,7 +53,7 @@ pub struct Subscription {
 /// What a new subscription is made of.
 pub struct NewSubscription<'a> {
     pub profile_id: i64,
-    pub source: &'a str,
+    pub source: SubscriptionSource,
     pub mailbox_address: &'a str,
     pub mailbox_name: &'a str,
     pub calendar_id: &'a str,
@@ -79,15 +80,15 @@ impl Db {
         let now = Utc::now();
         let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
                    calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
-                   next_sync_at, created_by, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13) RETURNING id";
+                   next_sync_at, created_by, created_at, updated_at, status) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15) RETURNING id";
         let s = n.settings;
         let id: i64 = dispatch!(self, pool => {
             sqlx::query_scalar(sql)
-                .bind(n.profile_id).bind(n.source).bind(n.mailbox_address).bind(n.mailbox_name)
+                .bind(n.profile_id).bind(n.source.as_str()).bind(n.mailbox_address).bind(n.mailbox_name)
                 .bind(n.calendar_id).bind(n.calendar_name).bind(&s.display_name).bind(s.days_back)
                 .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
-                .bind(now).bind(n.created_by)
+                .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str())
                 .fetch_one(pool).await?
         });
         Ok(id)

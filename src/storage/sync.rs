@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
+use crate::model::{RunKind, RunStatus, SubscriptionStatus};
 
 /// One imported event, as the `events` table stores it (see docs/database.md).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -77,8 +78,10 @@ pub struct PageStats {
 pub struct SyncRun {
     pub id: i64,
     pub subscription_id: i64,
-    pub kind: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub kind: RunKind,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub pages: i64,
@@ -115,7 +118,7 @@ impl RunStats {
 
 /// How a run ended, for the subscription row.
 pub struct RunOutcome<'a> {
-    pub status: &'a str,
+    pub status: SubscriptionStatus,
     pub error: Option<&'a str>,
     /// Message key explaining the error.
     pub hint: Option<&'static str>,
@@ -281,10 +284,11 @@ impl Db {
         Ok(())
     }
 
-    pub async fn start_run(&self, subscription_id: i64, kind: &str, owner: &str) -> Result<i64> {
-        let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner) VALUES ($1, $2, 'running', $3, $4) RETURNING id";
+    pub async fn start_run(&self, subscription_id: i64, kind: RunKind, owner: &str) -> Result<i64> {
+        let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id";
         let id: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar(sql).bind(subscription_id).bind(kind).bind(Utc::now()).bind(owner).fetch_one(pool).await?
+            sqlx::query_scalar(sql).bind(subscription_id).bind(kind.as_str()).bind(RunStatus::Running.as_str())
+                .bind(Utc::now()).bind(owner).fetch_one(pool).await?
         });
         Ok(id)
     }
@@ -292,9 +296,9 @@ impl Db {
     pub async fn update_run(
         &self,
         run_id: i64,
-        kind: &str,
+        kind: RunKind,
         stats: &RunStats,
-        status: &str,
+        status: RunStatus,
         error: Option<&str>,
         finished: bool,
     ) -> Result<()> {
@@ -302,8 +306,8 @@ impl Db {
                    throttle_waits = $7, waited_ms = $8, status = $9, error = $10, \
                    finished_at = CASE WHEN $11 THEN $12 ELSE finished_at END WHERE id = $13";
         dispatch!(self, pool => {
-            sqlx::query(sql).bind(kind).bind(stats.pages).bind(stats.created).bind(stats.updated).bind(stats.deleted)
-                .bind(stats.requests).bind(stats.throttle_waits).bind(stats.waited_ms).bind(status).bind(error)
+            sqlx::query(sql).bind(kind.as_str()).bind(stats.pages).bind(stats.created).bind(stats.updated).bind(stats.deleted)
+                .bind(stats.requests).bind(stats.throttle_waits).bind(stats.waited_ms).bind(status.as_str()).bind(error)
                 .bind(finished).bind(Utc::now()).bind(run_id).execute(pool).await?;
         });
         Ok(())
@@ -323,7 +327,7 @@ impl Db {
                    lease_owner = NULL, lease_until = NULL, error_hint = $9 \
                    WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
         dispatch!(self, pool => {
-            sqlx::query(sql).bind(outcome.status).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
+            sqlx::query(sql).bind(outcome.status.as_str()).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
                 .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).bind(outcome.hint)
                 .execute(pool).await?;
         });
@@ -371,11 +375,13 @@ impl Db {
     }
 
     /// Runs by status: (status, runs, requests, throttle waits), for /metrics.
-    pub async fn run_totals(&self) -> Result<Vec<(String, i64, i64, i64)>> {
+    pub async fn run_totals(&self) -> Result<Vec<(RunStatus, i64, i64, i64)>> {
         let sql = "SELECT status, COUNT(*), CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(throttle_waits), 0) AS BIGINT) \
                    FROM sync_runs GROUP BY status ORDER BY status";
         let rows = dispatch!(self, pool => sqlx::query_as::<_, (String, i64, i64, i64)>(sql).fetch_all(pool).await?);
-        Ok(rows)
+        rows.into_iter()
+            .map(|(status, runs, requests, waits)| Ok((status.parse()?, runs, requests, waits)))
+            .collect()
     }
 
     /// "Sync now": due at once.

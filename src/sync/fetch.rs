@@ -115,7 +115,7 @@ impl RunContext<'_> {
                     return Err(RunError::ProfileUnreachable);
                 }
                 Err(TokenFailure::Refresh(_)) => {
-                    let status = self.engine.db.profile(self.profile_id).await?.status();
+                    let status = self.engine.db.profile(self.profile_id).await?.status;
                     return Err(RunError::ProfilePaused(status));
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),

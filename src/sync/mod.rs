@@ -8,6 +8,7 @@
 //! generation and, on its last page, removes what it did not see.
 
 mod fetch;
+mod guard;
 pub mod map;
 
 use std::collections::{HashMap, HashSet};
@@ -19,7 +20,7 @@ use futures_util::StreamExt;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use crate::profiles::ProfileStatus;
+use crate::model::{ProfileStatus, RunKind, RunStatus, SubscriptionSource, SubscriptionStatus};
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
@@ -92,6 +93,9 @@ pub enum RunError {
     LeaseLost,
     #[error("stopped by shutdown")]
     Interrupted,
+    /// A bug: the run panicked. Recorded as failed; the subscription is scheduled again.
+    #[error("internal error (the run panicked: {0})")]
+    Panicked(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("{0}")]
@@ -115,7 +119,7 @@ impl RunError {
             Self::Api { .. } | Self::Gone | Self::Protocol(_) | Self::ForeignLink => {
                 "sync-hint-graph"
             }
-            Self::Store(_) | Self::Internal(_) => "sync-hint-internal",
+            Self::Store(_) | Self::Internal(_) | Self::Panicked(_) => "sync-hint-internal",
             Self::LeaseLost | Self::Interrupted => return None,
         })
     }
@@ -173,8 +177,8 @@ struct Page {
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub subscription_id: i64,
-    pub status: &'static str,
-    pub kind: &'static str,
+    pub status: RunStatus,
+    pub kind: RunKind,
     pub stats: RunStats,
     pub error: Option<String>,
 }
@@ -186,7 +190,7 @@ pub struct SyncEngine {
     policy: SyncPolicy,
     owner: String,
     shutdown: CancellationToken,
-    running: Mutex<HashSet<i64>>,
+    running: Arc<Mutex<HashSet<i64>>>,
     /// Per mailbox (by address, or by profile for `/me`): the permits for requests in flight.
     mailboxes: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
@@ -223,9 +227,9 @@ pub fn window(
 /// Where Graph reads the subscription's calendar: a listed calendar of the signed-in account
 /// (`own`), or another mailbox's primary calendar (of which only that one is reachable).
 pub fn calendar_ref(sub: &Subscription) -> CalendarRef {
-    match sub.source.as_str() {
-        "own" => CalendarRef::Own(sub.calendar_id.clone()),
-        _ => CalendarRef::Mailbox(sub.mailbox_address.clone()),
+    match sub.source {
+        SubscriptionSource::Own => CalendarRef::Own(sub.calendar_id.clone()),
+        SubscriptionSource::Mailbox => CalendarRef::Mailbox(sub.mailbox_address.clone()),
     }
 }
 
@@ -247,7 +251,7 @@ impl SyncEngine {
             policy,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown,
-            running: Mutex::new(HashSet::new()),
+            running: Arc::default(),
             mailboxes: Mutex::new(HashMap::new()),
         }
     }
@@ -281,7 +285,7 @@ impl SyncEngine {
             return Ok(None);
         };
         let sub = self.db.subscription(id).await?;
-        let run_id = self.db.start_run(id, "delta", &self.owner).await?;
+        let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
         let mut ctx = RunContext {
             engine: self,
             mailbox: self.mailbox_permits(&sub),
@@ -292,15 +296,15 @@ impl SyncEngine {
             stats: RunStats::default(),
             meter: Meter::default(),
         };
-        let mut kind = "delta";
+        let mut kind = RunKind::Delta;
         let result = match sub.profile_id {
             None => Err(RunError::Internal(
                 "the subscription's profile was deleted".into(),
             )),
             Some(pid) => match self.db.profile(pid).await {
                 Ok(profile) => {
-                    ctx.endpoints = profile.endpoints();
-                    self.sync(&mut ctx, &lease, &sub, run_id, &mut kind).await
+                    ctx.endpoints = Endpoints::from(&profile);
+                    guard::catch_panic(self.sync(&mut ctx, &lease, &sub, run_id, &mut kind)).await
                 }
                 Err(e) => Err(e.into()),
             },
@@ -315,37 +319,49 @@ impl SyncEngine {
             )
         };
         let (status, error, next) = match &result {
-            Ok(()) => ("ok", None, now + jitter(interval)),
+            Ok(()) => (RunStatus::Ok, None, now + jitter(interval)),
             Err(RunError::ProfilePaused(s)) => (
-                "paused",
-                Some(format!("profile: {}", s.as_str())),
+                RunStatus::Paused,
+                Some(format!("profile: {s}")),
                 now + interval,
             ),
             Err(RunError::LeaseLost) => (
-                "aborted",
+                RunStatus::Aborted,
                 Some(RunError::LeaseLost.to_string()),
                 now + interval,
             ),
-            Err(RunError::Interrupted) => ("interrupted", None, now),
+            Err(RunError::Interrupted) => (RunStatus::Interrupted, None, now),
             Err(e) => {
+                if let RunError::Panicked(message) = e {
+                    tracing::error!(subscription = id, panic = %message, "import run panicked; recorded as failed");
+                }
                 // Failing runs back off (up to an hour), but never run more often than planned.
                 let factor = 2i32.saturating_pow(u32::try_from(sub.failures).unwrap_or(6).min(6));
                 let wait = (interval * factor)
                     .min(chrono::Duration::hours(1))
                     .max(interval);
-                ("error", Some(e.to_string()), now + wait)
+                (RunStatus::Error, Some(e.to_string()), now + wait)
             }
+        };
+        // The subscription shows how its latest run ended; a run aborted because another engine
+        // took over does not touch it.
+        let outcome = match status {
+            RunStatus::Ok => Some(SubscriptionStatus::Ok),
+            RunStatus::Paused => Some(SubscriptionStatus::Paused),
+            RunStatus::Interrupted => Some(SubscriptionStatus::Interrupted),
+            RunStatus::Error => Some(SubscriptionStatus::Error),
+            RunStatus::Aborted | RunStatus::Running => None,
         };
         let stats = ctx.meter.stats(&ctx.stats);
         self.db
             .update_run(run_id, kind, &stats, status, error.as_deref(), true)
             .await?;
-        if !matches!(result, Err(RunError::LeaseLost)) {
+        if let Some(outcome) = outcome {
             self.db
                 .finish_subscription_run(
                     &lease,
                     &RunOutcome {
-                        status,
+                        status: outcome,
                         error: error.as_deref(),
                         hint: result.as_ref().err().and_then(RunError::hint),
                         next_sync_at: next,
@@ -360,14 +376,16 @@ impl SyncEngine {
         match &result {
             Ok(()) => tracing::info!(
                 subscription = id,
-                kind,
+                kind = %kind,
                 pages = stats.pages,
                 created = stats.created,
                 updated = stats.updated,
                 deleted = stats.deleted,
                 "sync finished"
             ),
-            Err(e) => tracing::warn!(subscription = id, kind, error = %e, "sync did not finish"),
+            Err(e) => {
+                tracing::warn!(subscription = id, kind = %kind, error = %e, "sync did not finish")
+            }
         }
         Ok(Some(RunReport {
             subscription_id: id,
@@ -384,7 +402,7 @@ impl SyncEngine {
         lease: &Lease,
         sub: &Subscription,
         run_id: i64,
-        kind: &mut &'static str,
+        kind: &mut RunKind,
     ) -> Result<(), RunError> {
         let w = window(sub.days_back, sub.days_ahead, Utc::now());
         let cursor = self.db.cursor(sub.id).await?;
@@ -418,7 +436,7 @@ impl SyncEngine {
                 first
             }
         };
-        *kind = if full { "full" } else { "delta" };
+        *kind = if full { RunKind::Full } else { RunKind::Delta };
         let mut restarted = false;
         loop {
             match self
@@ -445,7 +463,7 @@ impl SyncEngine {
                         .start_round(lease, &link, Some(generation), w)
                         .await?;
                     full = true;
-                    *kind = "resync";
+                    *kind = RunKind::Resync;
                 }
                 other => return other,
             }
@@ -657,7 +675,13 @@ impl SyncEngine {
                 _ = self.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            while tasks.try_join_next().is_some() {}
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
+                }
+            }
             let due = match self
                 .db
                 .due_subscriptions(
@@ -676,22 +700,15 @@ impl SyncEngine {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
-                {
-                    let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-                    if !running.insert(id) {
-                        continue;
-                    }
-                }
+                let Some(running) = guard::Running::enter(&self.running, id) else {
+                    continue;
+                };
                 let engine = self.clone();
                 tasks.spawn(async move {
+                    let _running = running;
                     if let Err(e) = engine.run_subscription(id).await {
                         tracing::warn!(subscription = id, error = %e, "sync run failed to record");
                     }
-                    engine
-                        .running
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
                     drop(permit);
                 });
             }

@@ -7,6 +7,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::profiles::authorization::AuthorizeError;
 use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,21 @@ pub enum WebError {
 }
 
 pub type WebResult<T> = Result<T, WebError>;
+
+impl From<AuthorizeError> for WebError {
+    fn from(e: AuthorizeError) -> Self {
+        match e {
+            AuthorizeError::StateUnknown => Self::BadRequest("oauth-state-unknown"),
+            AuthorizeError::StateReused => Self::BadRequest("oauth-state-reused"),
+            AuthorizeError::StateExpired => Self::BadRequest("oauth-state-expired"),
+            AuthorizeError::CodeMissing => Self::BadRequest("oauth-code-missing"),
+            AuthorizeError::Store(e) => Self::Store(e),
+            e @ (AuthorizeError::Request(_) | AuthorizeError::Crypto(_)) => {
+                Self::Internal(e.to_string())
+            }
+        }
+    }
+}
 
 /// Attached to error responses; read by the `error_pages` middleware.
 #[derive(Debug, Clone, Copy)]

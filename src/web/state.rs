@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::throttle::ThrottlePolicy;
 use crate::config::Config;
 use crate::crypto::SecretKey;
+use crate::profiles::authorization::Authorizations;
 use crate::profiles::tokens::TokenService;
 use crate::storage::Db;
 use crate::sync::SyncEngine;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub key: Arc<SecretKey>,
     pub throttle: Arc<ThrottlePolicy>,
     pub tokens: Arc<TokenService>,
+    pub authorizations: Arc<Authorizations>,
     pub sync: Arc<SyncEngine>,
     pub shutdown: CancellationToken,
 }

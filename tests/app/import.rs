@@ -38,7 +38,7 @@ pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
         .db()
         .create_subscription(&NewSubscription {
             profile_id: profile,
-            source: "mailbox",
+            source: datapump::model::SubscriptionSource::Mailbox,
             mailbox_address: mailbox,
             mailbox_name: mailbox,
             calendar_id: &calendar_id,
@@ -211,7 +211,7 @@ async fn initial_import_and_every_change(backend: Backend) {
     let sub = subscribe(&w, profile, room).await;
     let first = run(&w, sub).await;
     assert_eq!(
-        (first.status, first.kind),
+        (first.status.as_str(), first.kind.as_str()),
         ("ok", "full"),
         "{:?}",
         first.error
@@ -227,7 +227,7 @@ async fn initial_import_and_every_change(backend: Backend) {
     let idle = run(&w, sub).await;
     assert_eq!(
         (
-            idle.kind,
+            idle.kind.as_str(),
             idle.stats.created,
             idle.stats.updated,
             idle.stats.deleted
@@ -288,7 +288,7 @@ async fn initial_import_and_every_change(backend: Backend) {
     }
     let changes = run(&w, sub).await;
     assert_eq!(
-        (changes.status, changes.kind),
+        (changes.status.as_str(), changes.kind.as_str()),
         ("ok", "delta"),
         "{:?}",
         changes.error
@@ -360,7 +360,7 @@ async fn resync_window_and_all_day(backend: Backend) {
     w.sim.sim.lock().expire_delta_tokens(None);
     let resync = run(&w, sub).await;
     assert_eq!(
-        (resync.status, resync.kind),
+        (resync.status.as_str(), resync.kind.as_str()),
         ("ok", "resync"),
         "{:?}",
         resync.error
@@ -390,7 +390,7 @@ async fn resync_window_and_all_day(backend: Backend) {
         .await
         .expect("update");
     let moved = run(&w, sub).await;
-    assert_eq!((moved.status, moved.kind), ("ok", "full"));
+    assert_eq!((moved.status.as_str(), moved.kind.as_str()), ("ok", "full"));
     assert!(moved.stats.deleted > 0);
     assert_matches_truth(&w, sub, room, 0, 30).await;
     w.app.stop().await;
@@ -469,7 +469,7 @@ async fn throttling_faults_and_tokens(backend: Backend) {
     let paused = run(&w, sub).await;
     assert_eq!(paused.status, "paused");
     assert_eq!(
-        w.app.db().profile(profile).await.expect("p").status(),
+        w.app.db().profile(profile).await.expect("p").status,
         datapump::profiles::ProfileStatus::NeedsReauth
     );
     assert_eq!(
@@ -822,7 +822,7 @@ async fn private_events_masked(backend: Backend) {
         .db()
         .create_subscription(&NewSubscription {
             profile_id: profile,
-            source: "mailbox",
+            source: datapump::model::SubscriptionSource::Mailbox,
             mailbox_address: room,
             mailbox_name: room,
             calendar_id: &calendar_id,

@@ -111,7 +111,7 @@ pub(crate) async fn authorize(w: &World, id: i64) -> Page {
 }
 
 async fn status(w: &World) -> ProfileStatus {
-    w.app.db().list_profiles().await.expect("profiles")[0].status()
+    w.app.db().list_profiles().await.expect("profiles")[0].status
 }
 
 async fn happy_path(backend: Backend) {
@@ -189,7 +189,7 @@ async fn happy_path(backend: Backend) {
             .state
             .tokens
             .open(
-                "refresh_token",
+                datapump::crypto::context::ProfileColumn::RefreshToken,
                 &p.uuid,
                 p.refresh_token_enc.as_deref().expect("rt"),
             )
@@ -374,7 +374,7 @@ async fn token_service(backend: Backend) {
     let before = w.app.db().profile(id).await.expect("p");
     let rt_before = tokens
         .open(
-            "refresh_token",
+            datapump::crypto::context::ProfileColumn::RefreshToken,
             &before.uuid,
             before.refresh_token_enc.as_deref().expect("rt"),
         )
@@ -392,7 +392,7 @@ async fn token_service(backend: Backend) {
     let after = w.app.db().profile(id).await.expect("p");
     let rt_after = tokens
         .open(
-            "refresh_token",
+            datapump::crypto::context::ProfileColumn::RefreshToken,
             &after.uuid,
             after.refresh_token_enc.as_deref().expect("rt"),
         )
@@ -713,7 +713,7 @@ async fn transient_keepalive_and_two_instances(backend: Backend) {
     assert!(tokens.access_token(id).await.is_err());
     let p = w.app.db().profile(id).await.expect("p");
     assert_eq!(
-        p.status(),
+        p.status,
         ProfileStatus::Ok,
         "a transient failure does not change the status"
     );

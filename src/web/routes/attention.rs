@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use crate::model::SubscriptionStatus;
 use crate::storage::subscriptions::Subscription;
 
 /// Why a subscription needs attention: a translation key and, for staleness, the minutes.
@@ -9,11 +10,10 @@ pub fn reason(s: &Subscription) -> Option<(&'static str, i64)> {
     if !s.enabled {
         return None;
     }
-    if s.status == "error" {
-        return Some(("attention-failing", 0));
-    }
-    if s.status == "paused" {
-        return Some(("attention-paused", 0));
+    match s.status {
+        SubscriptionStatus::Error => return Some(("attention-failing", 0)),
+        SubscriptionStatus::Paused => return Some(("attention-paused", 0)),
+        _ => {}
     }
     let since = s.last_sync_at.unwrap_or(s.created_at);
     let minutes = (Utc::now() - since).num_minutes();

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::Actor;
-use crate::graph::GraphError;
 use crate::graph::api::{Calendar, CalendarRef, Graph, PreviewEvent};
+use crate::graph::{Endpoints, GraphError};
+use crate::model::SubscriptionSource;
 use crate::profiles::tokens::TokenFailure;
 use crate::storage::StoreError;
 use crate::storage::profiles::Profile;
@@ -43,7 +44,7 @@ pub struct ConnectQuery {
 
 /// A calendar found, with what the admin needs to decide.
 pub struct Found {
-    pub source: &'static str,
+    pub source: SubscriptionSource,
     pub mailbox_address: String,
     pub mailbox_name: String,
     pub calendar: Calendar,
@@ -250,14 +251,14 @@ async fn lookup(
     let owner = calendar.owner.clone();
     let (source, mailbox_address) = match &r {
         CalendarRef::Mailbox(a) => (
-            "mailbox",
+            SubscriptionSource::Mailbox,
             owner
                 .as_ref()
                 .and_then(|o| o.address.clone())
                 .unwrap_or_else(|| a.clone()),
         ),
         CalendarRef::Own(_) => (
-            "own",
+            SubscriptionSource::Own,
             owner
                 .as_ref()
                 .and_then(|o| o.address.clone())
@@ -301,7 +302,7 @@ async fn token_or_paused(
         )?)),
         Err(_) => {
             let fresh = state.db.profile(profile.id).await?;
-            let status = fresh.status();
+            let status = fresh.status;
             Ok(Err(page::render(
                 StatusCode::OK,
                 &PausedTemplate {
@@ -350,7 +351,7 @@ async fn render(
         Ok(t) => t,
         Err(paused) => return Ok(paused),
     };
-    let endpoints = profile.endpoints();
+    let endpoints = Endpoints::from(&profile);
     let graph = state.tokens.client().graph(&endpoints, &token);
     let address = q
         .address
@@ -448,7 +449,7 @@ async fn render(
     let form = form.unwrap_or_else(|| {
         let mut f = SubscribeForm::default();
         if let Some(Lookup::Found(found)) = &lookup {
-            f.display_name = if found.source == "own" {
+            f.display_name = if found.source == SubscriptionSource::Own {
                 found.calendar.name.clone()
             } else {
                 found.mailbox_name.clone()
@@ -486,8 +487,8 @@ pub async fn subscribe(
     Path(id): Path<i64>,
     Form(form): Form<SubscribeForm>,
 ) -> WebResult<Response> {
-    let r = match form.source.as_str() {
-        "own" => CalendarRef::Own(form.calendar_id.clone()),
+    let r = match form.source.parse() {
+        Ok(SubscriptionSource::Own) => CalendarRef::Own(form.calendar_id.clone()),
         _ => CalendarRef::Mailbox(form.mailbox.clone()),
     };
     let query = match &r {
@@ -518,7 +519,7 @@ pub async fn subscribe(
         Ok(t) => t,
         Err(paused) => return Ok(paused),
     };
-    let endpoints = profile.endpoints();
+    let endpoints = Endpoints::from(&profile);
     let graph = state.tokens.client().graph(&endpoints, &token);
     let Lookup::Found(found) = lookup(&state, &profile, &graph, r).await? else {
         errors.add("form", "sub-calendar-unavailable");

@@ -28,8 +28,8 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|p| p.status() != ProfileStatus::Ok)
-        .map(|p| json!({"id": p.id, "name": p.name, "status": p.status, "code": p.status_code}))
+        .filter(|p| p.status != ProfileStatus::Ok)
+        .map(|p| json!({"id": p.id, "name": p.name, "status": p.status.as_str(), "code": p.status_code}))
         .collect();
     let attention: Vec<Value> = state
         .db

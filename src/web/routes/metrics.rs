@@ -92,7 +92,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "datapump_throttle_waits_total {waits}");
     let mut by_status = std::collections::BTreeMap::new();
     for p in &profiles {
-        *by_status.entry(p.status.clone()).or_insert(0) += 1;
+        *by_status.entry(p.status.as_str()).or_insert(0) += 1;
     }
     for (status, n) in by_status {
         let _ = writeln!(out, "datapump_profiles{{status=\"{status}\"}} {n}");

@@ -24,7 +24,6 @@ use super::client_ip::ClientIp;
 use super::error::WebError;
 use super::page::Page;
 use super::state::AppState;
-use crate::storage::audit::AuditRecord;
 
 pub(crate) fn register(r: Routes) -> Routes {
     use Access::*;
@@ -170,31 +169,7 @@ pub struct ErrorTemplate {
     pub message_key: &'static str,
 }
 
-/// Who did something, and from where: the first part of every audit record.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: Option<i64>,
-    pub name: Option<String>,
-    pub ip: Option<String>,
-}
-
-impl Actor {
-    pub fn record(
-        &self,
-        action: &'static str,
-        target: Option<String>,
-        details: Option<String>,
-    ) -> AuditRecord {
-        AuditRecord {
-            actor_id: self.id,
-            actor: self.name.clone(),
-            ip: self.ip.clone(),
-            action,
-            target,
-            details,
-        }
-    }
-}
+pub use crate::storage::audit::Actor;
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = WebError;

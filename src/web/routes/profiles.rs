@@ -9,18 +9,19 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::Actor;
 use crate::crypto;
-use crate::graph::oauth::{self, AppCredentials};
+use crate::profiles::authorization::{AuthorizeError, Authorized, Completion, Reply};
+use crate::profiles::changes;
 use crate::profiles::{
     self, Cloud, ProfileInput, ProfileStatus, REQUIRED_SCOPES, SecretWarning, Validation,
 };
 use crate::storage::StoreError;
-use crate::storage::profiles::{Authorization, OAuthTransaction, Profile};
+use crate::storage::profiles::Profile;
 use crate::web::auth::SignedIn;
 use crate::web::error::{WebError, WebResult};
 use crate::web::headers::ExtraFormAction;
@@ -60,10 +61,10 @@ impl ProfileView {
             .map(|t| (Utc::now() - t).num_days())
             .filter(|d| *d >= 7 && p.refresh_token_enc.is_some());
         Self {
-            status: p.status(),
+            status: p.status,
             warning: profiles::secret_warning(p.secret_expires_on, today),
             days_left: (p.secret_expires_on - today).num_days(),
-            redirect_uri: redirect_uri(&p, state),
+            redirect_uri: state.authorizations.redirect_uri(&p),
             stale_days,
             subscriptions: 0,
             p,
@@ -88,9 +89,7 @@ impl ProfileView {
     }
 
     pub fn cloud_key(&self) -> &'static str {
-        Cloud::parse(&self.p.cloud)
-            .unwrap_or(Cloud::Custom)
-            .label_key()
+        self.p.cloud.label_key()
     }
 
     pub fn missing_scopes(&self) -> Vec<(&'static str, &'static str)> {
@@ -106,30 +105,10 @@ impl ProfileView {
     }
 }
 
-fn redirect_uri(p: &Profile, state: &AppState) -> String {
-    p.redirect_uri
-        .clone()
-        .unwrap_or_else(|| state.config.public_url.absolute("/callback"))
-}
-
 fn login_origin(p: &Profile) -> Vec<String> {
     url::Url::parse(&p.login_base)
         .map(|u| vec![u.origin().ascii_serialization()])
         .unwrap_or_default()
-}
-
-/// What the result page shows after a successful authorization.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthResult {
-    pub profile_id: i64,
-    pub account_name: String,
-    pub account_upn: String,
-    pub scopes: Vec<String>,
-    pub offline_access: bool,
-    pub calendars: Vec<(String, String, bool)>,
-    pub graph_error: Option<String>,
-    pub expires_at: DateTime<Utc>,
-    pub token_prefix: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,7 +144,7 @@ pub struct FormTemplate {
     input: ProfileInput,
     errors: FormErrors,
     default_redirect: String,
-    clouds: [Cloud; 5],
+    clouds: &'static [Cloud],
 }
 
 fn errors_of(v: &Validation) -> FormErrors {
@@ -193,7 +172,7 @@ fn form(
             id,
             input,
             errors,
-            default_redirect: state.config.public_url.absolute("/callback"),
+            default_redirect: state.authorizations.default_redirect().to_string(),
             clouds: Cloud::ALL,
         },
     )
@@ -247,9 +226,11 @@ pub async fn create(
         }
     };
     let uuid = uuid::Uuid::new_v4().to_string();
-    let sealed = state
-        .tokens
-        .seal("client_secret", &uuid, input.client_secret.trim());
+    let sealed = state.tokens.seal(
+        crate::crypto::context::ProfileColumn::ClientSecret,
+        &uuid,
+        input.client_secret.trim(),
+    );
     let profile = match state.db.create_profile(&settings, &uuid, &sealed).await {
         Ok(p) => p,
         Err(StoreError::Duplicate) => {
@@ -295,7 +276,7 @@ pub async fn create(
 pub struct ShowTemplate {
     p: Page,
     v: ProfileView,
-    result: Option<AuthResult>,
+    result: Option<Authorized>,
     pending: bool,
     paste_error: bool,
 }
@@ -314,7 +295,7 @@ async fn show_page(
     status: StatusCode,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
-    let result: Option<AuthResult> = session.remove(RESULT_KEY).await?;
+    let result: Option<Authorized> = session.remove(RESULT_KEY).await?;
     let result = result.filter(|r| r.profile_id == id);
     let pending = pending_for(session, id).await?;
     let origins = login_origin(&profile);
@@ -348,7 +329,7 @@ fn input_of(profile: &Profile) -> ProfileInput {
         client_id: profile.client_id.clone(),
         client_secret: String::new(),
         secret_expires_on: profile.secret_expires_on.to_string(),
-        cloud: profile.cloud.clone(),
+        cloud: profile.cloud.as_str().to_string(),
         login_base: profile.login_base.clone(),
         graph_base: profile.graph_base.clone(),
         redirect_uri: profile.redirect_uri.clone().unwrap_or_default(),
@@ -399,14 +380,14 @@ pub async fn update(
         }
     };
     let version = input.version.unwrap_or(before.version);
-    match state.db.update_profile(id, &settings, version).await {
+    match changes::save_settings(&state.db, &before, &settings, version).await {
         Ok(after) => {
             let mut changes = Vec::new();
             for (field, a, b) in [
                 ("name", &before.name, &after.name),
                 ("tenant", &before.tenant, &after.tenant),
                 ("client id", &before.client_id, &after.client_id),
-                ("cloud", &before.cloud, &after.cloud),
+                ("cloud", &before.cloud.to_string(), &after.cloud.to_string()),
                 ("login", &before.login_base, &after.login_base),
                 ("graph", &before.graph_base, &after.graph_base),
             ] {
@@ -438,7 +419,7 @@ pub async fn update(
                 &[("name", &after.name)],
             )
             .await?;
-            if after.status() == ProfileStatus::New && before.status() != ProfileStatus::New {
+            if after.status == ProfileStatus::New && before.status != ProfileStatus::New {
                 flash(
                     &session,
                     FlashKind::Info,
@@ -540,10 +521,12 @@ pub async fn replace_secret(
             },
         );
     };
-    let sealed = state
-        .tokens
-        .seal("client_secret", &profile.uuid, f.client_secret.trim());
-    let after = state.db.replace_secret(id, &sealed, expires).await?;
+    let sealed = state.tokens.seal(
+        crate::crypto::context::ProfileColumn::ClientSecret,
+        &profile.uuid,
+        f.client_secret.trim(),
+    );
+    let after = changes::replace_secret(&state.db, id, &sealed, expires).await?;
     state
         .db
         .record_audit(actor.record(
@@ -554,7 +537,7 @@ pub async fn replace_secret(
         .await?;
     flash(&session, FlashKind::Success, "profile-secret-replaced").await?;
     // Try it right away, so the admin sees whether the new secret works.
-    if after.status() == ProfileStatus::Ok {
+    if after.status == ProfileStatus::Ok {
         match state.tokens.force_refresh(id).await {
             Ok(_) => flash(&session, FlashKind::Success, "profile-refresh-ok").await?,
             Err(_) => flash(&session, FlashKind::Error, "profile-refresh-failed").await?,
@@ -614,10 +597,7 @@ pub async fn delete(
             );
         }
     };
-    for s in &subscriptions {
-        state.db.delete_subscription(s.id, keep).await?;
-    }
-    state.db.delete_profile(id).await?;
+    state.db.delete_profile(id, keep).await?;
     state.tokens.forget(id);
     let details = (!subscriptions.is_empty()).then(|| {
         format!(
@@ -644,60 +624,19 @@ pub async fn delete(
 pub async fn authorize(
     State(state): State<AppState>,
     session: Session,
-    SignedIn(me): SignedIn,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    let profile = state.db.profile(id).await?;
-    let secret = state
-        .tokens
-        .client_secret(&profile)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let redirect = redirect_uri(&profile, &state);
-    let app = AppCredentials {
-        client_id: &profile.client_id,
-        client_secret: &secret,
-        redirect_uri: &redirect,
-    };
-    let start = oauth::start(&profile.endpoints(), &app, profile.account_upn.as_deref())
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let hash = crypto::token_hash(&start.state);
-    let now = Utc::now();
-    state
-        .db
-        .insert_oauth_transaction(&OAuthTransaction {
-            state_hash: hash.clone(),
-            profile_id: id,
-            admin_id: me.id,
-            verifier_enc: state.key.seal(
-                &format!("oauth_transactions:verifier:{hash}"),
-                start.pkce_verifier.as_bytes(),
-            ),
-            redirect_uri: redirect,
-            created_at: now,
-            expires_at: now
-                + chrono::Duration::from_std(state.config.oauth_transaction_ttl)
-                    .unwrap_or(chrono::Duration::minutes(10)),
-            used_at: None,
-        })
-        .await?;
+    let started = state.authorizations.start(id, None, &actor).await?;
     let mut pending: Vec<Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
     pending.push(Pending {
-        hash,
+        hash: started.state_hash,
         profile_id: id,
     });
     let keep = pending.len().saturating_sub(5);
     pending.drain(..keep);
     session.insert(PENDING_KEY, pending).await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.authorization_started",
-            Some(profile.name.clone()),
-            None,
-        ))
-        .await?;
-    Ok(Redirect::to(&start.url).into_response())
+    Ok(Redirect::to(&started.url).into_response())
 }
 
 /// The parameters Microsoft sends back to the redirect URI.
@@ -742,7 +681,7 @@ pub async fn callback(
 }
 
 /// Completes an authorization from its callback parameters: the state must belong to this
-/// browser session, be unexpired and unused; then the code is exchanged with the PKCE verifier.
+/// browser session; the authorization service checks the rest and stores the result.
 pub async fn finish(
     state: &AppState,
     session: &Session,
@@ -763,186 +702,51 @@ pub async fn finish(
         tracing::warn!("authorization callback with a state this session did not start");
         return Err(WebError::BadRequest("oauth-state-unknown"));
     };
-    let Some(tx) = state.db.oauth_transaction(&hash).await? else {
-        return Err(WebError::BadRequest("oauth-state-unknown"));
+    let reply = match (params.error, params.code) {
+        (Some(error), _) => Reply::Error {
+            error,
+            description: params.error_description,
+        },
+        (None, code) => Reply::Code(code.unwrap_or_default()),
     };
-    if tx.used_at.is_some() || !state.db.use_oauth_transaction(&hash).await? {
-        return Err(WebError::BadRequest("oauth-state-reused"));
+    let completion = state.authorizations.complete(&hash, reply, &actor).await;
+    if !matches!(
+        completion,
+        Err(AuthorizeError::StateUnknown | AuthorizeError::StateReused)
+    ) {
+        pending.remove(position);
+        session.insert(PENDING_KEY, pending).await?;
     }
-    pending.remove(position);
-    session.insert(PENDING_KEY, pending).await?;
-    if tx.expires_at <= Utc::now() {
-        return Err(WebError::BadRequest("oauth-state-expired"));
-    }
-    let profile = state.db.profile(tx.profile_id).await?;
-    let target = format!("/profiles/{}", profile.id);
-
-    if let Some(error) = params.error.as_deref() {
-        let code = params
-            .error_description
-            .as_deref()
-            .and_then(|d| d.split(':').next())
-            .filter(|c| c.starts_with("AADSTS"))
-            .map(String::from);
-        state
-            .db
-            .record_audit(actor.record(
-                "profile.authorization_failed",
-                Some(profile.name.clone()),
-                Some(format!("{error} {}", code.clone().unwrap_or_default())),
-            ))
-            .await?;
-        let key = match error {
-            "access_denied" => "oauth-denied",
-            "consent_required" => "oauth-consent-required",
-            "interaction_required" | "login_required" => "oauth-interaction-required",
-            "invalid_client" | "unauthorized_client" | "invalid_request" => "oauth-app-config",
-            _ => "oauth-failed",
-        };
-        if error == "consent_required" {
-            state
-                .db
-                .set_profile_status(
-                    profile.id,
-                    ProfileStatus::ConsentMissing,
-                    code.as_deref(),
-                    None,
-                )
-                .await?;
+    match completion? {
+        Completion::Authorized(result) => {
+            let target = format!("/profiles/{}", result.profile_id);
+            session.insert(RESULT_KEY, *result).await?;
+            Ok(p.redirect(&target))
         }
-        flash_args(
-            session,
-            FlashKind::Error,
+        Completion::Refused {
+            profile_id,
             key,
-            &[("code", code.as_deref().unwrap_or(error))],
-        )
-        .await?;
-        return Ok(p.redirect(&target));
-    }
-    let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Err(WebError::BadRequest("oauth-code-missing"));
-    };
-    let verifier = state
-        .key
-        .open_string(
-            &format!("oauth_transactions:verifier:{hash}"),
-            &tx.verifier_enc,
-        )
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let secret = state
-        .tokens
-        .client_secret(&profile)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let app = AppCredentials {
-        client_id: &profile.client_id,
-        client_secret: &secret,
-        redirect_uri: &tx.redirect_uri,
-    };
-    let endpoints = profile.endpoints();
-    let tokens = match oauth::exchange_code(
-        state.tokens.client(),
-        &endpoints,
-        &app,
-        code,
-        &verifier,
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            let status = ProfileStatus::from_failure(e.class());
-            if let Some(s) = status.filter(|s| *s != ProfileStatus::NeedsReauth) {
-                state
-                    .db
-                    .set_profile_status(profile.id, s, e.code().as_deref(), Some(&e.summary()))
-                    .await?;
-            }
-            state
-                .db
-                .record_audit(actor.record(
-                    "profile.authorization_failed",
-                    Some(profile.name.clone()),
-                    Some(e.summary()),
-                ))
-                .await?;
-            let key = status.map_or("oauth-exchange-transient", ProfileStatus::help_key);
+            code,
+        } => {
+            flash_args(session, FlashKind::Error, key, &[("code", &code)]).await?;
+            Ok(p.redirect(&format!("/profiles/{profile_id}")))
+        }
+        Completion::ExchangeFailed {
+            profile_id,
+            code,
+            help_key,
+        } => {
             flash_args(
                 session,
                 FlashKind::Error,
                 "oauth-exchange-failed",
-                &[("code", &e.code().unwrap_or_else(|| e.to_string()))],
+                &[("code", &code)],
             )
             .await?;
-            flash(session, FlashKind::Info, key).await?;
-            return Ok(p.redirect(&target));
+            flash(session, FlashKind::Info, help_key).await?;
+            Ok(p.redirect(&format!("/profiles/{profile_id}")))
         }
-    };
-    let graph = state
-        .tokens
-        .client()
-        .graph(&endpoints, &tokens.access_token);
-    let me_result = graph.me().await;
-    let calendars = graph.my_calendars().await;
-    let (name, upn, oid) = match &me_result {
-        Ok(u) => (
-            u.display_name.clone(),
-            u.user_principal_name.clone().or(u.mail.clone()),
-            Some(u.id.clone()),
-        ),
-        Err(_) => (None, None, None),
-    };
-    let scopes = tokens.scopes.join(" ");
-    let expires_at = state
-        .tokens
-        .store_authorization(
-            &profile,
-            &tokens,
-            &Authorization {
-                account_name: name.as_deref(),
-                account_upn: upn.as_deref(),
-                account_id: oid.as_deref(),
-                scopes: &scopes,
-                authorized_by: &me.username,
-            },
-        )
-        .await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.authorized",
-            Some(profile.name.clone()),
-            Some(format!("account {}", upn.clone().unwrap_or_default())),
-        ))
-        .await?;
-    let graph_error = me_result
-        .err()
-        .map(|e| e.to_string())
-        .or(calendars.as_ref().err().map(|e| e.to_string()));
-    let result = AuthResult {
-        profile_id: profile.id,
-        account_name: name.unwrap_or_default(),
-        account_upn: upn.unwrap_or_default(),
-        scopes: tokens.scopes.clone(),
-        offline_access: tokens.refresh_token.is_some(),
-        calendars: calendars
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| {
-                (
-                    c.name,
-                    c.owner
-                        .and_then(|o| o.address.or(o.name))
-                        .unwrap_or_default(),
-                    c.is_default_calendar,
-                )
-            })
-            .collect(),
-        graph_error,
-        expires_at,
-        token_prefix: tokens.access_token.chars().take(4).collect(),
-    };
-    session.insert(RESULT_KEY, result).await?;
-    Ok(p.redirect(&target))
+    }
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use super::connect::{SubscribeForm, settings_from};
+use crate::model::RunStatus;
 use crate::storage::StoreError;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::SyncRun;
@@ -43,7 +44,9 @@ pub struct ShowTemplate {
 impl ShowTemplate {
     /// A run under way: the page refreshes itself to show progress.
     pub fn running(&self) -> bool {
-        self.runs.first().is_some_and(|r| r.status == "running")
+        self.runs
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
     }
 
     /// Bars of the recent runs' durations, oldest first: (x, height, css class, title).
@@ -58,12 +61,7 @@ impl ShowTemplate {
             .enumerate()
             .map(|(i, r)| {
                 let h = (secs(r) * 56 / max).max(3);
-                let css = match r.status.as_str() {
-                    "ok" => "bar-ok",
-                    "running" => "bar-running",
-                    "paused" | "interrupted" | "aborted" => "bar-warn",
-                    _ => "bar-bad",
-                };
+                let css = r.status.css();
                 (i * 14 + 2, h, css, format!("{} {} ms", r.status, secs(r)))
             })
             .collect()
@@ -82,7 +80,7 @@ impl ShowTemplate {
 
 fn form_of(s: &Subscription) -> SubscribeForm {
     SubscribeForm {
-        source: s.source.clone(),
+        source: s.source.to_string(),
         mailbox: s.mailbox_address.clone(),
         calendar_id: s.calendar_id.clone(),
         display_name: s.display_name.clone(),

@@ -1,0 +1,58 @@
+//! Every sealing context: the associated data a sealed value is bound to, naming where it is
+//! stored, so a value copied into another row or column does not open. Changing one of these
+//! makes what was sealed under it unreadable: they are part of the storage format.
+
+/// The sealed columns of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileColumn {
+    ClientSecret,
+    RefreshToken,
+    AccessToken,
+}
+
+impl ProfileColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::ClientSecret => "client_secret",
+            Self::RefreshToken => "refresh_token",
+            Self::AccessToken => "access_token",
+        }
+    }
+}
+
+/// A profile's secret or token, bound to the profile's uuid.
+pub fn profile(column: ProfileColumn, uuid: &str) -> String {
+    format!("profiles:{}:{uuid}", column.name())
+}
+
+/// The PKCE verifier of a pending authorization, bound to the hash of its `state`.
+pub fn oauth_verifier(state_hash: &str) -> String {
+    format!("oauth_transactions:verifier:{state_hash}")
+}
+
+/// The value that proves the key file matches the database.
+pub const KEY_CANARY: &str = "settings:key_canary";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored format: these strings must never change.
+    #[test]
+    fn contexts_are_stable() {
+        assert_eq!(
+            profile(ProfileColumn::ClientSecret, "u"),
+            "profiles:client_secret:u"
+        );
+        assert_eq!(
+            profile(ProfileColumn::RefreshToken, "u"),
+            "profiles:refresh_token:u"
+        );
+        assert_eq!(
+            profile(ProfileColumn::AccessToken, "u"),
+            "profiles:access_token:u"
+        );
+        assert_eq!(oauth_verifier("h"), "oauth_transactions:verifier:h");
+        assert_eq!(KEY_CANARY, "settings:key_canary");
+    }
+}
