@@ -17,4 +17,5 @@ pub mod profiles;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
+pub mod time;
 pub mod web;

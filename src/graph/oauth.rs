@@ -118,6 +118,11 @@ pub fn start(
     })
 }
 
+/// The longest access-token lifetime Microsoft issues: 60–90 minutes by default, up to 28
+/// hours with continuous access evaluation (documented: "Use continuous access evaluation
+/// enabled APIs in your applications").
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(28 * 3600);
+
 /// Tokens from a successful grant.
 pub struct TokenSet {
     pub access_token: String,
@@ -154,8 +159,12 @@ fn token_set(response: BasicTokenResponse) -> TokenSet {
     TokenSet {
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|r| r.secret().clone()),
-        // Entra always sends expires_in; one hour is its documented minimum.
-        expires_in: response.expires_in().unwrap_or(Duration::from_secs(3600)),
+        // Entra always sends expires_in; one hour is its documented minimum. A value beyond
+        // the longest lifetime Entra issues is not believed.
+        expires_in: response
+            .expires_in()
+            .unwrap_or(Duration::from_secs(3600))
+            .min(MAX_TOKEN_LIFETIME),
         scopes,
     }
 }
@@ -282,6 +291,24 @@ mod tests {
         assert!(us.contains(&"offline_access".to_string()));
         // The simulator (custom URL) takes the short names.
         assert!(scopes_for("http://127.0.0.1:8001").contains(&"User.ReadBasic.All".to_string()));
+    }
+
+    #[test]
+    fn an_absurd_expires_in_is_capped() {
+        for (sent, expected) in [
+            (u64::MAX, MAX_TOKEN_LIFETIME),
+            (4_000_000_000, MAX_TOKEN_LIFETIME),
+            (3599, Duration::from_secs(3599)),
+        ] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{sent},"refresh_token":"r"}}"#
+            );
+            let response: BasicTokenResponse = serde_json::from_str(&body).expect("token response");
+            let tokens = token_set(response);
+            assert_eq!(tokens.expires_in, expected, "expires_in {sent}");
+            // And the expiry computed from it is a real instant.
+            assert!(crate::time::from_now(tokens.expires_in) > chrono::Utc::now());
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::graph::{Endpoints, TokenError};
 use crate::storage::audit::AuditRecord;
 use crate::storage::profiles::{Authorization, Profile, SealedTokens};
 use crate::storage::{Db, StoreError};
+use crate::time::{before, delta as dur, from_now};
 
 /// Tunables of the token service.
 #[derive(Debug, Clone)]
@@ -105,10 +106,6 @@ pub struct TokenService {
 /// or a refresh made elsewhere is seen within this time.
 const RECHECK: Duration = Duration::from_secs(2);
 
-fn dur(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 impl TokenService {
     pub fn new(
         db: Db,
@@ -183,7 +180,7 @@ impl TokenService {
                 .as_deref()
                 .map(|r| self.seal(ProfileColumn::RefreshToken, uuid, r)),
             access_token_enc: self.seal(ProfileColumn::AccessToken, uuid, &t.access_token),
-            access_expires_at: Utc::now() + dur(t.expires_in),
+            access_expires_at: from_now(t.expires_in),
         }
     }
 
@@ -196,7 +193,7 @@ impl TokenService {
             .map(|at| expires - at)
             .unwrap_or(chrono::Duration::MAX);
         let margin = dur(margin).min(lifetime / 2);
-        if expires - margin <= Utc::now() {
+        if expires.checked_sub_signed(margin).unwrap_or(expires) <= Utc::now() {
             return None;
         }
         let token = self.open(ProfileColumn::AccessToken, &p.uuid, enc).ok()?;
@@ -241,7 +238,7 @@ impl TokenService {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let (checked, token) = recent.get(&profile_id)?;
         (now.saturating_duration_since(*checked) < RECHECK
-            && token.expires_at - dur(self.policy.refresh_margin) > Utc::now())
+            && before(token.expires_at, self.policy.refresh_margin) > Utc::now())
         .then(|| token.clone())
     }
 
@@ -292,7 +289,7 @@ impl TokenService {
         }
         // Across instances: wait for another instance's refresh instead of racing it.
         let seen_version = p.token_version;
-        let lease_until = Utc::now() + dur(self.policy.lease);
+        let lease_until = from_now(self.policy.lease);
         let mut waited = Duration::ZERO;
         while !self
             .db
@@ -300,7 +297,7 @@ impl TokenService {
             .await?
         {
             if waited >= self.policy.lease {
-                return Err(TokenFailure::Backoff(Utc::now() + dur(self.policy.lease)));
+                return Err(TokenFailure::Backoff(from_now(self.policy.lease)));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
             waited += Duration::from_millis(200);
@@ -365,7 +362,7 @@ impl TokenService {
                 self.fail(&p, status, code.as_deref(), &summary).await?;
             }
             None => {
-                let next = Utc::now() + dur(self.backoff(p.transient_failures));
+                let next = from_now(self.backoff(p.transient_failures));
                 let (n, status) = self
                     .db
                     .record_transient_failure(p.id, next, &summary)
@@ -476,9 +473,9 @@ impl TokenService {
     /// Refreshes profiles idle for longer than the keep-alive period. Returns how many were
     /// refreshed successfully.
     pub async fn keep_alive(&self) -> Result<usize, StoreError> {
-        let before = Utc::now() - dur(self.policy.keep_alive_after);
+        let idle_since = before(Utc::now(), self.policy.keep_alive_after);
         let mut ok = 0;
-        let idle = self.db.profiles_refreshed_before(before).await?;
+        let idle = self.db.profiles_refreshed_before(idle_since).await?;
         for id in idle
             .into_iter()
             .filter(|(_, status)| !status.is_paused())

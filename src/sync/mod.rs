@@ -10,6 +10,8 @@
 mod fetch;
 mod guard;
 pub mod map;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,7 @@ use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
+use crate::time::{delta as dur, from_now};
 
 use self::fetch::Meter;
 use crate::graph::api::CalendarRef;
@@ -193,6 +196,9 @@ pub struct SyncEngine {
     running: Arc<Mutex<HashSet<i64>>>,
     /// Per mailbox (by address, or by profile for `/me`): the permits for requests in flight.
     mailboxes: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Subscriptions whose runs panic, for the test of the panic guard.
+    #[cfg(test)]
+    panic_for: Mutex<HashSet<i64>>,
 }
 
 pub(crate) struct RunContext<'a> {
@@ -233,10 +239,6 @@ pub fn calendar_ref(sub: &Subscription) -> CalendarRef {
     }
 }
 
-fn dur(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 impl SyncEngine {
     pub fn new(
         db: Db,
@@ -253,6 +255,8 @@ impl SyncEngine {
             shutdown,
             running: Arc::default(),
             mailboxes: Mutex::new(HashMap::new()),
+            #[cfg(test)]
+            panic_for: Mutex::default(),
         }
     }
 
@@ -280,7 +284,7 @@ impl SyncEngine {
 
     /// Runs one subscription now if its lease is free; `None` when another run holds it.
     pub async fn run_subscription(&self, id: i64) -> Result<Option<RunReport>, StoreError> {
-        let until = Utc::now() + dur(self.policy.lease);
+        let until = from_now(self.policy.lease);
         let Some(lease) = self.db.claim_subscription(id, &self.owner, until).await? else {
             return Ok(None);
         };
@@ -404,6 +408,18 @@ impl SyncEngine {
         run_id: i64,
         kind: &mut RunKind,
     ) -> Result<(), RunError> {
+        #[cfg(test)]
+        if self
+            .panic_for
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&sub.id)
+        {
+            #[allow(clippy::panic)]
+            {
+                panic!("injected by a test");
+            }
+        }
         let w = window(sub.days_back, sub.days_ahead, Utc::now());
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);
@@ -518,7 +534,7 @@ impl SyncEngine {
                     next_link: page.next_link.as_deref(),
                     delta_link: page.delta_link.as_deref(),
                     complete_full_round: complete,
-                    lease_until: Utc::now() + dur(self.policy.lease),
+                    lease_until: from_now(self.policy.lease),
                 };
                 let progress = shared.meter.stats(&pages);
                 let stats = self

@@ -1,0 +1,144 @@
+//! The engine's panic guard, on both databases: a run that panics is recorded as failed, its
+//! lease released, and the subscription runs again.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::{SyncEngine, SyncPolicy};
+use crate::crypto::SecretKey;
+use crate::crypto::context::ProfileColumn;
+use crate::graph::Client;
+use crate::model::{Cloud, ProfileSettings, RunStatus, SubscriptionSource, SubscriptionStatus};
+use crate::profiles::tokens::{TokenPolicy, TokenService};
+use crate::storage::Db;
+use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+
+/// A fresh SQLite file, and a fresh PostgreSQL schema when `DATAPUMP_TEST_DATABASE_URL` is set.
+async fn databases(dir: &std::path::Path) -> Vec<(Db, Option<(String, String)>)> {
+    let sqlite = Db::connect_sqlite_file(&dir.join("t.db"))
+        .await
+        .expect("sqlite");
+    let mut out = vec![(sqlite, None)];
+    if let Ok(url) = std::env::var("DATAPUMP_TEST_DATABASE_URL") {
+        let schema = format!("t_sync_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("schema");
+        admin.close().await;
+        let db = Db::connect_postgres_schema(&url, &schema)
+            .await
+            .expect("connect");
+        out.push((db, Some((url, schema))));
+    }
+    out
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&pool)
+        .await;
+        pool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (db, pg) in databases(dir.path()).await {
+        db.migrate().await.expect("migrate");
+        let key = Arc::new(SecretKey::generate());
+        let tokens = Arc::new(TokenService::new(
+            db.clone(),
+            key,
+            Client::new().expect("client"),
+            TokenPolicy::default(),
+        ));
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let settings = ProfileSettings {
+            name: "Zentrale".into(),
+            tenant: "common".into(),
+            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+            secret_expires_on: Utc::now().date_naive(),
+            cloud: Cloud::Custom,
+            login_base: "http://127.0.0.1:9".into(),
+            graph_base: "http://127.0.0.1:9".into(),
+            redirect_uri: None,
+            notes: String::new(),
+        };
+        let profile = db
+            .create_profile(
+                &settings,
+                &uuid,
+                &tokens.seal(ProfileColumn::ClientSecret, &uuid, "s"),
+            )
+            .await
+            .expect("profile");
+        let id = db
+            .create_subscription(&NewSubscription {
+                profile_id: profile.id,
+                source: SubscriptionSource::Mailbox,
+                mailbox_address: "raum.berlin@contoso.example",
+                mailbox_name: "Raum Berlin",
+                calendar_id: "AAMk",
+                calendar_name: "Kalender",
+                settings: &SubscriptionSettings {
+                    display_name: "Raum Berlin".into(),
+                    days_back: 7,
+                    days_ahead: 30,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                },
+                created_by: "test",
+            })
+            .await
+            .expect("subscription");
+        let engine = SyncEngine::new(
+            db.clone(),
+            tokens,
+            SyncPolicy::default(),
+            CancellationToken::new(),
+        );
+
+        engine.panic_for.lock().unwrap().insert(id);
+        let report = engine
+            .run_subscription(id)
+            .await
+            .expect("recorded")
+            .expect("the lease was free");
+        assert_eq!(report.status, RunStatus::Error);
+        let error = report.error.unwrap_or_default();
+        assert!(error.contains("injected by a test"), "{error}");
+        let runs = db.runs_of(id, 5).await.expect("runs");
+        assert_eq!(runs[0].status, RunStatus::Error);
+        assert!(runs[0].finished_at.is_some());
+        let sub = db.subscription(id).await.expect("subscription");
+        assert_eq!(sub.status, SubscriptionStatus::Error);
+        assert_eq!(sub.error_hint.as_deref(), Some("sync-hint-internal"));
+        assert!(sub.next_sync_at.is_some_and(|t| t > Utc::now()));
+
+        // The lease was released: the next run happens, and goes as far as it can (the
+        // profile was never authorized, so it pauses).
+        engine.panic_for.lock().unwrap().clear();
+        db.request_sync(id).await.expect("sync now");
+        let again = engine
+            .run_subscription(id)
+            .await
+            .expect("recorded")
+            .expect("the lease was released");
+        assert_eq!(again.status, RunStatus::Paused, "{:?}", again.error);
+        assert_eq!(db.runs_of(id, 5).await.expect("runs").len(), 2);
+
+        db.close().await;
+        if let Some((url, schema)) = pg {
+            drop_schema(&url, &schema).await;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Time arithmetic that cannot panic: durations come from configuration and from Microsoft's
+//! answers, and `DateTime + TimeDelta` panics on overflow. Everything here saturates.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// `d` as a chrono delta, at most `TimeDelta::MAX`.
+pub fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// `t + d`, at most the latest instant chrono represents.
+pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t - d`, at least the earliest instant chrono represents.
+pub fn before(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `d` from now.
+pub fn from_now(d: Duration) -> DateTime<Utc> {
+    after(Utc::now(), d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        let now = Utc::now();
+        assert_eq!(after(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(before(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(delta(Duration::MAX), TimeDelta::MAX);
+        assert_eq!(
+            after(now, Duration::from_secs(90)),
+            now + TimeDelta::seconds(90)
+        );
+        assert_eq!(
+            before(now, Duration::from_secs(90)),
+            now - TimeDelta::seconds(90)
+        );
+        // Even from the latest instant.
+        assert_eq!(
+            after(DateTime::<Utc>::MAX_UTC, Duration::from_secs(1)),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+}
