@@ -20,8 +20,20 @@ pub enum FaultKind {
     Unavailable { retry_after: Option<u64> },
     /// 504 Gateway Timeout.
     GatewayTimeout,
+    /// 429 without `Retry-After` (observed: OfficeDev/outlook-dev-docs #144).
+    ThrottleWithoutRetryAfter,
+    /// 429 with `Retry-After` as an HTTP date `seconds` ahead (RFC 9110 allows a date; proxies
+    /// and gateways in front of a service send one).
+    ThrottleUntil { seconds: u64 },
+    /// 503 with an HTML page instead of Graph's JSON error (as a gateway in front of Graph
+    /// answers).
+    UnavailableHtml,
     /// The connection is dropped in the middle of the response.
     Drop,
+    /// The answer arrives whole, but its `@odata.nextLink` and `@odata.deltaLink` point to
+    /// another host: a corrupted or hostile answer, which a client must not follow (it would
+    /// send its token there) nor keep as the place to continue from.
+    ForeignLink,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

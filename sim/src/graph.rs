@@ -774,6 +774,9 @@ fn preference_applied(response: &mut Response, zone: Option<&str>, page: Option<
     }
 }
 
+/// The longest range a calendar view may cover.
+const MAX_VIEW_DAYS: i64 = 1825;
+
 fn window(req: &Request) -> Result<Option<Window>, Refusal> {
     match (req.param("startDateTime"), req.param("endDateTime")) {
         (None, None) => Ok(None),
@@ -787,7 +790,19 @@ fn window(req: &Request) -> Result<Option<Window>, Refusal> {
                     )
                 })
             };
-            Ok(Some((parse(a, "StartDateTime")?, parse(b, "EndDateTime")?)))
+            let (start, end) = (parse(a, "StartDateTime")?, parse(b, "EndDateTime")?);
+            // Observed (microsoft-graph-docs #6284): calendarView and its delta refuse a range
+            // of more than 1825 days with this code and message.
+            if end - start > chrono::Duration::days(MAX_VIEW_DAYS) {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    format!(
+                        "Your request can't be completed. The range between the start and end dates is greater than the allowed range. Maximum number of days: {MAX_VIEW_DAYS}"
+                    ),
+                ));
+            }
+            Ok(Some((start, end)))
         }
         _ => Err(Refusal::new(
             StatusCode::BAD_REQUEST,

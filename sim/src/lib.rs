@@ -146,6 +146,9 @@ async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> 
         tokio::time::sleep(delay).await;
         return next.run(request).await;
     }
+    if fault == FaultKind::ForeignLink {
+        return foreign_links(next.run(request).await).await;
+    }
     let identity = path.contains("/oauth2/");
     {
         let mut s = sim.lock();
@@ -204,13 +207,47 @@ async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> 
             ),
             retry_after,
         ),
+        FaultKind::ThrottleWithoutRetryAfter => {
+            sim.lock().counters.throttled += 1;
+            json::graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Please retry again later.",
+                None,
+            )
+        }
+        FaultKind::ThrottleUntil { seconds } => {
+            sim.lock().counters.throttled += 1;
+            let mut r = json::graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Please retry again later.",
+                None,
+            );
+            let at = Utc::now() + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(60));
+            if let Ok(v) =
+                HeaderValue::from_str(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        FaultKind::UnavailableHtml => {
+            let mut r = Response::new(Body::from(
+                "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1></body></html>",
+            ));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            r
+        }
         FaultKind::GatewayTimeout => json::graph_error(
             StatusCode::GATEWAY_TIMEOUT,
             "UnknownError",
             "Gateway Timeout",
             None,
         ),
-        FaultKind::Drop | FaultKind::Latency { .. } => {
+        FaultKind::Drop | FaultKind::Latency { .. } | FaultKind::ForeignLink => {
             // Headers go out, then the body breaks off: the connection ends mid-response.
             let stream = futures_util::stream::once(async {
                 Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
@@ -226,6 +263,32 @@ async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> 
             r
         }
     }
+}
+
+/// The answer with its paging links moved to another host (the fault `ForeignLink`).
+async fn foreign_links(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    for key in ["@odata.nextLink", "@odata.deltaLink"] {
+        if let Some(link) = json.get(key).and_then(Value::as_str) {
+            let moved = match url::Url::parse(link) {
+                Ok(u) => format!(
+                    "https://graph.evil.example{}{}",
+                    u.path(),
+                    u.query().map(|q| format!("?{q}")).unwrap_or_default()
+                ),
+                Err(_) => "https://graph.evil.example/".to_string(),
+            };
+            json[key] = Value::String(moved);
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(json.to_string()))
 }
 
 /// A running simulator.

@@ -827,6 +827,50 @@ async fn collect_view(at: &str, first: String, prefer: &str) -> Vec<Value> {
     out
 }
 
+/// Observed (microsoft-graph-docs #6284): a range of more than 1825 days is refused with 400
+/// `ErrorInvalidRequest`, by calendarView and by its delta.
+#[tokio::test]
+async fn calendar_view_refuses_ranges_over_1825_days() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let start_at = Utc::now() - Duration::days(1000);
+    let fmt = |d: chrono::DateTime<Utc>| d.format("%Y-%m-%dT00:00:00Z").to_string();
+    for path in ["calendarView", "calendarView/delta"] {
+        let (s, _, b) = graph(
+            &sim,
+            at,
+            &format!(
+                "/users/raum.berlin@contoso.example/{path}?startDateTime={}&endDateTime={}",
+                fmt(start_at),
+                fmt(start_at + Duration::days(1826))
+            ),
+            &[],
+        )
+        .await;
+        assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "ErrorInvalidRequest");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("Maximum number of days: 1825")),
+            "{b}"
+        );
+        let (s, _, b) = graph(
+            &sim,
+            at,
+            &format!(
+                "/users/raum.berlin@contoso.example/{path}?startDateTime={}&endDateTime={}",
+                fmt(start_at),
+                fmt(start_at + Duration::days(1825))
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn calendar_view_paging_time_zones_and_truth() {
     let sim = start().await;

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::Endpoints;
 use super::error::GraphError;
+pub use super::events::{DateTimeTimeZone, EmailAddress, Recipient};
 use super::events::{DeltaPage, Event};
 use super::oauth::describe;
 
@@ -19,12 +20,6 @@ pub struct User {
     pub user_principal_name: Option<String>,
     pub given_name: Option<String>,
     pub surname: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct EmailAddress {
-    pub name: Option<String>,
-    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,13 +57,17 @@ struct ErrorDetail {
     message: String,
 }
 
-/// Seconds from `Retry-After`, which Graph sends as a (possibly fractional) number.
+/// Seconds from `Retry-After`: Graph sends a (possibly fractional) number of seconds; HTTP
+/// also allows a date (RFC 9110, 10.2.3), which gateways in front of a service send. A date in
+/// the past means now; anything else unreadable is ignored (the caller backs off).
 pub fn retry_after(headers: &HeaderMap) -> Option<f64> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then_some(seconds);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some((wait.num_milliseconds().max(0) as f64) / 1000.0)
 }
 
 /// Graph calls under one access token. Owns what it needs (all cheap to clone), so that a
@@ -87,6 +86,11 @@ impl std::fmt::Debug for Graph {
             .finish_non_exhaustive()
     }
 }
+
+/// The longest range a calendar view (and its delta) may cover: Graph refuses more with 400
+/// `ErrorInvalidRequest` "… Maximum number of days: 1825" (observed, microsoft-graph-docs
+/// #6284).
+pub const MAX_VIEW_DAYS: i64 = 1825;
 
 /// Longest error message kept from a Graph error body (they can be long; the admin sees them).
 const MESSAGE_CHARS: usize = 300;
@@ -213,20 +217,6 @@ pub struct Room {
     pub capacity: Option<i64>,
     #[serde(default)]
     pub building: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DateTimeTimeZone {
-    #[serde(rename = "dateTime")]
-    pub date_time: String,
-    #[serde(rename = "timeZone")]
-    pub time_zone: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Recipient {
-    #[serde(rename = "emailAddress")]
-    pub email_address: Option<EmailAddress>,
 }
 
 /// The few event fields a preview shows.
@@ -396,10 +386,16 @@ impl Graph {
         )
     }
 
-    /// One page of a delta round: the first link, or a next/delta link Graph returned.
+    /// One page of a delta round: the first link, or a next/delta link Graph returned. A page
+    /// whose links lead anywhere but this Graph is refused whole, so that such a link is never
+    /// kept as the place to continue from.
     pub async fn delta_page(&self, link: &str, page_size: u32) -> Result<DeltaPage, GraphError> {
         let prefer = format!("outlook.timezone=\"UTC\", odata.maxpagesize={page_size}");
-        self.get(link, &[("Prefer", &prefer)]).await
+        let page: DeltaPage = self.get(link, &[("Prefer", &prefer)]).await?;
+        for next in [&page.next_link, &page.delta_link].into_iter().flatten() {
+            self.check_link(next)?;
+        }
+        Ok(page)
     }
 
     /// One event by id, in UTC: the series master that delta's minimal occurrences refer to.
@@ -473,6 +469,27 @@ mod tests {
             "{u}"
         );
         assert!(u.contains("%27a%26b%27"), "{u}");
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_as_a_date() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, v.parse().expect("header"));
+            retry_after(&h)
+        };
+        assert_eq!(with("2.5"), Some(2.5));
+        assert_eq!(with(" 7 "), Some(7.0));
+        assert_eq!(with("-1"), None);
+        assert_eq!(with("NaN"), None);
+        assert_eq!(with("soon"), None);
+        let in_ten = (chrono::Utc::now() + chrono::Duration::seconds(10))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let wait = with(&in_ten).expect("a date");
+        assert!((8.0..=10.0).contains(&wait), "{wait}");
+        assert_eq!(with("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0.0));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 
     #[test]

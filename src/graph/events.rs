@@ -20,6 +20,8 @@ pub struct DateTimeTimeZone {
     /// No offset, up to seven fractional digits; in the zone of `Prefer: outlook.timezone`.
     #[serde(rename = "dateTime")]
     pub date_time: String,
+    #[serde(rename = "timeZone")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -71,6 +71,10 @@ pub mod settings;
 pub mod setup;
 pub mod subscriptions;
 pub mod sync;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 pub mod throttle;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

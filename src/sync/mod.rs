@@ -30,7 +30,7 @@ use crate::storage::{Db, StoreError};
 use crate::time::{delta as dur, from_now};
 
 use self::fetch::Meter;
-use crate::graph::api::CalendarRef;
+use crate::graph::api::{CalendarRef, MAX_VIEW_DAYS};
 use crate::graph::events::{DeltaItem, DeltaPage, Event};
 use crate::graph::{Endpoints, GraphError};
 
@@ -216,11 +216,16 @@ pub(crate) struct RunContext<'a> {
 
 /// The window of a subscription: whole UTC days, from `days_back` before today to `days_ahead`
 /// after it (inclusive). It moves once a day, which starts a full round.
+///
+/// Graph reads at most [`MAX_VIEW_DAYS`] at once: a longer window (a subscription saved before
+/// the form knew the limit) is shortened at its far end rather than refused.
 pub fn window(
     days_back: i64,
     days_ahead: i64,
     now: DateTime<Utc>,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
+    let days_back = days_back.clamp(0, MAX_VIEW_DAYS - 1);
+    let days_ahead = days_ahead.clamp(0, MAX_VIEW_DAYS - 1 - days_back);
     let today = now.date_naive();
     let start = today - chrono::Duration::days(days_back);
     let end = today + chrono::Duration::days(days_ahead + 1);
@@ -574,7 +579,7 @@ impl SyncEngine {
     async fn fetch_page(
         &self,
         ctx: &RunContext<'_>,
-        url: &str,
+        link: &str,
         sub: &Subscription,
         masters: &mut HashMap<String, Option<Event>>,
     ) -> Result<Page, RunError> {
@@ -582,7 +587,7 @@ impl SyncEngine {
             value: items,
             next_link,
             delta_link,
-        } = ctx.delta_page(url).await?;
+        } = ctx.delta_page(link).await?;
         if next_link.is_none() && delta_link.is_none() {
             return Err(RunError::Protocol(
                 "a page with neither nextLink nor deltaLink".into(),

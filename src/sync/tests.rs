@@ -12,47 +12,13 @@ use crate::crypto::context::ProfileColumn;
 use crate::graph::Client;
 use crate::model::{Cloud, ProfileSettings, RunStatus, SubscriptionSource, SubscriptionStatus};
 use crate::profiles::tokens::{TokenPolicy, TokenService};
-use crate::storage::Db;
 use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
-
-/// A fresh SQLite file, and a fresh PostgreSQL schema when `DATAPUMP_TEST_DATABASE_URL` is set.
-async fn databases(dir: &std::path::Path) -> Vec<(Db, Option<(String, String)>)> {
-    let sqlite = Db::connect_sqlite_file(&dir.join("t.db"))
-        .await
-        .expect("sqlite");
-    let mut out = vec![(sqlite, None)];
-    if let Ok(url) = std::env::var("DATAPUMP_TEST_DATABASE_URL") {
-        let schema = format!("t_sync_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .expect("schema");
-        admin.close().await;
-        let db = Db::connect_postgres_schema(&url, &schema)
-            .await
-            .expect("connect");
-        out.push((db, Some((url, schema))));
-    }
-    out
-}
-
-async fn drop_schema(url: &str, schema: &str) {
-    if let Ok(pool) = sqlx::PgPool::connect(url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE"
-        )))
-        .execute(&pool)
-        .await;
-        pool.close().await;
-    }
-}
+use crate::storage::testing::{TestDb, databases};
 
 #[tokio::test]
 async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again() {
     let dir = tempfile::tempdir().expect("dir");
-    for (db, pg) in databases(dir.path()).await {
-        db.migrate().await.expect("migrate");
+    for TestDb { db, schema } in databases(dir.path()).await {
         let key = Arc::new(SecretKey::generate());
         let tokens = Arc::new(TokenService::new(
             db.clone(),
@@ -137,8 +103,8 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
         assert_eq!(db.runs_of(id, 5).await.expect("runs").len(), 2);
 
         db.close().await;
-        if let Some((url, schema)) = pg {
-            drop_schema(&url, &schema).await;
+        if let Some(schema) = schema {
+            schema.drop().await;
         }
     }
 }

@@ -470,6 +470,44 @@ async fn subscriptions(backend: Backend) {
 }
 on_both_backends!(subscribe_edit_pause_delete, subscriptions);
 
+/// Days back + today + days ahead may cover at most 1825 days, Graph's limit for a calendar
+/// view: more is refused on the form, with nothing stored; exactly 1825 is accepted.
+async fn window_limit(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let berlin = "raum.berlin@contoso.example";
+    let mut long = subscribe_form(berlin, "Empfang Berlin");
+    long[4] = ("days_back", "1000");
+    long[5] = ("days_ahead", "1000");
+    let r = w
+        .admin
+        .post(&format!("/profiles/{id}/subscriptions"), &long)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("at most 1825 days"), "{}", r.body);
+    assert!(
+        w.app
+            .db()
+            .list_subscriptions(None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let mut longest = subscribe_form(berlin, "Empfang Berlin");
+    longest[4] = ("days_back", "1000");
+    longest[5] = ("days_ahead", "824");
+    let r = w
+        .admin
+        .post(&format!("/profiles/{id}/subscriptions"), &longest)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let subs = w.app.db().list_subscriptions(None).await.expect("list");
+    assert_eq!((subs[0].days_back, subs[0].days_ahead), (1000, 824));
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(subscription_window_limit, window_limit);
+
 async fn concurrent_subscribe(backend: Backend) {
     let w = world(backend).await;
     let id = connected(&w).await;

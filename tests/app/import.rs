@@ -398,6 +398,119 @@ async fn resync_window_and_all_day(backend: Backend) {
 }
 on_both_backends!(resync_window_and_all_day, resync_window_and_all_day);
 
+/// Throttling as it arrives in real life besides Graph's own 429 with seconds: no
+/// `Retry-After` at all (backed off), `Retry-After` as an HTTP date (waited for), a 503 with an
+/// HTML page from a gateway (retried). The import completes and is exact.
+async fn throttling_shapes(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    {
+        let mut sim = w.sim.sim.lock();
+        for kind in [
+            FaultKind::ThrottleWithoutRetryAfter,
+            FaultKind::ThrottleUntil { seconds: 2 },
+            FaultKind::UnavailableHtml,
+        ] {
+            sim.faults.push(FaultRule {
+                kind,
+                rate: 0.0,
+                next: Some(1),
+                path_contains: Some("calendarView".into()),
+            });
+        }
+    }
+    let report = run(&w, sub).await;
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    assert_eq!(report.stats.throttle_waits, 3);
+    // The date said one to two seconds from when it was sent (it has whole seconds); a
+    // back-off of the test's policy is well below that.
+    assert!(
+        report.stats.waited_ms >= 900,
+        "waited {} ms",
+        report.stats.waited_ms
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(throttling_shapes_are_honoured, throttling_shapes);
+
+/// A page whose next link leads to another host is refused whole: the token is not sent there,
+/// the link is not kept as the resume point, and the next run continues cleanly.
+async fn foreign_next_link(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 5).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::ForeignLink,
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("calendarView".into()),
+    });
+    let refused = run(&w, sub).await;
+    assert_eq!(refused.status.as_str(), "error");
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("another host")),
+        "{:?}",
+        refused.error
+    );
+    let cursor = w.app.db().cursor(sub).await.expect("cursor");
+    for link in [&cursor.next_link, &cursor.delta_link]
+        .into_iter()
+        .flatten()
+    {
+        assert!(link.starts_with(&w.sim.url), "kept as resume point: {link}");
+    }
+    assert!(w.app.db().events_of(sub).await.expect("events").is_empty());
+    let again = run(&w, sub).await;
+    assert_eq!(again.status.as_str(), "ok", "{:?}", again.error);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(foreign_next_link_is_not_kept, foreign_next_link);
+
+/// Graph reads at most 1825 days of a calendar view; a subscription stored with a longer
+/// window (earlier versions allowed 3650 + 3650) is imported over the longest window Graph
+/// allows instead of failing on every run.
+async fn window_longer_than_graph_allows(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 5).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let current = w.app.db().subscription(sub).await.expect("sub");
+    let settings = SubscriptionSettings {
+        display_name: current.display_name.clone(),
+        days_back: 3650,
+        days_ahead: 3650,
+        interval_minutes: 5,
+        enabled: true,
+        mask_private: false,
+    };
+    w.app
+        .db()
+        .update_subscription(sub, &settings, current.version)
+        .await
+        .expect("update");
+    let first = run(&w, sub).await;
+    assert_eq!(
+        (first.status.as_str(), first.kind.as_str()),
+        ("ok", "full"),
+        "{:?}",
+        first.error
+    );
+    assert_matches_truth(&w, sub, room, 1824, 0).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    window_longer_than_graph_allows,
+    window_longer_than_graph_allows
+);
+
 async fn throttling_faults_and_tokens(backend: Backend) {
     let sim_config = SimConfig {
         access_token_lifetime: Some(std::time::Duration::from_secs(2)),

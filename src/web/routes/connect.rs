@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::Actor;
-use crate::graph::api::{Calendar, CalendarRef, Graph, PreviewEvent};
+use crate::graph::api::{Calendar, CalendarRef, Graph, MAX_VIEW_DAYS, PreviewEvent};
 use crate::graph::{Endpoints, GraphError};
 use crate::model::SubscriptionSource;
 use crate::profiles::tokens::TokenFailure;
@@ -185,13 +185,20 @@ pub fn settings_from(
     if name.is_empty() || name.chars().count() > 100 {
         errors.add("display_name", "sub-name-invalid");
     }
-    let back = number(&form.days_back, 0, 3650);
+    // The window is the days back, today and the days ahead: Graph reads at most
+    // MAX_VIEW_DAYS of them at once.
+    let back = number(&form.days_back, 0, MAX_VIEW_DAYS - 2);
     if back.is_none() {
         errors.add("days_back", "sub-days-invalid");
     }
-    let ahead = number(&form.days_ahead, 1, 3650);
+    let ahead = number(&form.days_ahead, 1, MAX_VIEW_DAYS - 1);
     if ahead.is_none() {
         errors.add("days_ahead", "sub-days-invalid");
+    }
+    if let (Some(b), Some(a)) = (back, ahead)
+        && b + a + 1 > MAX_VIEW_DAYS
+    {
+        errors.add("days_ahead", "sub-window-too-long");
     }
     let interval = number(&form.interval_minutes, 1, 1440);
     if interval.is_none() {
