@@ -62,6 +62,16 @@ pub enum DeltaError {
 
 const MAX_ROUNDS: usize = 256;
 
+/// The generation a delta token was issued as (its number), if it is one of ours.
+pub fn generation_of(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    text.strip_prefix('d')?.split(':').next()?.parse().ok()
+}
+
 fn opaque(prefix: &str, n: u64) -> String {
     use base64::Engine;
     let raw = format!("{prefix}{n}:{}", super::identity::random("", 32));
@@ -204,6 +214,18 @@ impl SimState {
             }
         }
         Some(token)
+    }
+
+    /// The generations of the calendar's delta tokens still kept, newest first.
+    pub fn delta_generations(&self, calendar_id: &str) -> Vec<u64> {
+        self.delta
+            .per_calendar
+            .get(calendar_id)
+            .into_iter()
+            .flatten()
+            .rev()
+            .filter_map(|t| generation_of(t))
+            .collect()
     }
 
     /// Forgets delta tokens (all, or one calendar's): their next use answers 410.

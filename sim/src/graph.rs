@@ -144,6 +144,35 @@ fn target_mailbox(s: &SimState, token: &AccessToken, segments: &[String]) -> Opt
     }
 }
 
+/// The OData forms Graph accepts beside plain segments (graph-protocol §9.5, documented and
+/// observed; Microsoft's generated SDKs send them): a function called with empty parentheses
+/// (`calendarView/delta()`) and a key in parentheses (`users('{id}')`, quotes doubled inside).
+fn odata_segments(raw: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    for segment in raw {
+        if let Some(name) = segment.strip_suffix("()") {
+            out.push(name.to_string());
+            continue;
+        }
+        let keyed = segment
+            .strip_suffix(')')
+            .and_then(|s| s.split_once('('))
+            .filter(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()));
+        match keyed {
+            Some((name, key)) => {
+                let key = key
+                    .strip_prefix('\'')
+                    .and_then(|k| k.strip_suffix('\''))
+                    .map_or_else(|| key.to_string(), |k| k.replace("''", "'"));
+                out.push(name.to_string());
+                out.push(key);
+            }
+            None => out.push(segment),
+        }
+    }
+    out
+}
+
 pub async fn handle(
     State(sim): State<Sim>,
     Path(rest): Path<String>,
@@ -186,6 +215,7 @@ pub async fn handle(
                 .unwrap_or_default()
         })
         .collect();
+    let raw_segments = odata_segments(raw_segments);
     let segments: Vec<String> = raw_segments
         .iter()
         .map(|s| s.to_ascii_lowercase())
@@ -903,12 +933,19 @@ fn view(
     response
 }
 
-fn gone(req: &Request) -> Response {
-    let mut r = req.error(StatusCode::GONE, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.");
-    if let Ok(v) = HeaderValue::from_str(&format!("{}{}?$deltatoken=", req.base, req.path)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
+/// An evicted or unknown delta token, as Outlook answers it (observed, microsoft-graph-docs
+/// #2350 and contrib #7790/#7975; graph-protocol §9.3): 410, code `SyncStateNotFound`, the
+/// asked generation and the generations still kept.
+fn generation_gone(req: &Request, generation: u64, kept: &[u64]) -> Response {
+    let highest = kept.iter().max().copied().unwrap_or(generation);
+    let listed: String = kept.iter().map(|g| format!("[{g}]")).collect();
+    req.error(
+        StatusCode::GONE,
+        "SyncStateNotFound",
+        &format!(
+            "The sync state generation is not found; generation={generation};[highest={highest}]{listed}."
+        ),
+    )
 }
 
 fn delta_view(
@@ -927,19 +964,22 @@ fn delta_view(
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
         let Some((round, offset)) = decoded.as_deref().and_then(|d| d.rsplit_once('|')) else {
-            return gone(req);
+            return generation_gone(req, 0, &s.delta_generations(&calendar.id));
         };
         let Ok(offset) = offset.parse::<usize>() else {
-            return gone(req);
+            return generation_gone(req, 0, &s.delta_generations(&calendar.id));
         };
         if s.delta_round(round).is_none() {
-            return gone(req);
+            return generation_gone(req, 0, &s.delta_generations(&calendar.id));
         }
         (round.to_string(), offset)
     } else if let Some(token) = req.param("$deltatoken").filter(|t| !t.is_empty()) {
         match s.delta_from_token(token) {
             Ok(r) => (r, 0),
-            Err(_) => return gone(req),
+            Err(_) => {
+                let generation = super::delta::generation_of(token).unwrap_or(0);
+                return generation_gone(req, generation, &s.delta_generations(&calendar.id));
+            }
         }
     } else {
         let window = match window(req) {
@@ -950,7 +990,7 @@ fn delta_view(
         (s.delta_initial(&calendar.id, window), 0)
     };
     let Some(round) = s.delta_round(&round_id).cloned() else {
-        return gone(req);
+        return generation_gone(req, 0, &s.delta_generations(&calendar.id));
     };
     // Render this page from the current data.
     let mut cache: HashMap<String, Vec<Instance>> = HashMap::new();

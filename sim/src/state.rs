@@ -55,7 +55,8 @@ pub struct SimConfig {
     pub refresh_grace: StdDuration,
     /// Concurrent requests per app and mailbox before 429 MailboxConcurrency; `None` = no limit.
     pub mailbox_concurrency: Option<usize>,
-    /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state.
+    /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state. Graph
+    /// keeps only a few generations (the observed message lists three).
     pub delta_tokens_per_calendar: usize,
 }
 
@@ -76,7 +77,7 @@ impl Default for SimConfig {
             access_token_lifetime: None,
             refresh_grace: StdDuration::from_secs(300),
             mailbox_concurrency: Some(4),
-            delta_tokens_per_calendar: 8,
+            delta_tokens_per_calendar: 3,
         }
     }
 }

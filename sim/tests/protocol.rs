@@ -827,6 +827,43 @@ async fn collect_view(at: &str, first: String, prefer: &str) -> Vec<Value> {
     out
 }
 
+/// Graph accepts OData's function-call and key forms beside plain segments; Microsoft's SDKs
+/// send `calendarView/delta()` (graph-protocol §9.5).
+#[tokio::test]
+async fn odata_function_and_key_forms_are_accepted() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let id = {
+        let s = sim.sim.lock();
+        s.users
+            .iter()
+            .find(|u| u.upn == "raum.berlin@contoso.example")
+            .map(|u| u.id.clone())
+            .expect("room")
+    };
+    let mut counts = Vec::new();
+    for path in [
+        "/users/raum.berlin@contoso.example/calendarView/delta".to_string(),
+        "/users/raum.berlin@contoso.example/calendarView/delta()".to_string(),
+        format!("/users('{id}')/calendarView/delta()"),
+        "/users('raum.berlin@contoso.example')/calendarView/delta".to_string(),
+    ] {
+        let url = format!(
+            "{}/v1.0{path}?startDateTime={start}&endDateTime={end}",
+            sim.url
+        );
+        let (items, _) = delta_round(at, &url, 50).await;
+        counts.push(items.len());
+    }
+    assert!(counts[0] > 0);
+    assert!(counts.iter().all(|c| *c == counts[0]), "{counts:?}");
+    let (s, _, b) = graph(&sim, at, &format!("/users('{id}')/calendar"), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    sim.stop().await;
+}
+
 /// Observed (microsoft-graph-docs #6284): a range of more than 1825 days is refused with 400
 /// `ErrorInvalidRequest`, by calendarView and by its delta.
 #[tokio::test]
@@ -1157,15 +1194,29 @@ async fn delta_sequences_after_each_kind_of_change() {
     let (items, _) = delta_round(at, &link, 10).await;
     assert_eq!(items.len(), 1, "the previous change replayed");
 
-    // An expired token: 410 with syncStateNotFound and a Location for the restart.
-    sim.sim.lock().expire_delta_tokens(None);
-    let (s, h, body) = get_url(at, &link, &[]).await;
-    assert_graph_error(s, &body, StatusCode::GONE, "syncStateNotFound");
+    // Graph keeps a few generations of sync state per calendar: once three newer rounds have
+    // ended, a token is evicted and answers as observed (microsoft-graph-docs #2350): 410,
+    // `SyncStateNotFound`, the generation asked for and those kept.
+    let mut newer = link.clone();
+    for _ in 0..3 {
+        newer = delta_round(at, &newer, 10).await.1;
+    }
+    let (s, _, body) = get_url(at, &link, &[]).await;
+    assert_graph_error(s, &body, StatusCode::GONE, "SyncStateNotFound");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        h.get("location")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|l| l.contains("$deltatoken="))
+        message.starts_with("The sync state generation is not found; generation=")
+            && message.contains("[highest=")
+            && message.matches("][").count() >= 2,
+        "{message}"
     );
+    let (s, _, body) = get_url(at, &newer, &[]).await;
+    assert_eq!(s, StatusCode::OK, "the newest is kept: {body}");
+
+    // An expired token answers the same way.
+    sim.sim.lock().expire_delta_tokens(None);
+    let (s, _, body) = get_url(at, &newer, &[]).await;
+    assert_graph_error(s, &body, StatusCode::GONE, "SyncStateNotFound");
     sim.stop().await;
 }
 

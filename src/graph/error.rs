@@ -168,6 +168,15 @@ impl GraphError {
     /// How the failure is to be handled.
     pub fn failure(&self) -> GraphFailure {
         match self {
+            // Outlook's lost sync state is 410 `SyncStateNotFound`; directory resources say
+            // `syncStateNotFound` or `resyncRequired` (graph-protocol §9.3). Every form means:
+            // start over with a full round.
+            Self::Api { code, .. }
+                if code.eq_ignore_ascii_case("SyncStateNotFound")
+                    || code.eq_ignore_ascii_case("resyncRequired") =>
+            {
+                GraphFailure::Gone
+            }
             Self::Api {
                 status: 429 | 503 | 504,
                 retry_after,
@@ -258,6 +267,17 @@ mod tests {
         assert_eq!(api(503, None).failure(), GraphFailure::Throttled(None));
         assert_eq!(api(504, None).failure(), GraphFailure::Throttled(None));
         assert_eq!(api(410, None).failure(), GraphFailure::Gone);
+        let coded = |status, code: &str| GraphError::Api {
+            status,
+            code: code.into(),
+            message: String::new(),
+            retry_after: None,
+        };
+        assert_eq!(coded(400, "resyncRequired").failure(), GraphFailure::Gone);
+        assert_eq!(
+            coded(410, "SyncStateNotFound").failure(),
+            GraphFailure::Gone
+        );
         assert_eq!(api(401, None).failure(), GraphFailure::Unauthorized);
         assert_eq!(api(403, None).failure(), GraphFailure::Forbidden);
         assert_eq!(api(404, None).failure(), GraphFailure::NotFound);

@@ -268,8 +268,15 @@ pub async fn refresh(
     let http = Http(client.http().clone());
     let client = aad_client(endpoints, app)?;
     let token = RefreshToken::new(refresh_token.to_string());
+    // Scope may be left out of a refresh, but Microsoft advises against relying on that
+    // (graph-protocol §9.8): ask for the same permissions again.
     client
         .exchange_refresh_token(&token)
+        .add_scopes(
+            scopes_for(&endpoints.graph_base)
+                .into_iter()
+                .map(Scope::new),
+        )
         .request_async(&http)
         .await
         .map(token_set)

@@ -398,6 +398,34 @@ async fn resync_window_and_all_day(backend: Backend) {
 }
 on_both_backends!(resync_window_and_all_day, resync_window_and_all_day);
 
+/// Graph keeps a few generations of sync state per calendar: two subscriptions of one room
+/// (through two profiles) evict each other's delta tokens. The evicted one answers 410
+/// `SyncStateNotFound`; the engine starts over with a full round and stays exact.
+async fn evicted_sync_state(backend: Backend) {
+    let (w, first) = import_world(backend, SimConfig::default(), 50).await;
+    let second = create_profile(&w, "Zweitprofil", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, second).await;
+    let room = "raum.berlin@contoso.example";
+    let a = subscribe(&w, first, room).await;
+    let b = subscribe(&w, second, room).await;
+    assert_eq!(run(&w, a).await.status.as_str(), "ok");
+    for _ in 0..4 {
+        assert_eq!(run(&w, b).await.status.as_str(), "ok");
+    }
+    let resumed = run(&w, a).await;
+    assert_eq!(
+        (resumed.status.as_str(), resumed.kind.as_str()),
+        ("ok", "resync"),
+        "{:?}",
+        resumed.error
+    );
+    assert_matches_truth(&w, a, room, 7, 180).await;
+    assert_matches_truth(&w, b, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(evicted_sync_state_resyncs, evicted_sync_state);
+
 /// Throttling as it arrives in real life besides Graph's own 429 with seconds: no
 /// `Retry-After` at all (backed off), `Retry-After` as an HTTP date (waited for), a 503 with an
 /// HTML page from a gateway (retried). The import completes and is exact.
