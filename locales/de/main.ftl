@@ -361,6 +361,7 @@ subs-sync-now = Jetzt abgleichen
 sub-sync-requested = { $name } wird in wenigen Sekunden importiert.
 sub-anonymized = Die meisten anstehenden Termine dieses Raums haben keinen Betreff oder zeigen stattdessen den Namen des Organisators: Exchange schreibt die Termine des Raums um (AddOrganizerToSubject / DeleteSubject). Eine Exchange-Administration kann das abschalten; es wirkt für danach gebuchte oder geänderte Termine:
 sub-anonymized-short = Betreff vom Raum ausgeblendet
+sub-series-unreadable = Einige Serientermine in diesem Kalender sind privat, und das Konto des Profils darf private Elemente nicht öffnen: Microsoft zeigt ihm nur deren Zeiten. Ihre Vorkommen werden mit Zeiten, Art und Serien-ID importiert; Betreff, Organisator und Teilnehmer bleiben leer. Exchange erlaubt nur Stellvertretern, private Elemente zu sehen (ein Stellvertreter darf den Kalender auch bearbeiten); wenn das vertretbar ist, kann ein Exchange-Administrator es erteilen, und die Details kommen mit dem nächsten vollständigen Import:
 runs-title = Letzte Importe
 runs-none = Noch nicht importiert.
 runs-chart = Dauer der letzten Importe

@@ -361,6 +361,7 @@ subs-sync-now = Sync now
 sub-sync-requested = { $name } will be imported within a few seconds.
 sub-anonymized = Most upcoming meetings of this room have no subject or show the organizer's name instead: Exchange rewrites meetings delivered to the room (AddOrganizerToSubject / DeleteSubject). An Exchange administrator can switch this off; it applies to meetings booked or updated afterwards:
 sub-anonymized-short = subjects hidden by the room
+sub-series-unreadable = Some recurring meetings in this calendar are private, and the profile's account may not open private items: Microsoft shows it their times only. Their occurrences are imported with times, type and series id; subject, organizer and attendees stay empty. Exchange lets only delegates view private items (a delegate may also edit the calendar); if that is acceptable, an Exchange administrator can grant it, and the details arrive with the next full import:
 runs-title = Recent imports
 runs-none = Not imported yet.
 runs-chart = Duration of recent imports

@@ -143,18 +143,24 @@ pub async fn add_redirect_uri(
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Delegation {
     reader: String,
     mailbox: String,
     granted: bool,
+    /// Whether the reader may also view private items (absent: unchanged).
+    can_view_private_items: Option<bool>,
 }
 
 pub async fn delegation(
     State(sim): State<Sim>,
     Json(body): Json<Delegation>,
 ) -> Result<StatusCode> {
-    sim.lock()
-        .set_delegation(&body.reader, &body.mailbox, body.granted)?;
+    let mut s = sim.lock();
+    s.set_delegation(&body.reader, &body.mailbox, body.granted)?;
+    if let Some(allowed) = body.can_view_private_items {
+        s.set_private_access(&body.reader, &body.mailbox, allowed && body.granted)?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

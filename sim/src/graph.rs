@@ -761,6 +761,14 @@ fn event_by_id(
     if !s.may_read(&token.user_id, calendar) {
         return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
     }
+    // A reader without the right to view private items cannot open one by id, although
+    // listing shows it (documented: "Get shared or delegated Outlook calendar and its events";
+    // observed: 404 ErrorItemNotFound, microsoft-graph-docs #14494; graph-protocol §9.2).
+    if matches!(event.sensitivity.as_str(), "private" | "confidential")
+        && !s.may_view_private(&token.user_id, &calendar.owner_id)
+    {
+        return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
+    }
     let Some(owner) = s.user(&calendar.owner_id) else {
         return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
     };

@@ -342,6 +342,7 @@ pub fn build(config: SimConfig) -> SimState {
         events: HashMap::new(),
         by_calendar: HashMap::new(),
         delegations,
+        private_readers: HashSet::new(),
         shared_calendars: sharing_calendar
             .into_iter()
             .map(|c| (c, service.clone()))

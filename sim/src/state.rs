@@ -160,6 +160,9 @@ pub struct SimState {
     pub by_calendar: HashMap<String, Vec<String>>,
     /// (reader user id, mailbox user id): the reader may read the mailbox's primary calendar.
     pub delegations: HashSet<(String, String)>,
+    /// (reader, mailbox owner): readers the owner allowed to view private items (Outlook's
+    /// delegate option, `CanViewPrivateItems`). Nobody else reads private items by id.
+    pub private_readers: HashSet<(String, String)>,
     /// Calendars shared with a user and added to their calendar list.
     pub shared_calendars: Vec<(String, String)>,
     pub apps: HashMap<String, App>,
@@ -333,6 +336,39 @@ impl SimState {
     }
 
     /// Whether `reader` may read `calendar`'s items.
+    /// Whether the reader may open the owner's private and confidential items.
+    pub fn may_view_private(&self, reader_id: &str, owner_id: &str) -> bool {
+        reader_id == owner_id
+            || self
+                .private_readers
+                .contains(&(reader_id.to_string(), owner_id.to_string()))
+    }
+
+    /// Allows (or stops allowing) a reader to view a mailbox owner's private items.
+    pub fn set_private_access(
+        &mut self,
+        reader: &str,
+        mailbox: &str,
+        allowed: bool,
+    ) -> Result<(), SimError> {
+        let reader = self
+            .find_user(reader)
+            .ok_or_else(|| SimError::NoUser(reader.into()))?
+            .id
+            .clone();
+        let mailbox = self
+            .find_user(mailbox)
+            .ok_or_else(|| SimError::NoUser(mailbox.into()))?
+            .id
+            .clone();
+        if allowed {
+            self.private_readers.insert((reader, mailbox));
+        } else {
+            self.private_readers.remove(&(reader, mailbox));
+        }
+        Ok(())
+    }
+
     pub fn may_read(&self, reader_id: &str, calendar: &Calendar) -> bool {
         calendar.owner_id == reader_id
             || (calendar.is_default

@@ -1271,6 +1271,13 @@ async fn room_calendar_processing_rewrites_delivered_meetings() {
         )
         .expect("policy");
     let rewritten = sim.sim.lock().create_event(new("Vertrag")).expect("create");
+    // A private item opens by id only for a reader allowed to view private items.
+    let (s, _, denied) = graph(&sim, at, &format!("/users/{room}/events/{plain}"), &[]).await;
+    assert_graph_error(s, &denied, StatusCode::NOT_FOUND, "ErrorItemNotFound");
+    sim.sim
+        .lock()
+        .set_private_access(DEFAULT_ACCOUNT, room, true)
+        .expect("private access");
     let (_, _, a) = graph(&sim, at, &format!("/users/{room}/events/{plain}"), &[]).await;
     let (_, _, b) = graph(&sim, at, &format!("/users/{room}/events/{rewritten}"), &[]).await;
     assert_eq!(a["subject"], "Vertrag");

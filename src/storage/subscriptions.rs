@@ -10,7 +10,7 @@ macro_rules! subscription_columns {
         "s.id, s.profile_id, s.source, s.mailbox_address, s.mailbox_name, s.calendar_id, \
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
-         s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, \
+         s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
          p.name AS profile_name"
     };
 }
@@ -47,6 +47,9 @@ pub struct Subscription {
     pub anonymized: bool,
     /// Failed runs in a row.
     pub failures: i64,
+    /// Some occurrences are stored without their series' details: the account may not open
+    /// the series (private items), so only their times are known.
+    pub series_unreadable: bool,
     pub profile_name: Option<String>,
 }
 
@@ -148,21 +151,57 @@ impl Db {
     }
 
     /// Saves changed settings if nobody changed the subscription since `version` was read.
+    ///
+    /// Changing "hide private events" applies to what is stored already, in the same
+    /// transaction: turned on, private and confidential rows lose their subject and details at
+    /// once; either way their change keys are forgotten and the next run is a full one, due now,
+    /// so it rewrites them as the new setting says (turned off: the details come back; a run
+    /// under way with the old setting is corrected by it).
     pub async fn update_subscription(
         &self,
         id: i64,
         s: &SubscriptionSettings,
         version: i64,
     ) -> Result<()> {
-        let sql = "UPDATE subscriptions SET display_name = $1, days_back = $2, days_ahead = $3, interval_minutes = $4, \
-                   enabled = $5, mask_private = $6, version = version + 1, updated_at = $7 \
-                   WHERE id = $8 AND version = $9 AND deleted_at IS NULL";
-        let n = dispatch!(self, pool => {
-            sqlx::query(sql).bind(&s.display_name).bind(s.days_back).bind(s.days_ahead).bind(s.interval_minutes)
-                .bind(s.enabled).bind(s.mask_private).bind(Utc::now()).bind(id).bind(version)
-                .execute(pool).await?.rows_affected()
-        });
-        if n == 1 {
+        let now = Utc::now();
+        let updated = transaction!(self, tx => async {
+            let before: Option<bool> = sqlx::query_scalar(
+                "SELECT mask_private FROM subscriptions WHERE id = $1 AND version = $2 AND deleted_at IS NULL",
+            )
+            .bind(id).bind(version).fetch_optional(&mut *tx).await?;
+            let Some(masked_before) = before else {
+                return Ok::<bool, StoreError>(false);
+            };
+            sqlx::query(
+                "UPDATE subscriptions SET display_name = $1, days_back = $2, days_ahead = $3, interval_minutes = $4, \
+                 enabled = $5, mask_private = $6, version = version + 1, updated_at = $7 WHERE id = $8",
+            )
+            .bind(&s.display_name).bind(s.days_back).bind(s.days_ahead).bind(s.interval_minutes)
+            .bind(s.enabled).bind(s.mask_private).bind(now).bind(id)
+            .execute(&mut *tx).await?;
+            if masked_before != s.mask_private {
+                if s.mask_private {
+                    // The same fields the import leaves out of a masked event (docs/database.md).
+                    sqlx::query(
+                        "UPDATE events SET subject = NULL, body_preview = NULL, attendees = NULL, \
+                         categories = NULL, online_meeting_url = NULL, web_link = NULL \
+                         WHERE subscription_id = $1 AND sensitivity IN ('private', 'confidential')",
+                    )
+                    .bind(id).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "UPDATE events SET change_key = NULL \
+                     WHERE subscription_id = $1 AND sensitivity IN ('private', 'confidential')",
+                )
+                .bind(id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE subscriptions SET last_full_sync_at = NULL, next_sync_at = $1 WHERE id = $2",
+                )
+                .bind(now).bind(id).execute(&mut *tx).await?;
+            }
+            Ok(true)
+        }.await)?;
+        if updated {
             return Ok(());
         }
         self.subscription(id).await?;

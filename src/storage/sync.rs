@@ -119,6 +119,9 @@ impl RunStats {
 /// How a run ended, for the subscription row.
 pub struct RunOutcome<'a> {
     pub status: SubscriptionStatus,
+    /// Whether some occurrences were stored without their series' details (`None`: this run
+    /// cannot tell, keep what is known).
+    pub series_unreadable: Option<bool>,
     pub error: Option<&'a str>,
     /// Message key explaining the error.
     pub hint: Option<&'static str>,
@@ -324,11 +327,13 @@ impl Db {
                    last_sync_at = CASE WHEN $4 THEN $5 ELSE last_sync_at END, \
                    failures = CASE WHEN $4 THEN 0 ELSE failures + 1 END, \
                    event_count = (SELECT COUNT(*) FROM events WHERE subscription_id = $6), \
-                   lease_owner = NULL, lease_until = NULL, error_hint = $9 \
+                   lease_owner = NULL, lease_until = NULL, error_hint = $9, \
+                   series_unreadable = COALESCE($10, series_unreadable) \
                    WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
         dispatch!(self, pool => {
             sqlx::query(sql).bind(outcome.status.as_str()).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
                 .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).bind(outcome.hint)
+                .bind(outcome.series_unreadable)
                 .execute(pool).await?;
         });
         Ok(())

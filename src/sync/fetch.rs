@@ -23,9 +23,19 @@ pub(crate) struct Meter {
     requests: AtomicI64,
     throttle_waits: AtomicI64,
     waited_ms: AtomicI64,
+    /// Occurrences stored without their series master's details (not readable).
+    unreadable: AtomicI64,
 }
 
 impl Meter {
+    pub fn series_unreadable(&self) {
+        self.unreadable.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn unreadable(&self) -> i64 {
+        self.unreadable.load(Ordering::Relaxed)
+    }
+
     /// The run's statistics: the page counters given, the request counters from here.
     pub fn stats(&self, pages: &RunStats) -> RunStats {
         RunStats {

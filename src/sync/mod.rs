@@ -370,6 +370,14 @@ impl SyncEngine {
                 .finish_subscription_run(
                     &lease,
                     &RunOutcome {
+                        series_unreadable: if ctx.meter.unreadable() > 0 {
+                            Some(true)
+                        } else if result.is_ok() && kind != RunKind::Delta {
+                            // A whole round saw every series readable.
+                            Some(false)
+                        } else {
+                            None
+                        },
                         status: outcome,
                         error: error.as_deref(),
                         hint: result.as_ref().err().and_then(RunError::hint),
@@ -624,7 +632,8 @@ impl SyncEngine {
         for (mid, master) in fetched {
             let master = match master {
                 Ok(m) => Some(m),
-                // The series was deleted meanwhile: its removals follow.
+                // Not found is no proof the series is gone: a private series the account may
+                // not open answers the same (graph-protocol §9.2).
                 Err(RunError::Api { status: 404, .. }) => None,
                 Err(e) => return Err(e),
             };
@@ -632,15 +641,22 @@ impl SyncEngine {
         }
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
-            let master = match (e.is_minimal_occurrence(), &e.series_master_id) {
+            let (master, unreadable) = match (e.is_minimal_occurrence(), &e.series_master_id) {
                 (true, Some(mid)) => match masters.get(mid) {
-                    Some(Some(m)) => Some(m),
-                    // Gone with its series: nothing to store.
-                    _ => continue,
+                    Some(Some(m)) => (Some(m), false),
+                    _ => (None, true),
                 },
-                _ => None,
+                _ => (None, false),
             };
-            rows.push(map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?);
+            let mut row = map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?;
+            if unreadable {
+                // Stored with what delta gave (times, type, series id); removed only through
+                // `@removed` or a full round. Without a change key it is rewritten whenever it
+                // is seen again, so its details arrive once the series becomes readable.
+                row.change_key = None;
+                ctx.meter.series_unreadable();
+            }
+            rows.push(row);
         }
         Ok(Page {
             rows,

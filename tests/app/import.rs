@@ -1010,6 +1010,185 @@ async fn private_events_masked(backend: Backend) {
 }
 on_both_backends!(private_events_masked_at_import, private_events_masked);
 
+/// A private series in a colleague's calendar the account reads as a delegate without the
+/// right to view private items: delta lists its occurrences, but the series master cannot be
+/// opened (404, as Graph answers). The occurrences are kept with their times, not dropped as
+/// if the series were deleted, and the subscription says why; once the account may view
+/// private items, the next full round brings the details.
+async fn unreadable_private_series(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let colleague = "anna.schmidt@contoso.example";
+    let series_id = {
+        let mut sim = w.sim.sim.lock();
+        sim.set_delegation(datapump_sim::state::DEFAULT_ACCOUNT, colleague, true)
+            .expect("delegation");
+        let mut series = new_event(colleague, "Arzttermin", 2);
+        series.sensitivity = "private".into();
+        series.attendees.clear();
+        series.recurrence = Some(datapump_sim::model::Recurrence {
+            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
+            days_of_week: vec![],
+            range: datapump_sim::model::RecurrenceRange::Numbered {
+                number_of_occurrences: 6,
+            },
+        });
+        sim.create_event(series).expect("series")
+    };
+    let sub = subscribe(&w, profile, colleague).await;
+    let first = run(&w, sub).await;
+    assert_eq!(first.status.as_str(), "ok", "{:?}", first.error);
+    let of_series = |rows: Vec<EventRow>| -> Vec<EventRow> {
+        rows.into_iter()
+            .filter(|r| r.series_master_id.as_deref() == Some(series_id.as_str()))
+            .collect()
+    };
+    let rows = of_series(w.app.db().events_of(sub).await.expect("events"));
+    assert_eq!(rows.len(), 6, "every occurrence kept");
+    assert!(rows.iter().all(|r| r.subject.is_none()
+        && r.organizer_name.is_none()
+        && r.event_type == "occurrence"));
+    assert!(
+        w.app
+            .db()
+            .subscription(sub)
+            .await
+            .expect("sub")
+            .series_unreadable
+    );
+    let page = w.admin.get(&format!("/subscriptions/{sub}")).await;
+    assert!(page.body.contains("CanViewPrivateItems"), "{}", page.body);
+
+    // A delta round does not lose them either.
+    let again = run(&w, sub).await;
+    assert_eq!(again.status.as_str(), "ok", "{:?}", again.error);
+    assert_eq!(
+        of_series(w.app.db().events_of(sub).await.expect("events")).len(),
+        6
+    );
+
+    // Allowed to view private items: the next full round brings the details.
+    w.sim
+        .sim
+        .lock()
+        .set_private_access(datapump_sim::state::DEFAULT_ACCOUNT, colleague, true)
+        .expect("private access");
+    let current = w.app.db().subscription(sub).await.expect("sub");
+    let settings = SubscriptionSettings {
+        display_name: current.display_name.clone(),
+        days_back: 6,
+        days_ahead: current.days_ahead,
+        interval_minutes: 5,
+        enabled: true,
+        mask_private: false,
+    };
+    w.app
+        .db()
+        .update_subscription(sub, &settings, current.version)
+        .await
+        .expect("update");
+    let full = run(&w, sub).await;
+    assert_eq!(
+        (full.status.as_str(), full.kind.as_str()),
+        ("ok", "full"),
+        "{:?}",
+        full.error
+    );
+    let rows = of_series(w.app.db().events_of(sub).await.expect("events"));
+    assert_eq!(rows.len(), 6);
+    assert!(
+        rows.iter()
+            .all(|r| r.subject.as_deref() == Some("Arzttermin"))
+    );
+    assert!(
+        !w.app
+            .db()
+            .subscription(sub)
+            .await
+            .expect("sub")
+            .series_unreadable
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(unreadable_private_series_is_kept, unreadable_private_series);
+
+/// Turning "hide private events" on hides what was imported already, at once; turning it off
+/// brings the details back with the next run.
+async fn privacy_switch(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let room = "raum.berlin@contoso.example";
+    let mut secret = new_event(room, "Vertrauliche Verhandlung", 3);
+    secret.sensitivity = "private".into();
+    let secret_id = w
+        .sim
+        .sim
+        .lock()
+        .create_event(secret)
+        .expect("private event");
+    let sub = subscribe(&w, profile, room).await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let subject = |rows: &[datapump::storage::sync::EventRow]| {
+        rows.iter()
+            .find(|r| r.graph_id == secret_id)
+            .map(|r| (r.subject.clone(), r.attendees.is_some()))
+    };
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    assert_eq!(
+        subject(&rows),
+        Some((Some("Vertrauliche Verhandlung".into()), true))
+    );
+    let set_mask = |on: bool| {
+        let w = &w;
+        async move {
+            let current = w.app.db().subscription(sub).await.expect("sub");
+            let settings = SubscriptionSettings {
+                display_name: current.display_name.clone(),
+                days_back: current.days_back,
+                days_ahead: current.days_ahead,
+                interval_minutes: current.interval_minutes,
+                enabled: true,
+                mask_private: on,
+            };
+            w.app
+                .db()
+                .update_subscription(sub, &settings, current.version)
+                .await
+                .expect("update");
+        }
+    };
+    set_mask(true).await;
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    assert_eq!(subject(&rows), Some((None, false)), "hidden at once");
+    assert!(
+        rows.iter()
+            .any(|r| r.sensitivity.as_deref() == Some("normal") && r.subject.is_some()),
+        "normal events keep their subject"
+    );
+    // A run with the mask on keeps it hidden.
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    assert_eq!(subject(&rows), Some((None, false)));
+
+    set_mask(false).await;
+    let next = run(&w, sub).await;
+    assert_eq!(
+        (next.status.as_str(), next.kind.as_str()),
+        ("ok", "full"),
+        "{:?}",
+        next.error
+    );
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    assert_eq!(
+        subject(&rows),
+        Some((Some("Vertrauliche Verhandlung".into()), true)),
+        "back with the next run"
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(privacy_switch_applies_to_stored_rows, privacy_switch);
+
 async fn history_retention(backend: Backend) {
     let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
     let sub = subscribe(&w, profile, "raum.berlin@contoso.example").await;
