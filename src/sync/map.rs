@@ -94,7 +94,9 @@ pub fn to_row(
         // All-day events are floating dates: the date as sent, in no time zone.
         start_date: all_day.then(|| start.date()),
         end_date: all_day.then(|| end.date()),
-        is_cancelled: e.is_cancelled,
+        // Delta's occurrences carry no isCancelled: a cancelled series says so on its master
+        // (graph-protocol §9.6).
+        is_cancelled: e.is_cancelled || base.is_cancelled,
         sensitivity: base.sensitivity.clone(),
         show_as: base.show_as.clone(),
         location: base

@@ -1010,6 +1010,57 @@ async fn private_events_masked(backend: Backend) {
 }
 on_both_backends!(private_events_masked_at_import, private_events_masked);
 
+/// A recurring meeting cancelled by its organizer stays in an attendee's calendar as a
+/// cancelled series; delta's occurrences say nothing of it (they carry only ids and times), the
+/// series master does. Every occurrence is stored as cancelled.
+async fn cancelled_series(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let attendee = "anna.schmidt@contoso.example";
+    let series_id = {
+        let mut sim = w.sim.sim.lock();
+        sim.set_delegation(datapump_sim::state::DEFAULT_ACCOUNT, attendee, true)
+            .expect("delegation");
+        let mut series = new_event(attendee, "Teamrunde", 2);
+        series.organizer = Some("ben.mueller@contoso.example".into());
+        series.attendees = vec![attendee.into()];
+        series.recurrence = Some(datapump_sim::model::Recurrence {
+            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
+            days_of_week: vec![],
+            range: datapump_sim::model::RecurrenceRange::Numbered {
+                number_of_occurrences: 4,
+            },
+        });
+        let id = sim.create_event(series).expect("series");
+        sim.update_event(
+            &id,
+            EventPatch {
+                is_cancelled: Some(true),
+                ..EventPatch::default()
+            },
+        )
+        .expect("cancel");
+        id
+    };
+    let sub = subscribe(&w, profile, attendee).await;
+    let report = run(&w, sub).await;
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    let rows: Vec<EventRow> = w
+        .app
+        .db()
+        .events_of(sub)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|r| r.series_master_id.as_deref() == Some(series_id.as_str()))
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.is_cancelled), "{rows:?}");
+    assert_matches_truth(&w, sub, attendee, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(cancelled_series_is_cancelled, cancelled_series);
+
 /// A private series in a colleague's calendar the account reads as a delegate without the
 /// right to view private items: delta lists its occurrences, but the series master cannot be
 /// opened (404, as Graph answers). The occurrences are kept with their times, not dropped as
