@@ -812,6 +812,28 @@ fn preference_applied(response: &mut Response, zone: Option<&str>, page: Option<
     }
 }
 
+/// OData `$select`: only the named properties (case-insensitive), plus `id` and the
+/// annotations, which Graph always returns (documented: "Use query parameters", select). A
+/// client that reads a property it did not select finds nothing.
+fn select(item: Value, selected: Option<&str>) -> Value {
+    let (Some(list), Value::Object(map)) = (selected, &item) else {
+        return item;
+    };
+    let wanted: Vec<String> = list
+        .split(',')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Value::Object(
+        map.iter()
+            .filter(|(k, _)| {
+                k.starts_with('@') || k.as_str() == "id" || wanted.contains(&k.to_ascii_lowercase())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
 /// The longest range a calendar view may cover.
 const MAX_VIEW_DAYS: i64 = 1825;
 
@@ -919,6 +941,7 @@ fn view(
         .skip(skip)
         .take(top)
         .filter_map(|i| render_instance(s, i, zone.as_deref(), text, false))
+        .map(|v| select(v, req.param("$select")))
         .collect();
     let mut body = json!({ "@odata.context": format!("{GRAPH}/$metadata#users('{}')/calendarView", user.upn) });
     if let Some(obj) = body.as_object_mut() {

@@ -827,6 +827,39 @@ async fn collect_view(at: &str, first: String, prefer: &str) -> Vec<Value> {
     out
 }
 
+/// `$select` is honoured: only the selected properties come back, with `id` and annotations.
+#[tokio::test]
+async fn calendar_view_honours_select() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &format!(
+            "/users/raum.berlin@contoso.example/calendarView?startDateTime={start}&endDateTime={end}&$top=5&$select=subject,Start"
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let items = b["value"].as_array().expect("value");
+    assert!(!items.is_empty());
+    for item in items {
+        let mut keys: Vec<&str> = item
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with('@'))
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["id", "start", "subject"], "{item}");
+    }
+    sim.stop().await;
+}
+
 /// Graph accepts OData's function-call and key forms beside plain segments; Microsoft's SDKs
 /// send `calendarView/delta()` (graph-protocol §9.5).
 #[tokio::test]
