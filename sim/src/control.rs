@@ -221,6 +221,9 @@ pub async fn settings(State(sim): State<Sim>, Json(body): Json<Value>) -> Result
     if let Some(v) = get("mailboxConcurrency") {
         s.config.mailbox_concurrency = v.as_u64().map(|n| n as usize);
     }
+    if let Some(v) = get("occurrenceKeysFollowMaster") {
+        s.config.occurrence_keys_follow_master = v.as_bool().unwrap_or(true);
+    }
     if let Some(v) = get("latencyMs") {
         s.config.latency = StdDuration::from_millis(v.as_u64().unwrap_or(0));
     }

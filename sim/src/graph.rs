@@ -1037,7 +1037,7 @@ fn delta_view(
                 let instances = cache.entry(event_id.clone()).or_insert_with(|| {
                     s.events
                         .get(event_id)
-                        .map(|e| e.instances(round.window.0, round.window.1))
+                        .map(|e| s.instances_of(e, round.window.0, round.window.1))
                         .unwrap_or_default()
                 });
                 match instances.iter().find(|i| &i.id == instance_id) {

@@ -221,7 +221,7 @@ pub fn graph_id(parts: &[&str]) -> String {
     )
 }
 
-fn change_key(parts: &[&str]) -> String {
+pub(crate) fn change_key(parts: &[&str]) -> String {
     use base64::Engine;
     use sha2::Digest;
     let mut h = sha2::Sha256::new();

@@ -55,6 +55,9 @@ pub struct SimConfig {
     pub refresh_grace: StdDuration,
     /// Concurrent requests per app and mailbox before 429 MailboxConcurrency; `None` = no limit.
     pub mailbox_concurrency: Option<usize>,
+    /// Occurrences' change keys change with their series master's (`false`: only with their
+    /// own times; which one Graph does is unverified, so both are modelled).
+    pub occurrence_keys_follow_master: bool,
     /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state. Graph
     /// keeps only a few generations (the observed message lists three).
     pub delta_tokens_per_calendar: usize,
@@ -78,6 +81,7 @@ impl Default for SimConfig {
             refresh_grace: StdDuration::from_secs(300),
             mailbox_concurrency: Some(4),
             delta_tokens_per_calendar: 3,
+            occurrence_keys_follow_master: true,
         }
     }
 }
@@ -394,9 +398,29 @@ impl SimState {
             .into_iter()
             .flatten()
             .filter_map(|id| self.events.get(id))
-            .flat_map(|e| e.instances(from, to))
+            .flat_map(|e| self.instances_of(e, from, to))
             .collect();
         out.sort_by(|a, b| a.start_utc.cmp(&b.start_utc).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+
+    /// An event's instances overlapping the window, with change keys as this tenant makes them.
+    pub fn instances_of(&self, e: &Event, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Instance> {
+        let mut out = e.instances(from, to);
+        if !self.config.occurrence_keys_follow_master {
+            // Whether an occurrence's change key changes with its series master is unverified
+            // either way (graph-protocol §9.6): here it changes only with its own times.
+            for i in out
+                .iter_mut()
+                .filter(|i| i.kind == super::model::InstanceKind::Occurrence)
+            {
+                i.change_key = super::model::change_key(&[
+                    &i.id,
+                    &i.start_utc.to_rfc3339(),
+                    &i.end_utc.to_rfc3339(),
+                ]);
+            }
+        }
         out
     }
 

@@ -36,6 +36,24 @@ fn etag_key(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_start_matches("W/").trim_matches('"').to_string())
 }
 
+/// The row's change key. An occurrence built with its series master's fields carries both
+/// keys: whether the occurrence's own key changes when only the master changes is unverified
+/// (graph-protocol §9.6), so a changed master alone makes the row differ, and it is rewritten
+/// in the round that reads the master.
+fn change_key(e: &GraphEvent, master: Option<&GraphEvent>) -> Option<String> {
+    let own = e
+        .change_key
+        .clone()
+        .or_else(|| etag_key(e.etag.as_deref()))?;
+    match master {
+        None => Some(own),
+        Some(m) => {
+            let series = m.change_key.clone().or_else(|| etag_key(m.etag.as_deref()));
+            Some(format!("{own}|{}", series.unwrap_or_default()))
+        }
+    }
+}
+
 /// Builds the row; for an occurrence the `master` supplies what delta leaves out. With
 /// `mask_private`, private and confidential events keep only times, type and organizer.
 pub fn to_row(
@@ -120,7 +138,7 @@ pub fn to_row(
             .or(base.last_modified_date_time.as_deref())
             .and_then(parse_time)
             .map(|t| DateTime::from_naive_utc_and_offset(t, Utc)),
-        change_key: e.change_key.clone().or_else(|| etag_key(e.etag.as_deref())),
+        change_key: change_key(e, master),
     };
     if masked {
         row.subject = None;
@@ -186,6 +204,18 @@ mod tests {
         assert_eq!(row.subject.as_deref(), Some("Jour fixe"));
         assert_eq!(row.series_master_id.as_deref(), Some("M"));
         assert_eq!(row.event_type, "occurrence");
-        assert_eq!(row.change_key.as_deref(), Some("abc"));
+        assert_eq!(row.change_key.as_deref(), Some("abc|"));
+        let renamed: GraphEvent = serde_json::from_value(
+            json!({"id": "M", "type": "seriesMaster", "subject": "Jour fixe (neu)", "changeKey": "m2"}),
+        )
+        .expect("master");
+        assert_eq!(
+            to_row(&occ, Some(&renamed), false)
+                .expect("row")
+                .change_key
+                .as_deref(),
+            Some("abc|m2"),
+            "a changed master alone changes the row's key"
+        );
     }
 }
