@@ -148,20 +148,7 @@ impl Graph {
             .await
             .map_err(|e| GraphError::Network(describe(&e)))?;
         if !status.is_success() {
-            let (code, message) = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| {
-                    (
-                        b.error.code,
-                        b.error.message.chars().take(MESSAGE_CHARS).collect(),
-                    )
-                })
-                .unwrap_or_else(|_| (format!("HTTP{}", status.as_u16()), String::new()));
-            return Err(GraphError::Api {
-                status: status.as_u16(),
-                code,
-                message,
-                retry_after: retry,
-            });
+            return Err(api_error(status.as_u16(), &bytes, retry));
         }
         serde_json::from_slice(&bytes).map_err(|e| GraphError::Decode(e.to_string()))
     }
@@ -230,6 +217,25 @@ pub struct PreviewEvent {
     #[serde(default)]
     pub is_all_day: bool,
     pub sensitivity: Option<String>,
+}
+
+/// A refusal: Graph's error code and message when the body is Graph's error JSON (with or
+/// without `innerError`); `HTTP{status}` when it is not (a gateway's HTML page, say).
+fn api_error(status: u16, body: &[u8], retry_after: Option<f64>) -> GraphError {
+    let (code, message) = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| {
+            (
+                b.error.code,
+                b.error.message.chars().take(MESSAGE_CHARS).collect(),
+            )
+        })
+        .unwrap_or_else(|_| (format!("HTTP{status}"), String::new()));
+    GraphError::Api {
+        status,
+        code,
+        message,
+        retry_after,
+    }
 }
 
 /// A Graph URL from path segments (each percent-encoded) and query pairs.
@@ -469,6 +475,58 @@ mod tests {
             "{u}"
         );
         assert!(u.contains("%27a%26b%27"), "{u}");
+    }
+
+    /// Error bodies quoted from public threads (tests/fixtures/README.md) are read as Graph's
+    /// errors and handled as they must be.
+    #[test]
+    fn documented_and_observed_error_bodies() {
+        use crate::graph::GraphFailure;
+        let cases: [(u16, &str, GraphFailure, &str); 5] = [
+            (
+                410,
+                include_str!("../../tests/fixtures/graph/sync-state-not-found.json"),
+                GraphFailure::Gone,
+                "SyncStateNotFound",
+            ),
+            (
+                400,
+                include_str!("../../tests/fixtures/graph/view-range-too-long.json"),
+                GraphFailure::Rejected,
+                "ErrorInvalidRequest",
+            ),
+            (
+                404,
+                include_str!("../../tests/fixtures/graph/item-not-found.json"),
+                GraphFailure::NotFound,
+                "ErrorItemNotFound",
+            ),
+            (
+                429,
+                include_str!("../../tests/fixtures/graph/mailbox-concurrency.json"),
+                GraphFailure::Throttled(None),
+                "ApplicationThrottled",
+            ),
+            (
+                503,
+                "<html><body><h1>Service Unavailable</h1></body></html>",
+                GraphFailure::Throttled(None),
+                "HTTP503",
+            ),
+        ];
+        for (status, body, failure, code) in cases {
+            let e = api_error(status, body.as_bytes(), None);
+            assert_eq!(e.failure(), failure, "{body}");
+            assert_eq!(e.code(), Some(code));
+        }
+        let long = api_error(
+            400,
+            include_str!("../../tests/fixtures/graph/view-range-too-long.json").as_bytes(),
+            None,
+        );
+        assert!(
+            matches!(long, GraphError::Api { message, .. } if message.ends_with("Maximum number of days: 1825"))
+        );
     }
 
     #[test]
