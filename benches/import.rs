@@ -261,6 +261,7 @@ async fn setup(
             .create_subscription(&NewSubscription {
                 profile_id: profile.id,
                 source: datapump::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
                 mailbox_address: room,
                 mailbox_name: room,
                 calendar_id: &calendar,

@@ -291,6 +291,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
                 .create_subscription(&NewSubscription {
                     profile_id,
                     source,
+                    mailbox_id: None,
                     mailbox_address: &address,
                     mailbox_name: &name,
                     calendar_id: &calendar,

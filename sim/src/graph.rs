@@ -139,7 +139,7 @@ fn has_any(token: &AccessToken, scopes: &[&str]) -> bool {
 fn target_mailbox(s: &SimState, token: &AccessToken, segments: &[String]) -> Option<User> {
     match segments {
         [me, ..] if me == "me" => s.user(&token.user_id).cloned(),
-        [users, key, ..] if users == "users" => s.find_user(key).cloned(),
+        [users, key, ..] if users == "users" => s.find_user_by_key(key).cloned(),
         _ => None,
     }
 }
@@ -316,7 +316,8 @@ fn route(
         }
         ["users", _] => {
             if !has_any(token, &["User.ReadBasic.All", "User.Read.All"])
-                && s.find_user(&raw[1]).is_none_or(|u| u.id != token.user_id)
+                && s.find_user_by_key(&raw[1])
+                    .is_none_or(|u| u.id != token.user_id)
             {
                 return req.error(
                     StatusCode::FORBIDDEN,
@@ -324,7 +325,7 @@ fn route(
                     "Insufficient privileges to complete the operation.",
                 );
             }
-            match s.find_user(&raw[1]) {
+            match s.find_user_by_key(&raw[1]) {
                 Some(u) => user_response(req, u, "users/$entity"),
                 None => req.error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", &format!("Resource '{}' does not exist or one of its queried reference-property objects are not present.", raw[1])),
             }
@@ -341,7 +342,7 @@ fn route(
             mailbox(s, req, token, &user, &seg[1..], &raw[1..])
         }
         ["users", key, ..] => {
-            let Some(user) = s.find_user(key).cloned() else {
+            let Some(user) = s.find_user_by_key(key).cloned() else {
                 return req.error(
                     StatusCode::NOT_FOUND,
                     "ErrorInvalidUser",

@@ -229,6 +229,10 @@ impl Builder {
 }
 
 /// Builds the default tenant.
+/// The seeded mailbox whose SMTP address differs from its user principal name.
+pub const SMTP_NOT_UPN: &str = "fuhrpark@contoso.example";
+const SMTP_NOT_UPN_UPN_DOMAIN: &str = "contoso.onmicrosoft.example";
+
 pub fn build(config: SimConfig) -> SimState {
     let today = Utc::now().date_naive();
     let mut b = Builder {
@@ -308,6 +312,11 @@ pub fn build(config: SimConfig) -> SimState {
         }
         if u.upn == ANONYMIZED_ROOM {
             u.room_policy = RoomPolicy::exchange_defaults();
+        }
+        // A mailbox whose primary SMTP address is not its UPN, as in many tenants (Microsoft
+        // staff in microsoft-graph-docs #3979): found by address only through the directory.
+        if u.mail.as_deref() == Some(SMTP_NOT_UPN) {
+            u.upn = format!("fuhrpark@{}", SMTP_NOT_UPN_UPN_DOMAIN);
         }
     }
 

@@ -288,6 +288,15 @@ impl SimState {
         })
     }
 
+    /// A user as Graph's `/users/{id | userPrincipalName}` finds it: by object id or UPN, not
+    /// by SMTP address (documented key; graph-protocol §9.4).
+    pub fn find_user_by_key(&self, key: &str) -> Option<&User> {
+        let k = key.trim();
+        self.users
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(k) || u.upn.eq_ignore_ascii_case(k))
+    }
+
     pub fn user_mut(&mut self, key: &str) -> Result<&mut User, SimError> {
         let id = self
             .find_user(key)

@@ -827,6 +827,38 @@ async fn collect_view(at: &str, first: String, prefer: &str) -> Vec<Value> {
     out
 }
 
+/// `/users/{id | userPrincipalName}`: a mailbox whose SMTP address is not its UPN is not found
+/// by address, only by id or UPN, and the directory finds it by `mail`.
+#[tokio::test]
+async fn users_are_addressed_by_id_or_upn() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let address = datapump_sim::seed::SMTP_NOT_UPN;
+    let (id, upn) = {
+        let s = sim.sim.lock();
+        let u = s.find_user(address).expect("seeded");
+        (u.id.clone(), u.upn.clone())
+    };
+    assert_ne!(upn, address);
+    let (s, _, b) = graph(&sim, at, &format!("/users/{address}/calendar"), &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    for key in [&id, &upn] {
+        let (s, _, b) = graph(&sim, at, &format!("/users/{key}/calendar"), &[]).await;
+        assert_eq!(s, StatusCode::OK, "{key}: {b}");
+    }
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &format!("/users?$filter=mail eq '{address}' or userPrincipalName eq '{address}'&$select=id,mail,userPrincipalName"),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["value"][0]["id"], id.as_str(), "{b}");
+    sim.stop().await;
+}
+
 /// `$select` is honoured: only the selected properties come back, with `id` and annotations.
 #[tokio::test]
 async fn calendar_view_honours_select() {

@@ -318,6 +318,37 @@ impl Graph {
             .await
     }
 
+    /// The directory object of a mailbox address. Graph addresses a mailbox by object id or
+    /// user principal name only, and a primary SMTP address often is not the UPN
+    /// (graph-protocol §9.4): the address is looked up as `mail`, then as UPN.
+    pub async fn resolve_mailbox(&self, address: &str) -> Result<Option<User>, GraphError> {
+        let lit = odata_literal(address.trim());
+        let url = self.url(
+            &["users"],
+            &[
+                (
+                    "$filter",
+                    &format!("mail eq {lit} or userPrincipalName eq {lit}"),
+                ),
+                (
+                    "$select",
+                    "id,displayName,givenName,surname,mail,userPrincipalName",
+                ),
+                ("$top", "2"),
+            ],
+        );
+        let found: Collection<User> = self.get(&url, &[]).await?;
+        let wanted = address.trim();
+        // Prefer the one whose mail is the address; a UPN match otherwise.
+        let mut users = found.value;
+        users.sort_by_key(|u| {
+            !u.mail
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(wanted))
+        });
+        Ok(users.into_iter().next())
+    }
+
     /// People and rooms whose name or address starts with `term`: `startswith` over the five
     /// name and address properties, plus `$search` (word starts inside names), merged by id.
     pub async fn search_users(&self, term: &str) -> Result<Vec<User>, GraphError> {

@@ -7,7 +7,7 @@ use crate::model::{SubscriptionSource, SubscriptionStatus};
 
 macro_rules! subscription_columns {
     () => {
-        "s.id, s.profile_id, s.source, s.mailbox_address, s.mailbox_name, s.calendar_id, \
+        "s.id, s.profile_id, s.source, s.mailbox_id, s.mailbox_address, s.mailbox_name, s.calendar_id, \
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
@@ -21,6 +21,8 @@ pub struct Subscription {
     pub profile_id: Option<i64>,
     #[sqlx(try_from = "String")]
     pub source: SubscriptionSource,
+    /// The mailbox's directory object id (what Graph is addressed with), once resolved.
+    pub mailbox_id: Option<String>,
     pub mailbox_address: String,
     pub mailbox_name: String,
     pub calendar_id: String,
@@ -57,6 +59,7 @@ pub struct Subscription {
 pub struct NewSubscription<'a> {
     pub profile_id: i64,
     pub source: SubscriptionSource,
+    pub mailbox_id: Option<&'a str>,
     pub mailbox_address: &'a str,
     pub mailbox_name: &'a str,
     pub calendar_id: &'a str,
@@ -83,15 +86,15 @@ impl Db {
         let now = Utc::now();
         let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
                    calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
-                   next_sync_at, created_by, created_at, updated_at, status) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15) RETURNING id";
+                   next_sync_at, created_by, created_at, updated_at, status, mailbox_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16) RETURNING id";
         let s = n.settings;
         let id: i64 = dispatch!(self, pool => {
             sqlx::query_scalar(sql)
                 .bind(n.profile_id).bind(n.source.as_str()).bind(n.mailbox_address).bind(n.mailbox_name)
                 .bind(n.calendar_id).bind(n.calendar_name).bind(&s.display_name).bind(s.days_back)
                 .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
-                .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str())
+                .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str()).bind(n.mailbox_id)
                 .fetch_one(pool).await?
         });
         Ok(id)
@@ -206,6 +209,15 @@ impl Db {
         }
         self.subscription(id).await?;
         Err(StoreError::Conflict)
+    }
+
+    /// Records the mailbox's directory object id, resolved from its address.
+    pub async fn set_mailbox_id(&self, id: i64, mailbox_id: &str) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE subscriptions SET mailbox_id = $1 WHERE id = $2")
+                .bind(mailbox_id).bind(id).execute(pool).await?;
+        });
+        Ok(())
     }
 
     pub async fn set_subscription_enabled(&self, id: i64, enabled: bool) -> Result<()> {

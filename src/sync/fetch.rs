@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{RunContext, RunError};
-use crate::graph::api::Graph;
+use crate::graph::api::{Graph, User};
 use crate::graph::events::{DeltaPage, Event};
 use crate::graph::{GraphError, GraphFailure};
 use crate::profiles::tokens::TokenFailure;
@@ -90,6 +90,15 @@ impl RunContext<'_> {
         self.call(|g| {
             let link = link.to_string();
             async move { g.delta_page(&link, size).await }
+        })
+        .await
+    }
+
+    /// The directory object of a mailbox address, with the retry policy.
+    pub async fn resolve_mailbox(&self, address: &str) -> Result<Option<User>, RunError> {
+        self.call(|g| {
+            let address = address.to_string();
+            async move { g.resolve_mailbox(&address).await }
         })
         .await
     }

@@ -237,10 +237,17 @@ pub fn window(
 
 /// Where Graph reads the subscription's calendar: a listed calendar of the signed-in account
 /// (`own`), or another mailbox's primary calendar (of which only that one is reachable).
+///
+/// Another mailbox is addressed by its directory id once known: Graph takes an object id or
+/// a UPN, and the SMTP address an admin types is often neither (graph-protocol §9.4).
 pub fn calendar_ref(sub: &Subscription) -> CalendarRef {
     match sub.source {
         SubscriptionSource::Own => CalendarRef::Own(sub.calendar_id.clone()),
-        SubscriptionSource::Mailbox => CalendarRef::Mailbox(sub.mailbox_address.clone()),
+        SubscriptionSource::Mailbox => CalendarRef::Mailbox(
+            sub.mailbox_id
+                .clone()
+                .unwrap_or_else(|| sub.mailbox_address.clone()),
+        ),
     }
 }
 
@@ -267,9 +274,9 @@ impl SyncEngine {
 
     /// The request permits of the subscription's mailbox, shared by its calendars' runs.
     fn mailbox_permits(&self, sub: &Subscription) -> Arc<tokio::sync::Semaphore> {
-        let key = match calendar_ref(sub) {
-            CalendarRef::Own(_) => format!("me:{}", sub.profile_id.unwrap_or(0)),
-            CalendarRef::Mailbox(address) => address.to_lowercase(),
+        let key = match sub.source {
+            SubscriptionSource::Own => format!("me:{}", sub.profile_id.unwrap_or(0)),
+            SubscriptionSource::Mailbox => sub.mailbox_address.to_lowercase(),
         };
         let mut map = self.mailboxes.lock().unwrap_or_else(|p| p.into_inner());
         // Forget mailboxes nobody is using, so that the map does not grow forever.
@@ -413,6 +420,43 @@ impl SyncEngine {
         }))
     }
 
+    /// A subscription made before mailboxes were addressed by id (or whose directory lookup
+    /// failed then) is resolved now, once; if the directory cannot be read, the mailbox is
+    /// read by its address as before.
+    async fn resolve_mailbox(
+        &self,
+        ctx: &mut RunContext<'_>,
+        sub: &Subscription,
+    ) -> Result<(), RunError> {
+        if sub.source != SubscriptionSource::Mailbox || sub.mailbox_id.is_some() {
+            return Ok(());
+        }
+        match ctx.resolve_mailbox(&sub.mailbox_address).await {
+            Ok(Some(user)) => {
+                self.db.set_mailbox_id(sub.id, &user.id).await?;
+                ctx.calendar = CalendarRef::Mailbox(user.id);
+            }
+            Ok(None) => {
+                tracing::info!(
+                    subscription = sub.id,
+                    "the directory does not know the mailbox's address; reading it by address"
+                );
+            }
+            Err(
+                e @ (RunError::ProfilePaused(_)
+                | RunError::ProfileUnreachable
+                | RunError::Deadline
+                | RunError::Store(_)),
+            ) => {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::info!(subscription = sub.id, error = %e, "directory lookup failed; reading the mailbox by address");
+            }
+        }
+        Ok(())
+    }
+
     async fn sync(
         &self,
         ctx: &mut RunContext<'_>,
@@ -433,6 +477,7 @@ impl SyncEngine {
                 panic!("injected by a test");
             }
         }
+        self.resolve_mailbox(ctx, sub).await?;
         let w = window(sub.days_back, sub.days_ahead, Utc::now());
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);

@@ -50,6 +50,7 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
             .create_subscription(&NewSubscription {
                 profile_id: profile.id,
                 source: SubscriptionSource::Mailbox,
+                mailbox_id: None,
                 mailbox_address: "raum.berlin@contoso.example",
                 mailbox_name: "Raum Berlin",
                 calendar_id: "AAMk",

@@ -470,6 +470,50 @@ async fn subscriptions(backend: Backend) {
 }
 on_both_backends!(subscribe_edit_pause_delete, subscriptions);
 
+/// A mailbox whose SMTP address is not its UPN: Graph does not find it at
+/// `/users/{address}`; Datapump resolves the address in the directory, shows the mailbox and
+/// subscribes it by its object id.
+async fn smtp_address_is_not_the_upn(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let address = datapump_sim::seed::SMTP_NOT_UPN;
+    let object_id = w
+        .sim
+        .sim
+        .lock()
+        .find_user(address)
+        .map(|u| u.id.clone())
+        .expect("mailbox");
+    let found = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?address={}", enc(address)))
+        .await;
+    assert!(found.body.contains("Fuhrpark"), "{}", found.body);
+    assert!(
+        found.body.contains("Subscribe this calendar"),
+        "{}",
+        found.body
+    );
+    let r = w
+        .admin
+        .post(
+            &format!("/profiles/{id}/subscriptions"),
+            &subscribe_form(address, "Fuhrpark"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let subs = w.app.db().list_subscriptions(None).await.expect("list");
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].mailbox_id.as_deref(), Some(object_id.as_str()));
+    assert_eq!(subs[0].mailbox_address, address);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    smtp_address_that_is_not_the_upn,
+    smtp_address_is_not_the_upn
+);
+
 /// Days back + today + days ahead may cover at most 1825 days, Graph's limit for a calendar
 /// view: more is refused on the form, with nothing stored; exactly 1825 is accepted.
 async fn window_limit(backend: Backend) {

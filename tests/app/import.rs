@@ -39,6 +39,7 @@ pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
         .create_subscription(&NewSubscription {
             profile_id: profile,
             source: datapump::model::SubscriptionSource::Mailbox,
+            mailbox_id: None,
             mailbox_address: mailbox,
             mailbox_name: mailbox,
             calendar_id: &calendar_id,
@@ -563,7 +564,12 @@ async fn throttling_faults_and_tokens(backend: Backend) {
         "waited as told"
     );
     assert_eq!(r.stats.throttle_waits, 3);
-    assert_eq!(r.stats.requests, r.stats.pages + 3 + masters(&w, sub).await);
+    // Pages, the three refused, series masters, and the one-time directory lookup that
+    // resolves the mailbox's address to its object id.
+    assert_eq!(
+        r.stats.requests,
+        r.stats.pages + 3 + masters(&w, sub).await + 1
+    );
     assert_matches_truth(&w, sub, room, 7, 180).await;
 
     // Dropped connections and gateway errors are retried.
@@ -964,6 +970,7 @@ async fn private_events_masked(backend: Backend) {
         .create_subscription(&NewSubscription {
             profile_id: profile,
             source: datapump::model::SubscriptionSource::Mailbox,
+            mailbox_id: None,
             mailbox_address: room,
             mailbox_name: room,
             calendar_id: &calendar_id,
@@ -1009,6 +1016,37 @@ async fn private_events_masked(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(private_events_masked_at_import, private_events_masked);
+
+/// A subscription saved with an SMTP address that is not the mailbox's UPN (as earlier
+/// versions did): the next run resolves the address to the object id, keeps it, and imports.
+async fn mailbox_addressed_by_id(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let address = datapump_sim::seed::SMTP_NOT_UPN;
+    let sub = subscribe(&w, profile, address).await;
+    assert_eq!(
+        w.app.db().subscription(sub).await.expect("sub").mailbox_id,
+        None
+    );
+    let report = run(&w, sub).await;
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    let object_id = w
+        .sim
+        .sim
+        .lock()
+        .find_user(address)
+        .map(|u| u.id.clone())
+        .expect("mailbox");
+    assert_eq!(
+        w.app.db().subscription(sub).await.expect("sub").mailbox_id,
+        Some(object_id)
+    );
+    assert_matches_truth(&w, sub, address, 7, 180).await;
+    let again = run(&w, sub).await;
+    assert_eq!(again.status.as_str(), "ok", "{:?}", again.error);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(mailbox_addressed_by_object_id, mailbox_addressed_by_id);
 
 /// Whether an occurrence's change key changes when only its series master changes is
 /// unverified; with a simulator where it does not, a renamed series still reaches every stored

@@ -45,6 +45,8 @@ pub struct ConnectQuery {
 /// A calendar found, with what the admin needs to decide.
 pub struct Found {
     pub source: SubscriptionSource,
+    /// The mailbox's directory object id, when the directory could be read.
+    pub mailbox_id: Option<String>,
     pub mailbox_address: String,
     pub mailbox_name: String,
     pub calendar: Calendar,
@@ -238,6 +240,23 @@ async fn lookup(
     graph: &Graph,
     r: CalendarRef,
 ) -> WebResult<Lookup> {
+    // Another mailbox is read by its directory id: its SMTP address need not be its UPN.
+    let (r, mailbox_id) = match r {
+        CalendarRef::Mailbox(address) => match graph.resolve_mailbox(&address).await {
+            Ok(Some(user)) => (CalendarRef::Mailbox(user.id.clone()), Some(user.id)),
+            Ok(None) => return Ok(Lookup::NotFound),
+            // The directory cannot be read (permission, trouble): by address, as typed.
+            Err(e) => {
+                tracing::info!(error = %e, "directory lookup failed; reading the mailbox by address");
+                (CalendarRef::Mailbox(address), None)
+            }
+        },
+        own => (own, None),
+    };
+    let typed = match &r {
+        CalendarRef::Mailbox(a) => a.clone(),
+        CalendarRef::Own(_) => String::new(),
+    };
     let calendar = match graph.calendar(&r).await {
         Ok(c) => c,
         Err(GraphError::Api {
@@ -257,12 +276,12 @@ async fn lookup(
     let anonymized = preview.as_ref().is_ok_and(|p| is_anonymized(p));
     let owner = calendar.owner.clone();
     let (source, mailbox_address) = match &r {
-        CalendarRef::Mailbox(a) => (
+        CalendarRef::Mailbox(_) => (
             SubscriptionSource::Mailbox,
             owner
                 .as_ref()
                 .and_then(|o| o.address.clone())
-                .unwrap_or_else(|| a.clone()),
+                .unwrap_or(typed),
         ),
         CalendarRef::Own(_) => (
             SubscriptionSource::Own,
@@ -282,6 +301,7 @@ async fn lookup(
         .await?;
     Ok(Lookup::Found(Box::new(Found {
         source,
+        mailbox_id,
         mailbox_address,
         mailbox_name,
         calendar,
@@ -546,6 +566,7 @@ pub async fn subscribe(
         .create_subscription(&NewSubscription {
             profile_id: id,
             source: found.source,
+            mailbox_id: found.mailbox_id.as_deref(),
             mailbox_address: &found.mailbox_address,
             mailbox_name: &found.mailbox_name,
             calendar_id: &found.calendar.id,
