@@ -586,6 +586,9 @@ fn random_event(
         }
     });
     let created = Utc::now() - Duration::days(b.rng.random_range(1..200));
+    // Now and then a series its organizer cancelled stays in an attendee's calendar, cancelled
+    // (on the master; delta's occurrences do not say so, graph-protocol §9.6). Rooms drop them.
+    let cancelled_series = !is_room && recurrence.is_some() && (7..9).contains(&r);
     let mut event = Event {
         id: graph_id(&["event", calendar_id, &serial.to_string()]),
         calendar_id: calendar_id.to_string(),
@@ -601,7 +604,7 @@ fn random_event(
         }
         .into(),
         is_all_day: all_day,
-        is_cancelled: false,
+        is_cancelled: cancelled_series,
         sensitivity: if (9..14).contains(&r) {
             "private"
         } else {

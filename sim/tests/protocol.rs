@@ -859,6 +859,25 @@ async fn users_are_addressed_by_id_or_upn() {
     sim.stop().await;
 }
 
+/// The default tenant has a cancelled series in an attendee's (not a room's) calendar, for the
+/// demo and the benchmarks.
+#[tokio::test]
+async fn seed_has_a_cancelled_series_in_an_attendees_calendar() {
+    let sim = start().await;
+    let found = {
+        let s = sim.sim.lock();
+        s.events.values().any(|e| {
+            e.is_cancelled
+                && e.recurrence.is_some()
+                && s.calendar(&e.calendar_id)
+                    .and_then(|c| s.user(&c.owner_id))
+                    .is_some_and(|u| u.kind != datapump_sim::model::MailboxKind::Room)
+        })
+    };
+    assert!(found);
+    sim.stop().await;
+}
+
 /// `$select` is honoured: only the selected properties come back, with `id` and annotations.
 #[tokio::test]
 async fn calendar_view_honours_select() {
