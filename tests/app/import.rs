@@ -206,6 +206,38 @@ fn new_event(calendar: &str, subject: &str, days: i64) -> NewEvent {
     }
 }
 
+/// Changes a subscription's settings as an admin would (the current version, one change).
+async fn change_settings(w: &World, sub: i64, change: impl FnOnce(&mut SubscriptionSettings)) {
+    let current = w.app.db().subscription(sub).await.expect("sub");
+    let mut settings = SubscriptionSettings {
+        display_name: current.display_name.clone(),
+        days_back: current.days_back,
+        days_ahead: current.days_ahead,
+        interval_minutes: current.interval_minutes,
+        enabled: current.enabled,
+        mask_private: current.mask_private,
+    };
+    change(&mut settings);
+    w.app
+        .db()
+        .update_subscription(sub, &settings, current.version)
+        .await
+        .expect("update");
+}
+
+/// A weekly series of `count` occurrences from `days` ahead.
+fn weekly(calendar: &str, subject: &str, days: i64, count: u32) -> NewEvent {
+    let mut series = new_event(calendar, subject, days);
+    series.recurrence = Some(datapump_sim::model::Recurrence {
+        pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
+        days_of_week: vec![],
+        range: datapump_sim::model::RecurrenceRange::Numbered {
+            number_of_occurrences: count,
+        },
+    });
+    series
+}
+
 async fn initial_import_and_every_change(backend: Backend) {
     let (w, profile) = import_world(backend, SimConfig::default(), 25).await;
     let room = "raum.muenchen@contoso.example";
@@ -510,20 +542,11 @@ async fn window_longer_than_graph_allows(backend: Backend) {
     let (w, profile) = import_world(backend, SimConfig::default(), 5).await;
     let room = "raum.berlin@contoso.example";
     let sub = subscribe(&w, profile, room).await;
-    let current = w.app.db().subscription(sub).await.expect("sub");
-    let settings = SubscriptionSettings {
-        display_name: current.display_name.clone(),
-        days_back: 3650,
-        days_ahead: 3650,
-        interval_minutes: 5,
-        enabled: true,
-        mask_private: false,
-    };
-    w.app
-        .db()
-        .update_subscription(sub, &settings, current.version)
-        .await
-        .expect("update");
+    change_settings(&w, sub, |s| {
+        s.days_back = 3650;
+        s.days_ahead = 3650;
+    })
+    .await;
     let first = run(&w, sub).await;
     assert_eq!(
         (first.status.as_str(), first.kind.as_str()),
@@ -1059,15 +1082,11 @@ async fn master_only_changes(backend: Backend) {
     let (w, profile) = import_world(backend, config, 200).await;
     let room = "raum.berlin@contoso.example";
     let series_id = {
-        let mut series = new_event(room, "Jour fixe", 2);
-        series.recurrence = Some(datapump_sim::model::Recurrence {
-            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
-            days_of_week: vec![],
-            range: datapump_sim::model::RecurrenceRange::Numbered {
-                number_of_occurrences: 5,
-            },
-        });
-        w.sim.sim.lock().create_event(series).expect("series")
+        w.sim
+            .sim
+            .lock()
+            .create_event(weekly(room, "Jour fixe", 2, 5))
+            .expect("series")
     };
     let sub = subscribe(&w, profile, room).await;
     assert_eq!(run(&w, sub).await.status, "ok");
@@ -1082,20 +1101,7 @@ async fn master_only_changes(backend: Backend) {
             },
         )
         .expect("rename");
-    let current = w.app.db().subscription(sub).await.expect("sub");
-    let settings = SubscriptionSettings {
-        display_name: current.display_name.clone(),
-        days_back: 6,
-        days_ahead: current.days_ahead,
-        interval_minutes: 5,
-        enabled: true,
-        mask_private: false,
-    };
-    w.app
-        .db()
-        .update_subscription(sub, &settings, current.version)
-        .await
-        .expect("update");
+    change_settings(&w, sub, |s| s.days_back = 6).await;
     let full = run(&w, sub).await;
     assert_eq!(
         (full.status.as_str(), full.kind.as_str()),
@@ -1136,16 +1142,9 @@ async fn cancelled_series(backend: Backend) {
         let mut sim = w.sim.sim.lock();
         sim.set_delegation(datapump_sim::state::DEFAULT_ACCOUNT, attendee, true)
             .expect("delegation");
-        let mut series = new_event(attendee, "Teamrunde", 2);
+        let mut series = weekly(attendee, "Teamrunde", 2, 4);
         series.organizer = Some("ben.mueller@contoso.example".into());
         series.attendees = vec![attendee.into()];
-        series.recurrence = Some(datapump_sim::model::Recurrence {
-            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
-            days_of_week: vec![],
-            range: datapump_sim::model::RecurrenceRange::Numbered {
-                number_of_occurrences: 4,
-            },
-        });
         let id = sim.create_event(series).expect("series");
         sim.update_event(
             &id,
@@ -1189,16 +1188,9 @@ async fn unreadable_private_series(backend: Backend) {
         let mut sim = w.sim.sim.lock();
         sim.set_delegation(datapump_sim::state::DEFAULT_ACCOUNT, colleague, true)
             .expect("delegation");
-        let mut series = new_event(colleague, "Arzttermin", 2);
+        let mut series = weekly(colleague, "Arzttermin", 2, 6);
         series.sensitivity = "private".into();
         series.attendees.clear();
-        series.recurrence = Some(datapump_sim::model::Recurrence {
-            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
-            days_of_week: vec![],
-            range: datapump_sim::model::RecurrenceRange::Numbered {
-                number_of_occurrences: 6,
-            },
-        });
         sim.create_event(series).expect("series")
     };
     let sub = subscribe(&w, profile, colleague).await;
@@ -1239,20 +1231,7 @@ async fn unreadable_private_series(backend: Backend) {
         .lock()
         .set_private_access(datapump_sim::state::DEFAULT_ACCOUNT, colleague, true)
         .expect("private access");
-    let current = w.app.db().subscription(sub).await.expect("sub");
-    let settings = SubscriptionSettings {
-        display_name: current.display_name.clone(),
-        days_back: 6,
-        days_ahead: current.days_ahead,
-        interval_minutes: 5,
-        enabled: true,
-        mask_private: false,
-    };
-    w.app
-        .db()
-        .update_subscription(sub, &settings, current.version)
-        .await
-        .expect("update");
+    change_settings(&w, sub, |s| s.days_back = 6).await;
     let full = run(&w, sub).await;
     assert_eq!(
         (full.status.as_str(), full.kind.as_str()),
@@ -1304,26 +1283,7 @@ async fn privacy_switch(backend: Backend) {
         subject(&rows),
         Some((Some("Vertrauliche Verhandlung".into()), true))
     );
-    let set_mask = |on: bool| {
-        let w = &w;
-        async move {
-            let current = w.app.db().subscription(sub).await.expect("sub");
-            let settings = SubscriptionSettings {
-                display_name: current.display_name.clone(),
-                days_back: current.days_back,
-                days_ahead: current.days_ahead,
-                interval_minutes: current.interval_minutes,
-                enabled: true,
-                mask_private: on,
-            };
-            w.app
-                .db()
-                .update_subscription(sub, &settings, current.version)
-                .await
-                .expect("update");
-        }
-    };
-    set_mask(true).await;
+    change_settings(&w, sub, |s| s.mask_private = true).await;
     let rows = w.app.db().events_of(sub).await.expect("events");
     assert_eq!(subject(&rows), Some((None, false)), "hidden at once");
     assert!(
@@ -1336,7 +1296,7 @@ async fn privacy_switch(backend: Backend) {
     let rows = w.app.db().events_of(sub).await.expect("events");
     assert_eq!(subject(&rows), Some((None, false)));
 
-    set_mask(false).await;
+    change_settings(&w, sub, |s| s.mask_private = false).await;
     let next = run(&w, sub).await;
     assert_eq!(
         (next.status.as_str(), next.kind.as_str()),
