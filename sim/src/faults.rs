@@ -25,14 +25,15 @@ pub enum FaultKind {
     /// 429 with `Retry-After` as an HTTP date `seconds` ahead (RFC 9110 allows a date; proxies
     /// and gateways in front of a service send one).
     ThrottleUntil { seconds: u64 },
-    /// 503 with an HTML page instead of Graph's JSON error (as a gateway in front of Graph
-    /// answers).
+    /// 503 with an HTML page instead of Graph's JSON error (inferred: a gateway or proxy in
+    /// front of Graph answers so; the client must not depend on Graph's error JSON).
     UnavailableHtml,
     /// The connection is dropped in the middle of the response.
     Drop,
     /// The answer arrives whole, but its `@odata.nextLink` and `@odata.deltaLink` point to
-    /// another host: a corrupted or hostile answer, which a client must not follow (it would
-    /// send its token there) nor keep as the place to continue from.
+    /// another host: a corrupted or hostile answer (not a Microsoft behaviour: an attack case),
+    /// which a client must not follow (it would send its token there) nor keep as the place to
+    /// continue from.
     ForeignLink,
 }
 

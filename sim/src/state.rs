@@ -357,6 +357,20 @@ impl SimState {
                 .contains(&(reader_id.to_string(), owner_id.to_string()))
     }
 
+    /// The user ids of a reader and a mailbox owner, by any of their keys.
+    fn reader_and_mailbox(
+        &self,
+        reader: &str,
+        mailbox: &str,
+    ) -> Result<(String, String), SimError> {
+        let id = |key: &str| {
+            self.find_user(key)
+                .map(|u| u.id.clone())
+                .ok_or_else(|| SimError::NoUser(key.into()))
+        };
+        Ok((id(reader)?, id(mailbox)?))
+    }
+
     /// Allows (or stops allowing) a reader to view a mailbox owner's private items.
     pub fn set_private_access(
         &mut self,
@@ -364,16 +378,7 @@ impl SimState {
         mailbox: &str,
         allowed: bool,
     ) -> Result<(), SimError> {
-        let reader = self
-            .find_user(reader)
-            .ok_or_else(|| SimError::NoUser(reader.into()))?
-            .id
-            .clone();
-        let mailbox = self
-            .find_user(mailbox)
-            .ok_or_else(|| SimError::NoUser(mailbox.into()))?
-            .id
-            .clone();
+        let (reader, mailbox) = self.reader_and_mailbox(reader, mailbox)?;
         if allowed {
             self.private_readers.insert((reader, mailbox));
         } else {
@@ -765,16 +770,7 @@ impl SimState {
         mailbox: &str,
         granted: bool,
     ) -> Result<(), SimError> {
-        let reader = self
-            .find_user(reader)
-            .ok_or_else(|| SimError::NoUser(reader.into()))?
-            .id
-            .clone();
-        let mailbox = self
-            .find_user(mailbox)
-            .ok_or_else(|| SimError::NoUser(mailbox.into()))?
-            .id
-            .clone();
+        let (reader, mailbox) = self.reader_and_mailbox(reader, mailbox)?;
         if granted {
             self.delegations.insert((reader, mailbox));
         } else {
