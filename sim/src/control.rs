@@ -78,6 +78,24 @@ pub async fn delete_event(State(sim): State<Sim>, Path(id): Path<String>) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Move {
+    /// Another calendar of the same mailbox; none: out of the calendar and back (Deleted Items
+    /// and restore).
+    #[serde(default)]
+    calendar: Option<String>,
+}
+
+pub async fn move_event(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    body: Option<Json<Move>>,
+) -> Result<StatusCode> {
+    let to = body.and_then(|Json(m)| m.calendar);
+    sim.lock().move_event(&id, to.as_deref())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn revoke_sessions(
     State(sim): State<Sim>,
     Path(user): Path<String>,
@@ -277,6 +295,9 @@ pub struct TruthQuery {
     calendar: String,
     start: String,
     end: String,
+    /// `rest` for the default ids; immutable ids otherwise (what Datapump asks for).
+    #[serde(default)]
+    ids: Option<String>,
 }
 
 pub async fn truth(State(sim): State<Sim>, Query(q): Query<TruthQuery>) -> Result<Json<Value>> {
@@ -285,7 +306,11 @@ pub async fn truth(State(sim): State<Sim>, Query(q): Query<TruthQuery>) -> Resul
             "start and end must be ISO 8601 instants".into(),
         ));
     };
+    let form = match q.ids.as_deref() {
+        Some("rest") => crate::ids::IdForm::Rest,
+        _ => crate::ids::IdForm::Immutable,
+    };
     Ok(Json(
-        json!({ "value": sim.truth(&q.calendar, start, end)? }),
+        json!({ "value": sim.truth(&q.calendar, start, end, form)? }),
     ))
 }

@@ -24,15 +24,23 @@ pub enum RoundItem {
     },
     Removed {
         id: String,
+        /// The item's moves when it was last seen: its REST id then.
+        moves: u32,
     },
+    /// The item is still there but moved since the last round: under a REST id it is a new
+    /// item, and the old id is removed; its immutable id did not change.
+    MovedAway { id: String, moves: u32 },
 }
+
+/// What a round remembers of each instance: its change key and its event's moves.
+type Snapshot = HashMap<String, (String, u32)>;
 
 #[derive(Debug, Clone)]
 pub struct Round {
     pub calendar_id: String,
     pub window: (DateTime<Utc>, DateTime<Utc>),
     pub items: Arc<Vec<RoundItem>>,
-    snapshot: Arc<HashMap<String, String>>,
+    snapshot: Arc<Snapshot>,
     seq: u64,
 }
 
@@ -40,7 +48,7 @@ pub struct Round {
 struct TokenState {
     calendar_id: String,
     window: (DateTime<Utc>, DateTime<Utc>),
-    snapshot: Arc<HashMap<String, String>>,
+    snapshot: Arc<Snapshot>,
     seq: u64,
     emitted: Arc<Vec<RoundItem>>,
 }
@@ -82,11 +90,12 @@ fn snapshot_of(
     state: &SimState,
     calendar_id: &str,
     window: (DateTime<Utc>, DateTime<Utc>),
-) -> (Vec<RoundItem>, HashMap<String, String>) {
+) -> (Vec<RoundItem>, Snapshot) {
     let mut items = Vec::new();
     let mut snapshot = HashMap::new();
     for i in state.instances(calendar_id, window.0, window.1) {
-        snapshot.insert(i.id.clone(), i.change_key.clone());
+        let moves = state.events.get(&i.event_id).map_or(0, |e| e.moves);
+        snapshot.insert(i.id.clone(), (i.change_key.clone(), moves));
         items.push(RoundItem::Instance {
             event_id: i.event_id,
             instance_id: i.id,
@@ -148,9 +157,17 @@ impl SimState {
                 items.push(item);
             }
         }
-        for id in previous.snapshot.keys() {
-            if !snapshot.contains_key(id) {
-                items.push(RoundItem::Removed { id: id.clone() });
+        for (id, (_, moves)) in previous.snapshot.iter() {
+            match snapshot.get(id) {
+                None => items.push(RoundItem::Removed {
+                    id: id.clone(),
+                    moves: *moves,
+                }),
+                Some((_, now)) if now != moves => items.push(RoundItem::MovedAway {
+                    id: id.clone(),
+                    moves: *moves,
+                }),
+                Some(_) => {}
             }
         }
         // Items changed outside the window (or created and deleted meanwhile) come as removals
@@ -169,7 +186,10 @@ impl SimState {
                 && !previous.snapshot.contains_key(&e.id)
                 && e.instances(previous.window.0, previous.window.1).is_empty()
             {
-                items.push(RoundItem::Removed { id: e.id.clone() });
+                items.push(RoundItem::Removed {
+                    id: e.id.clone(),
+                    moves: e.moves,
+                });
             }
         }
         let round = Round {

@@ -28,6 +28,10 @@ pub enum FaultKind {
     /// 503 with an HTML page instead of Graph's JSON error (inferred: a gateway or proxy in
     /// front of Graph answers so; the client must not depend on Graph's error JSON).
     UnavailableHtml,
+    /// 403 `ErrorAccessDenied` (documented error code, "Microsoft Graph error responses"):
+    /// what an operation answers when a permission it needs is not granted, for example
+    /// `User.ReadBasic.All` after an admin removed it from the app's consent.
+    AccessDenied,
     /// The connection is dropped in the middle of the response.
     Drop,
     /// The answer arrives whole, but its `@odata.nextLink` and `@odata.deltaLink` point to

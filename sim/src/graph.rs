@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::Sim;
 use super::delta::RoundItem;
+use super::ids::IdForm;
 use super::json::{self, graph_error};
 use super::model::{Instance, MailboxKind, User};
 use super::state::{AccessToken, SimState};
@@ -45,6 +47,11 @@ struct Request {
     path: String,
     query: Vec<(String, String)>,
     prefer: HashMap<String, String>,
+    /// The id form this request's answers use (`Prefer: IdType`).
+    ids: IdForm,
+    /// POST (only `translateExchangeIds` here) and its body.
+    post: bool,
+    body: Bytes,
     consistency_eventual: bool,
     client_request_id: Option<String>,
 }
@@ -176,14 +183,20 @@ fn odata_segments(raw: Vec<String>) -> Vec<String> {
 pub async fn handle(
     State(sim): State<Sim>,
     Path(rest): Path<String>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let base = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map_or_else(|| GRAPH.to_string(), |h| format!("http://{h}"));
+    let prefer = parse_prefer(&headers);
     let req = Request {
+        post: method == Method::POST,
+        body,
+        ids: IdForm::of(&prefer),
         base,
         path: uri.path().to_string(),
         query: uri
@@ -194,7 +207,7 @@ pub async fn handle(
                     .collect()
             })
             .unwrap_or_default(),
-        prefer: parse_prefer(&headers),
+        prefer,
         consistency_eventual: headers
             .get("consistencylevel")
             .and_then(|v| v.to_str().ok())
@@ -295,6 +308,32 @@ fn route(
     seg: &[String],
 ) -> Response {
     let strs: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let translate = matches!(
+        strs.as_slice(),
+        ["me", "translateexchangeids"] | ["users", _, "translateexchangeids"]
+    );
+    if translate != req.post {
+        // Inferred: Graph's answer to a wrong method is not quoted anywhere we found.
+        return req.error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "The HTTP method is not allowed for this resource.",
+        );
+    }
+    if translate {
+        let user = match strs.as_slice() {
+            ["me", _] => s.user(&token.user_id).cloned(),
+            _ => s.find_user_by_key(&raw[1]).cloned(),
+        };
+        return match user {
+            Some(u) => translate_ids(s, req, token, &u),
+            None => req.error(
+                StatusCode::NOT_FOUND,
+                "ErrorInvalidUser",
+                "The requested user is invalid.",
+            ),
+        };
+    }
     match strs.as_slice() {
         ["users"] => list_users(s, req, token),
         ["me"] => {
@@ -625,6 +664,91 @@ fn list_users(s: &SimState, req: &Request, token: &AccessToken) -> Response {
     axum::Json(body).into_response()
 }
 
+/// `translateExchangeIds` between the two REST forms (documented: "user:
+/// translateExchangeIds", "convertIdResult"): delegated `User.ReadBasic.All` or higher, at most
+/// 1000 ids of one mailbox, one result per id, a failed one with `errorDetails` instead of
+/// `targetId`. The error code for an id that names nothing in the mailbox is not documented
+/// (inferred: `ErrorItemNotFound`). The binary and EWS formats are not simulated.
+fn translate_ids(s: &SimState, req: &Request, token: &AccessToken, user: &User) -> Response {
+    // Personal accounts: User.Read for one's own mailbox (documented, same page).
+    let any_user = has_any(
+        token,
+        &[
+            "User.ReadBasic.All",
+            "User.Read.All",
+            "User.ReadWrite",
+            "User.ReadWrite.All",
+        ],
+    );
+    let own = user.id == token.user_id && has_any(token, &["User.Read"]);
+    if !any_user && !own {
+        return req.error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        input_ids: Vec<String>,
+        source_id_type: String,
+        target_id_type: String,
+    }
+    let Ok(body) = serde_json::from_slice::<Body>(&req.body) else {
+        return req.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid request body: inputIds, sourceIdType and targetIdType are required.",
+        );
+    };
+    if body.input_ids.len() > 1000 {
+        return req.error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "The maximum number of input ids is 1000.",
+        );
+    }
+    let (Some(source), Some(target)) = (
+        IdForm::from_exchange_format(&body.source_id_type),
+        IdForm::from_exchange_format(&body.target_id_type),
+    ) else {
+        return req.error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "The simulator translates between restId and restImmutableEntryId only.",
+        );
+    };
+    let value: Vec<Value> = body
+        .input_ids
+        .iter()
+        .map(|id| {
+            let found = s.find_item_as(id, source).filter(|(e, _)| {
+                s.calendar(&e.calendar_id)
+                    .is_some_and(|c| c.owner_id == user.id)
+            });
+            match found {
+                Some((e, date)) => {
+                    let key = match date {
+                        None => e.id.clone(),
+                        Some(d) => super::model::graph_id(&[&e.id, &d.to_string()]),
+                    };
+                    json!({ "sourceId": id, "targetId": target.render(&key, e.moves) })
+                }
+                None => json!({
+                    "sourceId": id,
+                    "errorDetails": { "code": "ErrorItemNotFound", "message": "The specified object was not found in the store." },
+                }),
+            }
+        })
+        .collect();
+    axum::Json(json!({
+        "@odata.context": format!("{GRAPH}/$metadata#Collection(microsoft.graph.convertIdResult)"),
+        "value": value,
+    }))
+    .into_response()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mailbox: calendars, events, views
 
@@ -746,7 +870,7 @@ fn event_by_id(
     user: &User,
     id: &str,
 ) -> Response {
-    let Some((event, date)) = s.find_item(id) else {
+    let Some((event, date)) = s.find_item_as(id, req.ids) else {
         return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND);
     };
     let Some(calendar) = s.calendar(&event.calendar_id) else {
@@ -779,7 +903,7 @@ fn event_by_id(
         .get("outlook.body-content-type")
         .is_some_and(|v| v == "text");
     let body = match date {
-        None => json::event(event, None, owner, zone.as_deref(), text),
+        None => json::event(event, None, owner, zone.as_deref(), text, req.ids),
         Some(d) => {
             let far = DateTime::<Utc>::MAX_UTC;
             let from = DateTime::<Utc>::MIN_UTC;
@@ -788,7 +912,7 @@ fn event_by_id(
                 .into_iter()
                 .find(|i| i.original_date == Some(d))
             {
-                Some(i) => json::event(event, Some(&i), owner, zone.as_deref(), text),
+                Some(i) => json::event(event, Some(&i), owner, zone.as_deref(), text, req.ids),
                 None => return req.error(StatusCode::NOT_FOUND, "ErrorItemNotFound", NOT_FOUND),
             }
         }
@@ -879,14 +1003,15 @@ fn render_instance(
     zone: Option<&str>,
     text: bool,
     minimal_occurrences: bool,
+    ids: IdForm,
 ) -> Option<Value> {
     let e = s.events.get(&i.event_id)?;
     let calendar = s.calendar(&e.calendar_id)?;
     let owner = s.user(&calendar.owner_id)?;
     if minimal_occurrences && i.kind == super::model::InstanceKind::Occurrence {
-        return Some(json::occurrence_minimal(e, i, zone));
+        return Some(json::occurrence_minimal(e, i, zone, ids));
     }
-    let mut v = json::event(e, Some(i), owner, zone, text);
+    let mut v = json::event(e, Some(i), owner, zone, text, ids);
     if minimal_occurrences && let Some(obj) = v.as_object_mut() {
         obj.insert("@odata.type".into(), json!("#microsoft.graph.event"));
     }
@@ -941,7 +1066,7 @@ fn view(
         .iter()
         .skip(skip)
         .take(top)
-        .filter_map(|i| render_instance(s, i, zone.as_deref(), text, false))
+        .filter_map(|i| render_instance(s, i, zone.as_deref(), text, false, req.ids))
         .map(|v| select(v, req.param("$select")))
         .collect();
     let mut body = json!({ "@odata.context": format!("{GRAPH}/$metadata#users('{}')/calendarView", user.upn) });
@@ -1029,7 +1154,15 @@ fn delta_view(
     let mut value = Vec::new();
     for item in round.items.iter().skip(offset).take(page_size) {
         match item {
-            RoundItem::Removed { id } => value.push(json::removed(id)),
+            RoundItem::Removed { id, moves } => {
+                value.push(json::removed(&req.ids.render(id, *moves)));
+            }
+            // A moved item's old REST id is gone; its immutable id is not.
+            RoundItem::MovedAway { id, moves } => {
+                if req.ids == IdForm::Rest {
+                    value.push(json::removed(&req.ids.render(id, *moves)));
+                }
+            }
             RoundItem::Instance {
                 event_id,
                 instance_id,
@@ -1041,12 +1174,14 @@ fn delta_view(
                         .map(|e| s.instances_of(e, round.window.0, round.window.1))
                         .unwrap_or_default()
                 });
+                let moves = s.events.get(event_id).map_or(0, |e| e.moves);
+                let gone = || json::removed(&req.ids.render(instance_id, moves));
                 match instances.iter().find(|i| &i.id == instance_id) {
-                    Some(i) => match render_instance(s, i, zone, text, true) {
+                    Some(i) => match render_instance(s, i, zone, text, true, req.ids) {
                         Some(v) => value.push(v),
-                        None => value.push(json::removed(instance_id)),
+                        None => value.push(gone()),
                     },
-                    None => value.push(json::removed(instance_id)),
+                    None => value.push(gone()),
                 }
             }
         }

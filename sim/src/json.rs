@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::ids::IdForm;
 use super::model::{
     Calendar, Event, Instance, InstanceKind, MailboxKind, Pattern, RecurrenceRange, User,
 };
@@ -255,10 +256,11 @@ pub fn event(
     owner: &User,
     out_zone: Option<&str>,
     body_text: bool,
+    ids: IdForm,
 ) -> Value {
     let (id, kind, start, end, subject, change_key, modified, ical) = match instance {
         Some(i) => (
-            i.id.clone(),
+            ids.render(&i.id, e.moves),
             i.kind.graph_name(),
             i.start_local,
             i.end_local,
@@ -277,7 +279,7 @@ pub fn event(
             },
         ),
         None => (
-            e.id.clone(),
+            ids.render(&e.id, e.moves),
             if e.recurrence.is_some() {
                 "seriesMaster"
             } else {
@@ -300,7 +302,7 @@ pub fn event(
         json!({ "contentType": "html", "content": format!("<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n<div>{}</div>\r\n</body>\r\n</html>\r\n", html_escape(&e.body)) })
     };
     let series_master = match kind {
-        "occurrence" | "exception" => json!(e.id),
+        "occurrence" | "exception" => json!(ids.render(&e.id, e.moves)),
         _ => Value::Null,
     };
     json!({
@@ -358,12 +360,12 @@ pub fn event(
 }
 
 /// What delta sends for an occurrence: only identity and times; the rest is on the master.
-pub fn occurrence_minimal(e: &Event, i: &Instance, out_zone: Option<&str>) -> Value {
+pub fn occurrence_minimal(e: &Event, i: &Instance, out_zone: Option<&str>, ids: IdForm) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.event",
         "@odata.etag": format!("W/\"{}\"", i.change_key),
-        "id": i.id,
-        "seriesMasterId": e.id,
+        "id": ids.render(&i.id, e.moves),
+        "seriesMasterId": ids.render(&e.id, e.moves),
         "type": InstanceKind::Occurrence.graph_name(),
         "start": date_time(i.start_local, e, out_zone),
         "end": date_time(i.end_local, e, out_zone),

@@ -10,6 +10,7 @@ pub mod delta;
 pub mod faults;
 mod graph;
 mod identity;
+pub mod ids;
 pub mod json;
 pub mod model;
 pub mod seed;
@@ -51,12 +52,14 @@ impl Sim {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The calendar's events between two instants, as calendarView returns them in UTC.
+    /// The calendar's events between two instants, as calendarView returns them in UTC, with
+    /// ids in the given form.
     pub fn truth(
         &self,
         calendar: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        ids: ids::IdForm,
     ) -> Result<Vec<Value>, SimError> {
         let s = self.lock();
         let calendar_id = s.resolve_calendar(calendar)?;
@@ -70,7 +73,7 @@ impl Sim {
             .filter_map(|i| {
                 s.events
                     .get(&i.event_id)
-                    .map(|e| json::event(e, Some(i), &owner, None, false))
+                    .map(|e| json::event(e, Some(i), &owner, None, false, ids))
             })
             .collect())
     }
@@ -85,6 +88,7 @@ pub fn router(sim: Sim) -> Router {
             "/_sim/events/{id}",
             axum::routing::patch(control::update_event).delete(control::delete_event),
         )
+        .route("/_sim/events/{id}/move", post(control::move_event))
         .route(
             "/_sim/users/{user}/revoke-sessions",
             post(control::revoke_sessions),
@@ -130,7 +134,7 @@ pub fn router(sim: Sim) -> Router {
             get(identity::authorize).post(identity::authorize_post),
         )
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
-        .route("/v1.0/{*rest}", get(graph::handle))
+        .route("/v1.0/{*rest}", get(graph::handle).post(graph::handle))
         .layer(middleware::from_fn_with_state(sim.clone(), inject_faults));
     control.merge(service).with_state(sim)
 }
@@ -241,6 +245,12 @@ async fn inject_faults(State(sim): State<Sim>, request: Request, next: Next) -> 
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             r
         }
+        FaultKind::AccessDenied => json::graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+            None,
+        ),
         FaultKind::GatewayTimeout => json::graph_error(
             StatusCode::GATEWAY_TIMEOUT,
             "UnknownError",

@@ -168,6 +168,9 @@ pub struct Event {
     /// The tenant-wide change sequence number of the latest change (drives delta).
     pub seq: u64,
     pub deleted: bool,
+    /// How often the item moved to another folder or calendar: its REST id changes each time,
+    /// its immutable id never (see `ids`).
+    pub moves: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -430,6 +433,7 @@ mod tests {
             version: 1,
             seq: 1,
             deleted: false,
+            moves: 0,
         }
     }
 

@@ -482,6 +482,7 @@ pub fn build(config: SimConfig) -> SimState {
                 version: 1,
                 seq: 0,
                 deleted: false,
+                moves: 0,
             });
         }
     }
@@ -636,6 +637,7 @@ fn random_event(
         version: 1,
         seq: 0,
         deleted: false,
+        moves: 0,
     };
     // A series gets a moved occurrence and a cancelled one.
     let dates = event.occurrence_dates(b.today + Duration::days(400));

@@ -449,6 +449,91 @@ impl SimState {
             .find_map(|e| e.occurrence_date_of(id).map(|d| (e, Some(d))))
     }
 
+    /// Finds an item by an id in the given form (see `ids`).
+    pub fn find_item_as(
+        &self,
+        id: &str,
+        form: super::ids::IdForm,
+    ) -> Option<(&Event, Option<chrono::NaiveDate>)> {
+        use super::ids::{IdForm, rest_id};
+        match form {
+            IdForm::Immutable => self.find_item(id),
+            IdForm::Rest => self.events.values().filter(|e| !e.deleted).find_map(|e| {
+                if rest_id(&e.id, e.moves) == id {
+                    return Some((e, None));
+                }
+                e.recurrence.as_ref()?;
+                let until = (Utc::now() + chrono::Duration::days(3 * 365)).date_naive();
+                e.occurrence_dates(until)
+                    .into_iter()
+                    .find(|d| {
+                        rest_id(&super::model::graph_id(&[&e.id, &d.to_string()]), e.moves) == id
+                    })
+                    .map(|d| (e, Some(d)))
+            }),
+        }
+    }
+
+    /// The simulator's key (the immutable id) of an item named in either form; the control
+    /// API takes both, so tests can use what Graph answered.
+    pub fn item_key(&self, id: &str) -> String {
+        if self.find_item(id).is_some() {
+            return id.to_string();
+        }
+        match self.find_item_as(id, super::ids::IdForm::Rest) {
+            Some((e, None)) => e.id.clone(),
+            Some((e, Some(d))) => super::model::graph_id(&[&e.id, &d.to_string()]),
+            None => id.to_string(),
+        }
+    }
+
+    /// Moves an event to another calendar of its mailbox, or out of its calendar and back (as
+    /// deleting to Deleted Items and restoring does): its REST id changes, its immutable id
+    /// does not (documented: "Obtain immutable identifiers for Outlook resources").
+    pub fn move_event(&mut self, id: &str, to_calendar: Option<&str>) -> Result<(), SimError> {
+        let key = self.item_key(id);
+        let id = key.as_str();
+        let now = self.now();
+        let seq = self.next_seq();
+        let Some(event) = self.events.get(id).filter(|e| !e.deleted).cloned() else {
+            return Err(SimError::NoEvent(id.into()));
+        };
+        let target = match to_calendar {
+            None => event.calendar_id.clone(),
+            Some(c) => {
+                let target = self.resolve_calendar(c)?;
+                let same_mailbox = self.calendar(&target).map(|c| c.owner_id.clone())
+                    == self
+                        .calendar(&event.calendar_id)
+                        .map(|c| c.owner_id.clone());
+                if !same_mailbox {
+                    return Err(SimError::Invalid(
+                        "an item moves only within its mailbox; across mailboxes it is a new item"
+                            .into(),
+                    ));
+                }
+                target
+            }
+        };
+        if target != event.calendar_id {
+            if let Some(list) = self.by_calendar.get_mut(&event.calendar_id) {
+                list.retain(|e| e != id);
+            }
+            self.by_calendar
+                .entry(target.clone())
+                .or_default()
+                .push(id.to_string());
+        }
+        if let Some(e) = self.events.get_mut(id) {
+            e.calendar_id = target;
+            e.moves += 1;
+            e.version += 1;
+            e.modified = now;
+            e.seq = seq;
+        }
+        Ok(())
+    }
+
     fn owner_of_calendar(&self, calendar_id: &str) -> Option<&User> {
         self.calendar(calendar_id)
             .and_then(|c| self.user(&c.owner_id))
@@ -602,6 +687,7 @@ impl SimState {
             version: 1,
             seq,
             deleted: false,
+            moves: 0,
         };
         self.deliver(&calendar_id, &mut event, &new.subject);
         self.insert_event(event);
@@ -609,6 +695,8 @@ impl SimState {
     }
 
     pub fn update_event(&mut self, id: &str, patch: EventPatch) -> Result<(), SimError> {
+        let key = self.item_key(id);
+        let id = key.as_str();
         let now = self.now();
         let seq = self.next_seq();
         if let Some(event) = self.events.get(id).filter(|e| !e.deleted) {
@@ -702,6 +790,8 @@ impl SimState {
 
     /// Deletes a single event or a whole series; an occurrence id cancels that occurrence.
     pub fn delete_event(&mut self, id: &str) -> Result<(), SimError> {
+        let key = self.item_key(id);
+        let id = key.as_str();
         let now = self.now();
         let seq = self.next_seq();
         if let Some(event) = self.events.get_mut(id).filter(|e| !e.deleted) {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
+use datapump_sim::ids::IdForm;
 use datapump_sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET};
 use datapump_sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig, SimServer};
 use reqwest::StatusCode;
@@ -1018,6 +1019,7 @@ async fn calendar_view_paging_time_zones_and_truth() {
             "raum.berlin@contoso.example",
             json_instant(&start),
             json_instant(&end),
+            IdForm::Rest,
         )
         .expect("truth");
     assert_eq!(events.len(), truth.len());
@@ -1076,8 +1078,18 @@ fn json_instant(s: &str) -> chrono::DateTime<Utc> {
 }
 
 /// One delta round from `url`: items and the delta link.
+/// One delta round with immutable ids, as Datapump asks (`delta_round_as` for either form).
 async fn delta_round(at: &str, url: &str, page: usize) -> (Vec<Value>, String) {
-    let prefer = format!("odata.maxpagesize={page}");
+    delta_round_as(at, url, page, true).await
+}
+
+async fn delta_round_as(at: &str, url: &str, page: usize, immutable: bool) -> (Vec<Value>, String) {
+    let ids = if immutable {
+        ", IdType=\"ImmutableId\""
+    } else {
+        ""
+    };
+    let prefer = format!("odata.maxpagesize={page}{ids}");
     let mut items = Vec::new();
     let mut next = url.to_string();
     loop {
@@ -1129,7 +1141,12 @@ async fn delta_sequences_after_each_kind_of_change() {
     let (initial, link) = delta_round(at, &url, 25).await;
     let truth = sim
         .sim
-        .truth(room, json_instant(&start), json_instant(&end))
+        .truth(
+            room,
+            json_instant(&start),
+            json_instant(&end),
+            IdForm::Immutable,
+        )
         .expect("truth");
     let ids: BTreeSet<String> = initial
         .iter()
@@ -1148,7 +1165,13 @@ async fn delta_sequences_after_each_kind_of_change() {
     assert_shape(&fixture("graph/delta-occurrence.json"), occ, "occurrence");
     assert!(occ.get("subject").is_none());
     let master_id = occ["seriesMasterId"].as_str().expect("master");
-    let (s, _, master) = graph(&sim, at, &format!("/users/{room}/events/{master_id}"), &[]).await;
+    let (s, _, master) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{master_id}"),
+        &[("Prefer", "IdType=\"ImmutableId\"")],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(master["type"], "seriesMaster");
     assert!(master["recurrence"]["pattern"]["type"].is_string());
@@ -1317,6 +1340,7 @@ async fn room_calendar_processing_rewrites_delivered_meetings() {
             "raum.hamburg@contoso.example",
             json_instant(&start),
             json_instant(&end),
+            IdForm::Rest,
         )
         .expect("truth");
     assert!(
@@ -1356,14 +1380,33 @@ async fn room_calendar_processing_rewrites_delivered_meetings() {
         .expect("policy");
     let rewritten = sim.sim.lock().create_event(new("Vertrag")).expect("create");
     // A private item opens by id only for a reader allowed to view private items.
-    let (s, _, denied) = graph(&sim, at, &format!("/users/{room}/events/{plain}"), &[]).await;
+    let immutable = [("Prefer", "IdType=\"ImmutableId\"")];
+    let (s, _, denied) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{plain}"),
+        &immutable,
+    )
+    .await;
     assert_graph_error(s, &denied, StatusCode::NOT_FOUND, "ErrorItemNotFound");
     sim.sim
         .lock()
         .set_private_access(DEFAULT_ACCOUNT, room, true)
         .expect("private access");
-    let (_, _, a) = graph(&sim, at, &format!("/users/{room}/events/{plain}"), &[]).await;
-    let (_, _, b) = graph(&sim, at, &format!("/users/{room}/events/{rewritten}"), &[]).await;
+    let (_, _, a) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{plain}"),
+        &immutable,
+    )
+    .await;
+    let (_, _, b) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{rewritten}"),
+        &immutable,
+    )
+    .await;
     assert_eq!(a["subject"], "Vertrag");
     assert_eq!(a["sensitivity"], "private");
     assert_eq!(b["subject"], "Anna Schmidt");
@@ -1384,7 +1427,13 @@ async fn room_calendar_processing_rewrites_delivered_meetings() {
             },
         )
         .expect("update");
-    let (_, _, c) = graph(&sim, at, &format!("/users/{room}/events/{rewritten}"), &[]).await;
+    let (_, _, c) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{rewritten}"),
+        &immutable,
+    )
+    .await;
     assert_eq!(c["subject"], "Vertrag");
     sim.stop().await;
 }
@@ -1585,5 +1634,124 @@ async fn control_api_over_http() {
         .expect("settings");
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(sim.sim.lock().config.mailbox_concurrency, None);
+    sim.stop().await;
+}
+
+/// REST ids change when an item moves; immutable ids (`Prefer: IdType="ImmutableId"`) do not
+/// (documented: "Obtain immutable identifiers for Outlook resources"); `translateExchangeIds`
+/// maps one form to the other.
+#[tokio::test]
+async fn immutable_ids_survive_moves_and_translate() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let room = "raum.muenchen@contoso.example";
+    let url = format!(
+        "{}/v1.0/users/{room}/calendarView/delta?startDateTime={start}&endDateTime={end}",
+        sim.url
+    );
+    let (rest, rest_link) = delta_round_as(at, &url, 50, false).await;
+    let (immutable, imm_link) = delta_round_as(at, &url, 50, true).await;
+    let ids = |items: &[Value]| -> BTreeSet<String> {
+        items
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let (rest_ids, imm_ids) = (ids(&rest), ids(&immutable));
+    assert_eq!(rest_ids.len(), imm_ids.len());
+    assert!(rest_ids.is_disjoint(&imm_ids), "the two forms differ");
+    let single = immutable
+        .iter()
+        .find(|e| e["type"] == "singleInstance")
+        .expect("a single event");
+    let key = single["id"].as_str().expect("id").to_string();
+
+    // By id: each form opens with its own header only.
+    let imm_header = [("Prefer", "IdType=\"ImmutableId\"")];
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{key}"),
+        &imm_header,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = graph(&sim, at, &format!("/users/{room}/events/{key}"), &[]).await;
+    assert_graph_error(s, &b, StatusCode::NOT_FOUND, "ErrorItemNotFound");
+
+    // translateExchangeIds: REST to immutable and back, per id, errors per id.
+    let old_rest = rest
+        .iter()
+        .find(|e| e["subject"] == single["subject"] && e["start"] == single["start"])
+        .and_then(|e| e["id"].as_str())
+        .expect("the same item under its REST id")
+        .to_string();
+    let translate = |body: Value| {
+        let url = format!("{}/v1.0/users/{room}/translateExchangeIds", sim.url);
+        async move {
+            let r = http()
+                .post(url)
+                .bearer_auth(at)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, b) = translate(json!({
+        "inputIds": [old_rest, "AAMkbm90aGluZw="],
+        "sourceIdType": "restId", "targetIdType": "restImmutableEntryId",
+    }))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["value"][0]["sourceId"], old_rest.as_str());
+    assert_eq!(b["value"][0]["targetId"], key.as_str());
+    assert!(b["value"][1]["targetId"].is_null());
+    assert!(b["value"][1]["errorDetails"]["code"].is_string());
+    let (s, b) = translate(json!({
+        "inputIds": vec!["x"; 1001], "sourceIdType": "restId", "targetIdType": "restImmutableEntryId",
+    }))
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _, _) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/translateExchangeIds"),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Out of the calendar and back (Deleted Items and restore): under REST ids the old id is
+    // removed and the item comes back under a new one; the immutable id is only updated.
+    let r = http()
+        .post(format!("{}/_sim/events/{key}/move", sim.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (rest_delta, _) = delta_round_as(at, &rest_link, 50, false).await;
+    assert!(
+        rest_delta
+            .iter()
+            .any(|e| e["id"] == old_rest.as_str() && e["@removed"].is_object()),
+        "{rest_delta:?}"
+    );
+    assert!(rest_delta.iter().any(|e| e["subject"] == single["subject"]
+        && e["id"] != old_rest.as_str()
+        && e["@removed"].is_null()));
+    let (imm_delta, _) = delta_round_as(at, &imm_link, 50, true).await;
+    let same: Vec<&Value> = imm_delta
+        .iter()
+        .filter(|e| e["id"] == key.as_str())
+        .collect();
+    assert_eq!(same.len(), 1, "{imm_delta:?}");
+    assert!(same[0]["@removed"].is_null());
+    assert!(imm_delta.iter().all(|e| e["@removed"].is_null()));
     sim.stop().await;
 }

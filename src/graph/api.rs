@@ -10,6 +10,7 @@ use super::error::GraphError;
 pub use super::events::{DateTimeTimeZone, EmailAddress, Recipient};
 use super::events::{DeltaPage, Event};
 use super::oauth::describe;
+use crate::model::ItemIds;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +56,19 @@ struct ErrorDetail {
     code: String,
     #[serde(default)]
     message: String,
+}
+
+/// `translateExchangeIds` takes at most 1000 ids per call (documented: "user:
+/// translateExchangeIds").
+const TRANSLATE_BATCH: usize = 1000;
+
+/// The `Prefer` part asking for immutable ids (documented: "Obtain immutable identifiers for
+/// Outlook resources"; it applies to the request it is sent with only).
+fn id_preference(ids: ItemIds) -> &'static str {
+    match ids {
+        ItemIds::Immutable => ", IdType=\"ImmutableId\"",
+        ItemIds::Rest => "",
+    }
 }
 
 /// Seconds from `Retry-After`: Graph sends a (possibly fractional) number of seconds; HTTP
@@ -128,9 +142,26 @@ impl Graph {
         headers: &[(&str, &str)],
     ) -> Result<T, GraphError> {
         self.check_link(url)?;
-        let mut request = self
-            .http
-            .get(url)
+        self.exchange(self.http.get(url), headers).await
+    }
+
+    /// POSTs a JSON body (Graph's actions, such as `translateExchangeIds`).
+    async fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &impl serde::Serialize,
+        headers: &[(&str, &str)],
+    ) -> Result<T, GraphError> {
+        self.check_link(url)?;
+        self.exchange(self.http.post(url).json(body), headers).await
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+    ) -> Result<T, GraphError> {
+        let mut request = request
             .bearer_auth(&self.token)
             // Microsoft asks for one per request, to find it in their logs when asked.
             .header("client-request-id", uuid::Uuid::new_v4().to_string());
@@ -426,8 +457,16 @@ impl Graph {
     /// One page of a delta round: the first link, or a next/delta link Graph returned. A page
     /// whose links lead anywhere but this Graph is refused whole, so that such a link is never
     /// kept as the place to continue from.
-    pub async fn delta_page(&self, link: &str, page_size: u32) -> Result<DeltaPage, GraphError> {
-        let prefer = format!("outlook.timezone=\"UTC\", odata.maxpagesize={page_size}");
+    pub async fn delta_page(
+        &self,
+        link: &str,
+        page_size: u32,
+        ids: ItemIds,
+    ) -> Result<DeltaPage, GraphError> {
+        let prefer = format!(
+            "outlook.timezone=\"UTC\", odata.maxpagesize={page_size}{}",
+            id_preference(ids)
+        );
         let page: DeltaPage = self.get(link, &[("Prefer", &prefer)]).await?;
         for next in [&page.next_link, &page.delta_link].into_iter().flatten() {
             self.check_link(next)?;
@@ -436,14 +475,58 @@ impl Graph {
     }
 
     /// One event by id, in UTC: the series master that delta's minimal occurrences refer to.
-    pub async fn event(&self, r: &CalendarRef, id: &str) -> Result<Event, GraphError> {
+    pub async fn event(
+        &self,
+        r: &CalendarRef,
+        id: &str,
+        ids: ItemIds,
+    ) -> Result<Event, GraphError> {
         let mut segments = Self::mailbox_segments(r);
         segments.extend(["events", id]);
-        self.get(
-            &self.url(&segments, &[]),
-            &[("Prefer", "outlook.timezone=\"UTC\"")],
-        )
-        .await
+        let prefer = format!("outlook.timezone=\"UTC\"{}", id_preference(ids));
+        self.get(&self.url(&segments, &[]), &[("Prefer", &prefer)])
+            .await
+    }
+
+    /// Translates default (REST) item ids of the calendar's mailbox to immutable ones (Graph's
+    /// `translateExchangeIds`, at most 1000 ids a call): old id and new for each id Graph
+    /// translated; an id Graph could not translate is left out.
+    pub async fn translate_to_immutable(
+        &self,
+        r: &CalendarRef,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, GraphError> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            input_ids: &'a [String],
+            source_id_type: &'static str,
+            target_id_type: &'static str,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Converted {
+            source_id: Option<String>,
+            target_id: Option<String>,
+        }
+        let mut segments = Self::mailbox_segments(r);
+        segments.push("translateExchangeIds");
+        let url = self.url(&segments, &[]);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(TRANSLATE_BATCH) {
+            let body = Body {
+                input_ids: chunk,
+                source_id_type: "restId",
+                target_id_type: "restImmutableEntryId",
+            };
+            let answer: Collection<Converted> = self.post(&url, &body, &[]).await?;
+            out.extend(answer.value.into_iter().filter_map(|c| {
+                // Only a source Datapump asked about counts: the answer names it.
+                let source = c.source_id.filter(|s| chunk.contains(s))?;
+                Some((source, c.target_id.filter(|t| !t.is_empty())?))
+            }));
+        }
+        Ok(out)
     }
 
     /// The next events of a calendar, for a preview before subscribing.
@@ -614,7 +697,7 @@ mod tests {
             "not a url",
         ] {
             assert!(matches!(
-                g.delta_page(link, 10).await,
+                g.delta_page(link, 10, ItemIds::Immutable).await,
                 Err(GraphError::ForeignLink(_))
             ));
         }

@@ -8,7 +8,7 @@ pub mod subscription;
 
 pub use self::profile::{Cloud, ProfileSettings, ProfileStatus};
 pub use self::run::{RunKind, RunStatus};
-pub use self::subscription::{SubscriptionSource, SubscriptionStatus};
+pub use self::subscription::{ItemIds, SubscriptionSource, SubscriptionStatus};
 
 /// A stored text that names no known value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +102,7 @@ mod tests {
         check(SubscriptionStatus::ALL);
         check(RunStatus::ALL);
         check(RunKind::ALL);
+        check(ItemIds::ALL);
         let e = "nope".parse::<ProfileStatus>().unwrap_err();
         assert_eq!(e.to_string(), "unknown profile status \"nope\"");
     }

@@ -24,3 +24,15 @@ stored_enum! {
         Error = "error",
     }
 }
+
+stored_enum! {
+    /// Which of Graph's id forms a subscription's stored ids (`graph_id`, `series_master_id`)
+    /// are in.
+    pub enum ItemIds as "item id form" {
+        /// Graph's default ids, which change when an item moves: subscriptions made before
+        /// Datapump asked for immutable ids, until their next run translates them.
+        Rest = "rest",
+        /// `Prefer: IdType="ImmutableId"`: the same id for the item's life in its mailbox.
+        Immutable = "immutable",
+    }
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Result, StoreError};
-use crate::model::{SubscriptionSource, SubscriptionStatus};
+use crate::model::{ItemIds, SubscriptionSource, SubscriptionStatus};
 
 macro_rules! subscription_columns {
     () => {
@@ -11,7 +11,7 @@ macro_rules! subscription_columns {
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
-         p.name AS profile_name"
+         s.item_ids, p.name AS profile_name"
     };
 }
 
@@ -52,6 +52,9 @@ pub struct Subscription {
     /// Some occurrences are stored without their series' details: the account may not open
     /// the series (private items), so only their times are known.
     pub series_unreadable: bool,
+    /// The form of the stored Graph ids; runs translate `Rest` once.
+    #[sqlx(try_from = "String")]
+    pub item_ids: ItemIds,
     pub profile_name: Option<String>,
 }
 
@@ -86,8 +89,8 @@ impl Db {
         let now = Utc::now();
         let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
                    calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
-                   next_sync_at, created_by, created_at, updated_at, status, mailbox_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16) RETURNING id";
+                   next_sync_at, created_by, created_at, updated_at, status, mailbox_id, item_ids) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16, $17) RETURNING id";
         let s = n.settings;
         let id: i64 = dispatch!(self, pool => {
             sqlx::query_scalar(sql)
@@ -95,6 +98,7 @@ impl Db {
                 .bind(n.calendar_id).bind(n.calendar_name).bind(&s.display_name).bind(s.days_back)
                 .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
                 .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str()).bind(n.mailbox_id)
+                .bind(ItemIds::Immutable.as_str())
                 .fetch_one(pool).await?
         });
         Ok(id)

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
-use crate::model::{RunKind, RunStatus, SubscriptionStatus};
+use crate::model::{ItemIds, RunKind, RunStatus, SubscriptionStatus};
 
 /// One imported event, as the `events` table stores it (see docs/database.md).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -264,6 +264,48 @@ impl Db {
                     .bind(g).bind(now).bind(lease.subscription_id).execute(&mut *tx).await?;
             }
             Ok(stats)
+        }.await)
+    }
+
+    /// The Graph ids the subscription's rows refer to: their own and their series masters'.
+    pub async fn stored_item_ids(&self, subscription_id: i64) -> Result<Vec<String>> {
+        let sql = "SELECT graph_id FROM events WHERE subscription_id = $1 \
+                   UNION SELECT series_master_id FROM events WHERE subscription_id = $1 AND series_master_id IS NOT NULL";
+        let ids = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, String>(sql).bind(subscription_id).fetch_all(pool).await?
+        });
+        Ok(ids)
+    }
+
+    /// Rewrites the stored ids to immutable ones (`translated`: old id to new) and marks the
+    /// subscription as using them, in one transaction fenced by the lease; the cursor is
+    /// dropped, so the next round is a full one in the new form. Rows whose id is not in
+    /// `translated` keep theirs; that round's reconciliation removes them if Graph no longer
+    /// has them.
+    pub async fn switch_to_immutable_ids(
+        &self,
+        lease: &Lease,
+        translated: &[(String, String)],
+    ) -> Result<u64> {
+        let id = lease.subscription_id;
+        transaction!(self, tx => async {
+            let fenced = sqlx::query(
+                "UPDATE subscriptions SET item_ids = $1, next_link = NULL, delta_link = NULL, round_full = FALSE \
+                 WHERE id = $2 AND lease_owner = $3 AND lease_version = $4",
+            )
+            .bind(ItemIds::Immutable.as_str()).bind(id).bind(&lease.owner).bind(lease.version)
+            .execute(&mut *tx).await?;
+            if fenced.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+            let mut rows = 0;
+            for (old, new) in translated {
+                rows += sqlx::query("UPDATE events SET graph_id = $1 WHERE subscription_id = $2 AND graph_id = $3")
+                    .bind(new).bind(id).bind(old).execute(&mut *tx).await?.rows_affected();
+                sqlx::query("UPDATE events SET series_master_id = $1 WHERE subscription_id = $2 AND series_master_id = $3")
+                    .bind(new).bind(id).bind(old).execute(&mut *tx).await?;
+            }
+            Ok(rows)
         }.await)
     }
 

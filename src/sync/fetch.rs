@@ -86,10 +86,22 @@ impl RunContext<'_> {
 
     /// One page of a delta round, with the retry policy.
     pub async fn delta_page(&self, link: &str) -> Result<DeltaPage, RunError> {
-        let size = self.engine.policy.page_size;
+        let (size, ids) = (self.engine.policy.page_size, self.ids);
         self.call(|g| {
             let link = link.to_string();
-            async move { g.delta_page(&link, size).await }
+            async move { g.delta_page(&link, size, ids).await }
+        })
+        .await
+    }
+
+    /// Graph's immutable ids for default ones of this mailbox, with the retry policy.
+    pub async fn translate_to_immutable(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, RunError> {
+        self.call(|g| {
+            let calendar = self.calendar.clone();
+            async move { g.translate_to_immutable(&calendar, ids).await }
         })
         .await
     }
@@ -106,8 +118,8 @@ impl RunContext<'_> {
     /// The series master with this id, with the retry policy.
     pub async fn series_master(&self, id: &str) -> Result<Event, RunError> {
         self.call(|g| {
-            let (calendar, id) = (self.calendar.clone(), id.to_string());
-            async move { g.event(&calendar, &id).await }
+            let (calendar, id, ids) = (self.calendar.clone(), id.to_string(), self.ids);
+            async move { g.event(&calendar, &id, ids).await }
         })
         .await
     }

@@ -22,7 +22,9 @@ use futures_util::StreamExt;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{ProfileStatus, RunKind, RunStatus, SubscriptionSource, SubscriptionStatus};
+use crate::model::{
+    ItemIds, ProfileStatus, RunKind, RunStatus, SubscriptionSource, SubscriptionStatus,
+};
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
@@ -208,6 +210,8 @@ pub(crate) struct RunContext<'a> {
     /// The profile's Graph (and identity platform) addresses.
     endpoints: Endpoints,
     calendar: CalendarRef,
+    /// The id form asked for (and stored).
+    ids: ItemIds,
     deadline: Instant,
     /// Page counters (pages, created, updated, deleted); the request counters are in `meter`.
     stats: RunStats,
@@ -308,6 +312,7 @@ impl SyncEngine {
             profile_id: sub.profile_id.unwrap_or(0),
             endpoints: Endpoints::default(),
             calendar: calendar_ref(&sub),
+            ids: sub.item_ids,
             deadline: Instant::now() + self.policy.max_run,
             stats: RunStats::default(),
             meter: Meter::default(),
@@ -457,6 +462,49 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// A subscription that stored Graph's default ids (made before Datapump asked for immutable
+    /// ones) switches once: its stored ids are translated by Graph and rewritten in one
+    /// transaction, so rows keep their identity and nothing is imported twice; then a full
+    /// round in the new form follows. If Graph cannot translate now, this run reads as before
+    /// and the next one tries again.
+    async fn adopt_immutable_ids(
+        &self,
+        ctx: &mut RunContext<'_>,
+        lease: &Lease,
+        sub: &Subscription,
+    ) -> Result<(), RunError> {
+        if ctx.ids == ItemIds::Immutable {
+            return Ok(());
+        }
+        let stored = self.db.stored_item_ids(sub.id).await?;
+        let translated = if stored.is_empty() {
+            Vec::new()
+        } else {
+            match ctx.translate_to_immutable(&stored).await {
+                Ok(t) => t,
+                Err(
+                    e @ (RunError::ProfilePaused(_)
+                    | RunError::ProfileUnreachable
+                    | RunError::Deadline
+                    | RunError::Store(_)),
+                ) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(subscription = sub.id, error = %e, "could not translate the stored ids to immutable ids; trying again next run");
+                    return Ok(());
+                }
+            }
+        };
+        let rows = self.db.switch_to_immutable_ids(lease, &translated).await?;
+        tracing::info!(
+            subscription = sub.id,
+            rows,
+            untranslated = stored.len().saturating_sub(translated.len()),
+            "switched to immutable ids"
+        );
+        ctx.ids = ItemIds::Immutable;
+        Ok(())
+    }
+
     async fn sync(
         &self,
         ctx: &mut RunContext<'_>,
@@ -478,6 +526,7 @@ impl SyncEngine {
             }
         }
         self.resolve_mailbox(ctx, sub).await?;
+        self.adopt_immutable_ids(ctx, lease, sub).await?;
         let w = window(sub.days_back, sub.days_ahead, Utc::now());
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);

@@ -229,6 +229,57 @@ pub struct TestApp {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
+    /// Runs statements on the test's database directly (one connection, in order), as an
+    /// older Datapump or another program would have written; `$n` parameters, text values.
+    pub async fn execute_sql(&self, statements: &[(&str, Vec<&str>)]) {
+        let url = &self._db.url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+            for (sql, args) in statements {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+                for a in args {
+                    q = q.bind(*a);
+                }
+                q.execute(&pool).await.expect("execute");
+            }
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+            for (sql, args) in statements {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+                for a in args {
+                    q = q.bind(*a);
+                }
+                q.execute(&pool).await.expect("execute");
+            }
+            pool.close().await;
+        }
+    }
+
+    /// One text column of a query on the test's database.
+    pub async fn query_strings(&self, sql: &str, args: &[&str]) -> Vec<String> {
+        let url = &self._db.url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_string()));
+            for a in args {
+                q = q.bind(*a);
+            }
+            let v = q.fetch_all(&pool).await.expect("query");
+            pool.close().await;
+            v
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_string()));
+            for a in args {
+                q = q.bind(*a);
+            }
+            let v = q.fetch_all(&pool).await.expect("query");
+            pool.close().await;
+            v
+        }
+    }
+
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, Options::default()).await
     }

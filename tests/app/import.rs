@@ -82,7 +82,7 @@ pub(crate) fn truth(
     let (start, end) = datapump::sync::window(days_back, days_ahead, Utc::now());
     w.sim
         .sim
-        .truth(mailbox, start, end)
+        .truth(mailbox, start, end, datapump_sim::ids::IdForm::Immutable)
         .expect("truth")
         .into_iter()
         .map(|e| (e["id"].as_str().unwrap_or("").to_string(), e))
@@ -1070,6 +1070,163 @@ async fn mailbox_addressed_by_id(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(mailbox_addressed_by_object_id, mailbox_addressed_by_id);
+
+/// The rows' own ids (primary keys) and Graph ids, as a reader sees them.
+async fn row_ids(w: &World, sub: i64) -> BTreeMap<String, String> {
+    let sid = sub.to_string();
+    let pks = w
+        .app
+        .query_strings(
+            "SELECT CAST(id AS TEXT) FROM events WHERE subscription_id = CAST($1 AS BIGINT) ORDER BY graph_id",
+            &[&sid],
+        )
+        .await;
+    let gids = w
+        .app
+        .query_strings(
+            "SELECT graph_id FROM events WHERE subscription_id = CAST($1 AS BIGINT) ORDER BY graph_id",
+            &[&sid],
+        )
+        .await;
+    gids.into_iter().zip(pks).collect()
+}
+
+/// Deleted to Deleted Items and restored (or moved to another calendar and back): Graph's
+/// default id changes, the immutable id Datapump asks for does not, so the row stays the same
+/// row for a reader (same primary key, same first import) instead of a deletion and a new row.
+async fn moved_items_keep_their_row(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let first = run(&w, sub).await;
+    assert_eq!(first.status.as_str(), "ok", "{:?}", first.error);
+    let before = row_ids(&w, sub).await;
+    let single = w
+        .app
+        .db()
+        .events_of(sub)
+        .await
+        .expect("events")
+        .into_iter()
+        .find(|e| e.event_type == "singleInstance")
+        .expect("a single event");
+    w.sim
+        .sim
+        .lock()
+        .move_event(&single.graph_id, None)
+        .expect("move");
+    let report = run(&w, sub).await;
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    assert_eq!(report.stats.deleted, 0, "nothing removed");
+    assert_eq!(report.stats.created, 0, "nothing new");
+    assert_eq!(row_ids(&w, sub).await, before, "every row keeps its ids");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(moved_items_keep_their_row, moved_items_keep_their_row);
+
+/// Rows an earlier version stored under Graph's default ids: the next run has Graph translate
+/// them (`translateExchangeIds`) and rewrites them in place, then reads in the immutable form;
+/// every row keeps its primary key and nothing is imported twice. Until Graph can translate,
+/// runs read as before.
+async fn rest_ids_switch_in_place(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let first = run(&w, sub).await;
+    assert_eq!(first.status.as_str(), "ok", "{:?}", first.error);
+    // Turn the stored rows into what the earlier version stored.
+    let (start, end) = datapump::sync::window(7, 180, Utc::now());
+    let (immutable, rest) = {
+        let sim = &w.sim.sim;
+        let a = sim
+            .truth(room, start, end, datapump_sim::ids::IdForm::Immutable)
+            .expect("truth");
+        let b = sim
+            .truth(room, start, end, datapump_sim::ids::IdForm::Rest)
+            .expect("truth");
+        (a, b)
+    };
+    let mut forms = BTreeMap::new();
+    for (i, r) in immutable.iter().zip(&rest) {
+        for key in ["id", "seriesMasterId"] {
+            if let (Some(a), Some(b)) = (i[key].as_str(), r[key].as_str()) {
+                forms.insert(a.to_string(), b.to_string());
+            }
+        }
+    }
+    let mut statements = vec![("UPDATE subscriptions SET item_ids = 'rest'", vec![])];
+    for (imm, old) in &forms {
+        statements.push((
+            "UPDATE events SET graph_id = $1 WHERE graph_id = $2",
+            vec![old.as_str(), imm.as_str()],
+        ));
+        statements.push((
+            "UPDATE events SET series_master_id = $1 WHERE series_master_id = $2",
+            vec![old.as_str(), imm.as_str()],
+        ));
+    }
+    w.app.execute_sql(&statements).await;
+    let before = row_ids(&w, sub).await;
+    assert!(before.keys().all(|g| forms.values().any(|r| r == g)));
+
+    // Graph refuses to translate for now (the permission was taken away): the run reads in
+    // the old form, nothing changes.
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::AccessDenied,
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("translateExchangeIds".into()),
+    });
+    let stuck = run(&w, sub).await;
+    assert_eq!(stuck.status.as_str(), "ok", "{:?}", stuck.error);
+    assert_eq!(row_ids(&w, sub).await, before);
+    let sub_row = w.app.db().subscription(sub).await.expect("sub");
+    assert_eq!(sub_row.item_ids, datapump::model::ItemIds::Rest);
+    w.sim.sim.lock().faults.clear();
+
+    // Now it can: translated in place, then a full round in the new form.
+    let translations = |w: &World| {
+        w.sim
+            .sim
+            .lock()
+            .counters
+            .by_path
+            .iter()
+            .filter(|(p, _)| p.ends_with("/translateExchangeIds"))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let asked = translations(&w);
+    let report = run(&w, sub).await;
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    assert_eq!(report.kind.as_str(), "full");
+    assert_eq!(translations(&w), asked + 1, "one call for every stored id");
+    assert_eq!(report.stats.created, 0, "nothing imported twice");
+    assert_eq!(report.stats.deleted, 0);
+    let after = row_ids(&w, sub).await;
+    let expected: BTreeMap<String, String> = before
+        .iter()
+        .map(|(old, pk)| {
+            let imm = forms
+                .iter()
+                .find(|(_, r)| *r == old)
+                .map(|(i, _)| i.clone())
+                .expect("translated");
+            (imm, pk.clone())
+        })
+        .collect();
+    assert_eq!(after, expected, "same rows under their immutable ids");
+    assert_eq!(
+        w.app.db().subscription(sub).await.expect("sub").item_ids,
+        datapump::model::ItemIds::Immutable
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(rest_ids_switch_in_place, rest_ids_switch_in_place);
 
 /// Whether an occurrence's change key changes when only its series master changes is
 /// unverified; with a simulator where it does not, a renamed series still reaches every stored
