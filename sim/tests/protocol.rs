@@ -1755,3 +1755,49 @@ async fn immutable_ids_survive_moves_and_translate() {
     assert!(imm_delta.iter().all(|e| e["@removed"].is_null()));
     sim.stop().await;
 }
+
+/// `events/{id}/instances` (documented: "List instances"): a master's occurrences in a window,
+/// each with its own iCalUId ("different for each occurrence in a recurring series", event
+/// resource), `$select` honoured; the window is required.
+#[tokio::test]
+async fn series_instances_have_their_own_ical_uid() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let room = "raum.muenchen@contoso.example";
+    let url = format!(
+        "{}/v1.0/users/{room}/calendarView/delta?startDateTime={start}&endDateTime={end}",
+        sim.url
+    );
+    let (items, _) = delta_round(at, &url, 100).await;
+    let occ = items
+        .iter()
+        .find(|e| e["type"] == "occurrence")
+        .expect("an occurrence");
+    assert!(occ.get("iCalUId").is_none(), "delta leaves it out");
+    let master_id = occ["seriesMasterId"].as_str().expect("master");
+    let imm = [("Prefer", "IdType=\"ImmutableId\"")];
+    let (_, _, master) = graph(&sim, at, &format!("/users/{room}/events/{master_id}"), &imm).await;
+    let path = format!(
+        "/users/{room}/events/{master_id}/instances?startDateTime={start}&endDateTime={end}&$select=iCalUId&$top=1000"
+    );
+    let (s, _, b) = graph(&sim, at, &path, &imm).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let list = b["value"].as_array().expect("value");
+    assert!(list.len() > 1);
+    let uids: BTreeSet<&str> = list.iter().filter_map(|i| i["iCalUId"].as_str()).collect();
+    assert_eq!(uids.len(), list.len(), "one iCalUId per occurrence");
+    assert!(!uids.contains(master["iCalUId"].as_str().expect("master uid")));
+    assert!(list.iter().all(|i| i.get("subject").is_none()), "$select");
+    assert!(list.iter().any(|i| i["id"] == occ["id"]));
+    let (s, _, b) = graph(
+        &sim,
+        at,
+        &format!("/users/{room}/events/{master_id}/instances"),
+        &imm,
+    )
+    .await;
+    assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "ErrorInvalidParameter");
+    sim.stop().await;
+}

@@ -225,6 +225,14 @@ impl Graph {
     }
 }
 
+/// An instance of a series as `$select=iCalUId` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstanceUid {
+    pub id: String,
+    #[serde(rename = "iCalUId")]
+    pub ical_uid: Option<String>,
+}
+
 /// A room from `/places/microsoft.graph.room`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -486,6 +494,32 @@ impl Graph {
         let prefer = format!("outlook.timezone=\"UTC\"{}", id_preference(ids));
         self.get(&self.url(&segments, &[]), &[("Prefer", &prefer)])
             .await
+    }
+
+    /// The iCalUId of each occurrence and exception of a series in `[from, to)` (Graph's
+    /// `events/{id}/instances`). Each occurrence has its own ("different for each occurrence
+    /// in a recurring series", event resource), and delta's minimal occurrences leave it out.
+    pub async fn instance_uids(
+        &self,
+        r: &CalendarRef,
+        master_id: &str,
+        (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        ids: ItemIds,
+    ) -> Result<Vec<InstanceUid>, GraphError> {
+        let mut segments = Self::mailbox_segments(r);
+        segments.extend(["events", master_id, "instances"]);
+        let (start, end) = (utc(from), utc(to));
+        let url = self.url(
+            &segments,
+            &[
+                ("startDateTime", &start),
+                ("endDateTime", &end),
+                ("$select", "iCalUId"),
+                ("$top", "1000"),
+            ],
+        );
+        let prefer = format!("outlook.timezone=\"UTC\"{}", id_preference(ids));
+        self.get_all(&url, &[("Prefer", &prefer)]).await
     }
 
     /// Translates default (REST) item ids of the calendar's mailbox to immutable ones (Graph's

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{RunContext, RunError};
-use crate::graph::api::{Graph, User};
+use crate::graph::api::{Graph, InstanceUid, User};
 use crate::graph::events::{DeltaPage, Event};
 use crate::graph::{GraphError, GraphFailure};
 use crate::profiles::tokens::TokenFailure;
@@ -90,6 +90,20 @@ impl RunContext<'_> {
         self.call(|g| {
             let link = link.to_string();
             async move { g.delta_page(&link, size, ids).await }
+        })
+        .await
+    }
+
+    /// Each instance's iCalUId of a series within the run's window, with the retry policy.
+    pub async fn instance_uids(&self, master_id: &str) -> Result<Vec<InstanceUid>, RunError> {
+        self.call(|g| {
+            let (calendar, id, ids, window) = (
+                self.calendar.clone(),
+                master_id.to_string(),
+                self.ids,
+                self.window,
+            );
+            async move { g.instance_uids(&calendar, &id, window, ids).await }
         })
         .await
     }

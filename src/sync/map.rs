@@ -99,7 +99,9 @@ pub fn to_row(
     let masked = mask_private && private;
     let mut row = EventRow {
         graph_id: e.id.clone(),
-        ical_uid: e.ical_uid.clone().or(base.ical_uid.clone()),
+        // Each occurrence has its own iCalUId, never the series' (the caller fills it in for
+        // delta's minimal occurrences, which leave it out).
+        ical_uid: e.ical_uid.clone(),
         series_master_id: e.series_master_id.clone(),
         event_type: e.kind.clone().unwrap_or_else(|| "singleInstance".into()),
         subject: base.subject.clone(),

@@ -160,6 +160,25 @@ impl From<StoreError> for RunError {
 }
 
 /// What the pages of a round are written under.
+/// What a round learned about the series its occurrences belong to.
+#[derive(Default)]
+struct Series {
+    /// Each master; `None` when the account may not open it.
+    masters: HashMap<String, Option<Event>>,
+    /// Each occurrence's own iCalUId, per master; `None` when not readable.
+    uids: HashMap<String, Option<HashMap<String, String>>>,
+}
+
+/// A series' detail, or `None` where Graph answers 404: the account may not open it (a
+/// private series), which is no proof that it is gone.
+fn unless_unreadable<T>(r: Result<T, RunError>) -> Result<Option<T>, RunError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(RunError::Api { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[derive(Clone, Copy)]
 struct RoundPlan<'a> {
     lease: &'a Lease,
@@ -212,6 +231,8 @@ pub(crate) struct RunContext<'a> {
     calendar: CalendarRef,
     /// The id form asked for (and stored).
     ids: ItemIds,
+    /// The subscription's window in this run.
+    window: (DateTime<Utc>, DateTime<Utc>),
     deadline: Instant,
     /// Page counters (pages, created, updated, deleted); the request counters are in `meter`.
     stats: RunStats,
@@ -313,6 +334,7 @@ impl SyncEngine {
             endpoints: Endpoints::default(),
             calendar: calendar_ref(&sub),
             ids: sub.item_ids,
+            window: window(sub.days_back, sub.days_ahead, Utc::now()),
             deadline: Instant::now() + self.policy.max_run,
             stats: RunStats::default(),
             meter: Meter::default(),
@@ -528,6 +550,7 @@ impl SyncEngine {
         self.resolve_mailbox(ctx, sub).await?;
         self.adopt_immutable_ids(ctx, lease, sub).await?;
         let w = window(sub.days_back, sub.days_ahead, Utc::now());
+        ctx.window = w;
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);
         let full_due = cursor
@@ -615,11 +638,11 @@ impl SyncEngine {
         let shared: &RunContext<'_> = ctx;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Page, RunError>>(1);
         let fetcher = async move {
-            // Series masters, fetched once per series and round.
-            let mut masters = HashMap::new();
+            // Series masters and their occurrences' iCalUIds, fetched once per series and round.
+            let mut series = Series::default();
             let mut link = first.to_string();
             loop {
-                let page = self.fetch_page(shared, &link, sub, &mut masters).await;
+                let page = self.fetch_page(shared, &link, sub, &mut series).await;
                 let next = page.as_ref().ok().and_then(|p| p.next_link.clone());
                 if tx.send(page).await.is_err() {
                     return;
@@ -676,14 +699,15 @@ impl SyncEngine {
         result
     }
 
-    /// Fetches one delta page and maps it to rows, fetching the series masters that minimal
-    /// occurrences need (once per series and run; `masters` remembers them).
+    /// Fetches one delta page and maps it to rows, fetching what minimal occurrences need: the
+    /// series master and each occurrence's own iCalUId (once per series and round; `series`
+    /// remembers them).
     async fn fetch_page(
         &self,
         ctx: &RunContext<'_>,
         link: &str,
         sub: &Subscription,
-        masters: &mut HashMap<String, Option<Event>>,
+        series: &mut Series,
     ) -> Result<Page, RunError> {
         let DeltaPage {
             value: items,
@@ -701,48 +725,79 @@ impl SyncEngine {
             match item.into_item() {
                 DeltaItem::Removed(id) => removed.push(id),
                 DeltaItem::Event(e) if e.is_series_master() => {
-                    masters.insert(e.id.clone(), Some(*e));
+                    series.masters.insert(e.id.clone(), Some(*e));
                 }
                 DeltaItem::Event(e) => events.push(e),
             }
         }
-        // The masters this page needs and the run has not seen, fetched side by side (the
-        // mailbox's permits keep it within Graph's limit).
-        let mut wanted = HashSet::new();
-        let missing: Vec<String> = events
+        let needed: HashSet<String> = events
             .iter()
             .filter(|e| e.is_minimal_occurrence())
             .filter_map(|e| e.series_master_id.clone())
-            .filter(|m| !masters.contains_key(m) && wanted.insert(m.clone()))
+            .collect();
+        // What this page needs and the round has not seen, fetched side by side (the
+        // mailbox's permits keep it within Graph's limit).
+        let width = self.policy.mailbox_concurrency.max(1);
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|m| !series.masters.contains_key(*m))
+            .cloned()
             .collect();
         let fetched: Vec<_> = futures_util::stream::iter(missing)
             .map(|mid| async move {
                 let master = ctx.series_master(&mid).await;
                 (mid, master)
             })
-            .buffer_unordered(self.policy.mailbox_concurrency.max(1))
+            .buffer_unordered(width)
             .collect()
             .await;
         for (mid, master) in fetched {
-            let master = match master {
-                Ok(m) => Some(m),
-                // Not found is no proof the series is gone: a private series the account may
-                // not open answers the same (graph-protocol §9.2).
-                Err(RunError::Api { status: 404, .. }) => None,
-                Err(e) => return Err(e),
-            };
-            masters.insert(mid, master);
+            // Not found is no proof the series is gone: a private series the account may not
+            // open answers the same (graph-protocol §9.2).
+            let master = unless_unreadable(master)?;
+            series.masters.insert(mid, master);
+        }
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|m| !series.uids.contains_key(*m))
+            .cloned()
+            .collect();
+        let fetched: Vec<_> = futures_util::stream::iter(missing)
+            .map(|mid| async move {
+                let uids = ctx.instance_uids(&mid).await;
+                (mid, uids)
+            })
+            .buffer_unordered(width)
+            .collect()
+            .await;
+        for (mid, uids) in fetched {
+            let uids = unless_unreadable(uids)?.map(|list| {
+                list.into_iter()
+                    .filter_map(|i| Some((i.id, i.ical_uid?)))
+                    .collect()
+            });
+            series.uids.insert(mid, uids);
         }
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
-            let (master, unreadable) = match (e.is_minimal_occurrence(), &e.series_master_id) {
-                (true, Some(mid)) => match masters.get(mid) {
+            let minimal = e.is_minimal_occurrence();
+            let (master, unreadable) = match (minimal, &e.series_master_id) {
+                (true, Some(mid)) => match series.masters.get(mid) {
                     Some(Some(m)) => (Some(m), false),
                     _ => (None, true),
                 },
                 _ => (None, false),
             };
             let mut row = map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?;
+            if minimal {
+                row.ical_uid = e
+                    .series_master_id
+                    .as_ref()
+                    .and_then(|mid| series.uids.get(mid))
+                    .and_then(Option::as_ref)
+                    .and_then(|uids| uids.get(&e.id))
+                    .cloned();
+            }
             if unreadable {
                 // Stored with what delta gave (times, type, series id); removed only through
                 // `@removed` or a full round. Without a change key it is rewritten whenever it
