@@ -121,6 +121,7 @@ struct FileConfig {
     sync_concurrency: Option<u64>,
     sync_page_size: Option<u64>,
     sync_lease_seconds: Option<u64>,
+    graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
     audit_retention_days: Option<u64>,
 }
@@ -275,8 +276,16 @@ impl Config {
             file_cfg.sync_lease_seconds,
             120,
         )?;
+        let concurrency_scope =
+            match var("DATAPUMP_GRAPH_CONCURRENCY").or(file_cfg.graph_concurrency) {
+                None => crate::sync::ConcurrencyScope::default(),
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| invalid("DATAPUMP_GRAPH_CONCURRENCY", e))?,
+            };
         let sync_policy = crate::sync::SyncPolicy {
             concurrency: usize::try_from(concurrency).unwrap_or(8),
+            concurrency_scope,
             page_size: u32::try_from(page_size.min(1000)).unwrap_or(200),
             lease: Duration::from_secs(lease),
             ..crate::sync::SyncPolicy::default()

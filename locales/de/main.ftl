@@ -317,6 +317,7 @@ connect-show-calendar = Kalender anzeigen
 connect-search-permission = Die Postfach-Liste bleibt leer: Die App-Registrierung benötigt das Recht User.ReadBasic.All, damit Postfächer aufgelistet werden können. Fügen Sie es hinzu (und erteilen Sie die Zustimmung) oder geben Sie die vollständige Adresse in der Adresseingabe ein, die ohne dieses Recht funktioniert.
 connect-rooms-none = Der Mandant führt keine Räume.
 connect-rooms-permission = Die Raumliste benötigt zusätzlich das Recht Place.Read.All mit Administratorzustimmung, das die Einrichtungsanleitung nicht vorsieht. Fügen Sie es der App-Registrierung hinzu und erteilen Sie die Administratorzustimmung, um diese Liste zu nutzen – oder suchen Sie über den Namen bzw. geben Sie die Adresse des Raums ein.
+connect-personal-account = Dieses Profil ist mit einem persönlichen Microsoft-Konto (z. B. outlook.com) autorisiert. Solche Konten haben kein Verzeichnis: Personensuche, Raumliste und andere Postfächer gibt es dort nicht (Microsoft Graph unterstützt sie für persönliche Konten nicht). Unter „Meine Kalender“ stehen die eigenen Kalender und die, die mit dem Konto geteilt wurden. Für Raum- und Teamkalender autorisieren Sie das Profil mit einem Geschäfts- oder Schulkonto.
 connect-calendars-permission = Die Kalender des Kontos können nicht gelesen werden: Das Recht Calendars.Read.Shared fehlt.
 connect-calendar = Kalender
 connect-owner = Besitzer

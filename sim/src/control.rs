@@ -239,6 +239,10 @@ pub async fn settings(State(sim): State<Sim>, Json(body): Json<Value>) -> Result
     if let Some(v) = get("mailboxConcurrency") {
         s.config.mailbox_concurrency = v.as_u64().map(|n| n as usize);
     }
+    if let Some(v) = get("concurrencyScope") {
+        s.config.concurrency_scope = serde_json::from_value(v.clone())
+            .map_err(|e| SimError::Invalid(format!("concurrencyScope: {e}")))?;
+    }
     if let Some(v) = get("occurrenceKeysFollowMaster") {
         s.config.occurrence_keys_follow_master = v.as_bool().unwrap_or(true);
     }

@@ -120,9 +120,17 @@ impl super::state::SimState {
         fired
     }
 
+    /// The slot key of a request: the app, and the mailbox when the limit counts per mailbox.
+    fn slot_key(&self, app: &str, mailbox: &str) -> (String, String) {
+        match self.config.concurrency_scope {
+            super::state::ConcurrencyScope::App => (app.to_string(), String::new()),
+            super::state::ConcurrencyScope::AppAndMailbox => (app.to_string(), mailbox.to_string()),
+        }
+    }
+
     /// Takes a concurrency slot for (app, mailbox); `false` when the limit is reached.
     pub fn acquire_slot(&mut self, app: &str, mailbox: &str) -> bool {
-        let key = (app.to_string(), mailbox.to_string());
+        let key = self.slot_key(app, mailbox);
         let current = self.in_flight.get(&key).copied().unwrap_or(0);
         if let Some(limit) = self.config.mailbox_concurrency
             && current >= limit
@@ -137,7 +145,7 @@ impl super::state::SimState {
     }
 
     pub fn release_slot(&mut self, app: &str, mailbox: &str) {
-        let key = (app.to_string(), mailbox.to_string());
+        let key = self.slot_key(app, mailbox);
         if let Some(n) = self.in_flight.get_mut(&key) {
             *n = n.saturating_sub(1);
             if *n == 0 {

@@ -334,6 +334,19 @@ fn route(
             ),
         };
     }
+    // Personal accounts have no organization: the directory and places are "Not supported"
+    // for them (documented, "List users" and "List places" permission tables). The answer to
+    // a `/users` query is observed (microsoft-graph-docs-contrib #7212); the same answer for
+    // `/users/{id}` and `/places` is inferred.
+    if s.user(&token.user_id).is_some_and(|u| u.personal)
+        && matches!(strs.first(), Some(&"users" | &"places"))
+    {
+        return req.error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "The query specified in the URI is not valid. Could not find a property named 'displayName' on type 'Microsoft.Fast.Profile.Web.Models._1._0.Profile'.",
+        );
+    }
     match strs.as_slice() {
         ["users"] => list_users(s, req, token),
         ["me"] => {
@@ -602,6 +615,8 @@ fn list_users(s: &SimState, req: &Request, token: &AccessToken) -> Response {
     let mut matches: Vec<&User> = s
         .users
         .iter()
+        // Personal accounts are not in the tenant's directory.
+        .filter(|u| !u.personal)
         .filter(|u| {
             filter.as_ref().is_none_or(|clauses| {
                 clauses.iter().any(|c| match c {
@@ -1315,7 +1330,7 @@ fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
     let rooms: Vec<&User> = s
         .users
         .iter()
-        .filter(|u| u.kind == MailboxKind::Room)
+        .filter(|u| u.kind == MailboxKind::Room && !u.personal)
         .collect();
     let value: Vec<Value> = rooms
         .iter()

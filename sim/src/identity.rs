@@ -678,12 +678,19 @@ fn issue(
     if scopes.contains("openid")
         && let Some(u) = s.user(user_id).cloned()
     {
+        // A personal account's tenant is the consumers tenant (observed id; graph-protocol
+        // §1.5).
+        let tid = if u.personal {
+            CONSUMERS_TENANT
+        } else {
+            TENANT_ID
+        };
         let claims = json!({
-            "aud": client_id, "iss": format!("{base}/{TENANT_ID}/v2.0"),
+            "aud": client_id, "iss": format!("{base}/{tid}/v2.0"),
             "iat": now.timestamp(), "nbf": now.timestamp(), "exp": now.timestamp() + 3600,
             "name": u.display_name, "oid": u.id, "preferred_username": u.upn,
             "sub": URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!("{}{client_id}", u.id))),
-            "tid": TENANT_ID, "ver": "2.0",
+            "tid": tid, "ver": "2.0",
         });
         if let Some(o) = body.as_object_mut() {
             o.insert("id_token".into(), json!(sign_id_token(&claims)));

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::faults::{FaultKind, FaultRule};
 pub use self::model::RoomPolicy;
-pub use self::state::{EventPatch, NewEvent, SimConfig, SimError, SimState};
+pub use self::state::{ConcurrencyScope, EventPatch, NewEvent, SimConfig, SimError, SimState};
 
 /// A handle to the simulator's state, shared by its server and by tests.
 #[derive(Clone)]

@@ -56,6 +56,9 @@ pub struct User {
     /// Refresh tokens issued before this instant are revoked (password reset, revoke sessions).
     pub tokens_valid_from: DateTime<Utc>,
     pub room_policy: RoomPolicy,
+    /// A personal Microsoft account (outlook.com and the like): not part of the tenant's
+    /// directory; signs in through `common` with the consumers tenant's id.
+    pub personal: bool,
 }
 
 impl User {

@@ -186,6 +186,7 @@ impl Builder {
             password: None,
             tokens_valid_from: Utc::now() - Duration::days(365),
             room_policy: RoomPolicy::default(),
+            personal: false,
         });
         if kind != MailboxKind::NoMailbox {
             self.calendar(&id, "Kalender", true);
@@ -490,7 +491,60 @@ pub fn build(config: SimConfig) -> SimState {
         e.seq = state.next_seq();
         state.insert_event(e);
     }
+    add_personal_account(&mut state, today);
     state
+}
+
+/// The seeded personal Microsoft account.
+pub const PERSONAL_ACCOUNT: &str = "lena.privat@outlook.example";
+pub const PERSONAL_PASSWORD: &str = "Lena-Passw0rd!";
+
+/// A personal Microsoft account with a calendar of its own, added last so that the tenant's
+/// seeded data stays as it was.
+fn add_personal_account(state: &mut SimState, today: NaiveDate) {
+    let id = format!("{:016x}", 0x6c65_6e61_7072_6976_u64);
+    state.users.push(User {
+        id: id.clone(),
+        display_name: "Lena Privat".into(),
+        given_name: Some("Lena".into()),
+        surname: Some("Privat".into()),
+        mail: Some(PERSONAL_ACCOUNT.into()),
+        upn: PERSONAL_ACCOUNT.into(),
+        job_title: None,
+        office_location: None,
+        kind: MailboxKind::Person,
+        password: Some(PERSONAL_PASSWORD.into()),
+        tokens_valid_from: Utc::now() - Duration::days(365),
+        room_policy: RoomPolicy::default(),
+        personal: true,
+    });
+    state.calendars.push(Calendar {
+        id: graph_id(&["calendar", &id, "Kalender"]),
+        owner_id: id,
+        name: "Kalender".into(),
+        color: COLORS[0].0,
+        hex_color: COLORS[0].1,
+        is_default: true,
+        version: 1,
+    });
+    for (days, subject) in [(1, "Zahnarzt"), (3, "Elternabend"), (8, "Yoga")] {
+        let day = today + Duration::days(days);
+        let _ = state.create_event(super::state::NewEvent {
+            calendar: PERSONAL_ACCOUNT.into(),
+            subject: subject.into(),
+            body: String::new(),
+            start: day.and_hms_opt(17, 0, 0).unwrap_or_default(),
+            end: day.and_hms_opt(18, 0, 0).unwrap_or_default(),
+            time_zone: "W. Europe Standard Time".into(),
+            is_all_day: false,
+            sensitivity: "normal".into(),
+            organizer: None,
+            attendees: Vec::new(),
+            location: None,
+            recurrence: None,
+            categories: Vec::new(),
+        });
+    }
 }
 
 fn random_event(

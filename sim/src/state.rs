@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::delta::DeltaStore;
 use super::faults::{Counters, FaultRule};
@@ -53,14 +54,29 @@ pub struct SimConfig {
     pub access_token_lifetime: Option<StdDuration>,
     /// How long a refresh token keeps working after it was exchanged for a new one.
     pub refresh_grace: StdDuration,
-    /// Concurrent requests per app and mailbox before 429 MailboxConcurrency; `None` = no limit.
+    /// Concurrent Outlook requests before 429 MailboxConcurrency; `None` = no limit.
     pub mailbox_concurrency: Option<usize>,
+    /// What that limit counts: Microsoft's throttling page says "4 concurrent requests per app
+    /// ID"; whether per app or per app and mailbox is contested, so both are modelled, the
+    /// stricter one by default.
+    pub concurrency_scope: ConcurrencyScope,
     /// Occurrences' change keys change with their series master's (`false`: only with their
     /// own times; which one Graph does is unverified, so both are modelled).
     pub occurrence_keys_follow_master: bool,
     /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state. Graph
     /// keeps only a few generations (the observed message lists three).
     pub delta_tokens_per_calendar: usize,
+}
+
+/// Which requests share the Outlook concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConcurrencyScope {
+    /// All of an app's requests, whatever the mailbox (the stricter reading).
+    #[default]
+    App,
+    /// An app's requests to one mailbox.
+    AppAndMailbox,
 }
 
 impl Default for SimConfig {
@@ -80,6 +96,7 @@ impl Default for SimConfig {
             access_token_lifetime: None,
             refresh_grace: StdDuration::from_secs(300),
             mailbox_concurrency: Some(4),
+            concurrency_scope: ConcurrencyScope::App,
             delta_tokens_per_calendar: 3,
             occurrence_keys_follow_master: true,
         }
@@ -292,9 +309,9 @@ impl SimState {
     /// by SMTP address (documented key; graph-protocol §9.4).
     pub fn find_user_by_key(&self, key: &str) -> Option<&User> {
         let k = key.trim();
-        self.users
-            .iter()
-            .find(|u| u.id.eq_ignore_ascii_case(k) || u.upn.eq_ignore_ascii_case(k))
+        self.users.iter().find(|u| {
+            !u.personal && (u.id.eq_ignore_ascii_case(k) || u.upn.eq_ignore_ascii_case(k))
+        })
     }
 
     pub fn user_mut(&mut self, key: &str) -> Result<&mut User, SimError> {

@@ -5,13 +5,41 @@
 use std::time::Duration;
 
 use oauth2::basic::{
-    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenResponse,
+    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
+
+/// Entra's token response: RFC 6749's fields plus the OpenID Connect `id_token`.
+type AadTokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+/// The `tid` claim of an ID token. The token came straight from the token endpoint over TLS,
+/// which OpenID Connect Core (3.1.3.7) accepts in place of checking its signature; only the
+/// tenant is read from it, never anything that grants access.
+fn tenant_of(id_token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        tid: Option<String>,
+    }
+    serde_json::from_slice::<Claims>(&bytes).ok()?.tid
+}
 
 use super::Endpoints;
 use super::error::{AadError, TokenError};
@@ -28,7 +56,7 @@ pub const SCOPES: &[&str] = &[
 
 type AadClient = oauth2::Client<
     AadError,
-    BasicTokenResponse,
+    AadTokenResponse,
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
@@ -130,6 +158,8 @@ pub struct TokenSet {
     pub expires_in: Duration,
     /// Scope names as granted, without the resource prefix.
     pub scopes: Vec<String>,
+    /// The signed-in account's tenant, from the ID token (sent when `openid` was asked for).
+    pub tenant_id: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -141,7 +171,7 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
-fn token_set(response: BasicTokenResponse) -> TokenSet {
+fn token_set(response: AadTokenResponse) -> TokenSet {
     let scopes = response
         .scopes()
         .map(|s| {
@@ -157,6 +187,11 @@ fn token_set(response: BasicTokenResponse) -> TokenSet {
         })
         .unwrap_or_default();
     TokenSet {
+        tenant_id: response
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .and_then(tenant_of),
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|r| r.secret().clone()),
         // Entra always sends expires_in; one hour is its documented minimum. A value beyond
@@ -310,7 +345,7 @@ mod tests {
             let body = format!(
                 r#"{{"access_token":"a","token_type":"Bearer","expires_in":{sent},"refresh_token":"r"}}"#
             );
-            let response: BasicTokenResponse = serde_json::from_str(&body).expect("token response");
+            let response: AadTokenResponse = serde_json::from_str(&body).expect("token response");
             let tokens = token_set(response);
             assert_eq!(tokens.expires_in, expected, "expires_in {sent}");
             // And the expiry computed from it is a real instant.

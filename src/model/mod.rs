@@ -6,7 +6,7 @@ pub mod profile;
 pub mod run;
 pub mod subscription;
 
-pub use self::profile::{Cloud, ProfileSettings, ProfileStatus};
+pub use self::profile::{CONSUMERS_TENANT_ID, Cloud, ProfileSettings, ProfileStatus};
 pub use self::run::{RunKind, RunStatus};
 pub use self::subscription::{ItemIds, SubscriptionSource, SubscriptionStatus};
 

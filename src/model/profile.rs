@@ -4,6 +4,10 @@ use chrono::NaiveDate;
 
 use super::stored_enum;
 
+/// The tenant id personal Microsoft accounts sign in with, the `tid` of their ID tokens
+/// (graph-protocol §1.5).
+pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
 stored_enum! {
     /// Microsoft's clouds; each has its own login and Graph hosts and its own app registrations.
     pub enum Cloud as "cloud" {

@@ -324,6 +324,7 @@ impl Authorizations {
                     account_name: name.as_deref(),
                     account_upn: upn.as_deref(),
                     account_id: oid.as_deref(),
+                    account_tenant: tokens.tenant_id.as_deref(),
                     scopes: &scopes,
                     authorized_by,
                 },

@@ -11,7 +11,7 @@ macro_rules! profile_columns {
     () => {
         "id, uuid, name, tenant, client_id, client_secret_enc, secret_set_at, secret_expires_on, \
          cloud, login_base, graph_base, redirect_uri, notes, status, status_code, status_detail, \
-         status_at, account_name, account_upn, account_id, granted_scopes, refresh_token_enc, \
+         status_at, account_name, account_upn, account_id, account_tenant, granted_scopes, refresh_token_enc, \
          access_token_enc, access_expires_at, token_version, last_refresh_at, transient_failures, \
          next_attempt_at, authorized_at, authorized_by, version, created_at, updated_at"
     };
@@ -41,6 +41,8 @@ pub struct Profile {
     pub account_name: Option<String>,
     pub account_upn: Option<String>,
     pub account_id: Option<String>,
+    /// The account's tenant id (the ID token's `tid`), where known.
+    pub account_tenant: Option<String>,
     pub granted_scopes: Option<String>,
     pub refresh_token_enc: Option<String>,
     pub access_token_enc: Option<String>,
@@ -57,6 +59,12 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// Authorized with a personal Microsoft account (outlook.com and the like): no directory,
+    /// no rooms, only its own calendars and those shared with it.
+    pub fn personal_account(&self) -> bool {
+        self.account_tenant.as_deref() == Some(crate::model::CONSUMERS_TENANT_ID)
+    }
+
     pub fn scopes(&self) -> Vec<String> {
         self.granted_scopes
             .as_deref()
@@ -87,6 +95,7 @@ pub struct Authorization<'a> {
     pub account_name: Option<&'a str>,
     pub account_upn: Option<&'a str>,
     pub account_id: Option<&'a str>,
+    pub account_tenant: Option<&'a str>,
     pub scopes: &'a str,
     pub authorized_by: &'a str,
 }
@@ -282,12 +291,12 @@ impl Db {
                    status_detail = NULL, status_at = $4, transient_failures = 0, next_attempt_at = NULL, \
                    account_name = $5, account_upn = $6, account_id = $7, granted_scopes = $8, \
                    authorized_at = $4, authorized_by = $9, refresh_lock_owner = NULL, refresh_lock_until = NULL, \
-                   version = version + 1, updated_at = $4 WHERE id = $10";
+                   account_tenant = $12, version = version + 1, updated_at = $4 WHERE id = $10";
         dispatch!(self, pool => {
             sqlx::query(sql)
                 .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
                 .bind(now).bind(a.account_name).bind(a.account_upn).bind(a.account_id).bind(a.scopes)
-                .bind(a.authorized_by).bind(id).bind(ProfileStatus::Ok.as_str())
+                .bind(a.authorized_by).bind(id).bind(ProfileStatus::Ok.as_str()).bind(a.account_tenant)
                 .execute(pool).await?;
         });
         Ok(())

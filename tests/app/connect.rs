@@ -552,6 +552,49 @@ async fn window_limit(backend: Backend) {
 }
 on_both_backends!(subscription_window_limit, window_limit);
 
+/// A profile authorized with a personal Microsoft account: Graph has no directory and no
+/// rooms for it, so the page offers neither and explains why, instead of failing searches; its
+/// own calendars are listed and can be subscribed.
+async fn personal_account(backend: Backend) {
+    let w = world(backend).await;
+    w.sim.sim.lock().auto_login = Some(datapump_sim::seed::PERSONAL_ACCOUNT.into());
+    let id = connected(&w).await;
+    let profile = w.app.db().profile(id).await.expect("profile");
+    assert!(profile.personal_account());
+    assert_eq!(
+        profile.account_upn.as_deref(),
+        Some(datapump_sim::seed::PERSONAL_ACCOUNT)
+    );
+    let base = format!("/profiles/{id}/connect");
+    let page = w.admin.get(&base).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("personal Microsoft account"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("name=\"q\""), "no search form");
+    assert!(!page.body.contains("connect?rooms=1"), "no rooms list");
+    assert!(!page.body.contains("name=\"address\""), "no address lookup");
+    for query in [
+        "?q=anna",
+        "?rooms=1",
+        "?address=raum.berlin%40contoso.example",
+    ] {
+        let r = w.admin.get(&format!("{base}{query}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("personal Microsoft account"), "{query}");
+        assert!(!r.body.contains("failed"), "{query}: {}", r.body);
+    }
+    let mine = w.admin.get(&format!("{base}?mine=1")).await;
+    assert!(mine.body.contains("Kalender"), "{}", mine.body);
+    let de = w.admin.get_with(&base, &[("accept-language", "de")]).await;
+    assert!(de.body.contains("persönlichen Microsoft-Konto"));
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(personal_microsoft_account, personal_account);
+
 async fn concurrent_subscribe(backend: Backend) {
     let w = world(backend).await;
     let id = connected(&w).await;

@@ -61,6 +61,8 @@ pub enum Lookup {
     NotFound,
     NoMailbox,
     Forbidden,
+    /// Other mailboxes are not reachable with a personal Microsoft account.
+    PersonalAccount,
     Failed(String),
 }
 
@@ -78,12 +80,16 @@ pub enum Search {
         pages: usize,
     },
     MissingPermission,
+    /// A personal Microsoft account has no directory to search.
+    PersonalAccount,
     Failed(String),
 }
 
 pub enum Listing<T> {
     Items(Vec<T>),
     MissingPermission,
+    /// Not available to a personal Microsoft account (rooms).
+    PersonalAccount,
     Failed(String),
 }
 
@@ -93,6 +99,9 @@ pub struct ConnectTemplate {
     p: Page,
     profile: Profile,
     account: String,
+    /// Authorized with a personal Microsoft account: no directory, no rooms, no other
+    /// mailboxes; only its own calendars and those shared with it.
+    personal: bool,
     address: String,
     q: String,
     lookup: Option<Lookup>,
@@ -386,8 +395,11 @@ async fn render(
         .map(str::trim)
         .unwrap_or("")
         .to_string();
+    let personal = profile.personal_account();
     let lookup = if let Some(own) = q.own.as_deref().filter(|o| !o.is_empty()) {
         Some(lookup(state, &profile, &graph, CalendarRef::Own(own.to_string())).await?)
+    } else if !address.is_empty() && personal {
+        Some(Lookup::PersonalAccount)
     } else if !address.is_empty() {
         Some(
             lookup(
@@ -404,6 +416,10 @@ async fn render(
     let term = q.q.as_deref().map(str::trim).unwrap_or("").to_string();
     let search = if term.is_empty() {
         None
+    } else if personal {
+        // Graph does not support people search for personal accounts ("Delegated (personal
+        // Microsoft account): Not supported"): say so instead of asking it.
+        Some(Search::PersonalAccount)
     } else {
         Some(match graph.search_users(&term).await {
             Ok(users) => {
@@ -455,7 +471,9 @@ async fn render(
             Err(e) => Search::Failed(e.to_string()),
         })
     };
-    let rooms = if q.rooms.is_some() {
+    let rooms = if q.rooms.is_some() && personal {
+        Some(Listing::PersonalAccount)
+    } else if q.rooms.is_some() {
         Some(match graph.rooms().await {
             Ok(r) => Listing::Items(r),
             Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
@@ -491,6 +509,7 @@ async fn render(
             p,
             profile,
             account,
+            personal,
             address,
             q: term,
             lookup,
