@@ -60,8 +60,11 @@ pub struct SimConfig {
     /// ID"; whether per app or per app and mailbox is contested, so both are modelled, the
     /// stricter one by default.
     pub concurrency_scope: ConcurrencyScope,
-    /// Occurrences' change keys change with their series master's (`false`: only with their
-    /// own times; which one Graph does is unverified, so both are modelled).
+    /// Occurrences' change keys change with their series master's, so a changed series comes
+    /// back whole in the next delta round (observed: "every modified recurring event would be
+    /// expanded to all occurrences for subsequent sync operations", microsoft-graph-docs-contrib
+    /// #6290). `false` models the stricter case that only a full round would reveal the change;
+    /// Datapump copes with both.
     pub occurrence_keys_follow_master: bool,
     /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state. Graph
     /// keeps only a few generations (the observed message lists three).

@@ -1801,3 +1801,70 @@ async fn series_instances_have_their_own_ical_uid() {
     assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "ErrorInvalidParameter");
     sim.stop().await;
 }
+
+/// A personal Microsoft account: its ID token names the consumers tenant (observed id); the
+/// tenant's directory neither lists nor finds it, and the directory and places are not
+/// available to it (documented "Not supported"; the `/users` answer observed in
+/// microsoft-graph-docs-contrib #7212); its own calendar works.
+#[tokio::test]
+async fn personal_accounts_have_no_directory() {
+    let sim = start().await;
+    let work = tokens(&sim).await;
+    let work_at = work["access_token"].as_str().expect("at").to_string();
+    sim.sim.lock().auto_login = Some(datapump_sim::seed::PERSONAL_ACCOUNT.into());
+    let p = pkce();
+    let r = http()
+        .get(authorize_url(&sim, &p, "s", &[]))
+        .send()
+        .await
+        .expect("authorize");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let code = query_of(&location)["code"].clone();
+    let (status, body) = redeem(&sim, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id_token = body["id_token"].as_str().expect("id token");
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').nth(1).expect("payload"))
+            .expect("base64"),
+    )
+    .expect("claims");
+    assert_eq!(claims["tid"], "9188040d-6c67-4c5b-b112-36a304b66dad");
+    let at = body["access_token"].as_str().expect("at");
+    for path in [
+        "/users?$top=5",
+        "/users/raum.berlin@contoso.example/calendar",
+        "/places/microsoft.graph.room",
+    ] {
+        let (s, _, b) = graph(&sim, at, path, &[("ConsistencyLevel", "eventual")]).await;
+        assert_graph_error(s, &b, StatusCode::BAD_REQUEST, "BadRequest");
+    }
+    let (s, _, me) = graph(&sim, at, "/me/calendar", &[]).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    // The tenant's directory does not contain it.
+    let (_, _, list) = graph(
+        &sim,
+        &work_at,
+        "/users?$search=\"displayName:Lena\"",
+        &[("ConsistencyLevel", "eventual")],
+    )
+    .await;
+    assert!(
+        list["value"].as_array().is_some_and(|v| v
+            .iter()
+            .all(|u| u["userPrincipalName"] != datapump_sim::seed::PERSONAL_ACCOUNT)),
+        "{list}"
+    );
+    let (s, _, _) = graph(
+        &sim,
+        &work_at,
+        &format!("/users/{}", datapump_sim::seed::PERSONAL_ACCOUNT),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    sim.stop().await;
+}

@@ -225,6 +225,26 @@ impl Graph {
     }
 }
 
+/// One result of `translateExchangeIds` (documented: convertIdResult): `targetId`, or
+/// `errorDetails` when that id could not be translated.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Converted {
+    source_id: Option<String>,
+    target_id: Option<String>,
+}
+
+/// The (old, new) pairs of an answer: only ids that were asked about and translated.
+fn translated(answer: Vec<Converted>, asked: &[String]) -> Vec<(String, String)> {
+    answer
+        .into_iter()
+        .filter_map(|c| {
+            let source = c.source_id.filter(|s| asked.contains(s))?;
+            Some((source, c.target_id.filter(|t| !t.is_empty())?))
+        })
+        .collect()
+}
+
 /// An instance of a series as `$select=iCalUId` returns it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct InstanceUid {
@@ -537,12 +557,6 @@ impl Graph {
             source_id_type: &'static str,
             target_id_type: &'static str,
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Converted {
-            source_id: Option<String>,
-            target_id: Option<String>,
-        }
         let mut segments = Self::mailbox_segments(r);
         segments.push("translateExchangeIds");
         let url = self.url(&segments, &[]);
@@ -554,11 +568,7 @@ impl Graph {
                 target_id_type: "restImmutableEntryId",
             };
             let answer: Collection<Converted> = self.post(&url, &body, &[]).await?;
-            out.extend(answer.value.into_iter().filter_map(|c| {
-                // Only a source Datapump asked about counts: the answer names it.
-                let source = c.source_id.filter(|s| chunk.contains(s))?;
-                Some((source, c.target_id.filter(|t| !t.is_empty())?))
-            }));
+            out.extend(translated(answer.value, chunk));
         }
         Ok(out)
     }
@@ -630,7 +640,13 @@ mod tests {
     #[test]
     fn documented_and_observed_error_bodies() {
         use crate::graph::GraphFailure;
-        let cases: [(u16, &str, GraphFailure, &str); 5] = [
+        let cases: [(u16, &str, GraphFailure, &str); 6] = [
+            (
+                400,
+                include_str!("../../tests/fixtures/graph/personal-account-users.json"),
+                GraphFailure::Rejected,
+                "BadRequest",
+            ),
             (
                 410,
                 include_str!("../../tests/fixtures/graph/sync-state-not-found.json"),
@@ -675,6 +691,33 @@ mod tests {
         assert!(
             matches!(long, GraphError::Api { message, .. } if message.ends_with("Maximum number of days: 1825"))
         );
+    }
+
+    /// Microsoft's documented `translateExchangeIds` answer: the translated id is taken, the
+    /// refused one and any id not asked about are left out.
+    #[test]
+    fn translate_exchange_ids_answer() {
+        let answer: Collection<Converted> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/graph/translate-exchange-ids.json"
+        ))
+        .expect("fixture");
+        let asked = vec![
+            "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AXRL9GMnwZEyjAZQ2rMakHQAAAAAATAAA".to_string(),
+            "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AXRL9GMnwZEyjAZQ2rMakHQAAAAAATCCC".to_string(),
+        ];
+        let pairs = translated(answer.value, &asked);
+        assert_eq!(
+            pairs,
+            vec![(
+                asked[0].clone(),
+                "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AXRL9GMnwZEyjAZQ2rMakHQAAAAAATBBB".to_string()
+            )]
+        );
+        let other: Collection<Converted> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/graph/translate-exchange-ids.json"
+        ))
+        .expect("fixture");
+        assert!(translated(other.value, &["someone else's".to_string()]).is_empty());
     }
 
     #[test]
