@@ -159,6 +159,37 @@ impl Db {
         }))
     }
 
+    /// Extends a lease its run still holds (a run waiting on Graph); `Conflict` when it was
+    /// lost meanwhile.
+    pub async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE subscriptions SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_version = $4";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(until).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version)
+                .execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    /// Closes the runs a killed process left "running": no live lease of their owner holds
+    /// their subscription any more. They are recorded as interrupted.
+    pub async fn close_abandoned_runs(&self) -> Result<u64> {
+        let now = Utc::now();
+        let sql = "UPDATE sync_runs SET status = $1, finished_at = $2, \
+                   error = 'the process running this import ended before it finished' \
+                   WHERE finished_at IS NULL AND status = $3 AND NOT EXISTS ( \
+                   SELECT 1 FROM subscriptions s WHERE s.id = sync_runs.subscription_id \
+                   AND s.lease_owner = sync_runs.owner AND s.lease_until >= $2)";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(RunStatus::Interrupted.as_str()).bind(now).bind(RunStatus::Running.as_str())
+                .execute(pool).await?.rows_affected()
+        });
+        Ok(n)
+    }
+
     pub async fn cursor(&self, id: i64) -> Result<Cursor> {
         let sql = "SELECT next_link, delta_link, window_start, window_end, round_full, round_generation, \
                    sync_generation, last_full_sync_at FROM subscriptions WHERE id = $1";

@@ -48,7 +48,9 @@ impl Meter {
 }
 
 impl RunContext<'_> {
-    /// Waits `delay` unless that would pass the deadline.
+    /// Waits `delay` unless that would pass the deadline. Shutdown ends the wait at once (the
+    /// run is recorded as interrupted); a long wait renews the lease, so that no other instance
+    /// takes over a run that only waits for Graph.
     async fn wait(&self, delay: Duration, throttled: bool) -> Result<(), RunError> {
         if Instant::now() + delay > self.deadline {
             return Err(RunError::Deadline);
@@ -58,8 +60,28 @@ impl RunContext<'_> {
         }
         let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         self.meter.waited_ms.fetch_add(ms, Ordering::Relaxed);
-        tokio::time::sleep(delay).await;
-        Ok(())
+        let until = Instant::now() + delay;
+        let slice = (self.engine.policy.lease / 3).max(Duration::from_millis(10));
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            tokio::select! {
+                () = self.engine.shutdown.cancelled() => return Err(RunError::Interrupted),
+                () = tokio::time::sleep((until - now).min(slice)) => {}
+            }
+            if Instant::now() < until {
+                self.engine
+                    .db
+                    .renew_lease(&self.lease, crate::time::from_now(self.engine.policy.lease))
+                    .await
+                    .map_err(|e| match e {
+                        crate::storage::StoreError::Conflict => RunError::LeaseLost,
+                        e => RunError::from(e),
+                    })?;
+            }
+        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -166,9 +188,13 @@ impl RunContext<'_> {
                 Err(e) => return Err(RunError::Internal(e.to_string())),
             };
             let graph = self.engine.client.graph(&self.endpoints, &token.token);
-            let result = {
-                let _permit = self.mailbox.acquire().await;
-                op(graph).await
+            // Shutdown does not wait for Graph: the request is dropped, the run interrupted.
+            let result = tokio::select! {
+                () = self.engine.shutdown.cancelled() => return Err(RunError::Interrupted),
+                r = async {
+                    let _permit = self.mailbox.acquire().await;
+                    op(graph).await
+                } => r,
             };
             let e = match result {
                 Ok(value) => {

@@ -251,6 +251,8 @@ pub struct SyncEngine {
 
 pub(crate) struct RunContext<'a> {
     engine: &'a SyncEngine,
+    /// The run's lease, renewed while it waits.
+    lease: Lease,
     mailbox: Arc<tokio::sync::Semaphore>,
     profile_id: i64,
     /// The profile's Graph (and identity platform) addresses.
@@ -362,6 +364,7 @@ impl SyncEngine {
         let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
         let mut ctx = RunContext {
             engine: self,
+            lease: lease.clone(),
             // Replaced by the shared permits once the profile (its app) is known.
             mailbox: Arc::new(tokio::sync::Semaphore::new(1)),
             profile_id: sub.profile_id.unwrap_or(0),
@@ -868,7 +871,17 @@ impl SyncEngine {
     }
 
     /// Runs every due subscription (or the given one) once, in the foreground.
+    /// Records runs a killed process left "running" as interrupted (their lease has lapsed).
+    async fn close_abandoned_runs(&self) {
+        match self.db.close_abandoned_runs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(runs = n, "closed runs left unfinished by an ended process"),
+            Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
+        }
+    }
+
     pub async fn run_once(&self, only: Option<i64>) -> Result<Vec<RunReport>, StoreError> {
+        self.close_abandoned_runs().await;
         let ids = match only {
             Some(id) => {
                 self.db.request_sync(id).await?;
@@ -891,10 +904,17 @@ impl SyncEngine {
         let permits = Arc::new(tokio::sync::Semaphore::new(self.policy.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         let mut tick = tokio::time::interval(self.policy.tick);
+        // At start, and again whenever a lease could have lapsed: another instance may have
+        // been killed meanwhile.
+        let mut next_cleanup = Instant::now();
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+            }
+            if Instant::now() >= next_cleanup {
+                self.close_abandoned_runs().await;
+                next_cleanup = Instant::now() + self.policy.lease;
             }
             while let Some(done) = tasks.try_join_next() {
                 if let Err(e) = done

@@ -839,6 +839,144 @@ async fn concurrency_scopes(backend: Backend) {
 }
 on_both_backends!(concurrency_scopes, concurrency_scopes);
 
+/// Waits until the simulator has answered `n` requests with an injected fault.
+async fn faults_answered(w: &World, n: u64) {
+    let started = std::time::Instant::now();
+    while w.sim.sim.lock().counters.faults_injected < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no fault answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Shutdown (SIGTERM) while a run waits out Graph's Retry-After of ten minutes: the wait ends
+/// at once, the run is recorded as interrupted and the lease released, so that the next start
+/// (or another instance) continues without waiting for the lease to lapse.
+async fn shutdown_ends_waits(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let sub = subscribe(&w, profile, "raum.berlin@contoso.example").await;
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Throttle { retry_after: 600 },
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("calendarView".into()),
+    });
+    let engine = w.app.state.sync.clone();
+    let task = tokio::spawn(async move { engine.run_subscription(sub).await });
+    faults_answered(&w, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stopped = std::time::Instant::now();
+    w.app.state.shutdown.cancel();
+    let report = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the run ends on shutdown")
+        .expect("join")
+        .expect("run")
+        .expect("lease");
+    assert!(stopped.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(report.status.as_str(), "interrupted", "{:?}", report.error);
+    let sid = sub.to_string();
+    let lease = w
+        .app
+        .query_strings(
+            "SELECT COALESCE(lease_owner, '') FROM subscriptions WHERE id = CAST($1 AS BIGINT)",
+            &[&sid],
+        )
+        .await;
+    assert_eq!(lease, vec![String::new()], "lease released");
+    let runs = w
+        .app
+        .query_strings(
+            "SELECT status FROM sync_runs WHERE subscription_id = CAST($1 AS BIGINT) AND finished_at IS NOT NULL",
+            &[&sid],
+        )
+        .await;
+    assert_eq!(runs, vec!["interrupted".to_string()]);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(shutdown_ends_waits, shutdown_ends_waits);
+
+/// A run waiting longer than its lease renews the lease: no other engine can take the
+/// subscription over meanwhile, and the run completes.
+async fn long_waits_keep_the_lease(backend: Backend) {
+    let options = Options {
+        page_size: Some(50),
+        env: vec![("DATAPUMP_SYNC_LEASE_SECONDS", "2".into())],
+        ..Options::default()
+    };
+    let w = world_with(backend, options, SimConfig::default()).await;
+    let profile = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, profile).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Throttle { retry_after: 5 },
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("calendarView".into()),
+    });
+    let engine = w.app.state.sync.clone();
+    let task = tokio::spawn(async move { engine.run_subscription(sub).await });
+    faults_answered(&w, 1).await;
+    // Past the lease's two seconds, while the run still waits.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let other = w
+        .app
+        .db()
+        .claim_subscription(sub, "another-instance", Utc::now() + Duration::seconds(60))
+        .await
+        .expect("claim");
+    assert!(other.is_none(), "the waiting run still holds its lease");
+    let report = task.await.expect("join").expect("run").expect("lease");
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(long_waits_keep_the_lease, long_waits_keep_the_lease);
+
+/// A run row left "running" by a killed process is closed as interrupted at the next start;
+/// a run another live instance holds the lease for is left alone.
+async fn abandoned_runs_closed(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let dead = subscribe(&w, profile, "raum.berlin@contoso.example").await;
+    let live = subscribe(&w, profile, "raum.muenchen@contoso.example").await;
+    let db = w.app.db();
+    // The killed process: its lease has lapsed.
+    db.claim_subscription(dead, "killed-process", Utc::now() - Duration::seconds(1))
+        .await
+        .expect("claim")
+        .expect("lease");
+    db.start_run(dead, datapump::model::RunKind::Delta, "killed-process")
+        .await
+        .expect("run");
+    // Another instance, alive and within its lease.
+    db.claim_subscription(live, "live-instance", Utc::now() + Duration::seconds(120))
+        .await
+        .expect("claim")
+        .expect("lease");
+    db.start_run(live, datapump::model::RunKind::Delta, "live-instance")
+        .await
+        .expect("run");
+    w.app.state.sync.run_once(Some(-1)).await.ok();
+    let app = &w.app;
+    let status = |owner: &'static str| async move {
+        app.query_strings("SELECT status FROM sync_runs WHERE owner = $1", &[owner])
+            .await
+    };
+    assert_eq!(
+        status("killed-process").await,
+        vec!["interrupted".to_string()]
+    );
+    assert_eq!(status("live-instance").await, vec!["running".to_string()]);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(abandoned_runs_closed, abandoned_runs_closed);
+
 /// A large import in a child process, SIGKILLed at random moments and restarted until it
 /// finishes: the result equals the truth, without duplicates (SQLite: the child uses the same
 /// file; PostgreSQL: the same schema).
