@@ -390,3 +390,6 @@ sync-hint-network = Microsoft ist nicht erreichbar. Prüfen Sie Netzwerk und Pro
 sync-hint-deadline = Der Import dauerte zu lange und wurde angehalten; der nächste Lauf setzt dort fort.
 sync-hint-graph = Microsoft Graph hat unerwartet geantwortet. Datapump versucht es erneut; hält das an, hilft die Angabe unten dem Support.
 sync-hint-internal = Datapump konnte den Import nicht speichern (Datenbankfehler). Siehe Server-Log; Datapump versucht es erneut.
+profile-url-https-required = Die Adresse muss mit https:// beginnen: Datapump sendet das Geheimnis und die Tokens dorthin. http:// ist nur für diesen Rechner (localhost) erlaubt.
+profile-secret-again = Geben Sie das Geheimnis erneut ein: Cloud, Anmelde- oder Graph-Adresse ändern sich, und das gespeicherte Geheimnis wird nie an eine neue Adresse geschickt.
+hint-client-secret-edit = Leer lassen, um das gespeicherte Geheimnis zu behalten. Pflicht, wenn sich Cloud, Anmelde- oder Graph-Adresse ändern: Das Geheimnis geht nur an die Adressen, für die es eingegeben wurde.

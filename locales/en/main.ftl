@@ -390,3 +390,6 @@ sync-hint-network = Microsoft could not be reached. Check the server's network a
 sync-hint-deadline = The import took too long and was stopped; it continues where it left off on the next run.
 sync-hint-graph = Microsoft Graph gave an unexpected answer. Datapump tries again; if this persists, the detail below helps support.
 sync-hint-internal = Datapump could not store the import (database error). See the server log; Datapump tries again.
+profile-url-https-required = The address must start with https://: Datapump sends the secret and the tokens there. http:// is allowed only for this machine (localhost).
+profile-secret-again = Enter the client secret again: the cloud, sign-in or Graph address changes, and the stored secret is never sent to a new address.
+hint-client-secret-edit = Leave empty to keep the stored secret. Required when the cloud, sign-in or Graph address changes: the secret only goes to the addresses it was entered for.

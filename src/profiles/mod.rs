@@ -123,14 +123,41 @@ fn is_domain(s: &str) -> bool {
         })
 }
 
-fn base_url(raw: &str) -> Option<String> {
+/// A custom sign-in or Graph address: an http(s) origin with a path at most. The client secret
+/// and tokens are sent there, so it must be https; plain http only to this machine (a local
+/// simulator or test double).
+fn base_url(raw: &str) -> Result<String, &'static str> {
     let trimmed = raw.trim().trim_end_matches('/');
-    let u = url::Url::parse(trimmed).ok()?;
+    let u = url::Url::parse(trimmed).map_err(|_| "profile-url-invalid")?;
     let ok = matches!(u.scheme(), "http" | "https")
         && u.host_str().is_some()
         && u.query().is_none()
         && u.fragment().is_none();
-    ok.then(|| trimmed.to_string())
+    if !ok {
+        return Err("profile-url-invalid");
+    }
+    if u.scheme() == "http" && !is_loopback(&u) {
+        return Err("profile-url-https-required");
+    }
+    Ok(trimmed.to_string())
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether saving `s` sends the profile's secret somewhere else: another cloud, sign-in or
+/// Graph address. Then the secret must be entered again, so that a stored secret can never be
+/// redirected to a host of an admin's choosing and read there.
+pub fn addresses_changed(before: &Profile, s: &ProfileSettings) -> bool {
+    before.cloud != s.cloud
+        || before.login_base != s.login_base
+        || before.graph_base != s.graph_base
 }
 
 /// Field errors (translation keys) and warnings from validating a profile form.
@@ -186,11 +213,11 @@ pub fn validate(
         None => {
             let login = base_url(&input.login_base);
             let graph = base_url(&input.graph_base);
-            if login.is_none() {
-                v.errors.push(("login_base", "profile-url-invalid"));
+            if let Err(key) = &login {
+                v.errors.push(("login_base", key));
             }
-            if graph.is_none() {
-                v.errors.push(("graph_base", "profile-url-invalid"));
+            if let Err(key) = &graph {
+                v.errors.push(("graph_base", key));
             }
             (login.unwrap_or_default(), graph.unwrap_or_default())
         }

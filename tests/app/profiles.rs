@@ -656,6 +656,85 @@ async fn editing_and_deleting(backend: Backend) {
 }
 on_both_backends!(editing_and_deleting_profiles, editing_and_deleting);
 
+/// The stored client secret cannot be sent to an address of an admin's choosing: changing the
+/// cloud, sign-in or Graph address requires entering the secret again, and custom addresses
+/// other than this machine must be https. A refused change changes nothing.
+async fn secret_follows_only_its_addresses(backend: Backend) {
+    let w = world(backend).await;
+    let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, id).await;
+    let before = w.app.db().profile(id).await.expect("profile");
+    w.admin.get(&format!("/profiles/{id}/edit")).await;
+    let version = before.version.to_string();
+    let edit = |login: &'static str, secret: &'static str| {
+        let mut f = profile_form(&w.sim, "Zentrale", "");
+        f.retain(|(k, _)| *k != "client_secret" && *k != "login_base");
+        f.push(("login_base", login));
+        f.push(("client_secret", secret));
+        f
+    };
+    // Another host, over https, without the secret: refused at the field.
+    let mut f = edit("https://collector.example", "");
+    f.push(("version", &version));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("Enter the client secret again"),
+        "{}",
+        r.body
+    );
+    // Plain http to another host: refused even with a secret.
+    let mut f = edit("http://collector.example", "a-new-secret-value~1234");
+    f.push(("version", &version));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("must start with https://"), "{}", r.body);
+    assert!(
+        !r.body.contains("a-new-secret-value"),
+        "the secret is not echoed back"
+    );
+    let unchanged = w.app.db().profile(id).await.expect("profile");
+    assert_eq!(unchanged.login_base, before.login_base);
+    assert_eq!(unchanged.client_secret_enc, before.client_secret_enc);
+    assert_eq!(unchanged.version, before.version);
+    // Testing the profile still goes to the old address only.
+    let sim_tokens = w.sim.sim.lock().counters.token_requests;
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert!(w.sim.sim.lock().counters.token_requests > sim_tokens);
+
+    // With the secret entered again the change is saved, and the new secret with it.
+    let mut f = edit(
+        "https://login.partner-cloud.example",
+        "a-new-secret-value~1234",
+    );
+    f.push(("version", &version));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let after = w.app.db().profile(id).await.expect("profile");
+    assert_eq!(after.login_base, "https://login.partner-cloud.example");
+    assert_ne!(after.client_secret_enc, before.client_secret_enc);
+    let audit = w.app.audit_actions().await;
+    assert!(audit.iter().any(|a| a == "profile.updated"));
+    // Other settings change without the secret.
+    let mut f = edit("https://login.partner-cloud.example", "");
+    f.retain(|(k, _)| *k != "name");
+    f.push(("name", "Zentrale Berlin"));
+    let v = after.version.to_string();
+    f.push(("version", &v));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        w.app.db().profile(id).await.expect("p").client_secret_enc,
+        after.client_secret_enc
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    secret_follows_only_its_addresses,
+    secret_follows_only_its_addresses
+);
+
 async fn key_rotation(backend: Backend) {
     let w = world(backend).await;
     let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;

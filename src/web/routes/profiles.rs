@@ -363,8 +363,9 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(mut input): Form<ProfileInput>,
 ) -> WebResult<Response> {
-    let before = state.db.profile(id).await?;
-    input.client_secret.clear();
+    let mut before = state.db.profile(id).await?;
+    // Never echoed back into the form.
+    let secret = std::mem::take(&mut input.client_secret);
     let (settings, v) = match profiles::validate(&input, false) {
         Ok(ok) => ok,
         Err(v) => {
@@ -379,7 +380,60 @@ pub async fn update(
             );
         }
     };
-    let version = input.version.unwrap_or(before.version);
+    let mut version = input.version.unwrap_or(before.version);
+    // A new cloud or address gets the secret only from the admin who enters it again.
+    let new_secret = match secret.trim() {
+        "" if profiles::addresses_changed(&before, &settings) => {
+            let mut errors = FormErrors::default();
+            errors.add("client_secret", "profile-secret-again");
+            return form(
+                p,
+                &state,
+                false,
+                id,
+                input,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+        "" => None,
+        entered => {
+            let mut check = profiles::Validation::default();
+            profiles::check_secret(entered, &mut check);
+            if !check.errors.is_empty() {
+                return form(
+                    p,
+                    &state,
+                    false,
+                    id,
+                    input,
+                    errors_of(&check),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                );
+            }
+            Some(entered.to_string())
+        }
+    };
+    if let Some(secret) = &new_secret {
+        if version != before.version {
+            let current = state.db.profile(id).await?;
+            let mut errors = FormErrors::default();
+            errors.add("form", "profile-conflict");
+            let mut input = input;
+            input.version = Some(current.version);
+            return form(p, &state, false, id, input, errors, StatusCode::CONFLICT);
+        }
+        let sealed = state.tokens.seal(
+            crate::crypto::context::ProfileColumn::ClientSecret,
+            &before.uuid,
+            secret,
+        );
+        let replaced =
+            changes::replace_secret(&state.db, id, &sealed, settings.secret_expires_on).await?;
+        // The settings are compared with what was stored before, at the new version.
+        version = replaced.version;
+        before.version = version;
+    }
     match changes::save_settings(&state.db, &before, &settings, version).await {
         Ok(after) => {
             let mut changes = Vec::new();
@@ -397,6 +451,9 @@ pub async fn update(
             }
             if before.redirect_uri != after.redirect_uri {
                 changes.push("redirect URI changed".into());
+            }
+            if new_secret.is_some() {
+                changes.push("client secret replaced".into());
             }
             if before.secret_expires_on != after.secret_expires_on {
                 changes.push(format!(
