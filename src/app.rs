@@ -197,6 +197,7 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
     ));
     let state = AppState {
         throttle: Arc::new(config.throttle.clone()),
+        hashing: Arc::default(),
         tokens,
         authorizations,
         sync,

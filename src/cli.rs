@@ -260,9 +260,16 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
                     "the database is PostgreSQL: back it up with pg_dump".into(),
                 ));
             }
+            db.record_audit(cli_audit(
+                "backup.created",
+                &to.display().to_string(),
+                Some("verified with SQLite's integrity check".into()),
+            ))
+            .await?;
             println!(
-                "Backed up the database to {}. The secret key ({}) is not part of it: \
-                 keep a copy of the key file apart from the backups.",
+                "Backed up the database to {} (readable by this user only; integrity checked). \
+                 The secret key ({}) is not part of it: keep a copy of the key file apart from \
+                 the backups.",
                 to.display(),
                 config.secret_key_file.display()
             );

@@ -97,6 +97,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error("backup failed: {0}")]
+    Backup(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -229,16 +231,25 @@ impl Db {
     /// A consistent copy of a running SQLite database (`VACUUM INTO`: readers and the importer
     /// carry on meanwhile). Returns false for PostgreSQL, whose tool for this is `pg_dump`.
     pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<bool> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query("VACUUM INTO $1")
-                    .bind(to.to_string_lossy().into_owned())
-                    .execute(pool)
-                    .await?;
-                Ok(true)
-            }
-            Pool::Postgres(_) => Ok(false),
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(false);
+        };
+        // The copy holds sealed secrets and the audit log: readable by its owner only, from
+        // the moment it exists (VACUUM INTO fills an empty file that is already there).
+        create_private_file(to)?;
+        let copied = sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(pool)
+            .await;
+        let verified = match copied {
+            Ok(_) => verify_sqlite(to).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = verified {
+            let _ = std::fs::remove_file(to);
+            return Err(e);
         }
+        Ok(true)
     }
 
     /// Applies pending migrations. They are forward-only; a database that is newer than this
@@ -261,5 +272,40 @@ impl Db {
 
     pub async fn close(&self) {
         dispatch!(self, pool => pool.close().await)
+    }
+}
+
+/// Creates an empty file readable and writable by its owner only; refuses an existing one.
+fn create_private_file(path: &std::path::Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|e| StoreError::Backup(format!("{}: {e}", path.display())))
+}
+
+/// Opens a copy read-only and runs SQLite's integrity check on it.
+async fn verify_sqlite(path: &std::path::Path) -> Result<()> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    let result: Result<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .map_err(Into::into);
+    pool.close().await;
+    match result?.as_str() {
+        "ok" => Ok(()),
+        other => Err(StoreError::Backup(format!(
+            "the copy failed its integrity check: {}",
+            other.chars().take(200).collect::<String>()
+        ))),
     }
 }

@@ -24,6 +24,15 @@ impl DbSessionStore {
     }
 }
 
+/// The key a session is stored under: a hash of its id, so that neither the database nor a
+/// backup of it holds anything that signs in. Ids are 128 random bits: a plain SHA-256 suffices.
+fn stored_key(id: &Id) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        format!("datapump-session:{id}").as_bytes(),
+    ))
+}
+
 fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond()).unwrap_or(DateTime::UNIX_EPOCH)
 }
@@ -124,7 +133,7 @@ impl SessionStore for DbSessionStore {
         loop {
             let inserted = self
                 .db
-                .insert_session(&record.id.to_string(), admin_id, &data, expires)
+                .insert_session(&stored_key(&record.id), admin_id, &data, expires)
                 .await
                 .map_err(backend)?;
             if inserted {
@@ -138,7 +147,7 @@ impl SessionStore for DbSessionStore {
         let (admin_id, data, expires) = encode(record)?;
         match self
             .db
-            .upsert_session(&record.id.to_string(), admin_id, &data, expires)
+            .upsert_session(&stored_key(&record.id), admin_id, &data, expires)
             .await
         {
             Ok(()) => Ok(()),
@@ -153,7 +162,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let Some((data, expires)) = self
             .db
-            .load_session(&session_id.to_string())
+            .load_session(&stored_key(session_id))
             .await
             .map_err(backend)?
         else {
@@ -171,7 +180,7 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         self.db
-            .delete_session(&session_id.to_string())
+            .delete_session(&stored_key(session_id))
             .await
             .map_err(backend)
     }

@@ -60,7 +60,10 @@ impl WebError {
                 StatusCode::CONFLICT
             }
             Self::Store(
-                StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_),
+                StoreError::Database(_)
+                | StoreError::Migrate(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Backup(_),
             )
             | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

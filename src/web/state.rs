@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: Db,
     pub key: Arc<SecretKey>,
     pub throttle: Arc<ThrottlePolicy>,
+    /// Password checks in flight (bounded; one kept for known devices).
+    pub hashing: Arc<crate::auth::throttle::HashPermits>,
     pub tokens: Arc<TokenService>,
     pub authorizations: Arc<Authorizations>,
     pub sync: Arc<SyncEngine>,

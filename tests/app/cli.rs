@@ -205,6 +205,16 @@ fn backup_while_running_restores_into_a_fresh_data_dir() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("secret.key"), "names the key: {stdout}");
+    assert!(stdout.contains("integrity checked"), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
     // Never overwrites.
     let again = datapump(dir.path())
         .args(["backup", "--to", &file.display().to_string()])
@@ -229,4 +239,23 @@ fn backup_while_running_restores_into_a_fresh_data_dir() {
         "{}",
         String::from_utf8_lossy(&list.stderr)
     );
+    // The source's audit log records the backup.
+    let source = format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("datapump.db").display()
+    );
+    let recorded: i64 = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&source).await.expect("source");
+            let n = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'backup.created'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+            pool.close().await;
+            n
+        });
+    assert_eq!(recorded, 1);
 }

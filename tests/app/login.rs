@@ -75,12 +75,19 @@ async fn throttling(backend: Backend) {
     }
     let app = TestApp::spawn_with(backend, options).await;
     app.create_admin("anna", Role::Admin).await;
+    // Anna's own browser signed in before: it carries her device cookie.
+    let own = app.client();
+    assert_eq!(
+        own.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
     let client = app.client();
     for _ in 0..4 {
         let r = client.login("anna", "wrong password here").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    // Refused now, even with the right password, with a clear message and Retry-After.
+    // Refused now from devices Anna never signed in from, even with the right password, with
+    // a clear message and Retry-After.
     let refused = client.login("anna", PASSWORD).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
@@ -89,6 +96,29 @@ async fn throttling(backend: Backend) {
         refused.body
     );
     assert!(refused.headers.contains_key("retry-after"));
+    // Refused attempts do not prolong the refusal.
+    let retry = |p: &crate::common::Page| {
+        p.headers["retry-after"]
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let first = retry(&refused);
+    for _ in 0..3 {
+        client.login("anna", "wrong password here").await;
+    }
+    assert!(retry(&client.login("anna", PASSWORD).await) <= first);
+    // Her own browser signs in at once: the attacker slowed others down, not her.
+    let started = std::time::Instant::now();
+    own.get("/").await;
+    own.post("/logout", &[]).await;
+    own.get("/login").await;
+    assert_eq!(
+        own.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
     // Another username is not affected by this one's failures.
     app.create_admin("bert", Role::Viewer).await;
     assert_eq!(
@@ -105,12 +135,16 @@ async fn throttling(backend: Backend) {
 }
 on_both_backends!(throttling_after_failures, throttling);
 
-async fn per_address_refusal(backend: Backend) {
+/// Many failures from one address slow its attempts down but never refuse them: everyone
+/// behind one proxy shares an address.
+async fn per_address_slowdown(backend: Backend) {
     let mut options = Options::default();
     if let Some(t) = options.throttle.as_mut() {
-        t.ip_refuse_after = 3;
+        t.ip_delay_after = 3;
         t.user_refuse_after = 100;
         t.user_delay_after = 100;
+        t.base_delay = std::time::Duration::from_millis(300);
+        t.max_delay = std::time::Duration::from_millis(300);
     }
     let app = TestApp::spawn_with(backend, options).await;
     app.create_admin("anna", Role::Admin).await;
@@ -118,14 +152,53 @@ async fn per_address_refusal(backend: Backend) {
     for name in ["x1", "x2", "x3"] {
         client.login(name, "wrong password here").await;
     }
-    // The address is refused for every username now.
+    let started = std::time::Instant::now();
     assert_eq!(
         client.login("anna", PASSWORD).await.status,
-        StatusCode::TOO_MANY_REQUESTS
+        StatusCode::SEE_OTHER,
+        "slowed down, not refused"
     );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
     app.stop().await;
 }
-on_both_backends!(per_address_refusal, per_address_refusal);
+on_both_backends!(per_address_slowdown, per_address_slowdown);
+
+/// A burst of parallel wrong passwords for one username cannot slip past the count: each
+/// attempt is reserved before its password is checked, so at most the allowed number are
+/// checked at all, on both databases.
+async fn parallel_burst(backend: Backend) {
+    let mut options = Options::default();
+    if let Some(t) = options.throttle.as_mut() {
+        t.user_delay_after = 100;
+        t.user_refuse_after = 10;
+    }
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_admin("anna", Role::Admin).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let client = app.client();
+        tasks.spawn(async move {
+            client.get("/login").await;
+            client.login("anna", "wrong password here").await.status
+        });
+    }
+    let mut checked = 0;
+    let mut refused = 0;
+    while let Some(status) = tasks.join_next().await {
+        match status.expect("task") {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        checked <= 10,
+        "{checked} passwords checked, {refused} refused"
+    );
+    assert_eq!(checked + refused, 40);
+    app.stop().await;
+}
+on_both_backends!(parallel_burst_is_counted, parallel_burst);
 
 async fn idle_expiry(backend: Backend) {
     let options = Options {
@@ -232,3 +305,51 @@ on_both_backends!(
     password_change_ends_other_sessions,
     password_change_ends_other_sessions
 );
+
+/// Sessions are stored under a hash of their id: the database (and so a backup of it) holds
+/// nothing that signs in, while the id in the browser's cookie does.
+async fn sessions_stored_hashed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_admin("anna", Role::Admin).await;
+    let client = app.client();
+    client.get("/login").await;
+    let page = client.login("anna", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let id = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{}=", datapump::web::SESSION_COOKIE)))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let stored = app.query_strings("SELECT id FROM sessions", &[]).await;
+    assert!(!stored.is_empty());
+    assert!(stored.iter().all(|s| s != &id && !s.contains(&id)));
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let with = |value: String| {
+        let bare = bare.clone();
+        let url = format!("{}/", app.base);
+        async move {
+            bare.get(url)
+                .header(
+                    "cookie",
+                    format!("{}={value}", datapump::web::SESSION_COOKIE),
+                )
+                .send()
+                .await
+                .expect("get")
+                .status()
+        }
+    };
+    assert_eq!(with(id).await, StatusCode::OK, "the browser's id signs in");
+    for key in stored {
+        assert_ne!(with(key).await, StatusCode::OK, "a stored key does not");
+    }
+    app.stop().await;
+}
+on_both_backends!(sessions_stored_hashed, sessions_stored_hashed);

@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::auth::password::{self, Verified};
-use crate::auth::throttle::Decision;
+use crate::auth::throttle::{self, Decision};
 use crate::auth::validate_username;
 use crate::i18n::Lang;
 use crate::storage::admins::{NewAdmin, Role};
@@ -74,6 +74,7 @@ pub async fn login(
     p: Page,
     actor: Actor,
     ip: axum::Extension<ClientIp>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> WebResult<Response> {
     let next = safe_next(form.next.as_deref());
@@ -93,19 +94,20 @@ pub async fn login(
         )
     };
 
-    match state
+    let device = device_cookie(&headers).map(|t| throttle::device_hash(&t));
+    let attempt = state
         .throttle
-        .check(&state.db, &username, ip.as_deref())
-        .await?
-    {
+        .reserve(&state.db, &username, ip.as_deref(), device.as_deref())
+        .await?;
+    match attempt.decision {
         Decision::Refuse { retry_after } => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
             state
                 .db
                 .record_audit(actor.record(
                     "login.refused",
-                    Some(username.clone()),
-                    Some("too many failed attempts".into()),
+                    Some(audit_name(&username)),
+                    Some("too many failed attempts from devices this username has not signed in from".into()),
                 ))
                 .await?;
             let message = p.t1("login-refused", "minutes", minutes);
@@ -123,11 +125,14 @@ pub async fn login(
     }
 
     let admin = state.db.admin_by_username(&username).await?;
-    let verified = match &admin {
-        Some(a) => password::verify(&form.password, &a.password_hash).await?,
-        None => {
-            password::verify_dummy(&form.password).await;
-            Verified::No
+    let verified = {
+        let _permit = state.hashing.acquire(attempt.known_device).await;
+        match &admin {
+            Some(a) => password::verify(&form.password, &a.password_hash).await?,
+            None => {
+                password::verify_dummy(&form.password).await;
+                Verified::No
+            }
         }
     };
     let admin = match (admin, verified) {
@@ -137,21 +142,21 @@ pub async fn login(
             a
         }
         _ => {
-            state
-                .throttle
-                .record_failure(&state.db, &username, ip.as_deref())
-                .await?;
+            // The reserved attempt stays: it is the failure's record.
             state
                 .db
-                .record_audit(actor.record("login.failure", Some(username.clone()), None))
+                .record_audit(actor.record("login.failure", Some(audit_name(&username)), None))
                 .await?;
-            tracing::info!(username = %crate::storage::audit::escape_control(&username), "login failed");
+            tracing::info!(username = %crate::storage::audit::escape_control(&audit_name(&username)), "login failed");
             let message = p.t("login-failed");
             return fail(p, StatusCode::UNAUTHORIZED, message);
         }
     };
 
-    state.throttle.record_success(&state.db, &username).await?;
+    let new_device = state
+        .throttle
+        .succeeded(&state.db, &attempt, &username, device.as_deref())
+        .await?;
     auth::sign_in(&session, &admin).await?;
     state.db.record_login(admin.id).await?;
     state
@@ -165,7 +170,52 @@ pub async fn login(
             .record("login.success", Some(admin.username.clone()), None),
         )
         .await?;
-    Ok(p.redirect(&next))
+    let mut response = p.redirect(&next);
+    if let Some(token) = new_device {
+        let cookie = device_cookie_header(&state, &token);
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// The cookie that marks a browser an admin signed in from.
+const DEVICE_COOKIE: &str = "datapump_device";
+
+fn device_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+fn device_cookie_header(state: &AppState, token: &str) -> String {
+    let config = &state.config;
+    let path = match config.public_url.prefix() {
+        "" => "/",
+        p => p,
+    };
+    let secure = if config.public_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{DEVICE_COOKIE}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        config.throttle.device_lifetime.as_secs()
+    )
+}
+
+/// A username as the audit log keeps it from a failed attempt: anyone can type anything, so
+/// only its first 64 characters.
+fn audit_name(username: &str) -> String {
+    username.chars().take(64).collect()
 }
 
 pub async fn logout(
