@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
-    /// Probe a running instance's /healthz (for container health checks); exit 0 when healthy.
+    /// Probe a running instance's /readyz (for container health checks); exit 0 when it can work.
     Healthcheck {
         /// Base URL of the instance; default: the configured bind address.
         #[arg(long)]
@@ -432,7 +432,7 @@ async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), CliErro
             );
             (
                 host,
-                format!("{}/healthz", parsed.path().trim_end_matches('/')),
+                format!("{}/readyz", parsed.path().trim_end_matches('/')),
             )
         }
         None => {
@@ -440,7 +440,7 @@ async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), CliErro
             if addr.ip().is_unspecified() {
                 addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            (addr.to_string(), "/healthz".to_string())
+            (addr.to_string(), "/readyz".to_string())
         }
     };
     let probe = async {

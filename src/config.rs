@@ -39,6 +39,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub session_idle_timeout: Duration,
     pub session_max_lifetime: Duration,
+    /// `/readyz` reports not ready when the data directory's file system has less free space.
+    pub min_free_disk_mb: u64,
     /// How long finished import runs are kept (the latest of each subscription always stays).
     pub run_history: Duration,
     /// How long audit log entries are kept.
@@ -124,6 +126,7 @@ struct FileConfig {
     graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
     audit_retention_days: Option<u64>,
+    min_free_disk_mb: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,6 +260,12 @@ impl Config {
             file_cfg.audit_retention_days,
             730,
         )?;
+        let min_free_disk_mb = number(
+            "DATAPUMP_MIN_FREE_DISK_MB",
+            var("DATAPUMP_MIN_FREE_DISK_MB"),
+            file_cfg.min_free_disk_mb,
+            100,
+        )?;
 
         let concurrency = number(
             "DATAPUMP_SYNC_CONCURRENCY",
@@ -302,6 +311,7 @@ impl Config {
             log_format,
             session_idle_timeout: Duration::from_secs(idle_minutes * 60),
             session_max_lifetime: Duration::from_secs(max_hours * 3600),
+            min_free_disk_mb,
             run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
             audit_retention: Duration::from_secs(audit_days.min(36_500) * 86_400),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),

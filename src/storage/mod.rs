@@ -262,6 +262,15 @@ impl Db {
         Ok(())
     }
 
+    /// A committed write of one fixed row, for readiness checks.
+    pub async fn write_probe(&self) -> Result<()> {
+        let sql = "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(chrono::Utc::now()).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         dispatch!(self, pool => {

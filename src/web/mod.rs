@@ -133,6 +133,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
     // Assets and probes need no session.
     let plain = Router::new()
         .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
         .route("/static/{name}", get(static_files::serve));
 

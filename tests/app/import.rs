@@ -1108,7 +1108,8 @@ async fn visible_in_the_ui(backend: Backend) {
     // Dashboard, health and metrics show the state.
     let dashboard = w.admin.get("/").await;
     assert!(dashboard.body.contains("subjects hidden by the room"));
-    let health: Value = serde_json::from_str(&w.admin.get("/healthz").await.body).expect("json");
+    let health: Value =
+        serde_json::from_str(&w.admin.get("/status.json").await.body).expect("json");
     assert_eq!(health["subscriptions_attention"][0]["reason"], "anonymized");
     let metrics = w.admin.get("/metrics").await;
     assert!(metrics.body.contains(&format!(
@@ -1142,14 +1143,14 @@ async fn visible_in_the_ui(backend: Backend) {
     let mut failing = false;
     for _ in 0..50 {
         let health: Value =
-            serde_json::from_str(&w.admin.get("/healthz").await.body).expect("json");
+            serde_json::from_str(&w.admin.get("/status.json").await.body).expect("json");
         if health["subscriptions_attention"][0]["reason"] == "failing" {
             failing = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(failing, "the failure is visible in /healthz");
+    assert!(failing, "the failure is visible in /status.json");
     // The page says what it means and what to do, in the admin's language, with Microsoft's
     // answer beneath.
     let page = w.admin.get(&format!("/subscriptions/{sub}")).await;

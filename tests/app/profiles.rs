@@ -452,7 +452,7 @@ async fn token_service(backend: Backend) {
     let page = w.admin.get(&format!("/profiles/{id}")).await;
     assert!(page.body.contains("Re-authorization needed") && page.body.contains("AADSTS50173"));
     assert!(page.body.contains("password was changed or reset"));
-    let health_body = w.admin.get("/healthz").await.body;
+    let health_body = w.admin.get("/status.json").await.body;
     let health: serde_json::Value = serde_json::from_str(&health_body).expect("json");
     assert_eq!(health["degraded_profiles"][0]["status"], "needs_reauth");
 

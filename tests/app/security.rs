@@ -121,6 +121,7 @@ async fn security_headers_on_every_kind_of_response() {
         ("/", StatusCode::SEE_OTHER),
         ("/login", StatusCode::OK),
         ("/healthz", StatusCode::OK),
+        ("/readyz", StatusCode::OK),
         ("/static/app.css", StatusCode::OK),
         ("/static/nope.css", StatusCode::NOT_FOUND),
         ("/no/such/page", StatusCode::NOT_FOUND),
@@ -183,17 +184,44 @@ async fn secret_key_file_is_created_owner_only() {
     app.stop().await;
 }
 
+/// `/healthz` says the process answers; `/readyz` whether it can work: the database answers
+/// and takes a write, the data directory has room. Neither names a profile or subscription;
+/// that is `/status.json`, for signed-in admins only.
 async fn healthz_reports_database(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn(backend.clone()).await;
+    app.create_admin("anna", Role::Admin).await;
     let client = app.client();
-    let ok = client.get("/healthz").await;
-    assert_eq!(ok.status, StatusCode::OK);
+    let ok = client.get("/readyz").await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let json: serde_json::Value = serde_json::from_str(&ok.body).expect("json");
     assert_eq!(json["status"], "ok");
+    assert_eq!(json["write"], "ok");
+    assert_eq!(json["disk"], "ok");
+    assert!(json["disk_free_mb"].as_u64().is_some_and(|mb| mb > 0));
+    // Anonymous visitors get no details; signed-in admins do.
+    assert_ne!(client.get("/status.json").await.status, StatusCode::OK);
+    let (admin, _) = app.signed_in("bert", Role::Viewer).await;
+    let status = admin.get("/status.json").await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert!(status.body.contains("degraded_profiles"));
     app.db().close().await;
-    let down = client.get("/healthz").await;
+    let down = client.get("/readyz").await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.body.contains("unreachable"));
+    let alive = client.get("/healthz").await;
+    assert_eq!(alive.status, StatusCode::OK, "alive, though not ready");
     app.stop().await;
+
+    // Too little free disk: not ready, and said so.
+    let options = Options {
+        env: vec![("DATAPUMP_MIN_FREE_DISK_MB", "1000000000".into())],
+        ..Options::default()
+    };
+    let full = TestApp::spawn_with(backend, options).await;
+    let r = full.client().get("/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.body.contains("\"disk\":\"low\""), "{}", r.body);
+    full.stop().await;
 }
 on_both_backends!(healthz_reports_database, healthz_reports_database);
 

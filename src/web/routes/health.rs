@@ -1,6 +1,7 @@
-//! `GET /healthz`: no login; 200 when the database answers, 503 otherwise. Degraded profiles do
-//! not make the instance unhealthy, but are listed so monitoring sees them. The body never
-//! carries versions or secrets.
+//! Probes, without login and without names: `GET /healthz` says the process answers (liveness);
+//! `GET /readyz` says it can work: the database answers and takes a write, and the data
+//! directory has room (readiness; what the container's health check asks). The state of
+//! profiles and subscriptions is for signed-in admins: `GET /status.json`.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,24 +10,62 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::profiles::ProfileStatus;
+use crate::web::error::WebResult;
 use crate::web::state::AppState;
 
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    let db_ok = tokio::time::timeout(std::time::Duration::from_secs(5), state.db.ping())
+pub async fn healthz() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+/// Free space of the file system holding `path`, in MiB.
+fn free_disk_mb(path: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let stat = rustix::fs::statvfs(path).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let limit = std::time::Duration::from_secs(5);
+    let database = tokio::time::timeout(limit, state.db.ping())
         .await
         .is_ok_and(|r| r.is_ok());
-    if !db_ok {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "database": "unreachable"})),
-        )
-            .into_response();
-    }
+    let write = database
+        && tokio::time::timeout(limit, state.db.write_probe())
+            .await
+            .is_ok_and(|r| r.is_ok());
+    let free = free_disk_mb(&state.config.data_dir);
+    let disk_ok = free.is_none_or(|mb| mb >= state.config.min_free_disk_mb);
+    let ready = database && write && disk_ok;
+    let body = json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "database": if database { "ok" } else { "unreachable" },
+        "write": if write { "ok" } else { "failed" },
+        "disk": if disk_ok { "ok" } else { "low" },
+        "disk_free_mb": free,
+        "disk_min_free_mb": state.config.min_free_disk_mb,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// What needs an admin's eye, as JSON, for signed-in admins (names and error texts included).
+/// A database that cannot be read is an error here, never an empty list.
+pub async fn status(State(state): State<AppState>) -> WebResult<Response> {
     let degraded: Vec<Value> = state
         .db
         .list_profiles()
-        .await
-        .unwrap_or_default()
+        .await?
         .into_iter()
         .filter(|p| p.status != ProfileStatus::Ok)
         .map(|p| json!({"id": p.id, "name": p.name, "status": p.status.as_str(), "code": p.status_code}))
@@ -34,8 +73,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let attention: Vec<Value> = state
         .db
         .list_subscriptions(None)
-        .await
-        .unwrap_or_default()
+        .await?
         .iter()
         .filter_map(|s| {
             super::attention::reason(s).map(|(key, _)| {
@@ -43,9 +81,8 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             })
         })
         .collect();
-    (
-        StatusCode::OK,
-        Json(json!({"status": "ok", "database": "ok", "degraded_profiles": degraded, "subscriptions_attention": attention})),
+    Ok(
+        Json(json!({"degraded_profiles": degraded, "subscriptions_attention": attention}))
+            .into_response(),
     )
-        .into_response()
 }

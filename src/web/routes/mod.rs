@@ -63,6 +63,7 @@ pub(crate) fn register(r: Routes) -> Routes {
         .add(M::GET, "/profiles", Viewer, get(profiles::list))
         .add(M::GET, "/profiles/new", Admin, get(profiles::new_form))
         .add(M::POST, "/profiles", Admin, post(profiles::create))
+        .add(M::GET, "/status.json", Viewer, get(health::status))
         .add(M::GET, "/profiles/{id}", Viewer, get(profiles::show))
         .add(M::POST, "/profiles/{id}", Admin, post(profiles::update))
         .add(
