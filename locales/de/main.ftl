@@ -393,3 +393,4 @@ sync-hint-internal = Datapump konnte den Import nicht speichern (Datenbankfehler
 profile-url-https-required = Die Adresse muss mit https:// beginnen: Datapump sendet das Geheimnis und die Tokens dorthin. http:// ist nur für diesen Rechner (localhost) erlaubt.
 profile-secret-again = Geben Sie das Geheimnis erneut ein: Cloud, Anmelde- oder Graph-Adresse ändern sich, und das gespeicherte Geheimnis wird nie an eine neue Adresse geschickt.
 hint-client-secret-edit = Leer lassen, um das gespeicherte Geheimnis zu behalten. Pflicht, wenn sich Cloud, Anmelde- oder Graph-Adresse ändern: Das Geheimnis geht nur an die Adressen, für die es eingegeben wurde.
+password-current-throttled = Zu viele falsche Passwörter: Versuchen Sie es in einigen Minuten erneut.

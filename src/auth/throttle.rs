@@ -82,6 +82,22 @@ fn device_key(token_hash: &str) -> String {
     format!("device:{token_hash}")
 }
 
+/// The cookie that marks a browser an admin signed in from.
+pub const DEVICE_COOKIE: &str = "datapump_device";
+
+/// The device cookie's token in a request, if any.
+pub fn device_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
 /// The stored form of a device cookie's token.
 pub fn device_hash(token: &str) -> String {
     use sha2::Digest;
@@ -207,6 +223,12 @@ impl ThrottlePolicy {
         db.remember_login_device(&device_hash(&token), &user)
             .await?;
         Ok(Some(token))
+    }
+
+    /// A right password where no device is to be remembered (re-authentication of a signed-in
+    /// admin): the reservation is withdrawn.
+    pub async fn confirmed(&self, db: &Db, attempt: &Attempt) -> Result<()> {
+        db.withdraw_login_attempt(&attempt.ids).await
     }
 
     pub async fn prune(&self, db: &Db) -> Result<u64> {

@@ -64,6 +64,7 @@ pub enum Access {
 /// times the timeouts are measured from.
 pub async fn sign_in(session: &Session, admin: &Admin) -> Result<(), WebError> {
     session.cycle_id().await?;
+    super::csrf::rotate(session).await?;
     let now = Utc::now().timestamp();
     session.insert(ADMIN_ID_KEY, admin.id).await?;
     session.insert(STAMP_KEY, &admin.security_stamp).await?;

@@ -1,6 +1,7 @@
 //! CSRF protection for every state-changing request, in two independent layers:
 //! 1. the browser's own signals: `Sec-Fetch-Site: cross-site` is refused, and an `Origin` must be
-//!    the public origin or the origin of the `Host` the request was sent to;
+//!    the configured public origin (never derived from the request's `Host`, which the client
+//!    chooses);
 //! 2. a synchronizer token kept in the session, sent as the `_csrf` form field (or the
 //!    `X-CSRF-Token` header) and compared in constant time.
 //!
@@ -54,11 +55,14 @@ fn origin_allowed(headers: &HeaderMap, public_origin: &str) -> bool {
     else {
         return true;
     };
-    if origin == public_origin {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+    origin == public_origin
+}
+
+/// A fresh token for a session that just signed in: a token seen before sign-in (on a shared
+/// computer, say) is not valid after it.
+pub async fn rotate(session: &Session) -> Result<(), WebError> {
+    session.remove::<String>(SESSION_KEY).await?;
+    Ok(())
 }
 
 /// Middleware: refuses unsafe requests that fail either check.

@@ -493,8 +493,13 @@ impl Client {
         if let Some(t) = self.csrf.lock().expect("lock").clone() {
             return t;
         }
+        // Signed in, the login page redirects; the account page carries a form.
         let page = self.get("/login").await;
-        extract_csrf(&page.body).expect("login page carries a CSRF token")
+        if let Some(t) = extract_csrf(&page.body) {
+            return t;
+        }
+        let page = self.get("/account").await;
+        extract_csrf(&page.body).expect("a page with a CSRF token")
     }
 
     /// Posts a form with the session's CSRF token, as a browser would.
@@ -519,8 +524,15 @@ impl Client {
         self.page(request.send().await.expect("POST")).await
     }
 
+    /// Signs in; the session's CSRF token changes with it, as in a browser that loads the next
+    /// page.
     pub async fn login(&self, username: &str, password: &str) -> Page {
-        self.post("/login", &[("username", username), ("password", password)])
-            .await
+        let page = self
+            .post("/login", &[("username", username), ("password", password)])
+            .await;
+        if page.status == StatusCode::SEE_OTHER {
+            *self.csrf.lock().expect("lock") = None;
+        }
+        page
     }
 }

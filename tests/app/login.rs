@@ -353,3 +353,47 @@ async fn sessions_stored_hashed(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(sessions_stored_hashed, sessions_stored_hashed);
+
+/// The current password of a password change is checked like a sign-in: a taken-over session
+/// cannot guess it freely.
+async fn current_password_throttled(backend: Backend) {
+    let mut options = Options::default();
+    if let Some(t) = options.throttle.as_mut() {
+        t.user_delay_after = 100;
+        t.user_refuse_after = 3;
+        t.device_refuse_after = 3;
+    }
+    let app = TestApp::spawn_with(backend, options).await;
+    let (thief, _) = app.signed_in("anna", Role::Admin).await;
+    let change = |current: &'static str| {
+        let thief = &thief;
+        async move {
+            thief.get("/account").await;
+            thief
+                .post(
+                    "/account/password",
+                    &[
+                        ("current", current),
+                        ("password", "another long password"),
+                        ("password_confirm", "another long password"),
+                    ],
+                )
+                .await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            change("wrong guess here").await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let refused = change(PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        refused.body.contains("Too many wrong passwords"),
+        "{}",
+        refused.body
+    );
+    app.stop().await;
+}
+on_both_backends!(current_password_throttled, current_password_throttled);

@@ -5,8 +5,50 @@ use crate::common::{Backend, Options, TestApp, on_both_backends};
 
 async fn csrf_rejection_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    // A token seen before sign-in (a shared computer) is not valid after it.
+    let before = app.client();
+    let early = before.csrf().await;
+    app.create_admin("otto", Role::Admin).await;
+    assert_eq!(
+        before.login("otto", crate::common::PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let stale = [
+        ("_csrf", early.as_str()),
+        ("username", "x"),
+        ("role", "viewer"),
+    ];
+    assert_eq!(
+        before.post_raw("/admins", &stale, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let (client, _) = app.signed_in("anna", Role::Admin).await;
     let token = client.csrf().await;
+    // The right token from an origin other than the configured public URL, with a Host to
+    // match it, is refused: the Host is the client's choice.
+    let mut forged_host = vec![
+        ("_csrf", token.as_str()),
+        ("username", "mallory"),
+        ("role", "admin"),
+    ];
+    forged_host.extend_from_slice(&[
+        ("password", "a long enough password"),
+        ("password_confirm", "a long enough password"),
+    ]);
+    assert_eq!(
+        client
+            .post_raw(
+                "/admins",
+                &forged_host,
+                &[
+                    ("origin", "http://intruder.example"),
+                    ("host", "intruder.example")
+                ]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let fields = [
         ("username", "mallory"),
         ("role", "admin"),

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::auth::password::{self, Verified};
+use crate::auth::throttle::{self, Decision};
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash};
@@ -45,12 +46,41 @@ pub async fn change_password(
     SignedIn(me): SignedIn,
     p: Page,
     actor: Actor,
+    headers: axum::http::HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> WebResult<Response> {
     let admin = state.db.admin_by_id(me.id).await?;
     let mut errors = FormErrors::default();
-    if password::verify(&form.current, &admin.password_hash).await? == Verified::No {
+    // The current password is a sign-in of its own (a taken-over session must not guess it
+    // freely): the same reservation, slowdown and refusal as the login form.
+    let ip = actor.ip.clone();
+    let device = throttle::device_token(&headers).map(|t| throttle::device_hash(&t));
+    let attempt = state
+        .throttle
+        .reserve(&state.db, &admin.username, ip.as_deref(), device.as_deref())
+        .await?;
+    match attempt.decision {
+        Decision::Refuse { .. } => {
+            errors.add("current", "password-current-throttled");
+            return page::render(
+                StatusCode::TOO_MANY_REQUESTS,
+                &AccountTemplate { p, errors },
+            );
+        }
+        Decision::Allow { delay } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    let verified = {
+        let _permit = state.hashing.acquire(attempt.known_device).await;
+        password::verify(&form.current, &admin.password_hash).await?
+    };
+    if verified == Verified::No {
         errors.add("current", "password-current-wrong");
+    } else {
+        state.throttle.confirmed(&state.db, &attempt).await?;
     }
     if let Err(v) = password::check_policy(&form.password, &admin.username) {
         errors.add("password", v.message_key());

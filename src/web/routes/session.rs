@@ -94,7 +94,7 @@ pub async fn login(
         )
     };
 
-    let device = device_cookie(&headers).map(|t| throttle::device_hash(&t));
+    let device = throttle::device_token(&headers).map(|t| throttle::device_hash(&t));
     let attempt = state
         .throttle
         .reserve(&state.db, &username, ip.as_deref(), device.as_deref())
@@ -180,21 +180,6 @@ pub async fn login(
     Ok(response)
 }
 
-/// The cookie that marks a browser an admin signed in from.
-const DEVICE_COOKIE: &str = "datapump_device";
-
-fn device_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == DEVICE_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-}
-
 fn device_cookie_header(state: &AppState, token: &str) -> String {
     let config = &state.config;
     let path = match config.public_url.prefix() {
@@ -207,14 +192,15 @@ fn device_cookie_header(state: &AppState, token: &str) -> String {
         ""
     };
     format!(
-        "{DEVICE_COOKIE}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        "{}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        throttle::DEVICE_COOKIE,
         config.throttle.device_lifetime.as_secs()
     )
 }
 
 /// A username as the audit log keeps it from a failed attempt: anyone can type anything, so
 /// only its first 64 characters.
-fn audit_name(username: &str) -> String {
+pub(crate) fn audit_name(username: &str) -> String {
     username.chars().take(64).collect()
 }
 
