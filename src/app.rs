@@ -47,7 +47,9 @@ impl StartError {
         match self {
             Self::Config(_)
             | Self::WrongKey { .. }
-            | Self::Crypto(CryptoError::KeyFileInvalid { .. }) => 2,
+            | Self::Crypto(
+                CryptoError::KeyFileInvalid { .. } | CryptoError::KeyFileExposed { .. },
+            ) => 2,
             _ => 1,
         }
     }

@@ -341,7 +341,8 @@ async fn serve(config: Config) -> Result<(), CliError> {
     );
     if let Some(url) = prepared.setup_url() {
         tracing::warn!(
-            "no admin exists yet; create the first one by opening this one-time link: {url}"
+            "no admin exists yet; create the first one by opening this one-time link (valid for {} hours; every start prints a new one): {url}",
+            crate::storage::setup::SETUP_LINK_HOURS
         );
         tracing::warn!("(alternatively: datapump admin create --username NAME --password-stdin)");
     }

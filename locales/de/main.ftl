@@ -51,7 +51,7 @@ field-role = Rolle
 setup-title = Ersten Administrator anlegen
 setup-intro = Willkommen bei Datapump. Wählen Sie Benutzername und Passwort des ersten Administrators. Dieser Link funktioniert nur einmal.
 setup-submit = Administrator anlegen und anmelden
-setup-invalid = Dieser Einrichtungslink ist ungültig oder wurde bereits verwendet.
+setup-invalid = Dieser Einrichtungslink ist ungültig, abgelaufen (nach 24 Stunden) oder wurde bereits verwendet.
 setup-invalid-help = Starten Sie Datapump neu, damit es einen frischen Link in sein Log schreibt, solange kein Administrator existiert, oder legen Sie auf dem Server einen Administrator an:
 setup-done = Der erste Administrator wurde angelegt. Willkommen bei Datapump!
 
@@ -59,7 +59,7 @@ setup-done = Der erste Administrator wurde angelegt. Willkommen bei Datapump!
 password-rules = Mindestens 12 Zeichen. Passphrasen sind willkommen; Vorschriften zu Zeichenarten gibt es keine.
 password-too-short = Das Passwort muss mindestens 12 Zeichen haben.
 password-too-long = Das Passwort ist zu lang (höchstens 1024 Zeichen).
-password-too-common = Dieses Passwort ist zu verbreitet oder zu einfach. Bitte wählen Sie ein anderes.
+password-too-common = Dieses Passwort ist zu leicht zu erraten: ein verbreitetes oder geleaktes Passwort oder eines aus Wörtern, Namen, Daten oder Tastaturmustern. Ein Satz aus vier oder mehr unzusammenhängenden Wörtern eignet sich gut.
 password-contains-username = Das Passwort darf den Benutzernamen nicht enthalten.
 password-mismatch = Die beiden Passwörter stimmen nicht überein.
 password-current-wrong = Das aktuelle Passwort ist falsch.

@@ -51,7 +51,7 @@ field-role = Role
 setup-title = Create the first admin
 setup-intro = Welcome to Datapump. Choose the username and password of the first administrator. This link works once.
 setup-submit = Create admin and sign in
-setup-invalid = This setup link is invalid or has already been used.
+setup-invalid = This setup link is invalid, has expired (after 24 hours) or has already been used.
 setup-invalid-help = Restart Datapump to have a fresh link printed in its log while no admin exists, or create an admin on the server:
 setup-done = The first admin has been created. Welcome to Datapump!
 
@@ -59,7 +59,7 @@ setup-done = The first admin has been created. Welcome to Datapump!
 password-rules = At least 12 characters. Passphrases are welcome; there are no rules about character classes.
 password-too-short = The password must have at least 12 characters.
 password-too-long = The password is too long (at most 1024 characters).
-password-too-common = This password is too common or too simple. Choose another one.
+password-too-common = This password is too easy to guess: a common or leaked password, or one built from words, names, dates or keyboard patterns. A phrase of four or more unrelated words works well.
 password-contains-username = The password must not contain the username.
 password-mismatch = The two passwords do not match.
 password-current-wrong = The current password is wrong.

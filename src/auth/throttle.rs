@@ -85,15 +85,16 @@ fn device_key(token_hash: &str) -> String {
 /// The cookie that marks a browser an admin signed in from.
 pub const DEVICE_COOKIE: &str = "datapump_device";
 
-/// The device cookie's token in a request, if any.
-pub fn device_token(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The device cookie's token in a request, if any (`name`: the cookie's name in this
+/// deployment, see `web::cookie_name`).
+pub fn device_token(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }

@@ -33,6 +33,10 @@ pub enum CryptoError {
         "the secret key file {path} is not valid: it must hold 32 bytes, base64-encoded ({reason})"
     )]
     KeyFileInvalid { path: PathBuf, reason: String },
+    #[error(
+        "the secret key file {path} can be read by other users (mode {mode:o}); restrict it with: chmod 600 {path}"
+    )]
+    KeyFileExposed { path: PathBuf, mode: u32 },
     #[error("a stored secret could not be decrypted (wrong key, or the value was altered)")]
     Decrypt,
     #[error("a stored secret has an unknown format")]
@@ -103,7 +107,34 @@ impl SecretKey {
         Self::parse_file(path, &text)
     }
 
+    /// Refuses a key file that group or others may read or write: whoever reads it decrypts
+    /// every stored secret.
+    fn check_permissions(path: &Path) -> Result<(), CryptoError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| CryptoError::KeyFileRead {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(CryptoError::KeyFileExposed {
+                    path: path.to_owned(),
+                    mode,
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
+
     fn parse_file(path: &Path, text: &str) -> Result<Self, CryptoError> {
+        Self::check_permissions(path)?;
         let invalid = |reason: String| CryptoError::KeyFileInvalid {
             path: path.to_owned(),
             reason,
@@ -294,11 +325,34 @@ mod tests {
         assert_eq!(again.id(), key.id());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("secret.key");
+        SecretKey::load_or_create(&path).expect("created");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = SecretKey::load(&path).expect_err("refused");
+        assert!(matches!(
+            err,
+            CryptoError::KeyFileExposed { mode: 0o644, .. }
+        ));
+        assert!(err.to_string().contains("chmod 600"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(SecretKey::load(&path).is_ok());
+    }
+
     #[test]
     fn invalid_key_file_is_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("secret.key");
         std::fs::write(&path, "too short").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
         let err = SecretKey::load_or_create(&path).expect_err("invalid");
         assert!(err.to_string().contains("32 bytes"), "{err}");
     }

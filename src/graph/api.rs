@@ -174,10 +174,12 @@ impl Graph {
             .map_err(|e| GraphError::Network(describe(&e)))?;
         let status = response.status();
         let retry = retry_after(response.headers());
-        let bytes = response
-            .bytes()
+        let bytes = super::read_body(response, super::MAX_BODY_BYTES)
             .await
-            .map_err(|e| GraphError::Network(describe(&e)))?;
+            .map_err(|e| match e {
+                super::BodyError::TooLarge(_) => GraphError::Decode(e.to_string()),
+                super::BodyError::Network(m) => GraphError::Network(m),
+            })?;
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &bytes, retry));
         }

@@ -14,6 +14,43 @@ use std::time::Duration;
 
 pub use self::error::{FailureClass, GraphError, GraphFailure, TokenError};
 
+/// The largest answer read from Microsoft: far above any page Datapump asks for (200 events
+/// with their bodies), small enough that a broken or hostile server cannot exhaust memory.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a response body up to `limit` bytes; a longer one is an error, never truncated.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Network(oauth::describe(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("the answer is larger than {0} bytes; not read")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Network(String),
+}
+
 /// Where a profile's identity platform and Graph live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
@@ -86,5 +123,55 @@ impl Client {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one raw HTTP answer per connection.
+    async fn serve(answer: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(&answer).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}/")
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused_whether_announced_or_not() {
+        let body = "x".repeat(5000);
+        let announced = format!("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{body}");
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        super::ensure_crypto_provider();
+        let http = reqwest::Client::new();
+        for raw in [announced, chunked] {
+            let url = serve(raw.into_bytes()).await;
+            let small = http.get(&url).send().await.expect("answer");
+            assert!(matches!(
+                super::read_body(small, 1000).await,
+                Err(super::BodyError::TooLarge(1000))
+            ));
+            let enough = http.get(&url).send().await.expect("answer");
+            assert_eq!(
+                super::read_body(enough, 10_000).await.map(|b| b.len()).ok(),
+                Some(5000)
+            );
+        }
     }
 }

@@ -221,16 +221,15 @@ async fn send(
     let response = builder.send().await.map_err(|e| HttpError(describe(&e)))?;
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = response
-        .bytes()
+    // Token answers are a few kilobytes.
+    let bytes = super::read_body(response, 1024 * 1024)
         .await
-        .map_err(|e| HttpError(describe(&e)))?;
+        .map_err(|e| HttpError(e.to_string()))?;
     let mut out = oauth2::http::Response::builder().status(status);
     for (name, value) in &headers {
         out = out.header(name, value);
     }
-    out.body(bytes.to_vec())
-        .map_err(|e| HttpError(e.to_string()))
+    out.body(bytes).map_err(|e| HttpError(e.to_string()))
 }
 
 /// The adapter as a type that owns its (cheaply cloned) client: a borrowed client or a closure

@@ -8,12 +8,19 @@ use crate::crypto;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("the setup link is invalid or was already used")]
+    #[error("the setup link is invalid, expired or was already used")]
     InvalidToken,
     #[error("an admin exists already")]
     AlreadyDone,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How long a setup link works: a link copied from an old log must not create an admin later.
+pub const SETUP_LINK_HOURS: i64 = 24;
+
+fn issued_after() -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::Duration::hours(SETUP_LINK_HOURS)
 }
 
 impl Db {
@@ -38,9 +45,9 @@ impl Db {
 
     /// True while `token` can still be used.
     pub async fn setup_token_valid(&self, token: &str) -> Result<bool> {
-        let sql = "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL";
+        let sql = "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND created_at > $2";
         let n: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar(sql).bind(crypto::token_hash(token)).fetch_one(pool).await?
+            sqlx::query_scalar(sql).bind(crypto::token_hash(token)).bind(issued_after()).fetch_one(pool).await?
         });
         Ok(n == 1 && self.count_admins().await? == 0)
     }
@@ -60,9 +67,9 @@ impl Db {
                 return Err(SetupError::AlreadyDone);
             }
             let used = sqlx::query(
-                "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+                "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND created_at > $3",
             )
-            .bind(Utc::now()).bind(&hash).execute(&mut *tx).await.map_err(StoreError::from)?;
+            .bind(Utc::now()).bind(&hash).bind(issued_after()).execute(&mut *tx).await.map_err(StoreError::from)?;
             if used.rows_affected() != 1 {
                 return Err(SetupError::InvalidToken);
             }

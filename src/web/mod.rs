@@ -36,6 +36,17 @@ use self::state::AppState;
 use crate::storage::sessions::DbSessionStore;
 
 pub const SESSION_COOKIE: &str = "datapump_session";
+
+/// A cookie's name for this deployment: with `__Host-` where the public URL is https at the
+/// root, so the browser keeps it to this exact host (no Domain, Path=/, Secure) and a sibling
+/// host cannot plant or overwrite it.
+pub fn cookie_name(config: &crate::config::Config, name: &str) -> String {
+    if config.public_url.is_https() && config.public_url.prefix().is_empty() {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// One registered route: what the anonymous-access test walks through.
@@ -94,7 +105,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         p => p.to_string(),
     };
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(cookie_name(config, SESSION_COOKIE))
         .with_http_only(true)
         // Lax, not Strict: the return from the Microsoft sign-in is a cross-site navigation.
         .with_same_site(SameSite::Lax)

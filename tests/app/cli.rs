@@ -122,10 +122,23 @@ fn wrong_secret_key_refuses_to_start() {
 
     std::fs::remove_file(&key).expect("remove key");
     std::fs::write(&key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").expect("other key");
-    let out = datapump(dir.path())
-        .env("DATAPUMP_BIND", "127.0.0.1:0")
-        .output()
-        .expect("serve");
+    let start = || {
+        datapump(dir.path())
+            .env("DATAPUMP_BIND", "127.0.0.1:0")
+            .output()
+            .expect("serve")
+    };
+    // Written with the usual umask, others may read it: refused before it is even used.
+    #[cfg(unix)]
+    {
+        let out = start();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("chmod 600"), "{stderr}");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let out = start();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not the key"), "{stderr}");

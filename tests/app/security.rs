@@ -454,3 +454,42 @@ async fn oversized_form_is_refused() {
     );
     app.stop().await;
 }
+
+/// Behind https at the root the session cookie carries the `__Host-` prefix (the browser then
+/// keeps it to this host: Secure, Path=/, no Domain); under a sub-path or over http it cannot.
+async fn host_prefixed_cookies(backend: Backend) {
+    let options = Options {
+        env: vec![("DATAPUMP_PUBLIC_URL", "https://datapump.example".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend.clone(), options).await;
+    let page = app.client().get("/login").await;
+    let cookie = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("datapump_session="))
+        .expect("a session cookie")
+        .to_string();
+    assert!(cookie.starts_with("__Host-datapump_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    app.stop().await;
+
+    let plain = TestApp::spawn(backend).await;
+    let page = plain.client().get("/login").await;
+    assert!(
+        page.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.starts_with("datapump_session=")),
+        "no prefix over http"
+    );
+    plain.stop().await;
+}
+on_both_backends!(host_prefixed_cookies, host_prefixed_cookies);

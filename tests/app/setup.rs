@@ -132,3 +132,36 @@ on_both_backends!(
     concurrent_setup_creates_one_admin,
     concurrent_setup_creates_one_admin
 );
+
+/// A setup link stops working 24 hours after it was printed: one copied from an old log cannot
+/// create an admin later.
+async fn setup_link_expires(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.setup_token.clone().expect("a token");
+    // Long ago (a year first compares lower in SQLite's text form as well).
+    let sql = if app.db().backend().name() == "PostgreSQL" {
+        "UPDATE setup_tokens SET created_at = CAST('2000-01-01T00:00:00+00:00' AS TIMESTAMPTZ)"
+    } else {
+        "UPDATE setup_tokens SET created_at = '2000-01-01T00:00:00+00:00'"
+    };
+    app.execute_sql(&[(sql, vec![])]).await;
+    let client = app.client();
+    let form = client.get(&format!("/setup?token={token}")).await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN);
+    assert!(form.body.contains("expired"), "{}", form.body);
+    let r = client
+        .post(
+            "/setup",
+            &[
+                ("token", &token),
+                ("username", "root"),
+                ("password", "a long enough password"),
+                ("password_confirm", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_ne!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.db().count_admins().await.expect("count"), 0);
+    app.stop().await;
+}
+on_both_backends!(setup_link_expires, setup_link_expires);

@@ -54,7 +54,11 @@ pub async fn change_password(
     // The current password is a sign-in of its own (a taken-over session must not guess it
     // freely): the same reservation, slowdown and refusal as the login form.
     let ip = actor.ip.clone();
-    let device = throttle::device_token(&headers).map(|t| throttle::device_hash(&t));
+    let device = throttle::device_token(
+        &headers,
+        &crate::web::cookie_name(&state.config, throttle::DEVICE_COOKIE),
+    )
+    .map(|t| throttle::device_hash(&t));
     let attempt = state
         .throttle
         .reserve(&state.db, &admin.username, ip.as_deref(), device.as_deref())

@@ -94,7 +94,11 @@ pub async fn login(
         )
     };
 
-    let device = throttle::device_token(&headers).map(|t| throttle::device_hash(&t));
+    let device = throttle::device_token(
+        &headers,
+        &crate::web::cookie_name(&state.config, throttle::DEVICE_COOKIE),
+    )
+    .map(|t| throttle::device_hash(&t));
     let attempt = state
         .throttle
         .reserve(&state.db, &username, ip.as_deref(), device.as_deref())
@@ -193,7 +197,7 @@ fn device_cookie_header(state: &AppState, token: &str) -> String {
     };
     format!(
         "{}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
-        throttle::DEVICE_COOKIE,
+        crate::web::cookie_name(config, throttle::DEVICE_COOKIE),
         config.throttle.device_lifetime.as_secs()
     )
 }
