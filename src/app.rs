@@ -16,8 +16,7 @@ use crate::profiles::tokens::TokenService;
 use crate::storage::{Db, StoreError};
 use crate::web::{self, RouteInfo, state::AppState};
 
-const KEY_CANARY: &str = "key_canary";
-const CANARY_TEXT: &[u8] = b"datapump key check";
+use crate::crypto::context::{CANARY_SETTING as KEY_CANARY, CANARY_TEXT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -32,6 +32,10 @@ pub fn oauth_verifier(state_hash: &str) -> String {
 
 /// The value that proves the key file matches the database.
 pub const KEY_CANARY: &str = "settings:key_canary";
+/// The `settings` row holding the canary sealed under [`KEY_CANARY`].
+pub const CANARY_SETTING: &str = "key_canary";
+/// What the canary holds.
+pub const CANARY_TEXT: &[u8] = b"datapump key check";
 
 #[cfg(test)]
 mod tests {

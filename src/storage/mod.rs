@@ -262,6 +262,34 @@ impl Db {
         Ok(())
     }
 
+    /// Whether every migration this build knows has been applied (readiness).
+    pub async fn migrations_applied(&self) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let (applied, known): (i64, usize) = match &self.pool {
+            Pool::Sqlite(pool) => (
+                sqlx::query_scalar(sql).fetch_one(pool).await?,
+                SQLITE_MIGRATIONS.iter().count(),
+            ),
+            Pool::Postgres(pool) => (
+                sqlx::query_scalar(sql).fetch_one(pool).await?,
+                POSTGRES_MIGRATIONS.iter().count(),
+            ),
+        };
+        Ok(usize::try_from(applied).is_ok_and(|a| a >= known))
+    }
+
+    /// Whether `key` opens the database's key canary, i.e. can decrypt what is stored (no
+    /// canary yet: nothing is sealed, so it fits).
+    pub async fn key_fits(&self, key: &crate::crypto::SecretKey) -> Result<bool> {
+        use crate::crypto::context::{CANARY_SETTING, CANARY_TEXT, KEY_CANARY};
+        Ok(match self.setting(CANARY_SETTING).await? {
+            None => true,
+            Some(sealed) => key
+                .open(KEY_CANARY, &sealed)
+                .is_ok_and(|plain| plain.as_slice() == CANARY_TEXT),
+        })
+    }
+
     /// A committed write of one fixed row, for readiness checks.
     pub async fn write_probe(&self) -> Result<()> {
         let sql = "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";

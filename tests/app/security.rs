@@ -238,7 +238,10 @@ async fn healthz_reports_database(backend: Backend) {
     let json: serde_json::Value = serde_json::from_str(&ok.body).expect("json");
     assert_eq!(json["status"], "ok");
     assert_eq!(json["write"], "ok");
+    assert_eq!(json["migrations"], "ok");
+    assert_eq!(json["key"], "ok");
     assert_eq!(json["disk"], "ok");
+    assert!(!ok.body.contains(env!("CARGO_PKG_VERSION")), "no version");
     assert!(json["disk_free_mb"].as_u64().is_some_and(|mb| mb > 0));
     // Anonymous visitors get no details; signed-in admins do.
     assert_ne!(client.get("/status.json").await.status, StatusCode::OK);
@@ -246,6 +249,24 @@ async fn healthz_reports_database(backend: Backend) {
     let status = admin.get("/status.json").await;
     assert_eq!(status.status, StatusCode::OK);
     assert!(status.body.contains("degraded_profiles"));
+    // A key that no longer decrypts what is stored: not ready.
+    let canary = app
+        .query_strings("SELECT value FROM settings WHERE name = 'key_canary'", &[])
+        .await;
+    app.execute_sql(&[(
+        "UPDATE settings SET value = 'dp1:other:AAAA' WHERE name = 'key_canary'",
+        vec![],
+    )])
+    .await;
+    let wrong = client.get("/readyz").await;
+    assert_eq!(wrong.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(wrong.body.contains("\"key\":\"wrong\""), "{}", wrong.body);
+    app.execute_sql(&[(
+        "UPDATE settings SET value = $1 WHERE name = 'key_canary'",
+        vec![canary[0].as_str()],
+    )])
+    .await;
+    assert_eq!(client.get("/readyz").await.status, StatusCode::OK);
     app.db().close().await;
     let down = client.get("/readyz").await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -1,6 +1,6 @@
 //! Probes, without login and without names: `GET /healthz` says the process answers (liveness);
-//! `GET /readyz` says it can work: the database answers and takes a write, and the data
-//! directory has room (readiness; what the container's health check asks). The state of
+//! `GET /readyz` says it can work: the database answers and takes a write, every migration is
+//! applied, the secret key decrypts the stored canary, and the data directory has room (readiness; what the container's health check asks). The state of
 //! profiles and subscriptions is for signed-in admins: `GET /status.json`.
 
 use axum::Json;
@@ -40,13 +40,23 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         && tokio::time::timeout(limit, state.db.write_probe())
             .await
             .is_ok_and(|r| r.is_ok());
+    let migrated = database
+        && tokio::time::timeout(limit, state.db.migrations_applied())
+            .await
+            .is_ok_and(|r| r.unwrap_or(false));
+    let key = database
+        && tokio::time::timeout(limit, state.db.key_fits(&state.key))
+            .await
+            .is_ok_and(|r| r.unwrap_or(false));
     let free = free_disk_mb(&state.config.data_dir);
     let disk_ok = free.is_none_or(|mb| mb >= state.config.min_free_disk_mb);
-    let ready = database && write && disk_ok;
+    let ready = database && write && migrated && key && disk_ok;
     let body = json!({
         "status": if ready { "ok" } else { "unavailable" },
         "database": if database { "ok" } else { "unreachable" },
         "write": if write { "ok" } else { "failed" },
+        "migrations": if migrated { "ok" } else { "pending" },
+        "key": if key { "ok" } else { "wrong" },
         "disk": if disk_ok { "ok" } else { "low" },
         "disk_free_mb": free,
         "disk_min_free_mb": state.config.min_free_disk_mb,
