@@ -394,3 +394,4 @@ profile-url-https-required = Die Adresse muss mit https:// beginnen: Datapump se
 profile-secret-again = Geben Sie das Geheimnis erneut ein: Cloud, Anmelde- oder Graph-Adresse ändern sich, und das gespeicherte Geheimnis wird nie an eine neue Adresse geschickt.
 hint-client-secret-edit = Leer lassen, um das gespeicherte Geheimnis zu behalten. Pflicht, wenn sich Cloud, Anmelde- oder Graph-Adresse ändern: Das Geheimnis geht nur an die Adressen, für die es eingegeben wurde.
 password-current-throttled = Zu viele falsche Passwörter: Versuchen Sie es in einigen Minuten erneut.
+login-busy = Gerade gibt es sehr viele Anmeldeversuche. Versuchen Sie es in einer Minute erneut.

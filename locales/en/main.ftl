@@ -394,3 +394,4 @@ profile-url-https-required = The address must start with https://: Datapump send
 profile-secret-again = Enter the client secret again: the cloud, sign-in or Graph address changes, and the stored secret is never sent to a new address.
 hint-client-secret-edit = Leave empty to keep the stored secret. Required when the cloud, sign-in or Graph address changes: the secret only goes to the addresses it was entered for.
 password-current-throttled = Too many wrong passwords: try again in a few minutes.
+login-busy = There are very many sign-in attempts right now. Try again in a minute.

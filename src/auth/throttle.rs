@@ -37,6 +37,13 @@ pub struct ThrottlePolicy {
     pub refuse_for: Duration,
     /// How long an unused device stays known.
     pub device_lifetime: Duration,
+    /// Attempts kept within `window`, over all usernames and addresses: beyond it attempts
+    /// from unknown devices are turned away unchecked (the table cannot grow without bound).
+    pub max_recorded_attempts: i64,
+    /// Failed sign-ins written to the audit log per minute; more are counted in the log only.
+    pub max_failure_audits_per_minute: i64,
+    /// Sessions of visitors who are not signed in (they hold a CSRF token); the oldest go first.
+    pub max_anonymous_sessions: i64,
 }
 
 impl Default for ThrottlePolicy {
@@ -51,14 +58,23 @@ impl Default for ThrottlePolicy {
             device_refuse_after: 10,
             refuse_for: Duration::from_secs(15 * 60),
             device_lifetime: Duration::from_secs(180 * 86_400),
+            max_recorded_attempts: 100_000,
+            max_failure_audits_per_minute: 60,
+            max_anonymous_sessions: 10_000,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow { delay: Duration },
-    Refuse { retry_after: Duration },
+    Allow {
+        delay: Duration,
+    },
+    Refuse {
+        retry_after: Duration,
+    },
+    /// Too many attempts everywhere: come back later (nothing recorded, nothing checked).
+    Busy,
 }
 
 /// An attempt reserved before its password is checked.
@@ -70,8 +86,16 @@ pub struct Attempt {
     pub decision: Decision,
 }
 
+/// The username's key; an overlong one (no admin can have it) is stored as its hash, so a
+/// typed 60 KB "username" costs a few bytes.
 fn user_key(username: &str) -> String {
-    format!("user:{}", crate::storage::admins::username_key(username))
+    let key = crate::storage::admins::username_key(username);
+    if key.len() <= 64 {
+        format!("user:{key}")
+    } else {
+        use sha2::Digest;
+        format!("user#{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+    }
 }
 
 fn ip_key(ip: &str) -> String {
@@ -148,9 +172,16 @@ impl ThrottlePolicy {
                 .chain(ip.map(ip_key))
                 .collect(),
         };
-        let ids = db.reserve_login_attempt(&keys).await?;
         let now = Utc::now();
         let since = now - chrono(self.window);
+        if !known_device && db.login_attempts_since(since).await? >= self.max_recorded_attempts {
+            return Ok(Attempt {
+                ids: Vec::new(),
+                known_device,
+                decision: Decision::Busy,
+            });
+        }
+        let ids = db.reserve_login_attempt(&keys).await?;
         // Counts include this attempt's own reservation.
         let mut counts = Vec::with_capacity(keys.len());
         for key in &keys {
@@ -230,6 +261,15 @@ impl ThrottlePolicy {
     /// admin): the reservation is withdrawn.
     pub async fn confirmed(&self, db: &Db, attempt: &Attempt) -> Result<()> {
         db.withdraw_login_attempt(&attempt.ids).await
+    }
+
+    /// Whether another failed sign-in may go to the audit log this minute.
+    pub async fn audit_failure(&self, db: &Db) -> Result<bool> {
+        let since = Utc::now() - chrono::Duration::minutes(1);
+        Ok(
+            db.count_audit_since("login.failure", since).await?
+                < self.max_failure_audits_per_minute,
+        )
     }
 
     pub async fn prune(&self, db: &Db) -> Result<u64> {

@@ -69,6 +69,16 @@ pub fn escape_control(text: &str) -> String {
 }
 
 impl Db {
+    /// How many entries with `action` were recorded since `since` (rate limits on what
+    /// anonymous requests may add).
+    pub async fn count_audit_since(&self, action: &str, since: DateTime<Utc>) -> Result<i64> {
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE at > $1 AND action = $2")
+                .bind(since).bind(action).fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
     pub async fn record_audit(&self, record: AuditRecord) -> Result<()> {
         let esc = |v: Option<String>| v.map(|s| escape_control(&s));
         let sql = "INSERT INTO audit_log (at, actor_id, actor, ip, action, target, details) \

@@ -16,11 +16,14 @@ pub const ADMIN_ID_KEY: &str = "admin_id";
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
     db: Db,
+    /// Sessions of visitors not signed in kept at most (the oldest go first), so that
+    /// anonymous page views cannot grow the table without bound.
+    max_anonymous: i64,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, max_anonymous: i64) -> Self {
+        Self { db, max_anonymous }
     }
 }
 
@@ -92,6 +95,30 @@ impl Db {
         Ok(())
     }
 
+    /// Keeps the newest `keep` sessions of visitors who are not signed in; returns how many
+    /// older ones went.
+    pub async fn trim_anonymous_sessions(&self, keep: i64) -> Result<u64> {
+        let n = match &self.pool {
+            super::Pool::Sqlite(pool) => sqlx::query(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE admin_id IS NULL \
+                 ORDER BY expires_at DESC LIMIT -1 OFFSET $1)",
+            )
+            .bind(keep)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            super::Pool::Postgres(pool) => sqlx::query(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE admin_id IS NULL \
+                 ORDER BY expires_at DESC OFFSET $1)",
+            )
+            .bind(keep)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(n)
+    }
+
     /// Removes expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self) -> Result<u64> {
         let n = dispatch!(self, pool => {
@@ -137,6 +164,12 @@ impl SessionStore for DbSessionStore {
                 .await
                 .map_err(backend)?;
             if inserted {
+                if admin_id.is_none() {
+                    self.db
+                        .trim_anonymous_sessions(self.max_anonymous)
+                        .await
+                        .map_err(backend)?;
+                }
                 return Ok(());
             }
             record.id = Id::default();

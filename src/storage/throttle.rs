@@ -21,6 +21,15 @@ impl Db {
         Ok(ids)
     }
 
+    /// Attempts recorded since `since`, over all keys: the table's size under attack.
+    pub async fn login_attempts_since(&self, since: DateTime<Utc>) -> Result<i64> {
+        let n: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE at > $1")
+                .bind(since).fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
     /// Withdraws reserved attempts (the password was right, or the attempt was refused
     /// unchecked and must not prolong a refusal).
     pub async fn withdraw_login_attempt(&self, ids: &[i64]) -> Result<()> {

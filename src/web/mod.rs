@@ -104,24 +104,27 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         "" => "/".to_string(),
         p => p.to_string(),
     };
-    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name(cookie_name(config, SESSION_COOKIE))
-        .with_http_only(true)
-        // Lax, not Strict: the return from the Microsoft sign-in is a cross-site navigation.
-        .with_same_site(SameSite::Lax)
-        .with_secure(config.public_url.is_https())
-        .with_path(cookie_path)
-        // The record outlives the idle timeout (which `identify` enforces), so that a visitor
-        // coming back after it can be told why they have to sign in again.
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            i64::try_from(
-                config
-                    .session_max_lifetime
-                    .max(config.session_idle_timeout)
-                    .as_secs(),
-            )
-            .unwrap_or(i64::MAX),
-        )));
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(
+        state.db.clone(),
+        state.throttle.max_anonymous_sessions,
+    ))
+    .with_name(cookie_name(config, SESSION_COOKIE))
+    .with_http_only(true)
+    // Lax, not Strict: the return from the Microsoft sign-in is a cross-site navigation.
+    .with_same_site(SameSite::Lax)
+    .with_secure(config.public_url.is_https())
+    .with_path(cookie_path)
+    // The record outlives the idle timeout (which `identify` enforces), so that a visitor
+    // coming back after it can be told why they have to sign in again.
+    .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+        i64::try_from(
+            config
+                .session_max_lifetime
+                .max(config.session_idle_timeout)
+                .as_secs(),
+        )
+        .unwrap_or(i64::MAX),
+    )));
 
     // Pages: sessions, identity and language, CSRF, rendered error pages.
     let pages = routes

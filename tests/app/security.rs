@@ -514,3 +514,71 @@ async fn host_prefixed_cookies(backend: Backend) {
     plain.stop().await;
 }
 on_both_backends!(host_prefixed_cookies, host_prefixed_cookies);
+
+/// Anonymous requests cannot grow the database beyond a bounded amount: visitors' sessions are
+/// capped, failed sign-ins reach the audit log at a bounded rate with a truncated name, an
+/// overlong username is counted under a hash, and beyond a cap attempts are turned away
+/// unrecorded (503 with Retry-After, the translated page).
+async fn anonymous_growth_is_bounded(backend: Backend) {
+    let mut options = Options::default();
+    if let Some(t) = options.throttle.as_mut() {
+        t.max_anonymous_sessions = 5;
+        t.max_failure_audits_per_minute = 3;
+        t.max_recorded_attempts = 8;
+        t.user_refuse_after = 1000;
+        t.user_delay_after = 1000;
+        t.ip_delay_after = 1000;
+    }
+    let app = TestApp::spawn_with(backend, options).await;
+    for _ in 0..20 {
+        app.client().get("/login").await;
+    }
+    let count = |sql: &'static str| {
+        let app = &app;
+        async move {
+            app.query_strings(sql, &[]).await[0]
+                .parse::<i64>()
+                .unwrap_or(-1)
+        }
+    };
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM sessions").await <= 5);
+
+    let long = "x".repeat(60_000);
+    let client = app.client();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(client.login(&long, "wrong password here").await.status);
+    }
+    // Each attempt records its username and its address: four attempts fill the cap of 8.
+    assert_eq!(
+        &statuses[..4],
+        &[StatusCode::UNAUTHORIZED; 4],
+        "{statuses:?}"
+    );
+    let busy = client.login("anna", "whatever it is").await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(busy.headers.contains_key("retry-after"));
+    assert!(
+        busy.body.contains("very many sign-in attempts"),
+        "{}",
+        busy.body
+    );
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM login_failures").await <= 8);
+    assert!(
+        count("SELECT CAST(MAX(LENGTH(key)) AS TEXT) FROM login_failures").await <= 80,
+        "an overlong username is stored as a hash"
+    );
+    assert!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log WHERE action = 'login.failure'").await
+            <= 3
+    );
+    assert!(
+        count(
+            "SELECT CAST(COALESCE(MAX(LENGTH(target)), 0) AS TEXT) FROM audit_log WHERE action = 'login.failure'"
+        )
+        .await
+            <= 64
+    );
+    app.stop().await;
+}
+on_both_backends!(anonymous_growth_is_bounded, anonymous_growth_is_bounded);

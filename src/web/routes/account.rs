@@ -64,7 +64,7 @@ pub async fn change_password(
         .reserve(&state.db, &admin.username, ip.as_deref(), device.as_deref())
         .await?;
     match attempt.decision {
-        Decision::Refuse { .. } => {
+        Decision::Refuse { .. } | Decision::Busy => {
             errors.add("current", "password-current-throttled");
             return page::render(
                 StatusCode::TOO_MANY_REQUESTS,

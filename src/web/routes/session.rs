@@ -121,6 +121,14 @@ pub async fn login(
             }
             return Ok(response);
         }
+        Decision::Busy => {
+            let message = p.t("login-busy");
+            let mut response = fail(p, StatusCode::SERVICE_UNAVAILABLE, message)?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return Ok(response);
+        }
         Decision::Allow { delay } => {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -146,11 +154,18 @@ pub async fn login(
             a
         }
         _ => {
-            // The reserved attempt stays: it is the failure's record.
-            state
-                .db
-                .record_audit(actor.record("login.failure", Some(audit_name(&username)), None))
-                .await?;
+            // The reserved attempt stays: it is the failure's record. The audit log takes a
+            // bounded number per minute, so that anonymous requests cannot fill the disk.
+            if state.throttle.audit_failure(&state.db).await? {
+                state
+                    .db
+                    .record_audit(actor.record("login.failure", Some(audit_name(&username)), None))
+                    .await?;
+            } else {
+                tracing::warn!(
+                    "failed sign-in not audited: more than the audit log takes per minute"
+                );
+            }
             tracing::info!(username = %crate::storage::audit::escape_control(&audit_name(&username)), "login failed");
             let message = p.t("login-failed");
             return fail(p, StatusCode::UNAUTHORIZED, message);
