@@ -132,6 +132,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         .fallback(|| async { WebError::NotFound })
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(fill_empty_errors))
                 .layer(session_layer)
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
@@ -215,6 +216,48 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
             "text/plain; charset=utf-8",
         )],
         "Internal error / Interner Fehler",
+    )
+        .into_response()
+}
+
+/// A server error that left a layer without a body (the session store could not read or save,
+/// say, on a full disk) becomes a translated page in the browser's language: never an empty
+/// answer.
+async fn fill_empty_errors(request: Request, next: Next) -> Response {
+    let lang = request
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::i18n::Lang::negotiate)
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let status = response.status();
+    let empty = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v == "0")
+        || !response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE);
+    if !status.is_server_error() || !empty {
+        return response;
+    }
+    let escape = |t: String| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{message}</p></body></html>",
+        lang.code(),
+        title = escape(lang.t("error-internal-title")),
+        message = escape(lang.t("error-internal")),
+    );
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
     )
         .into_response()
 }

@@ -582,3 +582,63 @@ async fn anonymous_growth_is_bounded(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(anonymous_growth_is_bounded, anonymous_growth_is_bounded);
+
+/// When the database refuses writes (a full disk) or is gone, pages answer a translated error
+/// page, never an empty body: the session store's failure to save the visitor's session is the
+/// case that used to answer an empty 500.
+async fn database_failure_renders_a_page(backend: Backend) {
+    let app = TestApp::spawn(backend.clone()).await;
+    let client = app.client();
+    // Writes to sessions fail from now on, as on a full disk; reads still work.
+    match backend {
+        Backend::Sqlite => {
+            app.execute_sql(&[(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON sessions BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END",
+                vec![],
+            )])
+            .await;
+        }
+        Backend::Postgres(_) => {
+            app.execute_sql(&[
+                (
+                    "CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$ LANGUAGE plpgsql",
+                    vec![],
+                ),
+                (
+                    "CREATE TRIGGER full_disk BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION full_disk()",
+                    vec![],
+                ),
+            ])
+            .await;
+        }
+    }
+    let check = |page: crate::common::Page, lang: &str| {
+        assert!(page.status.is_server_error(), "{}", page.status);
+        assert!(
+            page.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html")),
+            "{lang}: {:?}",
+            page.headers
+        );
+        let expected = format!("lang=\"{lang}\"");
+        assert!(page.body.contains(&expected), "{lang}: {}", page.body);
+    };
+    for lang in ["de", "en"] {
+        let page = client
+            .get_with("/login", &[("accept-language", lang)])
+            .await;
+        check(page, lang);
+    }
+    app.db().close().await;
+    let page = client
+        .get_with("/login", &[("accept-language", "de")])
+        .await;
+    check(page, "de");
+    app.stop().await;
+}
+on_both_backends!(
+    database_failure_renders_a_page,
+    database_failure_renders_a_page
+);
