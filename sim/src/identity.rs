@@ -248,6 +248,7 @@ fn complete(s: &mut SimState, pending: &PendingAuth, user_id: &str) -> Response 
             user_id: user_id.to_string(),
             scopes: pending.scopes.clone(),
             challenge: pending.challenge.clone(),
+            nonce: pending.nonce.clone(),
             expires: s.now() + Duration::minutes(10),
             redeemed: false,
         },
@@ -422,6 +423,7 @@ pub async fn authorize(
         state: state.clone(),
         challenge,
         login_hint: q.get("login_hint").cloned(),
+        nonce: q.get("nonce").cloned(),
         user_id: None,
         created: s.now(),
     };
@@ -621,6 +623,7 @@ fn issue(
     scopes: &BTreeSet<String>,
     family: Option<(String, chrono::DateTime<chrono::Utc>)>,
     base: &str,
+    nonce: Option<&str>,
 ) -> Response {
     let now = s.now();
     let lifetime = match s.config.access_token_lifetime {
@@ -692,6 +695,11 @@ fn issue(
             "sub": URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!("{}{client_id}", u.id))),
             "tid": tid, "ver": "2.0",
         });
+        // OpenID Connect Core 3.1.3.6: the nonce of the authorization request, if one was sent.
+        let mut claims = claims;
+        if let (Some(n), Some(obj)) = (nonce, claims.as_object_mut()) {
+            obj.insert("nonce".into(), json!(n));
+        }
         if let Some(o) = body.as_object_mut() {
             o.insert("id_token".into(), json!(sign_id_token(&claims)));
         }
@@ -860,7 +868,15 @@ fn redeem_code(
     if let Some(c) = s.codes.get_mut(code) {
         c.redeemed = true;
     }
-    issue(s, client_id, &entry.user_id, &entry.scopes, None, base)
+    issue(
+        s,
+        client_id,
+        &entry.user_id,
+        &entry.scopes,
+        None,
+        base,
+        entry.nonce.as_deref(),
+    )
 }
 
 fn refresh(
@@ -984,5 +1000,13 @@ fn refresh(
             t.last_used = now;
         }
     }
-    issue(s, client_id, &entry.user_id, &requested, Some(family), base)
+    issue(
+        s,
+        client_id,
+        &entry.user_id,
+        &requested,
+        Some(family),
+        base,
+        None,
+    )
 }

@@ -140,6 +140,7 @@ pub struct AuthCode {
     pub user_id: String,
     pub scopes: BTreeSet<String>,
     pub challenge: Option<(String, String)>,
+    pub nonce: Option<String>,
     pub expires: DateTime<Utc>,
     pub redeemed: bool,
 }
@@ -172,6 +173,8 @@ pub struct PendingAuth {
     pub state: Option<String>,
     pub challenge: Option<(String, String)>,
     pub login_hint: Option<String>,
+    /// OpenID Connect `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
     pub user_id: Option<String>,
     pub created: DateTime<Utc>,
 }

@@ -25,20 +25,69 @@ pub struct IdTokenField {
 
 impl ExtraTokenFields for IdTokenField {}
 
-/// The `tid` claim of an ID token. The token came straight from the token endpoint over TLS,
-/// which OpenID Connect Core (3.1.3.7) accepts in place of checking its signature; only the
-/// tenant is read from it, never anything that grants access.
-fn tenant_of(id_token: &str) -> Option<String> {
+/// The claims Datapump reads from an ID token.
+#[derive(Debug, serde::Deserialize)]
+struct IdClaims {
+    aud: Option<String>,
+    iss: Option<String>,
+    exp: Option<i64>,
+    nonce: Option<String>,
+    tid: Option<String>,
+}
+
+fn id_claims(id_token: &str) -> Option<IdClaims> {
     use base64::Engine;
     let payload = id_token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        tid: Option<String>,
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The `tid` claim of an ID token, unchecked (refreshes, where it is not used).
+fn tenant_of(id_token: &str) -> Option<String> {
+    id_claims(id_token)?.tid
+}
+
+/// The nonce sent with an authorization request, derived from its PKCE verifier: secret (the
+/// verifier never leaves Datapump before the token request) and bound to that one transaction.
+fn nonce_for(pkce_verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(
+        format!("datapump-nonce:{pkce_verifier}").as_bytes(),
+    ))
+}
+
+/// Checks the ID token of a code exchange as OpenID Connect Core 3.1.3.7 asks: issued for this
+/// app (`aud`), by this cloud's identity platform for the account's tenant (`iss`), not
+/// expired, with the nonce of this transaction. The signature is not checked: the token came
+/// straight from the token endpoint over TLS, which the same section accepts instead. Returns
+/// the tenant.
+fn checked_tenant(
+    id_token: &str,
+    endpoints: &Endpoints,
+    client_id: &str,
+    pkce_verifier: &str,
+) -> Result<Option<String>, TokenError> {
+    let bad = |what: &str| TokenError::Unexpected(format!("the ID token {what}"));
+    let c = id_claims(id_token).ok_or_else(|| bad("cannot be read"))?;
+    if c.aud.as_deref() != Some(client_id) {
+        return Err(bad("was issued for another application"));
     }
-    serde_json::from_slice::<Claims>(&bytes).ok()?.tid
+    let tid = c.tid.clone().ok_or_else(|| bad("names no tenant"))?;
+    if c.iss.as_deref() != Some(format!("{}/{tid}/v2.0", endpoints.login_base).as_str()) {
+        return Err(bad("comes from another issuer"));
+    }
+    if c.exp
+        .is_none_or(|exp| exp < chrono::Utc::now().timestamp() - 300)
+    {
+        return Err(bad("has expired"));
+    }
+    if c.nonce.as_deref() != Some(nonce_for(pkce_verifier).as_str()) {
+        return Err(bad("does not belong to this sign-in (nonce)"));
+    }
+    Ok(Some(tid))
 }
 
 use super::Endpoints;
@@ -133,6 +182,7 @@ pub fn start(
                 .map(Scope::new),
         )
         .set_pkce_challenge(challenge)
+        .add_extra_param("nonce", nonce_for(verifier.secret()))
         .add_extra_param("response_mode", "query")
         .add_extra_param("prompt", "select_account");
     if let Some(hint) = login_hint {
@@ -284,13 +334,19 @@ pub async fn exchange_code(
 ) -> Result<TokenSet, TokenError> {
     let http = Http(client.http().clone());
     let client = aad_client(endpoints, app)?;
-    client
+    let response = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
         .request_async(&http)
         .await
-        .map(token_set)
-        .map_err(map_error)
+        .map_err(map_error)?;
+    let tenant = match response.extra_fields().id_token.as_deref() {
+        Some(t) => checked_tenant(t, endpoints, app.client_id, pkce_verifier)?,
+        None => None,
+    };
+    let mut set = token_set(response);
+    set.tenant_id = tenant;
+    Ok(set)
 }
 
 pub async fn refresh(
@@ -379,5 +435,57 @@ mod tests {
             "offline_access User.ReadBasic.All Calendars.Read.Shared openid profile"
         );
         assert!(!a.url.contains("client_secret") && !a.url.contains(&a.pkce_verifier));
+        assert_eq!(q["nonce"], nonce_for(&a.pkce_verifier));
+    }
+
+    /// The ID token of a code exchange is accepted only for this app, from this issuer, in
+    /// time and with this transaction's nonce (OpenID Connect Core 3.1.3.7).
+    #[test]
+    fn id_token_claims_are_checked() {
+        use base64::Engine;
+        let ep = Endpoints {
+            login_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            tenant: "common".into(),
+        };
+        let tid = "6b4f0c2a-0000-4000-8000-000000000001";
+        let token = |claims: serde_json::Value| {
+            let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+            format!(
+                "{}.{}.sig",
+                enc(r#"{"alg":"RS256"}"#),
+                enc(&claims.to_string())
+            )
+        };
+        let good = serde_json::json!({
+            "aud": "app", "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            "exp": chrono::Utc::now().timestamp() + 3600, "nonce": nonce_for("verifier"), "tid": tid,
+        });
+        assert_eq!(
+            checked_tenant(&token(good.clone()), &ep, "app", "verifier")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some(tid)
+        );
+        let mut cases = Vec::new();
+        for (key, value) in [
+            ("aud", serde_json::json!("other-app")),
+            ("iss", serde_json::json!("https://evil.example/x/v2.0")),
+            ("exp", serde_json::json!(1)),
+            ("nonce", serde_json::json!("replayed")),
+        ] {
+            let mut c = good.clone();
+            c[key] = value;
+            cases.push(c);
+        }
+        for c in cases {
+            assert!(
+                checked_tenant(&token(c.clone()), &ep, "app", "verifier").is_err(),
+                "{c}"
+            );
+        }
+        assert!(checked_tenant(&token(good), &ep, "app", "another verifier").is_err());
+        assert!(checked_tenant("not a token", &ep, "app", "verifier").is_err());
     }
 }
