@@ -395,3 +395,6 @@ profile-secret-again = Geben Sie das Geheimnis erneut ein: Cloud, Anmelde- oder 
 hint-client-secret-edit = Leer lassen, um das gespeicherte Geheimnis zu behalten. Pflicht, wenn sich Cloud, Anmelde- oder Graph-Adresse ändern: Das Geheimnis geht nur an die Adressen, für die es eingegeben wurde.
 password-current-throttled = Zu viele falsche Passwörter: Versuchen Sie es in einigen Minuten erneut.
 login-busy = Gerade gibt es sehr viele Anmeldeversuche. Versuchen Sie es in einer Minute erneut.
+profile-disconnect = Konto trennen
+profile-disconnect-help = Löscht die gespeicherten Tokens sofort. Profil und Abonnements bleiben, pausieren aber, bis das Profil erneut autorisiert wird.
+profile-disconnected = Das Konto ist getrennt: Die Tokens sind gelöscht, die Abonnements pausieren bis zur nächsten Autorisierung.

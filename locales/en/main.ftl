@@ -395,3 +395,6 @@ profile-secret-again = Enter the client secret again: the cloud, sign-in or Grap
 hint-client-secret-edit = Leave empty to keep the stored secret. Required when the cloud, sign-in or Graph address changes: the secret only goes to the addresses it was entered for.
 password-current-throttled = Too many wrong passwords: try again in a few minutes.
 login-busy = There are very many sign-in attempts right now. Try again in a minute.
+profile-disconnect = Disconnect account
+profile-disconnect-help = Deletes the stored tokens at once. The profile and its subscriptions stay, paused until the profile is authorized again.
+profile-disconnected = The account is disconnected: its tokens are deleted, and the subscriptions pause until the profile is authorized again.

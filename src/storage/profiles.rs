@@ -278,6 +278,26 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets the account: refresh and access token deleted, the profile is "not authorized
+    /// yet" (its subscriptions pause until it is authorized again). The token version moves, so
+    /// a refresh in flight elsewhere cannot store its result.
+    pub async fn disconnect_profile(&self, id: i64) -> Result<()> {
+        let sql = "UPDATE profiles SET refresh_token_enc = NULL, access_token_enc = NULL, access_expires_at = NULL, \
+                   token_version = token_version + 1, status = $1, status_code = NULL, status_detail = NULL, \
+                   status_at = $2, transient_failures = 0, next_attempt_at = NULL, authorized_at = NULL, \
+                   refresh_lock_owner = NULL, refresh_lock_until = NULL, version = version + 1, updated_at = $2 \
+                   WHERE id = $3";
+        let n = dispatch!(self, pool => {
+            sqlx::query(sql).bind(ProfileStatus::New.as_str()).bind(Utc::now()).bind(id)
+                .execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
     /// Stores the tokens of a fresh authorization; the profile is OK again.
     pub async fn store_authorization(
         &self,

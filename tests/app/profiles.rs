@@ -867,3 +867,61 @@ on_both_backends!(
     transient_keepalive_and_two_instances,
     transient_keepalive_and_two_instances
 );
+
+/// Disconnecting deletes the account's tokens at once; the subscriptions pause and Datapump
+/// calls Microsoft for nobody until the profile is authorized again.
+async fn disconnect_deletes_credentials(backend: Backend) {
+    let w = world(backend).await;
+    let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, id).await;
+    let sub = crate::import::subscribe(&w, id, "raum.berlin@contoso.example").await;
+    let page = w.admin.get(&format!("/profiles/{id}")).await;
+    assert!(page.body.contains("Disconnect account"));
+    let r = w
+        .admin
+        .post(&format!("/profiles/{id}/disconnect"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let p = w.app.db().profile(id).await.expect("profile");
+    assert!(p.refresh_token_enc.is_none() && p.access_token_enc.is_none());
+    assert_eq!(p.status, ProfileStatus::New);
+    assert!(
+        w.app
+            .audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "profile.disconnected")
+    );
+    let (token_calls, graph_calls) = {
+        let s = w.sim.sim.lock();
+        (s.counters.token_requests, s.counters.total)
+    };
+    let report = w
+        .app
+        .state
+        .sync
+        .run_subscription(sub)
+        .await
+        .expect("run")
+        .expect("lease");
+    assert_eq!(report.status.as_str(), "paused", "{:?}", report.error);
+    let after = w.sim.sim.lock().counters.clone();
+    assert_eq!(after.token_requests, token_calls, "no token request");
+    assert_eq!(after.total, graph_calls, "no Graph request");
+    // Viewers cannot disconnect.
+    let (viewer, _) = w.app.signed_in("vera", Role::Viewer).await;
+    viewer.get("/").await;
+    assert_eq!(
+        viewer
+            .post(&format!("/profiles/{id}/disconnect"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    disconnect_deletes_credentials,
+    disconnect_deletes_credentials
+);

@@ -114,6 +114,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             Admin,
             post(profiles::retry),
         )
+        .add(
+            M::POST,
+            "/profiles/{id}/disconnect",
+            Admin,
+            post(profiles::disconnect),
+        )
         .add(M::GET, "/callback", Admin, get(profiles::callback))
         .add(M::GET, "/profiles/{id}/connect", Viewer, get(connect::show))
         .add(

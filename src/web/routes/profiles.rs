@@ -848,6 +848,30 @@ pub async fn complete_pasted(
 
 /// After the admin fixed the cause outside Datapump (consent granted, replication done): try
 /// again now.
+/// Disconnects the account: its tokens are deleted at once (Datapump stops reading with it),
+/// the profile and its subscriptions stay, paused until the profile is authorized again.
+pub async fn disconnect(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    state.db.disconnect_profile(id).await?;
+    state.tokens.forget(id);
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.disconnected",
+            Some(profile.name.clone()),
+            profile.account_upn.clone(),
+        ))
+        .await?;
+    flash(&session, FlashKind::Success, "profile-disconnected").await?;
+    Ok(p.redirect(&format!("/profiles/{id}")))
+}
+
 pub async fn retry(
     State(state): State<AppState>,
     session: Session,
