@@ -938,26 +938,14 @@ fn event_instances(
         Ok(found) => found,
         Err(refused) => return req.refuse(refused),
     };
-    let window = match window(req) {
-        Ok(Some(w)) => w,
-        Ok(None) => return req.error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+    let window = match required_window(req) {
+        Ok(w) => w,
         Err(r) => return req.refuse(r),
     };
-    let top = match req.param("$top").map(str::parse::<usize>) {
-        None => 10,
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        _ => {
-            return req.error(
-                StatusCode::BAD_REQUEST,
-                "ErrorInvalidParameter",
-                "The value of the parameter '$top' is invalid. It must be between 1 and 1000.",
-            );
-        }
+    let (top, skip) = match paging(req, 10) {
+        Ok(p) => p,
+        Err(r) => return req.refuse(r),
     };
-    let skip = req
-        .param("$skip")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
     // Only a series master has instances (an occurrence's id names one of them: none here).
     let all = if date.is_none() && event.recurrence.is_some() {
         s.instances_of(event, window.0, window.1)
@@ -1098,6 +1086,37 @@ fn window(req: &Request) -> Result<Option<Window>, Refusal> {
     }
 }
 
+/// A view's required `startDateTime`/`endDateTime`.
+fn required_window(req: &Request) -> Result<Window, Refusal> {
+    window(req)?.ok_or_else(|| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        )
+    })
+}
+
+/// `$top` (1..=1000, `default` when absent) and `$skip` of a paged view.
+fn paging(req: &Request, default: usize) -> Result<(usize, usize), Refusal> {
+    let top = match req.param("$top").map(str::parse::<usize>) {
+        None => default,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        _ => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidParameter",
+                "The value of the parameter '$top' is invalid. It must be between 1 and 1000.",
+            ));
+        }
+    };
+    let skip = req
+        .param("$skip")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    Ok((top, skip))
+}
+
 fn render_instance(
     s: &SimState,
     i: &Instance,
@@ -1142,26 +1161,14 @@ fn view(
     if delta {
         return delta_view(s, req, user, calendar, zone.as_deref(), text, max_page);
     }
-    let window = match window(req) {
-        Ok(Some(w)) => w,
-        Ok(None) => return req.error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."),
+    let window = match required_window(req) {
+        Ok(w) => w,
         Err(r) => return req.refuse(r),
     };
-    let top = match req.param("$top").map(str::parse::<usize>) {
-        None => max_page.unwrap_or(10).clamp(1, 1000),
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        _ => {
-            return req.error(
-                StatusCode::BAD_REQUEST,
-                "ErrorInvalidParameter",
-                "The value of the parameter '$top' is invalid. It must be between 1 and 1000.",
-            );
-        }
+    let (top, skip) = match paging(req, max_page.unwrap_or(10).clamp(1, 1000)) {
+        Ok(p) => p,
+        Err(r) => return req.refuse(r),
     };
-    let skip = req
-        .param("$skip")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
     let all = s.instances(&calendar.id, window.0, window.1);
     let page: Vec<Value> = all
         .iter()

@@ -60,6 +60,16 @@ pub enum Access {
     Admin,
 }
 
+/// The hash of the request's device cookie (a browser that signed in before), if it has one.
+pub fn device_of(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    use crate::auth::throttle;
+    throttle::device_token(
+        headers,
+        &super::cookie_name(&state.config, throttle::DEVICE_COOKIE),
+    )
+    .map(|t| throttle::device_hash(&t))
+}
+
 /// Establishes a signed-in session: a fresh session id (no fixation), the admin's stamp and the
 /// times the timeouts are measured from.
 pub async fn sign_in(session: &Session, admin: &Admin) -> Result<(), WebError> {

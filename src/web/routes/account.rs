@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::auth::password::{self, Verified};
-use crate::auth::throttle::{self, Decision};
+use crate::auth::throttle::Decision;
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash};
@@ -54,11 +54,7 @@ pub async fn change_password(
     // The current password is a sign-in of its own (a taken-over session must not guess it
     // freely): the same reservation, slowdown and refusal as the login form.
     let ip = actor.ip.clone();
-    let device = throttle::device_token(
-        &headers,
-        &crate::web::cookie_name(&state.config, throttle::DEVICE_COOKIE),
-    )
-    .map(|t| throttle::device_hash(&t));
+    let device = auth::device_of(&state, &headers);
     let attempt = state
         .throttle
         .reserve(&state.db, &admin.username, ip.as_deref(), device.as_deref())

@@ -94,11 +94,7 @@ pub async fn login(
         )
     };
 
-    let device = throttle::device_token(
-        &headers,
-        &crate::web::cookie_name(&state.config, throttle::DEVICE_COOKIE),
-    )
-    .map(|t| throttle::device_hash(&t));
+    let device = auth::device_of(&state, &headers);
     let attempt = state
         .throttle
         .reserve(&state.db, &username, ip.as_deref(), device.as_deref())
