@@ -398,3 +398,7 @@ login-busy = Gerade gibt es sehr viele Anmeldeversuche. Versuchen Sie es in eine
 profile-disconnect = Konto trennen
 profile-disconnect-help = Löscht die gespeicherten Tokens sofort. Profil und Abonnements bleiben, pausieren aber, bis das Profil erneut autorisiert wird.
 profile-disconnected = Das Konto ist getrennt: Die Tokens sind gelöscht, die Abonnements pausieren bis zur nächsten Autorisierung.
+
+reauth-title = Bestätigen Sie, dass Sie es sind
+reauth-help = Diese Aktion ändert Zugangsdaten oder Administratoren. Geben Sie Ihr Passwort erneut ein; es gilt dann fünf Minuten lang für solche Aktionen.
+reauth-submit = Weiter

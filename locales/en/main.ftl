@@ -398,3 +398,7 @@ login-busy = There are very many sign-in attempts right now. Try again in a minu
 profile-disconnect = Disconnect account
 profile-disconnect-help = Deletes the stored tokens at once. The profile and its subscriptions stay, paused until the profile is authorized again.
 profile-disconnected = The account is disconnected: its tokens are deleted, and the subscriptions pause until the profile is authorized again.
+
+reauth-title = Confirm it's you
+reauth-help = This action changes credentials or administrators. Enter your password again; it then covers such actions for five minutes.
+reauth-submit = Continue

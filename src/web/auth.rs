@@ -20,6 +20,11 @@ use crate::storage::sessions::ADMIN_ID_KEY;
 const STAMP_KEY: &str = "stamp";
 const AUTH_AT_KEY: &str = "auth_at";
 const SEEN_AT_KEY: &str = "seen_at";
+/// When the admin last entered their password in this session (sign-in, re-authentication or
+/// a password change); sensitive actions need it recent.
+const VERIFIED_AT_KEY: &str = "verified_at";
+/// How long an entered password covers sensitive actions (ASVS 7.5.1).
+pub const REAUTH_WINDOW_SECS: i64 = 5 * 60;
 /// Set when a session ended by timeout, so the login page can say why.
 const EXPIRED_KEY: &str = "expired";
 pub const LANG_COOKIE: &str = "datapump_lang";
@@ -30,15 +35,18 @@ pub struct CurrentAdmin {
     pub username: String,
     pub role: Role,
     pub language: Option<String>,
+    /// The password was entered in this session within `REAUTH_WINDOW_SECS`.
+    pub verified_recently: bool,
 }
 
-impl From<&Admin> for CurrentAdmin {
-    fn from(a: &Admin) -> Self {
+impl CurrentAdmin {
+    fn new(a: &Admin, verified_recently: bool) -> Self {
         Self {
             id: a.id,
             username: a.username.clone(),
             role: a.role,
             language: a.language.clone(),
+            verified_recently,
         }
     }
 }
@@ -58,6 +66,17 @@ pub enum Access {
     Viewer,
     /// Admins with the admin role. Every change to shared data.
     Admin,
+    /// Admins with the admin role who entered their password within the last five minutes:
+    /// client secrets, connecting and disconnecting accounts, changing other admins. Others
+    /// are sent to the re-authentication page first and nothing is done.
+    Recent,
+}
+
+impl Access {
+    /// The role this access needs, whatever the re-authentication.
+    pub fn needs_admin_role(self) -> bool {
+        matches!(self, Self::Admin | Self::Recent)
+    }
 }
 
 /// The hash of the request's device cookie (a browser that signed in before), if it has one.
@@ -80,6 +99,15 @@ pub async fn sign_in(session: &Session, admin: &Admin) -> Result<(), WebError> {
     session.insert(STAMP_KEY, &admin.security_stamp).await?;
     session.insert(AUTH_AT_KEY, now).await?;
     session.insert(SEEN_AT_KEY, now).await?;
+    session.insert(VERIFIED_AT_KEY, now).await?;
+    Ok(())
+}
+
+/// Records that the admin just entered their password again.
+pub async fn mark_verified(session: &Session) -> Result<(), WebError> {
+    session
+        .insert(VERIFIED_AT_KEY, Utc::now().timestamp())
+        .await?;
     Ok(())
 }
 
@@ -100,7 +128,10 @@ pub async fn take_expired_notice(session: &Session) -> Result<bool, WebError> {
     Ok(session.remove::<bool>(EXPIRED_KEY).await?.unwrap_or(false))
 }
 
-async fn load_identity(state: &AppState, session: &Session) -> Result<Option<Admin>, WebError> {
+async fn load_identity(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<CurrentAdmin>, WebError> {
     let Some(admin_id) = session.get::<i64>(ADMIN_ID_KEY).await? else {
         return Ok(None);
     };
@@ -128,7 +159,9 @@ async fn load_identity(state: &AppState, session: &Session) -> Result<Option<Adm
         return Ok(None);
     }
     session.insert(SEEN_AT_KEY, now).await?;
-    Ok(Some(admin))
+    let verified_at = session.get::<i64>(VERIFIED_AT_KEY).await?.unwrap_or(0);
+    let recent = (0..REAUTH_WINDOW_SECS).contains(&(now - verified_at));
+    Ok(Some(CurrentAdmin::new(&admin, recent)))
 }
 
 fn cookie_lang(parts: &Parts) -> Option<Lang> {
@@ -166,19 +199,25 @@ pub async fn identify(
         })
         .unwrap_or_default();
     parts.extensions.insert(lang);
-    parts
-        .extensions
-        .insert(Identity(admin.as_ref().map(CurrentAdmin::from)));
+    parts.extensions.insert(Identity(admin));
     Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// Where the app is published: the origin and the path prefix of its public URL.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub origin: String,
+    pub prefix: String,
 }
 
 /// Middleware factory: enforces `access` for one route.
 pub async fn guard(
     access: Access,
-    prefix: String,
+    site: Site,
     request: Request,
     next: Next,
 ) -> Result<Response, WebError> {
+    let prefix = &site.prefix;
     let identity = request
         .extensions()
         .get::<Identity>()
@@ -204,6 +243,18 @@ pub async fn guard(
         }
         (Access::SignedIn | Access::Viewer, Some(_)) => true,
         (Access::Admin, Some(admin)) => admin.role == Role::Admin,
+        (Access::Recent, Some(admin)) if admin.role == Role::Admin => {
+            if !admin.verified_recently {
+                let back = return_path(&request, &site);
+                let target = format!(
+                    "{prefix}/reauth?next={}",
+                    url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+                );
+                return Ok(Redirect::to(&target).into_response());
+            }
+            true
+        }
+        (Access::Recent, Some(_)) => false,
     };
     if !allowed {
         tracing::warn!(
@@ -214,6 +265,33 @@ pub async fn guard(
         return Err(WebError::Forbidden);
     }
     Ok(next.run(request).await)
+}
+
+/// Where to continue after re-authentication: the page itself for a GET; for a form post, the
+/// page that sent it (the same-origin `Referer`, only its path), since the post is not replayed.
+fn return_path(request: &Request, site: &Site) -> String {
+    if request.method() == Method::GET {
+        let full = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        return safe_next(Some(full));
+    }
+    let referer = request
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| url::Url::parse(v).ok())
+        .filter(|u| u.origin().ascii_serialization() == site.origin);
+    let Some(referer) = referer else {
+        return "/".to_string();
+    };
+    let path = referer.path();
+    let Some(rest) = path.strip_prefix(site.prefix.as_str()) else {
+        return "/".to_string();
+    };
+    let rest = if rest.is_empty() { "/" } else { rest };
+    match referer.query() {
+        Some(q) => safe_next(Some(&format!("{rest}?{q}"))),
+        None => safe_next(Some(rest)),
+    }
 }
 
 /// Extractor for handlers behind a guard: the signed-in admin.

@@ -2,8 +2,10 @@
 //! 1. the browser's own signals: `Sec-Fetch-Site: cross-site` is refused, and an `Origin` must be
 //!    the configured public origin (never derived from the request's `Host`, which the client
 //!    chooses);
-//! 2. a synchronizer token kept in the session, sent as the `_csrf` form field (or the
-//!    `X-CSRF-Token` header) and compared in constant time.
+//! 2. a token sent as the `_csrf` form field (or the `X-CSRF-Token` header) and compared in
+//!    constant time: for a signed-in admin a synchronizer token kept in the session; for a
+//!    visitor not signed in (sign-in, setup, language) a signed double-submit token, a MAC over
+//!    a random value in a cookie, so that anonymous page views store nothing on the server.
 //!
 //! Either failing answers 403 before any handler runs, so nothing changes.
 
@@ -17,21 +19,70 @@ use tower_sessions::Session;
 
 use super::error::WebError;
 use super::state::AppState;
+use crate::storage::sessions::ADMIN_ID_KEY;
 
 const SESSION_KEY: &str = "csrf";
+/// The cookie with the random value behind a visitor's token.
+const ANONYMOUS_COOKIE: &str = "datapump_csrf";
+const ANONYMOUS_CONTEXT: &str = "csrf:anonymous";
 pub const FIELD: &str = "_csrf";
 const HEADER: &str = "x-csrf-token";
 /// Forms are small; anything larger is refused before buffering.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// The session's token, created on first use.
-pub async fn token(session: &Session) -> Result<String, WebError> {
+/// The token of a visitor who is not signed in, as `protect` derived it for this request.
+#[derive(Debug, Clone)]
+pub struct AnonymousToken(String);
+
+/// The token for this request's forms: the session's (created on first use) when signed in,
+/// otherwise the visitor's cookie-bound one, without creating a session.
+pub async fn token(
+    session: &Session,
+    anonymous: Option<&AnonymousToken>,
+) -> Result<String, WebError> {
     if let Some(t) = session.get::<String>(SESSION_KEY).await? {
         return Ok(t);
+    }
+    if session.get::<i64>(ADMIN_ID_KEY).await?.is_none() {
+        return Ok(anonymous.map(|a| a.0.clone()).unwrap_or_default());
     }
     let t = crate::crypto::random_token();
     session.insert(SESSION_KEY, &t).await?;
     Ok(t)
+}
+
+/// The random value of the visitor's CSRF cookie, if it has a well-formed one.
+fn anonymous_nonce(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| {
+            (20..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn anonymous_cookie_header(state: &AppState, nonce: &str) -> String {
+    let config = &state.config;
+    let path = match config.public_url.prefix() {
+        "" => "/",
+        p => p,
+    };
+    let secure = if config.public_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={nonce}; Path={path}; HttpOnly; SameSite=Strict{secure}",
+        super::cookie_name(config, ANONYMOUS_COOKIE)
+    )
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -65,6 +116,28 @@ pub async fn rotate(session: &Session) -> Result<(), WebError> {
     Ok(())
 }
 
+/// Middleware (outside the error pages, so that they get it too): derives the visitor's token
+/// from its cookie, and sets a cookie on a page view that came without one.
+pub async fn issue(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let cookie = super::cookie_name(&state.config, ANONYMOUS_COOKIE);
+    let token = |n: &str| AnonymousToken(state.key.mac(ANONYMOUS_CONTEXT, n.as_bytes()));
+    if let Some(n) = anonymous_nonce(request.headers(), &cookie) {
+        request.extensions_mut().insert(token(&n));
+        return next.run(request).await;
+    }
+    if !is_safe(request.method()) {
+        // A post without the cookie has no token to match.
+        return next.run(request).await;
+    }
+    let n = crate::crypto::random_token();
+    request.extensions_mut().insert(token(&n));
+    let mut response = next.run(request).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&anonymous_cookie_header(&state, &n)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// Middleware: refuses unsafe requests that fail either check.
 pub async fn protect(
     State(state): State<AppState>,
@@ -80,7 +153,16 @@ pub async fn protect(
         tracing::warn!(path = %request.uri().path(), "cross-origin request refused");
         return Err(WebError::Csrf);
     }
-    let expected = session.get::<String>(SESSION_KEY).await?;
+    // Signed in: only the session's token. Not signed in: the session's if an older version
+    // stored one, else the cookie-bound one.
+    let expected = match session.get::<String>(SESSION_KEY).await? {
+        Some(t) => Some(t),
+        None if session.get::<i64>(ADMIN_ID_KEY).await?.is_none() => request
+            .extensions()
+            .get::<AnonymousToken>()
+            .map(|a| a.0.clone()),
+        None => None,
+    };
     let (parts, body) = request.into_parts();
     let is_form = parts
         .headers

@@ -61,15 +61,15 @@ pub struct RouteInfo {
 pub(crate) struct Routes {
     router: Router<AppState>,
     inventory: Vec<RouteInfo>,
-    prefix: String,
+    site: auth::Site,
 }
 
 impl Routes {
-    fn new(prefix: &str) -> Self {
+    fn new(site: auth::Site) -> Self {
         Self {
             router: Router::new(),
             inventory: Vec::new(),
-            prefix: prefix.to_string(),
+            site,
         }
     }
 
@@ -80,9 +80,9 @@ impl Routes {
         access: Access,
         handler: MethodRouter<AppState>,
     ) -> Self {
-        let prefix = self.prefix.clone();
+        let site = self.site.clone();
         let guarded = handler.route_layer(middleware::from_fn(move |req: Request, next: Next| {
-            auth::guard(access, prefix.clone(), req, next)
+            auth::guard(access, site.clone(), req, next)
         }));
         self.router = self.router.route(path, guarded);
         self.inventory.push(RouteInfo {
@@ -97,7 +97,10 @@ impl Routes {
 /// Builds the application service (prefix handling included) and the route inventory.
 pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
     let config = &state.config;
-    let routes = routes::register(Routes::new(config.public_url.prefix()));
+    let routes = routes::register(Routes::new(auth::Site {
+        origin: config.public_url.origin(),
+        prefix: config.public_url.prefix().to_string(),
+    }));
     let inventory = routes.inventory;
 
     let cookie_path = match config.public_url.prefix() {
@@ -138,6 +141,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
                     state.clone(),
                     auth::identify,
                 ))
+                .layer(middleware::from_fn_with_state(state.clone(), csrf::issue))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
                     render_error_pages,

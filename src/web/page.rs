@@ -96,7 +96,7 @@ impl Page {
         let admin = parts.extensions.get::<Identity>().and_then(|i| i.0.clone());
         let (csrf_token, flashes) = match parts.extensions.get::<Session>() {
             Some(session) => (
-                csrf::token(session).await?,
+                csrf::token(session, parts.extensions.get::<csrf::AnonymousToken>()).await?,
                 session
                     .remove::<Vec<Flash>>(FLASH_KEY)
                     .await?

@@ -256,6 +256,10 @@ impl TestApp {
         }
     }
 
+    pub fn is_sqlite(&self) -> bool {
+        self._db.url.starts_with("sqlite:")
+    }
+
     /// One text column of a query on the test's database.
     pub async fn query_strings(&self, sql: &str, args: &[&str]) -> Vec<String> {
         let url = &self._db.url;
@@ -502,12 +506,23 @@ impl Client {
         extract_csrf(&page.body).expect("a page with a CSRF token")
     }
 
+    /// The CSRF token on one page.
+    pub async fn csrf_of(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        extract_csrf(&page.body).expect("a page with a CSRF token")
+    }
+
     /// Posts a form with the session's CSRF token, as a browser would.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.csrf().await;
         let mut form: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
         form.extend_from_slice(fields);
-        self.post_raw(path, &form, &[]).await
+        let page = self.post_raw(path, &form, &[]).await;
+        if path == "/logout" {
+            // A visitor again: the next form carries the visitor's token, as a browser's would.
+            *self.csrf.lock().expect("lock") = None;
+        }
+        page
     }
 
     /// Posts exactly the given fields and headers (no token added).

@@ -30,14 +30,27 @@ async fn success_and_failure(backend: Backend) {
             .find(|c| c.starts_with("datapump_session="))
             .map(|c| c.split(';').next().unwrap_or("").to_string())
     };
-    let (Some(c1), Some(c2)) = (cookie(&before), cookie(&ok)) else {
-        panic!("session cookies are set before and at login");
+    // A visitor gets no session before signing in: nothing stored for page views.
+    assert_eq!(cookie(&before), None);
+    let Some(c1) = cookie(&ok) else {
+        panic!("a session cookie at login");
     };
-    assert_ne!(c1, c2);
 
     let out = client.post("/logout", &[]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(client.get("/").await.status, StatusCode::SEE_OTHER);
+    // The goodbye message needs a session; signing in again does not reuse it (no fixation).
+    let Some(visitor) = cookie(&out) else {
+        panic!("a session for the goodbye message");
+    };
+    let again = client.login("anna", PASSWORD).await;
+    let Some(c2) = cookie(&again) else {
+        panic!("a session cookie at the second login");
+    };
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_ne!(c2, visitor);
+    assert_ne!(c2, c1);
+    client.post("/logout", &[]).await;
 
     let actions = app.audit_actions().await;
     for expected in ["login.failure", "login.success", "logout"] {

@@ -198,15 +198,24 @@ async fn hsts_and_secure_cookie_with_https_public_url() {
     let app = TestApp::spawn_with(Backend::Sqlite, options).await;
     let page = app.client().get("/login").await;
     assert!(page.headers.get("strict-transport-security").is_some());
-    let cookie = page
-        .headers
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    assert!(cookie.contains("Secure"), "{cookie}");
+    app.create_admin("anna", Role::Admin).await;
+    let cookies = sign_in_by_hand(&app).await;
+    let session = cookies
+        .iter()
+        .find(|c| c.contains("datapump_session="))
+        .expect("a session cookie");
+    assert!(session.contains("Secure"), "{session}");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    let csrf = cookies
+        .iter()
+        .find(|c| c.contains("datapump_csrf="))
+        .expect("a CSRF cookie");
+    assert!(
+        csrf.contains("Secure") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
     );
     app.stop().await;
 }
@@ -478,39 +487,82 @@ async fn oversized_form_is_refused() {
 
 /// Behind https at the root the session cookie carries the `__Host-` prefix (the browser then
 /// keeps it to this host: Secure, Path=/, no Domain); under a sub-path or over http it cannot.
+/// Signs "anna" in with a client that keeps no cookies (a Secure cookie would not be sent back
+/// over the tests' plain HTTP): the cookies set by the login page and by the sign-in.
+async fn sign_in_by_hand(app: &TestApp) -> Vec<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("GET");
+    let set_cookies = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(String::from)
+            .collect()
+    };
+    let mut cookies = set_cookies(&page);
+    let pair = cookies
+        .iter()
+        .find(|c| c.contains("datapump_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("a CSRF cookie")
+        .to_string();
+    let body = page.text().await.expect("body");
+    let token = crate::common::extract_csrf(&body).expect("token");
+    let signed_in = http
+        .post(format!("{}/login", app.base))
+        .header("cookie", pair)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("username", "anna"),
+            ("password", crate::common::PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    cookies.extend(set_cookies(&signed_in));
+    cookies
+}
+
 async fn host_prefixed_cookies(backend: Backend) {
     let options = Options {
         env: vec![("DATAPUMP_PUBLIC_URL", "https://datapump.example".into())],
         ..Options::default()
     };
     let app = TestApp::spawn_with(backend.clone(), options).await;
-    let page = app.client().get("/login").await;
-    let cookie = page
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.contains("datapump_session="))
-        .expect("a session cookie")
-        .to_string();
-    assert!(cookie.starts_with("__Host-datapump_session="), "{cookie}");
-    assert!(
-        cookie.contains("Secure") && cookie.contains("Path=/"),
-        "{cookie}"
-    );
-    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    app.create_admin("anna", Role::Admin).await;
+    let cookies = sign_in_by_hand(&app).await;
+    for name in ["datapump_csrf", "datapump_session"] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.contains(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("a {name} cookie in {cookies:?}"));
+        assert!(cookie.starts_with(&format!("__Host-{name}=")), "{cookie}");
+        assert!(
+            cookie.contains("Secure") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    }
     app.stop().await;
 
     let plain = TestApp::spawn(backend).await;
-    let page = plain.client().get("/login").await;
-    assert!(
-        page.headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|c| c.starts_with("datapump_session=")),
-        "no prefix over http"
-    );
+    plain.create_admin("anna", Role::Admin).await;
+    let cookies = sign_in_by_hand(&plain).await;
+    for name in ["datapump_csrf", "datapump_session"] {
+        assert!(
+            cookies.iter().any(|c| c.starts_with(&format!("{name}="))),
+            "no prefix over http: {cookies:?}"
+        );
+    }
     plain.stop().await;
 }
 on_both_backends!(host_prefixed_cookies, host_prefixed_cookies);
@@ -541,7 +593,11 @@ async fn anonymous_growth_is_bounded(backend: Backend) {
                 .unwrap_or(-1)
         }
     };
-    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM sessions").await <= 5);
+    // Page views of visitors store nothing: their forms' token lives in a cookie.
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM sessions").await,
+        0
+    );
 
     let long = "x".repeat(60_000);
     let client = app.client();
@@ -579,8 +635,68 @@ async fn anonymous_growth_is_bounded(backend: Backend) {
         .await
             <= 64
     );
+    // Failed sign-ins did not create sessions either.
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM sessions").await,
+        0
+    );
     app.stop().await;
 }
+
+/// A visitor's forms work without a server-side session, and their token is bound to the
+/// visitor's own cookie: a token from another visitor, or one made up, is refused.
+async fn visitor_tokens_are_bound_to_their_cookie(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_admin("anna", Role::Admin).await;
+    let alice = app.client();
+    let mallory = app.client();
+    let alice_token = alice.csrf_of("/login").await;
+    let mallory_token = mallory.csrf_of("/login").await;
+    assert_ne!(alice_token, mallory_token);
+    let switch = |token: String| async move {
+        vec![
+            ("_csrf", token),
+            ("lang", "de".to_string()),
+            ("next", "/login".to_string()),
+        ]
+    };
+    for (client, token) in [
+        (&alice, mallory_token.clone()),
+        (&alice, "made-up-token".to_string()),
+        (&alice, String::new()),
+    ] {
+        let fields = switch(token).await;
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = client.post_raw("/language", &fields, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    let fields = switch(alice_token.clone()).await;
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        alice.post_raw("/language", &fields, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Signing in with the visitor's token works; afterwards only the session's token counts.
+    assert_eq!(
+        alice.login("anna", crate::common::PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let fields = switch(alice_token).await;
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        alice.post_raw("/language", &fields, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let sessions = app
+        .query_strings("SELECT CAST(COUNT(*) AS TEXT) FROM sessions", &[])
+        .await;
+    assert_eq!(sessions, vec!["1".to_string()], "only the signed-in one");
+    app.stop().await;
+}
+on_both_backends!(
+    visitor_tokens_are_bound_to_their_cookie,
+    visitor_tokens_are_bound_to_their_cookie
+);
 on_both_backends!(anonymous_growth_is_bounded, anonymous_growth_is_bounded);
 
 /// When the database refuses writes (a full disk) or is gone, pages answer a translated error
@@ -588,6 +704,7 @@ on_both_backends!(anonymous_growth_is_bounded, anonymous_growth_is_bounded);
 /// case that used to answer an empty 500.
 async fn database_failure_renders_a_page(backend: Backend) {
     let app = TestApp::spawn(backend.clone()).await;
+    app.create_admin("anna", Role::Admin).await;
     let client = app.client();
     // Writes to sessions fail from now on, as on a full disk; reads still work.
     match backend {
@@ -625,9 +742,19 @@ async fn database_failure_renders_a_page(backend: Backend) {
         let expected = format!("lang=\"{lang}\"");
         assert!(page.body.contains(&expected), "{lang}: {}", page.body);
     };
+    // Signing in is the first write to the sessions table.
     for lang in ["de", "en"] {
+        let token = client.csrf_of("/login").await;
         let page = client
-            .get_with("/login", &[("accept-language", lang)])
+            .post_raw(
+                "/login",
+                &[
+                    ("_csrf", token.as_str()),
+                    ("username", "anna"),
+                    ("password", crate::common::PASSWORD),
+                ],
+                &[("accept-language", lang)],
+            )
             .await;
         check(page, lang);
     }
@@ -641,4 +768,132 @@ async fn database_failure_renders_a_page(backend: Backend) {
 on_both_backends!(
     database_failure_renders_a_page,
     database_failure_renders_a_page
+);
+
+/// Sets every session's "password entered at" back to long ago, as if the admin signed in
+/// an hour before.
+async fn age_password_entry(app: &TestApp) {
+    let sql = if app.is_sqlite() {
+        "UPDATE sessions SET data = json_set(data, '$.verified_at', 0)"
+    } else {
+        "UPDATE sessions SET data = jsonb_set(data::jsonb, '{verified_at}', '0')::text"
+    };
+    app.execute_sql(&[(sql, vec![])]).await;
+}
+
+/// Requirement 25: adding credentials, changing admins and similar actions need the password
+/// entered within five minutes; otherwise the admin is sent to re-enter it and nothing is done.
+async fn sensitive_actions_need_a_recent_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let other = app.create_admin("vera", Role::Viewer).await;
+    let (client, _) = app.signed_in("anna", Role::Admin).await;
+    // Fresh from sign-in: the form opens.
+    assert_eq!(client.get("/admins/new").await.status, StatusCode::OK);
+    age_password_entry(&app).await;
+
+    // A page with a sensitive form sends the admin to confirm first, and back afterwards.
+    let page = client.get("/admins/new").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), Some("/reauth?next=%2Fadmins%2Fnew"));
+    assert_eq!(
+        client.get("/profiles/new").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Pages without such a form stay open.
+    let vera_page = format!("/admins/{}", other.id);
+    assert_eq!(client.get(&vera_page).await.status, StatusCode::OK);
+
+    // A form post is not carried out; the admin returns to the page that sent it.
+    let token = client.csrf().await;
+    let referer = format!("{}/admins/{}", app.base, other.id);
+    let promote = client
+        .post_raw(
+            &format!("/admins/{}", other.id),
+            &[
+                ("_csrf", token.as_str()),
+                ("username", "vera"),
+                ("role", "admin"),
+                ("version", &other.version.to_string()),
+            ],
+            &[("referer", referer.as_str())],
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        promote.location(),
+        Some(format!("/reauth?next=%2Fadmins%2F{}", other.id).as_str())
+    );
+    let create = client
+        .post_raw(
+            "/admins",
+            &[
+                ("_csrf", token.as_str()),
+                ("username", "mallory"),
+                ("role", "admin"),
+                ("password", "a long enough password"),
+                ("password_confirm", "a long enough password"),
+            ],
+            &[("referer", "https://evil.example/admins/new")],
+        )
+        .await;
+    // A foreign referer is no destination.
+    assert_eq!(create.location(), Some("/reauth?next=%2F"));
+    assert_eq!(app.db().count_admins().await.expect("count"), 2);
+    let vera = app.db().admin_by_id(other.id).await.expect("vera");
+    assert_eq!(vera.role, Role::Viewer);
+
+    // The confirmation page: a wrong password is refused on the page, and changes nothing.
+    let form = client.get("/reauth?next=%2Fadmins%2Fnew").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("Confirm it"), "{}", form.body);
+    let wrong = client
+        .post(
+            "/reauth",
+            &[("password", "not my password"), ("next", "/admins/new")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The current password is wrong."));
+    assert_eq!(
+        client.get("/admins/new").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Foreign destinations are not followed after it either.
+    let right = client
+        .post(
+            "/reauth",
+            &[
+                ("password", crate::common::PASSWORD),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert_eq!(right.location(), Some("/"));
+    // Now the action goes through.
+    assert_eq!(client.get("/admins/new").await.status, StatusCode::OK);
+    let promoted = client
+        .post(
+            &format!("/admins/{}", other.id),
+            &[
+                ("username", "vera"),
+                ("role", "admin"),
+                ("version", &other.version.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::SEE_OTHER, "{}", promoted.body);
+    let vera = app.db().admin_by_id(other.id).await.expect("vera");
+    assert_eq!(vera.role, Role::Admin);
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "session.reauthenticated")
+    );
+    app.stop().await;
+}
+on_both_backends!(
+    sensitive_actions_need_a_recent_password,
+    sensitive_actions_need_a_recent_password
 );

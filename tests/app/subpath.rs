@@ -27,14 +27,18 @@ async fn sub_path_prefixes_links_redirects_and_cookies() {
     assert_eq!(root.status, StatusCode::SEE_OTHER);
     assert_eq!(root.location(), Some("/datapump/login?next=%2F"));
 
-    let login = client.get("/login").await;
-    assert_eq!(login.status, StatusCode::OK);
-    let cookie = login
+    // The first page view sets the visitor's CSRF cookie, on the sub-path.
+    let cookie = root
         .headers
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    assert!(cookie.contains("Path=/datapump"), "{cookie}");
+    assert!(
+        cookie.contains("datapump_csrf=") && cookie.contains("Path=/datapump"),
+        "{cookie}"
+    );
+    let login = client.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
     for value in attribute_values(&login.body, "href")
         .into_iter()
         .chain(attribute_values(&login.body, "action"))
@@ -45,6 +49,14 @@ async fn sub_path_prefixes_links_redirects_and_cookies() {
 
     let signed_in = client.login("anna", crate::common::PASSWORD).await;
     assert_eq!(signed_in.location(), Some("/datapump/"));
+    let cookie = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("datapump_session="))
+        .unwrap_or("");
+    assert!(cookie.contains("Path=/datapump"), "{cookie}");
     let dashboard = client.get("/").await;
     assert_eq!(dashboard.status, StatusCode::OK);
     for value in attribute_values(&dashboard.body, "href")

@@ -1,8 +1,9 @@
-//! An admin's own account: password change (with the current password as re-authentication).
+//! An admin's own account: password change (with the current password as re-authentication),
+//! and re-authentication before sensitive actions.
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -11,10 +12,127 @@ use tower_sessions::Session;
 use super::Actor;
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::Decision;
+use crate::storage::admins::Admin;
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash};
 use crate::web::state::AppState;
+
+/// The outcome of checking a signed-in admin's own password.
+pub(crate) enum OwnPassword {
+    Right,
+    Wrong,
+    /// Too many wrong ones lately: not checked.
+    Throttled,
+}
+
+/// Checks the signed-in admin's own password (password change, re-authentication). It is a
+/// sign-in of its own, so that a taken-over session cannot guess it freely: the same
+/// reservation, slowdown and refusal as the login form.
+pub(crate) async fn check_own_password(
+    state: &AppState,
+    admin: &Admin,
+    password: &str,
+    ip: Option<&str>,
+    headers: &axum::http::HeaderMap,
+) -> WebResult<OwnPassword> {
+    let device = auth::device_of(state, headers);
+    let attempt = state
+        .throttle
+        .reserve(&state.db, &admin.username, ip, device.as_deref())
+        .await?;
+    match attempt.decision {
+        Decision::Refuse { .. } | Decision::Busy => return Ok(OwnPassword::Throttled),
+        Decision::Allow { delay } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    let verified = {
+        let _permit = state.hashing.acquire(attempt.known_device).await;
+        password::verify(password, &admin.password_hash).await?
+    };
+    if verified == Verified::No {
+        return Ok(OwnPassword::Wrong);
+    }
+    state.throttle.confirmed(&state.db, &attempt).await?;
+    Ok(OwnPassword::Right)
+}
+
+#[derive(Template)]
+#[template(path = "reauth.html")]
+pub struct ReauthTemplate {
+    p: Page,
+    next: String,
+    error: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Asks for the password again before a sensitive action.
+pub async fn reauth_form(p: Page, Query(q): Query<NextQuery>) -> WebResult<Response> {
+    page::ok(&ReauthTemplate {
+        p,
+        next: auth::safe_next(q.next.as_deref()),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn reauth(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<ReauthForm>,
+) -> WebResult<Response> {
+    let admin = state.db.admin_by_id(me.id).await?;
+    let next = auth::safe_next(form.next.as_deref());
+    let (status, error) = match check_own_password(
+        &state,
+        &admin,
+        &form.password,
+        actor.ip.as_deref(),
+        &headers,
+    )
+    .await?
+    {
+        OwnPassword::Right => {
+            auth::mark_verified(&session).await?;
+            state
+                .db
+                .record_audit(actor.record(
+                    "session.reauthenticated",
+                    Some(admin.username.clone()),
+                    None,
+                ))
+                .await?;
+            return Ok(p.redirect(&next));
+        }
+        OwnPassword::Wrong => (StatusCode::UNAUTHORIZED, "password-current-wrong"),
+        OwnPassword::Throttled => (StatusCode::TOO_MANY_REQUESTS, "password-current-throttled"),
+    };
+    page::render(
+        status,
+        &ReauthTemplate {
+            p,
+            next,
+            error: Some(error),
+        },
+    )
+}
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -51,36 +169,16 @@ pub async fn change_password(
 ) -> WebResult<Response> {
     let admin = state.db.admin_by_id(me.id).await?;
     let mut errors = FormErrors::default();
-    // The current password is a sign-in of its own (a taken-over session must not guess it
-    // freely): the same reservation, slowdown and refusal as the login form.
-    let ip = actor.ip.clone();
-    let device = auth::device_of(&state, &headers);
-    let attempt = state
-        .throttle
-        .reserve(&state.db, &admin.username, ip.as_deref(), device.as_deref())
-        .await?;
-    match attempt.decision {
-        Decision::Refuse { .. } | Decision::Busy => {
+    match check_own_password(&state, &admin, &form.current, actor.ip.as_deref(), &headers).await? {
+        OwnPassword::Throttled => {
             errors.add("current", "password-current-throttled");
             return page::render(
                 StatusCode::TOO_MANY_REQUESTS,
                 &AccountTemplate { p, errors },
             );
         }
-        Decision::Allow { delay } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-    let verified = {
-        let _permit = state.hashing.acquire(attempt.known_device).await;
-        password::verify(&form.current, &admin.password_hash).await?
-    };
-    if verified == Verified::No {
-        errors.add("current", "password-current-wrong");
-    } else {
-        state.throttle.confirmed(&state.db, &attempt).await?;
+        OwnPassword::Wrong => errors.add("current", "password-current-wrong"),
+        OwnPassword::Right => {}
     }
     if let Err(v) = password::check_policy(&form.password, &admin.username) {
         errors.add("password", v.message_key());
@@ -97,6 +195,7 @@ pub async fn change_password(
     let updated = state.db.set_admin_password(admin.id, &hash).await?;
     // Other sessions of this admin end with the old stamp; this one continues.
     auth::refresh_stamp(&session, &updated).await?;
+    auth::mark_verified(&session).await?;
     state
         .db
         .record_audit(actor.record(

@@ -36,6 +36,8 @@ pub(crate) fn register(r: Routes) -> Routes {
         .add(M::POST, "/logout", SignedIn, post(session::logout))
         .add(M::GET, "/", Viewer, get(dashboard::show))
         .add(M::GET, "/account", SignedIn, get(account::show))
+        .add(M::GET, "/reauth", SignedIn, get(account::reauth_form))
+        .add(M::POST, "/reauth", SignedIn, post(account::reauth))
         .add(
             M::POST,
             "/account/password",
@@ -43,14 +45,14 @@ pub(crate) fn register(r: Routes) -> Routes {
             post(account::change_password),
         )
         .add(M::GET, "/admins", Viewer, get(admins::list))
-        .add(M::GET, "/admins/new", Admin, get(admins::new_form))
-        .add(M::POST, "/admins", Admin, post(admins::create))
+        .add(M::GET, "/admins/new", Recent, get(admins::new_form))
+        .add(M::POST, "/admins", Recent, post(admins::create))
         .add(M::GET, "/admins/{id}", Viewer, get(admins::show))
-        .add(M::POST, "/admins/{id}", Admin, post(admins::update))
+        .add(M::POST, "/admins/{id}", Recent, post(admins::update))
         .add(
             M::POST,
             "/admins/{id}/password",
-            Admin,
+            Recent,
             post(admins::reset_password),
         )
         .add(
@@ -61,51 +63,51 @@ pub(crate) fn register(r: Routes) -> Routes {
         )
         .add(M::GET, "/audit", Viewer, get(audit::list))
         .add(M::GET, "/profiles", Viewer, get(profiles::list))
-        .add(M::GET, "/profiles/new", Admin, get(profiles::new_form))
-        .add(M::POST, "/profiles", Admin, post(profiles::create))
+        .add(M::GET, "/profiles/new", Recent, get(profiles::new_form))
+        .add(M::POST, "/profiles", Recent, post(profiles::create))
         .add(M::GET, "/status.json", Viewer, get(health::status))
         .add(M::GET, "/profiles/{id}", Viewer, get(profiles::show))
-        .add(M::POST, "/profiles/{id}", Admin, post(profiles::update))
+        .add(M::POST, "/profiles/{id}", Recent, post(profiles::update))
         .add(
             M::GET,
             "/profiles/{id}/edit",
-            Admin,
+            Recent,
             get(profiles::edit_form),
         )
         .add(
             M::GET,
             "/profiles/{id}/secret",
-            Admin,
+            Recent,
             get(profiles::secret_form),
         )
         .add(
             M::POST,
             "/profiles/{id}/secret",
-            Admin,
+            Recent,
             post(profiles::replace_secret),
         )
         .add(
             M::GET,
             "/profiles/{id}/delete",
-            Admin,
+            Recent,
             get(profiles::delete_form),
         )
         .add(
             M::POST,
             "/profiles/{id}/delete",
-            Admin,
+            Recent,
             post(profiles::delete),
         )
         .add(
             M::POST,
             "/profiles/{id}/authorize",
-            Admin,
+            Recent,
             post(profiles::authorize),
         )
         .add(
             M::POST,
             "/profiles/{id}/complete",
-            Admin,
+            Recent,
             post(profiles::complete_pasted),
         )
         .add(
@@ -117,7 +119,7 @@ pub(crate) fn register(r: Routes) -> Routes {
         .add(
             M::POST,
             "/profiles/{id}/disconnect",
-            Admin,
+            Recent,
             post(profiles::disconnect),
         )
         .add(M::GET, "/callback", Admin, get(profiles::callback))
