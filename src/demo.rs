@@ -82,7 +82,12 @@ pub async fn authorize_with_simulator(
         .ok_or_else(|| DemoError::Setup(format!("no code in the redirect ({location})")))?;
     match state
         .authorizations
-        .complete(&started.state_hash, Reply::Code(code), &by)
+        .complete(
+            &started.state_hash,
+            Reply::Code(code),
+            &Default::default(),
+            &by,
+        )
         .await
         .map_err(setup)?
     {

@@ -402,3 +402,5 @@ profile-disconnected = Das Konto ist getrennt: Die Tokens sind gelöscht, die Ab
 reauth-title = Bestätigen Sie, dass Sie es sind
 reauth-help = Diese Aktion ändert Zugangsdaten oder Administratoren. Geben Sie Ihr Passwort erneut ein; es gilt dann fünf Minuten lang für solche Aktionen.
 reauth-submit = Weiter
+oauth-mix-up = Diese Antwort der Anmeldung gehört zu einem anderen Profil oder einem anderen Identitätsanbieter. Es wurde nichts eingelöst oder gespeichert; starten Sie die Autorisierung erneut im Profil.
+profile-own-redirect = Die eigene Umleitungs-URI dieses Profils ist { $url }. In der App-Registrierung eingetragen und hier angegeben, nimmt sie nur Anmeldungen dieses Profils an (empfohlen, wenn Profile verschiedene App-Registrierungen, Mandanten oder Anmeldeadressen verwenden).

@@ -402,3 +402,5 @@ profile-disconnected = The account is disconnected: its tokens are deleted, and 
 reauth-title = Confirm it's you
 reauth-help = This action changes credentials or administrators. Enter your password again; it then covers such actions for five minutes.
 reauth-submit = Continue
+oauth-mix-up = This answer from the sign-in belongs to another profile or another identity provider. Nothing was exchanged or stored; start the authorization again from the profile.
+profile-own-redirect = This profile's own redirect URI is { $url }. Registered in the app registration and entered here, it accepts only this profile's sign-ins (recommended when profiles use different app registrations, tenants or login addresses).

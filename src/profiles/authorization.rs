@@ -28,6 +28,10 @@ pub enum AuthorizeError {
     StateReused,
     #[error("the authorization took too long")]
     StateExpired,
+    /// The answer came to the redirect path of another profile, or names another issuer than
+    /// the profile's (an authorization mix-up, RFC 9700 §4.4): nothing is exchanged.
+    #[error("the answer belongs to another profile or identity provider")]
+    MixUp,
     /// The answer carried neither a code nor an error.
     #[error("the answer carries no authorization code")]
     CodeMissing,
@@ -44,6 +48,33 @@ pub enum AuthorizeError {
 pub struct Started {
     pub url: String,
     pub state_hash: String,
+}
+
+/// Where and how an answer arrived, beyond its state: the profile named by the redirect path
+/// (`/callback/{id}`; none for the shared `/callback`) and the `iss` parameter of RFC 9207, if
+/// the identity provider sent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrival {
+    pub path_profile: Option<i64>,
+    pub issuer: Option<String>,
+}
+
+/// The v2.0 issuer of a tenant: `{login}/{tenant id}/v2.0`.
+fn issuer_of(login_base: &str, tenant_id: &str) -> String {
+    format!("{}/{tenant_id}/v2.0", login_base.trim_end_matches('/'))
+}
+
+/// Whether `iss` can be the issuer for this profile before the ID token names the tenant:
+/// exactly the tenant's issuer for a tenant given by id; for `common`, `organizations`,
+/// `consumers` or a domain name, an issuer of the profile's login address for some tenant id.
+fn issuer_may_be(profile: &Profile, iss: &str) -> bool {
+    if uuid::Uuid::parse_str(&profile.tenant).is_ok() {
+        return iss == issuer_of(&profile.login_base, &profile.tenant);
+    }
+    let base = format!("{}/", profile.login_base.trim_end_matches('/'));
+    iss.strip_prefix(&base)
+        .and_then(|rest| rest.strip_suffix("/v2.0"))
+        .is_some_and(|tid| uuid::Uuid::parse_str(tid).is_ok())
 }
 
 /// What Microsoft sent back to the redirect URI.
@@ -188,12 +219,14 @@ impl Authorizations {
     }
 
     /// Completes the authorization whose state hashes to `state_hash` (the caller has checked
-    /// that its session started it): valid once, unexpired; then the code is exchanged with the
-    /// PKCE verifier, the account is read and the tokens are stored through the token service.
+    /// that its session started it): valid once, unexpired, arrived where it belongs; then the
+    /// code is exchanged with the PKCE verifier, the account is read and the tokens are stored
+    /// through the token service.
     pub async fn complete(
         &self,
         state_hash: &str,
         reply: Reply,
+        arrival: &Arrival,
         by: &Actor,
     ) -> Result<Completion, AuthorizeError> {
         let Some(tx) = self.db.oauth_transaction(state_hash).await? else {
@@ -206,13 +239,41 @@ impl Authorizations {
             return Err(AuthorizeError::StateExpired);
         }
         let profile = self.db.profile(tx.profile_id).await?;
+        let wrong_path = arrival.path_profile.is_some_and(|id| id != tx.profile_id);
+        let wrong_issuer = arrival
+            .issuer
+            .as_deref()
+            .is_some_and(|iss| !issuer_may_be(&profile, iss));
+        if wrong_path || wrong_issuer {
+            // The transaction is spent: whoever mixed it up cannot try again with it.
+            self.db
+                .record_audit(
+                    by.record(
+                        "profile.authorization_failed",
+                        Some(profile.name.clone()),
+                        Some(
+                            if wrong_path {
+                                "answer arrived at another profile's redirect path"
+                            } else {
+                                "answer names another issuer"
+                            }
+                            .into(),
+                        ),
+                    ),
+                )
+                .await?;
+            return Err(AuthorizeError::MixUp);
+        }
         match reply {
             Reply::Error { error, description } => {
                 self.refused(&profile, &error, description.as_deref(), by)
                     .await
             }
             Reply::Code(code) if code.is_empty() => Err(AuthorizeError::CodeMissing),
-            Reply::Code(code) => self.exchange(&profile, &tx, state_hash, &code, by).await,
+            Reply::Code(code) => {
+                self.exchange(&profile, &tx, state_hash, &code, arrival, by)
+                    .await
+            }
         }
     }
 
@@ -264,6 +325,7 @@ impl Authorizations {
         tx: &OAuthTransaction,
         state_hash: &str,
         code: &str,
+        arrival: &Arrival,
         by: &Actor,
     ) -> Result<Completion, AuthorizeError> {
         let verifier = self
@@ -302,6 +364,19 @@ impl Authorizations {
                 });
             }
         };
+        // The ID token names the account's tenant: an `iss` in the answer must be its issuer.
+        if let (Some(iss), Some(tid)) = (arrival.issuer.as_deref(), tokens.tenant_id.as_deref())
+            && iss != issuer_of(&endpoints.login_base, tid)
+        {
+            self.db
+                .record_audit(by.record(
+                    "profile.authorization_failed",
+                    Some(profile.name.clone()),
+                    Some("answer names another issuer than the ID token".into()),
+                ))
+                .await?;
+            return Err(AuthorizeError::MixUp);
+        }
         let graph = client.graph(&endpoints, &tokens.access_token);
         let me = graph.me().await;
         let calendars = graph.my_calendars().await;

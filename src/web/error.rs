@@ -35,6 +35,7 @@ impl From<AuthorizeError> for WebError {
             AuthorizeError::StateReused => Self::BadRequest("oauth-state-reused"),
             AuthorizeError::StateExpired => Self::BadRequest("oauth-state-expired"),
             AuthorizeError::CodeMissing => Self::BadRequest("oauth-code-missing"),
+            AuthorizeError::MixUp => Self::BadRequest("oauth-mix-up"),
             AuthorizeError::Store(e) => Self::Store(e),
             e @ (AuthorizeError::Request(_) | AuthorizeError::Crypto(_)) => {
                 Self::Internal(e.to_string())

@@ -925,3 +925,93 @@ on_both_backends!(
     disconnect_deletes_credentials,
     disconnect_deletes_credentials
 );
+
+/// Requirement 4 (mix-up defence): an answer that arrives at another profile's redirect path,
+/// or names an issuer other than the profile's, is refused before any code exchange, and the
+/// transaction is spent; at the profile's own path, with its own issuer, it is taken.
+async fn mixed_up_answers_are_refused(backend: Backend) {
+    let w = world(backend).await;
+    let shared = format!("{}/callback", w.app.base);
+    let a = create_profile(&w, "Zentrale", &shared).await;
+    let b = create_profile(&w, "Zweigstelle", &shared).await;
+    let page = w.admin.get(&format!("/profiles/{a}")).await;
+    assert!(
+        page.body.contains(&format!("{}/callback/{a}", w.app.base)),
+        "the profile's own redirect URI is shown"
+    );
+    let tokens_before = w.sim.sim.lock().counters.token_requests;
+    let own_path =
+        |callback: &str, id: i64| callback.replacen("/callback?", &format!("/callback/{id}?"), 1);
+
+    // A's answer delivered to B's path.
+    let callback = start_authorization(&w, &w.admin, a).await;
+    let r = w.admin.get_abs(&own_path(&callback, b)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("belongs to another profile"), "{}", r.body);
+    // Spent: not even its right address takes it now.
+    assert_eq!(
+        w.admin.get_abs(&callback).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // An issuer that is not the profile's login address, or another tenant's.
+    let tenant = datapump_sim::model::TENANT_ID;
+    for iss in [
+        format!("https://evil.example/{tenant}/v2.0"),
+        format!(
+            "{}/{}/v2.0",
+            w.sim.url, "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        ),
+    ] {
+        let callback = start_authorization(&w, &w.admin, a).await;
+        let encoded: String = url::form_urlencoded::byte_serialize(iss.as_bytes()).collect();
+        let r = w.admin.get_abs(&format!("{callback}&iss={encoded}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{iss}");
+        assert!(r.body.contains("another identity provider"), "{}", r.body);
+    }
+    let evil_tokens = w.sim.sim.lock().counters.token_requests;
+    // The first issuer is refused before the exchange; the second names a tenant the ID token
+    // then contradicts (the profile is for `common`, so it is only known after the exchange).
+    assert!(
+        evil_tokens <= tokens_before + 1,
+        "{evil_tokens} {tokens_before}"
+    );
+    assert_eq!(
+        w.app.db().profile(a).await.expect("a").refresh_token_enc,
+        None,
+        "nothing stored"
+    );
+
+    // At its own path and with its own issuer, A's answer is taken.
+    let callback = start_authorization(&w, &w.admin, a).await;
+    let iss: String =
+        url::form_urlencoded::byte_serialize(format!("{}/{tenant}/v2.0", w.sim.url).as_bytes())
+            .collect();
+    let r = w
+        .admin
+        .get_abs(&format!("{}&iss={iss}", own_path(&callback, a)))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), Some(format!("/profiles/{a}").as_str()));
+    assert!(
+        w.app
+            .db()
+            .profile(a)
+            .await
+            .expect("a")
+            .refresh_token_enc
+            .is_some()
+    );
+    assert!(
+        w.app
+            .db()
+            .profile(b)
+            .await
+            .expect("b")
+            .refresh_token_enc
+            .is_none()
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(mixed_up_answers_are_refused, mixed_up_answers_are_refused);

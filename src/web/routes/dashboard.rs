@@ -44,7 +44,7 @@ pub async fn show(
     Query(callback): Query<CallbackParams>,
 ) -> WebResult<Response> {
     if callback.is_callback() {
-        return super::profiles::finish(&state, &session, &me, p, actor, callback).await;
+        return super::profiles::finish(&state, &session, &me, p, actor, callback, None).await;
     }
     let counts = state.db.subscription_counts().await?;
     let profiles = state

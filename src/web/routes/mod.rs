@@ -123,6 +123,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             post(profiles::disconnect),
         )
         .add(M::GET, "/callback", Admin, get(profiles::callback))
+        .add(
+            M::GET,
+            "/callback/{id}",
+            Admin,
+            get(profiles::profile_callback),
+        )
         .add(M::GET, "/profiles/{id}/connect", Viewer, get(connect::show))
         .add(
             M::POST,

@@ -15,7 +15,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::crypto;
-use crate::profiles::authorization::{AuthorizeError, Authorized, Completion, Reply};
+use crate::profiles::authorization::{Arrival, AuthorizeError, Authorized, Completion, Reply};
 use crate::profiles::changes;
 use crate::profiles::{
     self, Cloud, ProfileInput, ProfileStatus, REQUIRED_SCOPES, SecretWarning, Validation,
@@ -38,6 +38,8 @@ pub struct ProfileView {
     pub warning: SecretWarning,
     pub days_left: i64,
     pub redirect_uri: String,
+    /// The profile's own redirect path (`/callback/{id}`), which takes only its answers.
+    pub own_redirect_uri: String,
     /// Days since the last successful refresh, when more than a week.
     pub stale_days: Option<i64>,
     /// Live subscriptions through this profile.
@@ -65,6 +67,7 @@ impl ProfileView {
             warning: profiles::secret_warning(p.secret_expires_on, today),
             days_left: (p.secret_expires_on - today).num_days(),
             redirect_uri: state.authorizations.redirect_uri(&p),
+            own_redirect_uri: format!("{}/{}", state.authorizations.default_redirect(), p.id),
             stale_days,
             subscriptions: 0,
             p,
@@ -703,6 +706,8 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// RFC 9207's issuer identifier, when the identity provider sends one.
+    pub iss: Option<String>,
 }
 
 impl CallbackParams {
@@ -716,6 +721,7 @@ impl CallbackParams {
             state: map.get("state").cloned(),
             error: map.get("error").cloned(),
             error_description: map.get("error_description").cloned(),
+            iss: map.get("iss").cloned(),
         }
     }
 }
@@ -728,7 +734,32 @@ pub async fn callback(
     actor: Actor,
     axum::extract::Query(params): axum::extract::Query<CallbackParams>,
 ) -> WebResult<Response> {
-    let mut response = finish(&state, &session, &me, p, actor, params).await?;
+    answered(&state, &session, &me, p, actor, params, None).await
+}
+
+/// A profile's own redirect path, `/callback/{id}`: only that profile's answers are taken.
+pub async fn profile_callback(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    axum::extract::Query(params): axum::extract::Query<CallbackParams>,
+) -> WebResult<Response> {
+    answered(&state, &session, &me, p, actor, params, Some(id)).await
+}
+
+async fn answered(
+    state: &AppState,
+    session: &Session,
+    me: &crate::web::auth::CurrentAdmin,
+    p: Page,
+    actor: Actor,
+    params: CallbackParams,
+    path_profile: Option<i64>,
+) -> WebResult<Response> {
+    let mut response = finish(state, session, me, p, actor, params, path_profile).await?;
     // The address holds the authorization code: the next page must not pass it on.
     response.headers_mut().insert(
         axum::http::header::REFERRER_POLICY,
@@ -746,6 +777,7 @@ pub async fn finish(
     p: Page,
     actor: Actor,
     params: CallbackParams,
+    path_profile: Option<i64>,
 ) -> WebResult<Response> {
     if me.role != crate::storage::admins::Role::Admin {
         return Err(WebError::Forbidden);
@@ -766,7 +798,14 @@ pub async fn finish(
         },
         (None, code) => Reply::Code(code.unwrap_or_default()),
     };
-    let completion = state.authorizations.complete(&hash, reply, &actor).await;
+    let arrival = Arrival {
+        path_profile,
+        issuer: params.iss,
+    };
+    let completion = state
+        .authorizations
+        .complete(&hash, reply, &arrival, &actor)
+        .await;
     if !matches!(
         completion,
         Err(AuthorizeError::StateUnknown | AuthorizeError::StateReused)
@@ -843,7 +882,7 @@ pub async fn complete_pasted(
         )
         .await;
     }
-    finish(&state, &session, &me, p, actor, params).await
+    finish(&state, &session, &me, p, actor, params, None).await
 }
 
 /// After the admin fixed the cause outside Datapump (consent granted, replication done): try
