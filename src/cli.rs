@@ -35,11 +35,26 @@ enum Command {
     Migrate,
     /// Re-encrypt all stored secrets under a new key (stop Datapump first).
     RotateKey,
-    /// Write a consistent copy of the SQLite database while Datapump runs (PostgreSQL: pg_dump).
+    /// Write a consistent, integrity-checked copy of the SQLite database while Datapump runs
+    /// (PostgreSQL: pg_dump).
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "dir"])))]
     Backup {
         /// The file to create; an existing file is never overwritten.
         #[arg(long)]
-        to: PathBuf,
+        to: Option<PathBuf>,
+        /// A directory for dated copies (datapump-<UTC time>.db), pruned to the newest --keep.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// With --dir: how many copies to keep.
+        #[arg(long, default_value_t = 7, requires = "dir", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+    },
+    /// Replace the SQLite database with a backup (stop Datapump first; PostgreSQL: pg_restore).
+    /// The backup is checked first; the replaced database is kept beside it.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
     },
     /// Import calendars in the foreground and exit (for cron, or to check a subscription).
     Sync {
@@ -247,34 +262,8 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
                 )))
             }
         }
-        Command::Backup { to } => {
-            if to.exists() {
-                return Err(CliError::Usage(format!(
-                    "{} exists already; choose a new file",
-                    to.display()
-                )));
-            }
-            let db = app::open_database(&config).await?;
-            if !db.backup_sqlite(&to).await? {
-                return Err(CliError::Usage(
-                    "the database is PostgreSQL: back it up with pg_dump".into(),
-                ));
-            }
-            db.record_audit(cli_audit(
-                "backup.created",
-                &to.display().to_string(),
-                Some("verified with SQLite's integrity check".into()),
-            ))
-            .await?;
-            println!(
-                "Backed up the database to {} (readable by this user only; integrity checked). \
-                 The secret key ({}) is not part of it: keep a copy of the key file apart from \
-                 the backups.",
-                to.display(),
-                config.secret_key_file.display()
-            );
-            Ok(())
-        }
+        Command::Backup { to, dir, keep } => backup(&config, to, dir, keep).await,
+        Command::Restore { from } => restore(&config, &from).await,
         Command::RotateKey => {
             let r = app::rotate_key(&config).await?;
             let db = app::open_database(&config).await?;
@@ -479,6 +468,103 @@ fn read_password(flag: bool) -> Result<String, CliError> {
     })?;
     let line = text.lines().next().unwrap_or("").to_string();
     Ok(line)
+}
+
+async fn backup(
+    config: &Config,
+    to: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    keep: u32,
+) -> Result<(), CliError> {
+    use crate::storage::backup;
+    let file = match (&to, &dir) {
+        (Some(file), _) => file.clone(),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;
+            dir.join(backup::timestamped_name(chrono::Utc::now()))
+        }
+        (None, None) => return Err(CliError::Usage("--to or --dir is required".into())),
+    };
+    if file.exists() {
+        return Err(CliError::Usage(format!(
+            "{} exists already; choose a new file",
+            file.display()
+        )));
+    }
+    let db = app::open_database(config).await?;
+    if !db.backup_sqlite(&file).await? {
+        return Err(CliError::Usage(
+            "the database is PostgreSQL: back it up with pg_dump".into(),
+        ));
+    }
+    db.record_audit(cli_audit(
+        "backup.created",
+        &file.display().to_string(),
+        Some("verified with SQLite's integrity check".into()),
+    ))
+    .await?;
+    println!(
+        "Backed up the database to {} (readable by this user only; integrity checked). \
+         The secret key ({}) is not part of it: keep a copy of the key file apart from \
+         the backups.",
+        file.display(),
+        config.secret_key_file.display()
+    );
+    if let Some(dir) = dir {
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+        for old in backup::prune(&dir, keep)? {
+            println!("Removed the older backup {}", old.display());
+        }
+    }
+    Ok(())
+}
+
+async fn restore(config: &Config, from: &std::path::Path) -> Result<(), CliError> {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+    if !config.database_url.starts_with("sqlite:") {
+        return Err(CliError::Usage(
+            "the database is PostgreSQL: restore it with pg_restore".into(),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(&config.database_url)
+        .map_err(|e| CliError::Usage(format!("DATAPUMP_DATABASE_URL: {e}")))?;
+    let target = options.get_filename().to_path_buf();
+    if !from.is_file() {
+        return Err(CliError::Usage(format!("{} is not a file", from.display())));
+    }
+    let key = crate::crypto::SecretKey::load(&config.secret_key_file).map_err(|e| {
+        CliError::Usage(format!(
+            "the secret key ({}) is needed to check the backup: {e}",
+            config.secret_key_file.display()
+        ))
+    })?;
+    let restored = match crate::storage::backup::restore_sqlite(from, &target, &key).await {
+        Ok(r) => r,
+        Err(e @ (StoreError::InUse(_) | StoreError::Backup(_))) => {
+            return Err(CliError::Usage(e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let db = app::open_database(config).await?;
+    db.record_audit(cli_audit(
+        "backup.restored",
+        &from.display().to_string(),
+        restored
+            .previous
+            .as_ref()
+            .map(|p| format!("the replaced database was kept as {}", p.display())),
+    ))
+    .await?;
+    println!("Restored {} from {}.", target.display(), from.display());
+    if let Some(previous) = restored.previous {
+        println!(
+            "The database it replaced is kept as {}; delete it when you no longer need it.",
+            previous.display()
+        );
+    }
+    Ok(())
 }
 
 fn cli_audit(action: &'static str, target: &str, details: Option<String>) -> AuditRecord {

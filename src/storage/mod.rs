@@ -64,6 +64,7 @@ macro_rules! transaction {
 
 pub mod admins;
 pub mod audit;
+pub mod backup;
 mod event_writes;
 pub mod profiles;
 pub mod sessions;
@@ -99,6 +100,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("backup failed: {0}")]
     Backup(String),
+    /// Another process has the SQLite file open (a restore needs it to itself), or a restore
+    /// is replacing it.
+    #[error("{0}")]
+    InUse(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -158,6 +163,9 @@ pub struct Db {
     pub(crate) pool: Pool,
     /// Serializes this process's SQLite write transactions (unused with PostgreSQL).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// A shared lock on the SQLite file's lock file while this handle lives, so that a restore
+    /// can tell that the database is in use (none for PostgreSQL).
+    _in_use: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Db {
@@ -192,6 +200,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let in_use = backup::hold_shared(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -199,6 +208,7 @@ impl Db {
         Ok(Self {
             pool: Pool::Sqlite(pool),
             writer: Default::default(),
+            _in_use: in_use.map(std::sync::Arc::new),
         })
     }
 
@@ -218,6 +228,7 @@ impl Db {
         Ok(Self {
             pool: Pool::Postgres(pool),
             writer: Default::default(),
+            _in_use: None,
         })
     }
 
@@ -226,30 +237,6 @@ impl Db {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
-    }
-
-    /// A consistent copy of a running SQLite database (`VACUUM INTO`: readers and the importer
-    /// carry on meanwhile). Returns false for PostgreSQL, whose tool for this is `pg_dump`.
-    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<bool> {
-        let Pool::Sqlite(pool) = &self.pool else {
-            return Ok(false);
-        };
-        // The copy holds sealed secrets and the audit log: readable by its owner only, from
-        // the moment it exists (VACUUM INTO fills an empty file that is already there).
-        create_private_file(to)?;
-        let copied = sqlx::query("VACUUM INTO $1")
-            .bind(to.to_string_lossy().into_owned())
-            .execute(pool)
-            .await;
-        let verified = match copied {
-            Ok(_) => verify_sqlite(to).await,
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = verified {
-            let _ = std::fs::remove_file(to);
-            return Err(e);
-        }
-        Ok(true)
     }
 
     /// Applies pending migrations. They are forward-only; a database that is newer than this
@@ -309,40 +296,5 @@ impl Db {
 
     pub async fn close(&self) {
         dispatch!(self, pool => pool.close().await)
-    }
-}
-
-/// Creates an empty file readable and writable by its owner only; refuses an existing one.
-fn create_private_file(path: &std::path::Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .map(drop)
-        .map_err(|e| StoreError::Backup(format!("{}: {e}", path.display())))
-}
-
-/// Opens a copy read-only and runs SQLite's integrity check on it.
-async fn verify_sqlite(path: &std::path::Path) -> Result<()> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await?;
-    let result: Result<String> = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .map_err(Into::into);
-    pool.close().await;
-    match result?.as_str() {
-        "ok" => Ok(()),
-        other => Err(StoreError::Backup(format!(
-            "the copy failed its integrity check: {}",
-            other.chars().take(200).collect::<String>()
-        ))),
     }
 }

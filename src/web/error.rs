@@ -64,7 +64,8 @@ impl WebError {
                 StoreError::Database(_)
                 | StoreError::Migrate(_)
                 | StoreError::Corrupt(_)
-                | StoreError::Backup(_),
+                | StoreError::Backup(_)
+                | StoreError::InUse(_),
             )
             | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

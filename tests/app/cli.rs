@@ -144,44 +144,54 @@ fn wrong_secret_key_refuses_to_start() {
     assert!(stderr.contains("not the key"), "{stderr}");
 }
 
-#[cfg(unix)]
-#[test]
-fn sigterm_stops_the_server_cleanly() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Starts `serve` on a free port and waits until its /readyz answers.
+fn serve_until_ready(dir: &std::path::Path) -> (std::process::Child, u16) {
     let port = crate::common::free_port();
-    let mut child = datapump(dir.path())
+    let mut child = datapump(dir)
         .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
     let started = std::time::Instant::now();
-    let mut healthy = false;
     while started.elapsed() < std::time::Duration::from_secs(30) {
-        let probe = datapump(dir.path())
+        let probe = datapump(dir)
             .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
             .output()
             .expect("probe");
         if probe.status.success() {
-            healthy = true;
-            break;
+            return (child, port);
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(healthy, "the server answered /healthz");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not become ready");
+}
+
+/// Stops a child with SIGTERM and returns its exit code.
+#[cfg(unix)]
+fn terminate(mut child: std::process::Child) -> Option<i32> {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let status = loop {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
         if let Some(status) = child.try_wait().expect("wait") {
-            break status;
+            return status.code();
         }
-        assert!(std::time::Instant::now() < deadline, "stopped within 15 s");
+        assert!(std::time::Instant::now() < deadline, "stopped within 30 s");
         std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, port) = serve_until_ready(dir.path());
+    assert_eq!(terminate(child), Some(0));
     // And the probe reports the stopped instance as unhealthy.
     let probe = datapump(dir.path())
         .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
@@ -271,4 +281,179 @@ fn backup_while_running_restores_into_a_fresh_data_dir() {
             n
         });
     assert_eq!(recorded, 1);
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Requirement 46: dated backups while a writer runs, pruned to the newest N, each a sound
+/// copy without a write-ahead log beside it; a restore refuses while the database is in use,
+/// refuses a backup the key does not open, clears stale -wal/-shm files, keeps what it
+/// replaces, and the restored instance starts with its secrets readable.
+#[cfg(unix)]
+#[test]
+fn dated_backups_are_pruned_and_restore_checks_before_replacing() {
+    let source = tempfile::tempdir().expect("tempdir");
+    assert!(
+        admin_create(source.path(), "root", "a long enough password")
+            .status
+            .success()
+    );
+    let (server, _) = serve_until_ready(source.path());
+
+    // A writer that keeps committing while the backups are taken.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = format!("sqlite://{}", source.path().join("datapump.db").display());
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(async {
+                    let pool = sqlx::SqlitePool::connect(&url).await.expect("writer");
+                    let mut n = 0i64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        n += 1;
+                        sqlx::query(
+                            "INSERT INTO settings (name, value) VALUES ('writer', $1) \
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        )
+                        .bind(n.to_string())
+                        .execute(&pool)
+                        .await
+                        .expect("write");
+                    }
+                    pool.close().await;
+                    n
+                })
+        })
+    };
+    let backups = tempfile::tempdir().expect("tempdir");
+    std::fs::write(backups.path().join("keep-me.txt"), b"not a backup").expect("write");
+    for _ in 0..3 {
+        let out = datapump(source.path())
+            .args([
+                "backup",
+                "--dir",
+                &backups.path().display().to_string(),
+                "--keep",
+                "2",
+            ])
+            .output()
+            .expect("backup");
+        assert!(out.status.success(), "{}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut files: Vec<_> = std::fs::read_dir(backups.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        3,
+        "two backups and the unrelated file: {files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.ends_with("-wal") && !f.ends_with("-shm")),
+        "{files:?}"
+    );
+    let newest = backups.path().join(&files[1]);
+
+    // Not while the database is in use.
+    let busy = datapump(source.path())
+        .args(["restore", "--from", &newest.display().to_string()])
+        .output()
+        .expect("restore");
+    assert_eq!(busy.status.code(), Some(2), "{}", text(&busy));
+    assert!(text(&busy).contains("stop it first"), "{}", text(&busy));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    assert!(written > 0);
+    assert_eq!(terminate(server), Some(0));
+
+    // Another installation's key does not open the backup: refused, nothing replaced.
+    let other = tempfile::tempdir().expect("tempdir");
+    assert!(
+        admin_create(other.path(), "someone", "a long enough password")
+            .status
+            .success()
+    );
+    let (other_server, _) = serve_until_ready(other.path());
+    assert_eq!(terminate(other_server), Some(0));
+    let refused = datapump(other.path())
+        .args(["restore", "--from", &newest.display().to_string()])
+        .output()
+        .expect("restore");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("does not open"),
+        "{}",
+        text(&refused)
+    );
+    let list = datapump(other.path())
+        .args(["admin", "list"])
+        .output()
+        .expect("list");
+    assert!(text(&list).contains("someone") && !text(&list).contains("root"));
+
+    // A fresh directory with the source's key; stale sidecars of an earlier database there.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        source.path().join("secret.key"),
+        fresh.path().join("secret.key"),
+    )
+    .expect("key");
+    std::fs::write(fresh.path().join("datapump.db-wal"), b"stale log").expect("wal");
+    std::fs::write(fresh.path().join("datapump.db-shm"), b"stale").expect("shm");
+    let restored = datapump(fresh.path())
+        .args(["restore", "--from", &newest.display().to_string()])
+        .output()
+        .expect("restore");
+    assert!(restored.status.success(), "{}", text(&restored));
+    // (The restore's own audit entry may have left a fresh log: the stale content is gone.)
+    for sidecar in ["datapump.db-wal", "datapump.db-shm"] {
+        let content = std::fs::read(fresh.path().join(sidecar)).unwrap_or_default();
+        assert!(!content.starts_with(b"stale"), "{sidecar} cleared");
+    }
+    let list = datapump(fresh.path())
+        .args(["admin", "list"])
+        .output()
+        .expect("list");
+    assert!(text(&list).contains("root"), "{}", text(&list));
+    // Ready means the key opens the stored secrets.
+    let (server, _) = serve_until_ready(fresh.path());
+    assert_eq!(terminate(server), Some(0));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(fresh.path().join("datapump.db"))
+            .expect("db")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only");
+    }
+
+    // Restoring over an existing database keeps that one beside it.
+    let again = datapump(fresh.path())
+        .args(["restore", "--from", &newest.display().to_string()])
+        .output()
+        .expect("restore");
+    assert!(again.status.success(), "{}", text(&again));
+    let kept = std::fs::read_dir(fresh.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("datapump.db.before-restore-")
+        });
+    assert!(kept, "{}", text(&again));
 }

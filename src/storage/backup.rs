@@ -1,0 +1,288 @@
+//! Backups of the SQLite database, pruning them, restoring one; and the lock that tells a
+//! restore whether anything has the database open. (PostgreSQL: `pg_dump` / `pg_restore`.)
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::{Db, Pool, Result, SQLITE_MIGRATIONS, StoreError};
+use crate::crypto::SecretKey;
+
+/// Name pattern of the files `backup --dir` writes; the UTC time sorts them.
+const NAME_PREFIX: &str = "datapump-";
+const NAME_SUFFIX: &str = ".db";
+const NAME_TIME: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Takes a shared lock on `<db>.lock` for as long as the returned file lives: every process
+/// that opens the database holds one, a restore needs the exclusive lock.
+pub(super) fn hold_shared(db: &Path) -> Result<Option<File>> {
+    if db.as_os_str().is_empty() || db == Path::new(":memory:") {
+        return Ok(None);
+    }
+    let file = open_lock_file(db)?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "a restore is replacing {}; start again when it is done",
+            db.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(io_error(&with_suffix(db, ".lock"), e)),
+    }
+}
+
+fn open_lock_file(db: &Path) -> Result<File> {
+    let path = with_suffix(db, ".lock");
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(&path).map_err(|e| io_error(&path, e))
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backup(format!("{}: {e}", path.display()))
+}
+
+/// Creates an empty file readable and writable by its owner only; refuses an existing one.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop).map_err(|e| io_error(path, e))
+}
+
+async fn read_only(path: &Path) -> Result<sqlx::SqlitePool> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
+    Ok(sqlx::SqlitePool::connect_with(options).await?)
+}
+
+/// Opens a copy read-only and runs SQLite's integrity check on it.
+async fn verify_sqlite(path: &Path) -> Result<()> {
+    let pool = read_only(path).await?;
+    let result: Result<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .map_err(Into::into);
+    pool.close().await;
+    match result?.as_str() {
+        "ok" => Ok(()),
+        other => Err(StoreError::Backup(format!(
+            "the copy failed its integrity check: {}",
+            other.chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
+impl Db {
+    /// A consistent copy of a running SQLite database (`VACUUM INTO`: readers and the importer
+    /// carry on meanwhile), integrity-checked before it counts. Returns false for PostgreSQL,
+    /// whose tool for this is `pg_dump`.
+    pub async fn backup_sqlite(&self, to: &Path) -> Result<bool> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(false);
+        };
+        // The copy holds sealed secrets and the audit log: readable by its owner only, from
+        // the moment it exists (VACUUM INTO fills an empty file that is already there).
+        create_private_file(to)?;
+        let copied = sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(pool)
+            .await;
+        let verified = match copied {
+            Ok(_) => verify_sqlite(to).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = verified {
+            let _ = std::fs::remove_file(to);
+            return Err(e);
+        }
+        Ok(true)
+    }
+}
+
+/// The file name of a backup made at `at` in a backup directory.
+pub fn timestamped_name(at: DateTime<Utc>) -> String {
+    format!("{NAME_PREFIX}{}{NAME_SUFFIX}", at.format(NAME_TIME))
+}
+
+fn backup_time(name: &str) -> Option<NaiveDateTime> {
+    let stamp = name.strip_prefix(NAME_PREFIX)?.strip_suffix(NAME_SUFFIX)?;
+    NaiveDateTime::parse_from_str(stamp, NAME_TIME).ok()
+}
+
+/// Deletes all but the newest `keep` backups in `dir` (only files named as `backup --dir`
+/// names them; anything else there is left alone). Returns the deleted files.
+pub fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let mut backups: Vec<(NaiveDateTime, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            backup_time(name.to_str()?).map(|t| (t, entry.path()))
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep);
+    let mut deleted = Vec::new();
+    for (_, path) in backups.into_iter().take(excess) {
+        std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        deleted.push(path);
+    }
+    Ok(deleted)
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct Restored {
+    /// Where the database that was replaced went (none if there was none).
+    pub previous: Option<PathBuf>,
+}
+
+/// Checks that `backup` is a sound Datapump database this build can run, whose secrets `key`
+/// opens.
+async fn check_backup(backup: &Path, key: &SecretKey) -> Result<()> {
+    verify_sqlite(backup).await?;
+    let pool = read_only(backup).await?;
+    let versions: std::result::Result<Vec<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await;
+    let canary: std::result::Result<Option<String>, sqlx::Error> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(crate::crypto::context::CANARY_SETTING)
+            .fetch_optional(&pool)
+            .await;
+    pool.close().await;
+    let not_ours = |_| StoreError::Backup("the file is not a Datapump database".into());
+    let versions = versions.map_err(not_ours)?;
+    if versions.is_empty() {
+        return Err(StoreError::Backup(
+            "the file is not a Datapump database".into(),
+        ));
+    }
+    if let Some(unknown) = versions
+        .iter()
+        .find(|v| !SQLITE_MIGRATIONS.iter().any(|m| m.version == **v))
+    {
+        return Err(StoreError::Backup(format!(
+            "the backup was made by a newer Datapump (migration {unknown}); restore it with that version"
+        )));
+    }
+    use crate::crypto::context::{CANARY_TEXT, KEY_CANARY};
+    if let Some(sealed) = canary.map_err(not_ours)?
+        && !key
+            .open(KEY_CANARY, &sealed)
+            .is_ok_and(|plain| plain.as_slice() == CANARY_TEXT)
+    {
+        return Err(StoreError::Backup(
+            "the secret key does not open this backup's secrets: put the key file that belongs \
+             to the backup in place first"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces the SQLite database at `db` with `backup`, after checking it. Refuses while any
+/// process has the database open. The database it replaces is kept beside it (with its
+/// write-ahead log, if one was left), and stale `-wal`/`-shm` files are cleared away, so that
+/// SQLite cannot apply an old log to the restored file.
+pub async fn restore_sqlite(backup: &Path, db: &Path, key: &SecretKey) -> Result<Restored> {
+    let lock = open_lock_file(db)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(StoreError::InUse(
+                "Datapump is using the database (a running server or command): stop it first"
+                    .into(),
+            ));
+        }
+        Err(TryLockError::Error(e)) => return Err(io_error(&with_suffix(db, ".lock"), e)),
+    }
+    check_backup(backup, key).await?;
+
+    let staged = with_suffix(db, ".restoring");
+    let _ = std::fs::remove_file(&staged);
+    create_private_file(&staged)?;
+    let copied = (|| -> std::io::Result<()> {
+        let mut from = File::open(backup)?;
+        let mut to = OpenOptions::new().write(true).open(&staged)?;
+        std::io::copy(&mut from, &mut to)?;
+        to.sync_all()
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&staged);
+        return Err(io_error(&staged, e));
+    }
+
+    let previous = if db.exists() {
+        let previous = with_suffix(
+            db,
+            &format!(".before-restore-{}", Utc::now().format("%Y%m%dT%H%M%SZ")),
+        );
+        std::fs::rename(db, &previous).map_err(|e| io_error(db, e))?;
+        let wal = with_suffix(db, "-wal");
+        if wal.exists() {
+            std::fs::rename(&wal, with_suffix(&previous, "-wal")).map_err(|e| io_error(&wal, e))?;
+        }
+        Some(previous)
+    } else {
+        None
+    };
+    for sidecar in ["-wal", "-shm", "-journal"] {
+        let path = with_suffix(db, sidecar);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        }
+    }
+    std::fs::rename(&staged, db).map_err(|e| io_error(db, e))?;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the renames durable.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    drop(lock);
+    Ok(Restored { previous })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_the_newest_and_nothing_else_is_touched() {
+        let dir = tempfile::tempdir().expect("dir");
+        let base = Utc::now();
+        let mut names = Vec::new();
+        for i in 0..5 {
+            let name = timestamped_name(base + chrono::Duration::milliseconds(i * 1500));
+            std::fs::write(dir.path().join(&name), b"x").expect("write");
+            names.push(name);
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"mine").expect("write");
+        std::fs::write(dir.path().join("datapump-latest.db"), b"mine").expect("write");
+        let deleted = prune(dir.path(), 2).expect("prune");
+        assert_eq!(deleted.len(), 3);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(dir.path().join(name).exists(), i >= 3, "{name}");
+        }
+        assert!(dir.path().join("notes.txt").exists());
+        assert!(dir.path().join("datapump-latest.db").exists());
+    }
+}
