@@ -899,6 +899,119 @@ async fn shutdown_ends_waits(backend: Backend) {
 }
 on_both_backends!(shutdown_ends_waits, shutdown_ends_waits);
 
+/// Requirement 41 on the real process: `serve` gets SIGTERM while its import waits out a
+/// Retry-After of ten minutes after the first page. It exits with 0 well within 30 s, leaves no
+/// lease held and no run "running", and the next run continues from the stored cursor to the
+/// truth.
+#[cfg(unix)]
+async fn sigterm_mid_import(backend: Backend) {
+    use std::process::{Command, Stdio};
+    let (w, profile) = import_world(backend, SimConfig::default(), 20).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    // Slow enough that the import is still going when the first page is in.
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(250);
+    let config = &w.app.state.config;
+    let port = crate::common::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_datapump"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATAPUMP_DATA_DIR", &config.data_dir)
+        .env("DATAPUMP_DATABASE_URL", &config.database_url)
+        .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
+        .env("DATAPUMP_SYNC_PAGE_SIZE", "20")
+        .env("DATAPUMP_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let sid = sub.to_string();
+    // Once the first page is in, Graph asks for ten minutes' patience.
+    let waited = std::time::Instant::now();
+    loop {
+        let imported: i64 = w
+            .app
+            .query_strings(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM events WHERE subscription_id = CAST($1 AS BIGINT)",
+                &[&sid],
+            )
+            .await[0]
+            .parse()
+            .expect("count");
+        if imported > 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(30),
+            "the child imports"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::Throttle { retry_after: 600 },
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("calendarView".into()),
+    });
+    faults_answered(&w, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(child.try_wait().expect("wait").is_none(), "still importing");
+    let signalled = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("still running 30 s after SIGTERM");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, Some(0));
+    let lease = w
+        .app
+        .query_strings(
+            "SELECT COALESCE(lease_owner, '') FROM subscriptions WHERE id = CAST($1 AS BIGINT)",
+            &[&sid],
+        )
+        .await;
+    assert_eq!(lease, vec![String::new()], "lease released");
+    let runs = w
+        .app
+        .query_strings(
+            "SELECT status FROM sync_runs WHERE subscription_id = CAST($1 AS BIGINT)",
+            &[&sid],
+        )
+        .await;
+    assert_eq!(runs, vec!["interrupted".to_string()]);
+
+    // The next start continues from the cursor to the truth.
+    {
+        let mut sim = w.sim.sim.lock();
+        sim.faults.clear();
+        sim.config.latency = std::time::Duration::ZERO;
+    }
+    let report = w
+        .app
+        .state
+        .sync
+        .run_subscription(sub)
+        .await
+        .expect("run")
+        .expect("lease");
+    assert_eq!(report.status.as_str(), "ok", "{:?}", report.error);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+#[cfg(unix)]
+on_both_backends!(sigterm_mid_import, sigterm_mid_import);
+
 /// A run waiting longer than its lease renews the lease: no other engine can take the
 /// subscription over meanwhile, and the run completes.
 async fn long_waits_keep_the_lease(backend: Backend) {
