@@ -410,3 +410,63 @@ async fn current_password_throttled(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(current_password_throttled, current_password_throttled);
+
+/// A burst of wrong passwords (each under another username, so the username count does not cut
+/// it short) keeps every password check busy; the real admin, from a browser that signed in
+/// before, still signs in without queueing behind the burst: a check slot is kept for known
+/// devices, and neither the username nor the address slowdown applies to them.
+async fn sign_in_during_burst(backend: Backend) {
+    let mut options = Options::default();
+    if let Some(t) = options.throttle.as_mut() {
+        t.ip_delay_after = 10_000;
+        t.max_recorded_attempts = 100_000;
+    }
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_admin("anna", Role::Admin).await;
+    let own = app.client();
+    assert_eq!(
+        own.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    own.post("/logout", &[]).await;
+    own.csrf_of("/login").await;
+
+    const BURST: usize = 60;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BURST {
+        let client = app.client();
+        let done = done.clone();
+        tasks.spawn(async move {
+            client.get("/login").await;
+            let status = client
+                .login(&format!("x{i}"), "wrong password here")
+                .await
+                .status;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            status
+        });
+    }
+    // The burst is under way.
+    while done.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let signed_in = own.login("anna", PASSWORD).await;
+    let finished_before = done.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.expect("task"), StatusCode::UNAUTHORIZED);
+    }
+    // Queued behind the burst, she would have finished after all of it.
+    assert!(
+        finished_before < BURST * 3 / 4,
+        "{finished_before} of {BURST} burst attempts finished before the admin's sign-in"
+    );
+    app.stop().await;
+}
+on_both_backends!(sign_in_stays_open_during_a_burst, sign_in_during_burst);
