@@ -286,6 +286,18 @@ pub async fn prune_history(state: &AppState) {
     }
     match state
         .db
+        .prune_changes(now - age(state.config.change_retention))
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(
+            changes = n,
+            "deleted change-feed entries past their retention"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune the change feed"),
+    }
+    match state
+        .db
         .prune_audit(now - age(state.config.audit_retention))
         .await
     {

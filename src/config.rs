@@ -43,6 +43,8 @@ pub struct Config {
     pub min_free_disk_mb: u64,
     /// How long finished import runs are kept (the latest of each subscription always stays).
     pub run_history: Duration,
+    /// How long the change feed keeps its entries.
+    pub change_retention: Duration,
     /// How long audit log entries are kept.
     pub audit_retention: Duration,
     /// Login throttling; not an environment setting, but adjustable in-process (tests).
@@ -125,6 +127,7 @@ struct FileConfig {
     sync_lease_seconds: Option<u64>,
     graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
+    change_retention_days: Option<u64>,
     audit_retention_days: Option<u64>,
     min_free_disk_mb: Option<u64>,
 }
@@ -254,6 +257,12 @@ impl Config {
             file_cfg.run_history_days,
             90,
         )?;
+        let change_days = number(
+            "DATAPUMP_CHANGE_RETENTION_DAYS",
+            var("DATAPUMP_CHANGE_RETENTION_DAYS"),
+            file_cfg.change_retention_days,
+            30,
+        )?;
         let audit_days = number(
             "DATAPUMP_AUDIT_RETENTION_DAYS",
             var("DATAPUMP_AUDIT_RETENTION_DAYS"),
@@ -313,6 +322,7 @@ impl Config {
             session_max_lifetime: Duration::from_secs(max_hours * 3600),
             min_free_disk_mb,
             run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
+            change_retention: Duration::from_secs(change_days.clamp(1, 36_500) * 86_400),
             audit_retention: Duration::from_secs(audit_days.min(36_500) * 86_400),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
             token_policy: crate::profiles::tokens::TokenPolicy::default(),

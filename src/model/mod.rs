@@ -2,10 +2,12 @@
 //! decoded into these enums, and an unknown value is an error, never a default. No I/O here;
 //! every layer (storage included) may use these types.
 
+pub mod change;
 pub mod profile;
 pub mod run;
 pub mod subscription;
 
+pub use self::change::ChangeOp;
 pub use self::profile::{CONSUMERS_TENANT_ID, Cloud, ProfileSettings, ProfileStatus};
 pub use self::run::{RunKind, RunStatus};
 pub use self::subscription::{ItemIds, SubscriptionSource, SubscriptionStatus};

@@ -65,6 +65,7 @@ macro_rules! transaction {
 pub mod admins;
 pub mod audit;
 pub mod backup;
+pub mod changes;
 mod event_writes;
 pub mod profiles;
 pub mod sessions;

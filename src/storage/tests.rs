@@ -82,3 +82,128 @@ async fn unknown_stored_states_are_errors() {
         }
     }
 }
+
+/// The change feed's ordering rule on both databases: a reader that has seen `seq` N never
+/// later finds a change below N. On PostgreSQL two transactions commit in the opposite order
+/// of their first writes; the feed numbers them in commit order, so a reader that read the
+/// first commit still gets the second one.
+#[tokio::test]
+async fn feed_numbers_follow_commit_order() {
+    use crate::model::ChangeOp;
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let settings = ProfileSettings {
+            name: "Zentrale".into(),
+            tenant: "common".into(),
+            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+            secret_expires_on: Utc::now().date_naive(),
+            cloud: Cloud::Global,
+            login_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com".into(),
+            redirect_uri: None,
+            notes: String::new(),
+        };
+        let p = db
+            .create_profile(&settings, "u-1", "sealed")
+            .await
+            .expect("profile");
+        let sub = db
+            .create_subscription(&crate::storage::subscriptions::NewSubscription {
+                profile_id: p.id,
+                source: crate::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
+                mailbox_address: "raum@contoso.example",
+                mailbox_name: "Raum",
+                calendar_id: "AAMk",
+                calendar_name: "Kalender",
+                settings: &crate::storage::subscriptions::SubscriptionSettings {
+                    display_name: "Raum".into(),
+                    days_back: 7,
+                    days_ahead: 30,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                },
+                created_by: "test",
+            })
+            .await
+            .expect("subscription");
+        let insert = "INSERT INTO events (subscription_id, graph_id, event_type, subject, start_utc, end_utc, \
+                      first_imported_at, updated_at) VALUES ($1, $2, 'singleInstance', $2, $3, $3, $3, $3)";
+        let now = Utc::now();
+        match &db.pool {
+            super::Pool::Postgres(pool) => {
+                let mut early = pool.begin().await.expect("tx");
+                sqlx::query(insert)
+                    .bind(sub)
+                    .bind("first-written")
+                    .bind(now)
+                    .execute(&mut *early)
+                    .await
+                    .expect("insert");
+                let mut late = pool.begin().await.expect("tx");
+                sqlx::query(insert)
+                    .bind(sub)
+                    .bind("first-committed")
+                    .bind(now)
+                    .execute(&mut *late)
+                    .await
+                    .expect("insert");
+                late.commit().await.expect("commit");
+                // The reader catches up with what is committed so far.
+                let seen = db.changes_since(0, 100).await.expect("feed");
+                assert_eq!(seen.len(), 1);
+                assert_eq!(seen[0].graph_id, "first-committed");
+                early.commit().await.expect("commit");
+                let next = db.changes_since(seen[0].seq, 100).await.expect("feed");
+                assert_eq!(next.len(), 1, "the change committed later is not skipped");
+                assert_eq!(next[0].graph_id, "first-written");
+            }
+            super::Pool::Sqlite(pool) => {
+                for id in ["first-written", "first-committed"] {
+                    sqlx::query(insert)
+                        .bind(sub)
+                        .bind(id)
+                        .bind(now)
+                        .execute(pool)
+                        .await
+                        .expect("insert");
+                }
+            }
+        }
+        // Only content changes count; deletions keep what the reader last knew.
+        dispatch!(db, pool => {
+            sqlx::query("UPDATE events SET sync_generation = 7 WHERE subscription_id = $1")
+                .bind(sub).execute(pool).await.expect("touch");
+            sqlx::query("DELETE FROM events WHERE graph_id = 'first-written'")
+                .execute(pool).await.expect("delete");
+        });
+        let all = db.changes_since(0, 100).await.expect("feed");
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+        let last = &all[2];
+        assert_eq!(last.operation, ChangeOp::Delete);
+        assert_eq!(last.graph_id, "first-written");
+        assert_eq!(last.subject.as_deref(), Some("first-written"));
+        assert_eq!(db.latest_change().await.expect("latest"), last.seq);
+        // Removing the subscription with its events records each deletion.
+        db.delete_subscription(sub, false).await.expect("delete");
+        let after = db.changes_since(last.seq, 100).await.expect("feed");
+        assert_eq!(after.len(), 1);
+        assert_eq!(
+            (after[0].operation, after[0].graph_id.as_str()),
+            (ChangeOp::Delete, "first-committed")
+        );
+        // Retention.
+        assert_eq!(
+            db.prune_changes(Utc::now() + chrono::Duration::minutes(1))
+                .await
+                .expect("prune"),
+            4
+        );
+        assert!(db.changes_since(0, 100).await.expect("feed").is_empty());
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}

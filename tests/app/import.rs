@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
+use datapump::model::ChangeOp;
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use datapump::storage::sync::EventRow;
 use datapump_sim::{EventPatch, FaultKind, FaultRule, NewEvent, RoomPolicy, SimConfig};
@@ -180,6 +181,40 @@ pub(crate) async fn assert_matches_truth(
     }
     let sub_row = w.app.db().subscription(sub).await.expect("sub");
     assert_eq!(sub_row.event_count, truth.len() as i64);
+    assert_feed_converges(w, sub, &stored).await;
+}
+
+/// A reader that follows the change feed from its start, applying each entry once, holds
+/// exactly the subscription's stored rows.
+pub(crate) async fn assert_feed_converges(
+    w: &World,
+    sub: i64,
+    stored: &BTreeMap<String, &EventRow>,
+) {
+    let mut live: BTreeMap<i64, String> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = w.app.db().changes_since(after, 500).await.expect("feed");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for c in page.iter().filter(|c| c.subscription_id == sub) {
+            match c.operation {
+                ChangeOp::Upsert => {
+                    live.insert(c.event_id, c.graph_id.clone());
+                }
+                ChangeOp::Delete => {
+                    live.remove(&c.event_id);
+                }
+            }
+        }
+    }
+    let from_feed: std::collections::BTreeSet<&str> = live.values().map(String::as_str).collect();
+    let in_table: std::collections::BTreeSet<&str> = stored.keys().map(String::as_str).collect();
+    assert_eq!(live.len(), from_feed.len(), "one feed entry per event");
+    assert_eq!(
+        from_feed, in_table,
+        "the feed's reader holds exactly the table"
+    );
 }
 
 fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
@@ -271,6 +306,7 @@ async fn initial_import_and_every_change(backend: Backend) {
 
     // Every kind of change, then one run.
     let rows = w.app.db().events_of(sub).await.expect("events");
+    let feed_before = w.app.db().latest_change().await.expect("feed");
     let singles: Vec<String> = rows
         .iter()
         .filter(|r| r.event_type == "singleInstance" && r.start_utc > Utc::now())
@@ -333,6 +369,56 @@ async fn initial_import_and_every_change(backend: Backend) {
         changes.stats
     );
     assert_matches_truth(&w, sub, room, 7, 180).await;
+    // The feed says exactly what changed: the deletions with what the reader last knew, the
+    // updates and the new one; nothing for the events that stayed as they were.
+    let feed = w
+        .app
+        .db()
+        .changes_since(feed_before, 1000)
+        .await
+        .expect("feed");
+    let of = |id: &str, op: ChangeOp| {
+        feed.iter()
+            .filter(|c| c.graph_id == id && c.operation == op)
+            .count()
+    };
+    for id in [&singles[0], &singles[1], &occurrences[1]] {
+        assert_eq!(of(id, ChangeOp::Upsert), 1, "{id} updated once");
+    }
+    for id in [&singles[2], &occurrences[0]] {
+        assert_eq!(of(id, ChangeOp::Delete), 1, "{id} deleted once");
+        let gone = rows.iter().find(|r| &r.graph_id == id).expect("was stored");
+        let entry = feed.iter().find(|c| &c.graph_id == id).expect("entry");
+        assert_eq!(entry.subject, gone.subject, "{id}: the last known subject");
+        assert_eq!(
+            entry.start_utc,
+            Some(gone.start_utc),
+            "{id}: the last known start"
+        );
+    }
+    let before: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.graph_id.as_str()).collect();
+    let touched: std::collections::BTreeSet<&str> = [
+        &singles[0],
+        &singles[1],
+        &singles[2],
+        &occurrences[0],
+        &occurrences[1],
+    ]
+    .into_iter()
+    .map(String::as_str)
+    .collect();
+    let created: Vec<&str> = feed
+        .iter()
+        .map(|c| c.graph_id.as_str())
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert!(!created.is_empty(), "the new event is in the feed");
+    assert!(
+        feed.iter().all(|c| touched.contains(c.graph_id.as_str()) || !before.contains(c.graph_id.as_str())),
+        "unchanged events stay out of the feed: {feed:?}"
+    );
+    assert!(feed.windows(2).all(|p| p[0].seq < p[1].seq));
 
     // Changing a series master changes its occurrences; replays change nothing.
     let master = rows
@@ -352,7 +438,14 @@ async fn initial_import_and_every_change(backend: Backend) {
         .expect("master");
     w.sim.sim.lock().replay_delta = true;
     assert_eq!(run(&w, sub).await.status, "ok");
+    let after_master = w.app.db().latest_change().await.expect("feed");
+    assert!(after_master > feed_before, "the series' rows changed");
     assert_eq!(run(&w, sub).await.status, "ok");
+    assert_eq!(
+        w.app.db().latest_change().await.expect("feed"),
+        after_master,
+        "a replay adds nothing to the feed"
+    );
     assert_matches_truth(&w, sub, room, 7, 180).await;
     let runs = w.app.db().runs_of(sub, 10).await.expect("runs");
     assert_eq!(runs.len(), 5);
