@@ -175,6 +175,18 @@ pub async fn rotate_key(config: &Config) -> Result<Rotation, StartError> {
 pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
     let (key, key_created) = check_key(&config, &db).await?;
     let setup_token = db.issue_setup_token().await?;
+    // Derived reception data follows the configuration: the local times' zone and the
+    // internal domains (rewritten here when either changed since the last start).
+    let relocalized = db.localize_events(config.sync_policy.time_zone).await?;
+    if relocalized > 0 {
+        tracing::info!(
+            events = relocalized,
+            zone = config.sync_policy.time_zone.name(),
+            "local times written"
+        );
+    }
+    db.set_configured_internal_domains(&config.internal_domains)
+        .await?;
     let key = Arc::new(key);
     let tokens = Arc::new(TokenService::new(
         db.clone(),

@@ -45,6 +45,8 @@ pub struct Config {
     pub run_history: Duration,
     /// How long the change feed keeps its entries.
     pub change_retention: Duration,
+    /// Domains whose attendees are colleagues, besides the subscribed mailboxes' own.
+    pub internal_domains: Vec<String>,
     /// How long audit log entries are kept.
     pub audit_retention: Duration,
     /// Login throttling; not an environment setting, but adjustable in-process (tests).
@@ -128,6 +130,8 @@ struct FileConfig {
     graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
     change_retention_days: Option<u64>,
+    time_zone: Option<String>,
+    internal_domains: Option<String>,
     audit_retention_days: Option<u64>,
     min_free_disk_mb: Option<u64>,
 }
@@ -301,9 +305,36 @@ impl Config {
                     .parse()
                     .map_err(|e: String| invalid("DATAPUMP_GRAPH_CONCURRENCY", e))?,
             };
+        let time_zone = match var("DATAPUMP_TIME_ZONE").or(file_cfg.time_zone) {
+            None => chrono_tz::Europe::Berlin,
+            Some(v) => v.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                invalid(
+                    "DATAPUMP_TIME_ZONE",
+                    format!("{v:?} is not an IANA time zone such as Europe/Berlin"),
+                )
+            })?,
+        };
+        let internal_domains = var("DATAPUMP_INTERNAL_DOMAINS")
+            .or(file_cfg.internal_domains)
+            .unwrap_or_default()
+            .split(',')
+            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect::<Vec<_>>();
+        if let Some(bad) = internal_domains.iter().find(|d| {
+            !d.contains('.') || d.chars().any(|c| c.is_whitespace() || c == '@' || c == '/')
+        }) {
+            return Err(invalid(
+                "DATAPUMP_INTERNAL_DOMAINS",
+                format!(
+                    "{bad:?} is not a domain name (a comma-separated list such as contoso.com, contoso.de)"
+                ),
+            ));
+        }
         let sync_policy = crate::sync::SyncPolicy {
             concurrency: usize::try_from(concurrency).unwrap_or(8),
             concurrency_scope,
+            time_zone,
             page_size: u32::try_from(page_size.min(1000)).unwrap_or(200),
             lease: Duration::from_secs(lease),
             ..crate::sync::SyncPolicy::default()
@@ -323,6 +354,7 @@ impl Config {
             min_free_disk_mb,
             run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
             change_retention: Duration::from_secs(change_days.clamp(1, 36_500) * 86_400),
+            internal_domains,
             audit_retention: Duration::from_secs(audit_days.min(36_500) * 86_400),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
             token_policy: crate::profiles::tokens::TokenPolicy::default(),

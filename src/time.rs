@@ -27,6 +27,36 @@ pub fn from_now(d: Duration) -> DateTime<Utc> {
     after(Utc::now(), d)
 }
 
+/// An event's wall-clock times in `zone`, and the local day it starts on. All-day events are
+/// floating dates: their own dates, at midnight, in whatever zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTimes {
+    pub start: chrono::NaiveDateTime,
+    pub end: chrono::NaiveDateTime,
+    pub date: chrono::NaiveDate,
+}
+
+pub fn local_times(
+    start_utc: DateTime<Utc>,
+    end_utc: DateTime<Utc>,
+    all_day_dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    zone: chrono_tz::Tz,
+) -> LocalTimes {
+    if let Some((first, after_last)) = all_day_dates {
+        return LocalTimes {
+            start: first.and_time(chrono::NaiveTime::MIN),
+            end: after_last.and_time(chrono::NaiveTime::MIN),
+            date: first,
+        };
+    }
+    let start = start_utc.with_timezone(&zone).naive_local();
+    LocalTimes {
+        start,
+        end: end_utc.with_timezone(&zone).naive_local(),
+        date: start.date(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

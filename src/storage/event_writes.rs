@@ -50,7 +50,8 @@ macro_rules! insert_columns {
         "INSERT INTO events (subscription_id, graph_id, ical_uid, series_master_id, event_type, subject, \
          organizer_name, organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, \
          is_cancelled, sensitivity, show_as, location, locations, attendees, body_preview, web_link, \
-         online_meeting_url, categories, last_modified, change_key, first_imported_at, updated_at, sync_generation) "
+         online_meeting_url, categories, last_modified, change_key, start_local, end_local, local_date, \
+         first_imported_at, updated_at, sync_generation) "
     };
 }
 
@@ -67,6 +68,7 @@ macro_rules! on_conflict {
          body_preview = excluded.body_preview, web_link = excluded.web_link, \
          online_meeting_url = excluded.online_meeting_url, categories = excluded.categories, \
          last_modified = excluded.last_modified, change_key = excluded.change_key, \
+         start_local = excluded.start_local, end_local = excluded.end_local, local_date = excluded.local_date, \
          updated_at = excluded.updated_at, sync_generation = excluded.sync_generation"
     };
 }
@@ -102,10 +104,11 @@ impl EventWrites for PgConnection {
         }
         let sql = concat!(
             insert_columns!(),
-            "SELECT $1, t.*, $27, $27, $28 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+            "SELECT $1, t.*, $30, $30, $31 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bool[], $13::date[], \
              $14::date[], $15::bool[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], \
-             $22::text[], $23::text[], $24::text[], $25::timestamptz[], $26::text[]) AS t",
+             $22::text[], $23::text[], $24::text[], $25::timestamptz[], $26::text[], $27::timestamp[], \
+             $28::timestamp[], $29::date[]) AS t",
             on_conflict!()
         );
         sqlx::query(sql)
@@ -139,6 +142,9 @@ impl EventWrites for PgConnection {
             .bind(text(rows, |e| &e.categories))
             .bind(rows.iter().map(|e| e.last_modified).collect::<Vec<_>>())
             .bind(text(rows, |e| &e.change_key))
+            .bind(rows.iter().map(|e| e.start_local).collect::<Vec<_>>())
+            .bind(rows.iter().map(|e| e.end_local).collect::<Vec<_>>())
+            .bind(rows.iter().map(|e| e.local_date).collect::<Vec<_>>())
             .bind(now)
             .bind(generation)
             .execute(&mut *self)
@@ -172,7 +178,7 @@ impl EventWrites for PgConnection {
     }
 }
 
-/// SQLite's default bind limit is 32,766; 200 rows × 29 columns and 500 ids stay well under it.
+/// SQLite's default bind limit is 32,766; 200 rows × 32 columns and 500 ids stay well under it.
 const SQLITE_ROWS: usize = 200;
 const SQLITE_IDS: usize = 500;
 
@@ -236,6 +242,9 @@ impl EventWrites for SqliteConnection {
                     .push_bind(&e.categories)
                     .push_bind(e.last_modified)
                     .push_bind(&e.change_key)
+                    .push_bind(e.start_local)
+                    .push_bind(e.end_local)
+                    .push_bind(e.local_date)
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(generation);

@@ -68,6 +68,7 @@ pub mod backup;
 pub mod changes;
 mod event_writes;
 pub mod profiles;
+pub mod reception;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

@@ -1,7 +1,7 @@
 //! The import engine's storage: leases, cursors, events and runs. Every page of a sync is one
 //! transaction that applies the changes and moves the cursor together, fenced by the lease.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
@@ -35,6 +35,11 @@ pub struct EventRow {
     pub categories: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
     pub change_key: Option<String>,
+    /// Wall-clock start and end in the configured zone, and the local day (see
+    /// `crate::time::local_times`).
+    pub start_local: Option<NaiveDateTime>,
+    pub end_local: Option<NaiveDateTime>,
+    pub local_date: Option<NaiveDate>,
 }
 
 /// Where a subscription's sync stands.
@@ -439,7 +444,7 @@ impl Db {
         let sql = "SELECT graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, organizer_address, \
                    start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, sensitivity, show_as, \
                    location, locations, attendees, body_preview, web_link, online_meeting_url, categories, last_modified, \
-                   change_key FROM events WHERE subscription_id = $1 ORDER BY start_utc, graph_id";
+                   change_key, start_local, end_local, local_date FROM events WHERE subscription_id = $1 ORDER BY start_utc, graph_id";
         let rows = dispatch!(self, pool => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_all(pool).await?);
         Ok(rows)
     }

@@ -60,6 +60,7 @@ pub fn to_row(
     e: &GraphEvent,
     master: Option<&GraphEvent>,
     mask_private: bool,
+    zone: chrono_tz::Tz,
 ) -> Result<EventRow, String> {
     let base = master.unwrap_or(e);
     let start = e
@@ -141,7 +142,19 @@ pub fn to_row(
             .and_then(parse_time)
             .map(|t| DateTime::from_naive_utc_and_offset(t, Utc)),
         change_key: change_key(e, master),
+        start_local: None,
+        end_local: None,
+        local_date: None,
     };
+    let local = crate::time::local_times(
+        row.start_utc,
+        row.end_utc,
+        row.start_date.zip(row.end_date),
+        zone,
+    );
+    row.start_local = Some(local.start);
+    row.end_local = Some(local.end);
+    row.local_date = Some(local.date);
     if masked {
         row.subject = None;
         row.body_preview = None;
@@ -170,7 +183,7 @@ mod tests {
             "end": {"dateTime": "2026-10-04T00:00:00.0000000", "timeZone": "UTC"},
             "sensitivity": "private", "attendees": [{"type": "required", "status": {"response": "accepted"}, "emailAddress": {"name": "A", "address": "a@x"}}]
         })).expect("event");
-        let row = to_row(&e, None, false).expect("row");
+        let row = to_row(&e, None, false, chrono_tz::UTC).expect("row");
         assert_eq!(
             row.start_date.map(|d| d.to_string()).as_deref(),
             Some("2026-10-03")
@@ -184,7 +197,7 @@ mod tests {
                 .as_deref()
                 .is_some_and(|a| a.contains("accepted"))
         );
-        let masked = to_row(&e, None, true).expect("row");
+        let masked = to_row(&e, None, true, chrono_tz::UTC).expect("row");
         assert_eq!(masked.subject, None);
         assert_eq!(masked.attendees, None);
     }
@@ -202,7 +215,7 @@ mod tests {
             "organizer": {"emailAddress": {"name": "Anna", "address": "anna@x"}}}),
         )
         .expect("master");
-        let row = to_row(&occ, Some(&master), false).expect("row");
+        let row = to_row(&occ, Some(&master), false, chrono_tz::UTC).expect("row");
         assert_eq!(row.subject.as_deref(), Some("Jour fixe"));
         assert_eq!(row.series_master_id.as_deref(), Some("M"));
         assert_eq!(row.event_type, "occurrence");
@@ -212,7 +225,7 @@ mod tests {
         )
         .expect("master");
         assert_eq!(
-            to_row(&occ, Some(&renamed), false)
+            to_row(&occ, Some(&renamed), false, chrono_tz::UTC)
                 .expect("row")
                 .change_key
                 .as_deref(),

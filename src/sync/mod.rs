@@ -57,6 +57,8 @@ pub struct SyncPolicy {
     pub mailbox_concurrency: usize,
     /// What those four are counted over.
     pub concurrency_scope: ConcurrencyScope,
+    /// The zone of the stored local times (`start_local`, `local_date`, the views).
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// What Graph's Outlook limit of four concurrent requests counts. Microsoft's throttling page
@@ -95,6 +97,7 @@ impl Default for SyncPolicy {
             tick: Duration::from_secs(5),
             mailbox_concurrency: 4,
             concurrency_scope: ConcurrencyScope::App,
+            time_zone: chrono_tz::Europe::Berlin,
         }
     }
 }
@@ -361,6 +364,10 @@ impl SyncEngine {
             return Ok(None);
         };
         let sub = self.db.subscription(id).await?;
+        // A new mailbox or account may bring a new internal domain: classify before writing.
+        if let Err(e) = self.db.refresh_internal_domains().await {
+            tracing::warn!(error = %e, "could not refresh the internal domains");
+        }
         let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
         let mut ctx = RunContext {
             engine: self,
@@ -826,7 +833,8 @@ impl SyncEngine {
                 },
                 _ => (None, false),
             };
-            let mut row = map::to_row(&e, master, sub.mask_private).map_err(RunError::Protocol)?;
+            let mut row = map::to_row(&e, master, sub.mask_private, self.policy.time_zone)
+                .map_err(RunError::Protocol)?;
             if minimal {
                 row.ical_uid = e
                     .series_master_id

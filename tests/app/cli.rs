@@ -21,6 +21,8 @@ fn invalid_configuration_exits_2_naming_the_variable() {
         ("DATAPUMP_PUBLIC_URL", "intranet/datapump"),
         ("DATAPUMP_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("DATAPUMP_DATABASE_URL", "mysql://x"),
+        ("DATAPUMP_TIME_ZONE", "Mars/Olympus"),
+        ("DATAPUMP_INTERNAL_DOMAINS", "contoso.com, not a domain"),
     ] {
         let out = datapump(dir.path()).env(var, value).output().expect("runs");
         assert_eq!(out.status.code(), Some(2), "{var}");

@@ -1901,3 +1901,167 @@ async fn history_retention(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(run_history_and_audit_retention, history_retention);
+
+/// The reception views (docs/database.md): the door sign's day in local time, and the visitors
+/// expected that day, with host, room and company; colleagues and rooms are not visitors,
+/// cancelled meetings bring none, a declined visitor does not come; classification follows the
+/// internal domains, local times follow the configured zone.
+async fn reception_views(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let day = (Utc::now() + Duration::days(3)).date_naive();
+    let at = |h: u32| day.and_hms_opt(h, 0, 0).expect("time");
+    let meeting = |subject: &str, start: u32, attendees: &[&str]| NewEvent {
+        calendar: room.into(),
+        subject: subject.into(),
+        body: String::new(),
+        start: at(start),
+        end: at(start + 1),
+        time_zone: "W. Europe Standard Time".into(),
+        is_all_day: false,
+        sensitivity: "normal".into(),
+        organizer: Some("anna.schmidt@contoso.example".into()),
+        attendees: attendees.iter().map(|a| a.to_string()).collect(),
+        location: None,
+        recurrence: None,
+        categories: vec![],
+    };
+    let cancelled_id = {
+        let mut sim = w.sim.sim.lock();
+        sim.create_event(meeting(
+            "Besuch Partner",
+            10,
+            &[
+                "ben.mueller@contoso.example",
+                "petra.gast@partner.example",
+                "privat@gmail.com",
+            ],
+        ))
+        .expect("create");
+        sim.create_event(meeting("Abgesagt", 14, &["otto.extern@lieferant.example"]))
+            .expect("create")
+    };
+    w.sim
+        .sim
+        .lock()
+        .update_event(
+            &cancelled_id,
+            EventPatch {
+                is_cancelled: Some(true),
+                ..Default::default()
+            },
+        )
+        .expect("cancel");
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let day_text = day.to_string();
+
+    let visitors = w
+        .app
+        .query_strings(
+            "SELECT visitor_address || '|' || COALESCE(company, '-') || '|' || host_address || '|' || room_address \
+             || '|' || CAST(start_local AS TEXT) FROM expected_visitors \
+             WHERE CAST(local_date AS TEXT) = $1 ORDER BY visitor_address",
+            &[&day_text],
+        )
+        .await;
+    // 10:00 W. Europe Standard Time is 10:00 in Europe/Berlin (the default zone).
+    let ten = format!("{day_text} 10:00:00");
+    assert_eq!(
+        visitors,
+        vec![
+            format!("petra.gast@partner.example|partner|anna.schmidt@contoso.example|{room}|{ten}"),
+            format!("privat@gmail.com|-|anna.schmidt@contoso.example|{room}|{ten}"),
+        ]
+    );
+    let kinds = w
+        .app
+        .query_strings(
+            "SELECT a.address || '=' || a.kind FROM event_attendees a JOIN events e ON e.id = a.event_id \
+             WHERE e.subject = 'Besuch Partner' ORDER BY a.position",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        kinds,
+        vec![
+            "ben.mueller@contoso.example=internal".to_string(),
+            "petra.gast@partner.example=external".to_string(),
+            "privat@gmail.com=external".to_string(),
+            format!("{room}=room"),
+        ]
+    );
+    let schedule = w
+        .app
+        .query_strings(
+            "SELECT subject || '|' || CAST(start_local AS TEXT) || '|' || CASE WHEN is_cancelled THEN 'x' ELSE '-' END \
+             FROM room_schedule WHERE room_address = $1 AND CAST(local_date AS TEXT) = $2 \
+             AND subject IN ('Besuch Partner', 'Abgesagt') ORDER BY start_local",
+            &[room, &day_text],
+        )
+        .await;
+    assert_eq!(
+        schedule,
+        vec![
+            format!("Besuch Partner|{ten}|-"),
+            format!("Abgesagt|{day_text} 14:00:00|x")
+        ]
+    );
+
+    // A partner's domain made internal: no longer a visitor.
+    w.app
+        .db()
+        .set_configured_internal_domains(&["partner.example".to_string()])
+        .await
+        .expect("domains");
+    let visitors = w
+        .app
+        .query_strings(
+            "SELECT visitor_address FROM expected_visitors WHERE CAST(local_date AS TEXT) = $1",
+            &[&day_text],
+        )
+        .await;
+    assert_eq!(visitors, vec!["privat@gmail.com".to_string()]);
+    // A declined visitor does not come (the attendee rows follow the event's).
+    let declined = r#"[{"name":"Privat","address":"privat@gmail.com","type":"required","response":"declined"}]"#;
+    w.app
+        .execute_sql(&[(
+            "UPDATE events SET attendees = $1 WHERE subject = 'Besuch Partner'",
+            vec![declined],
+        )])
+        .await;
+    let visitors = w
+        .app
+        .query_strings(
+            "SELECT visitor_address FROM expected_visitors WHERE CAST(local_date AS TEXT) = $1",
+            &[&day_text],
+        )
+        .await;
+    assert!(visitors.is_empty(), "{visitors:?}");
+
+    // Another zone rewrites the local times.
+    let rewritten = w
+        .app
+        .db()
+        .localize_events(chrono_tz::America::New_York)
+        .await
+        .expect("localize");
+    assert!(rewritten > 0);
+    let start = w
+        .app
+        .query_strings(
+            "SELECT CAST(start_local AS TEXT) FROM events WHERE subject = 'Besuch Partner'",
+            &[],
+        )
+        .await;
+    // 10:00 in Berlin is 04:00 in New York, whatever the season (both shift on nearby dates;
+    // in the weeks between the two changes the gap is five hours).
+    assert!(
+        start == vec![format!("{day_text} 04:00:00")]
+            || start == vec![format!("{day_text} 05:00:00")],
+        "{start:?}"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(reception_views, reception_views);
