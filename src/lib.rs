@@ -2,7 +2,8 @@
 //! Datapump: imports Microsoft 365 calendars through Microsoft Graph into SQLite or PostgreSQL.
 //!
 //! Layout: `config` (settings), `crypto` (secrets at rest), `storage` (all SQL), `auth` (admin
-//! accounts), `web` (HTTP: routes, middleware, templates), `app` (start and stop), `cli`.
+//! accounts), `feeds` (what readers get besides the database), `web` (HTTP: routes, middleware,
+//! templates), `app` (start and stop), `cli`.
 
 pub mod app;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod feeds;
 pub mod graph;
 pub mod i18n;
 pub mod model;

@@ -257,3 +257,37 @@ impl Db {
         }
     }
 }
+
+impl Db {
+    /// Sets (a new token's hash) or removes the subscription's ICS feed.
+    pub async fn set_feed_token(&self, id: i64, token_hash: Option<&str>) -> Result<()> {
+        let created = token_hash.map(|_| Utc::now());
+        let n = dispatch!(self, pool => {
+            sqlx::query("UPDATE subscriptions SET feed_token_hash = $1, feed_created_at = $2 WHERE id = $3 AND deleted_at IS NULL")
+                .bind(token_hash).bind(created).bind(id).execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    /// Since when the subscription has a feed link, if it has one.
+    pub async fn feed_created_at(&self, id: i64) -> Result<Option<DateTime<Utc>>> {
+        let t: Option<DateTime<Utc>> = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT feed_created_at FROM subscriptions WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?.flatten()
+        });
+        Ok(t)
+    }
+
+    /// The live subscription whose feed token hashes to `token_hash`.
+    pub async fn subscription_by_feed(&self, token_hash: &str) -> Result<Option<i64>> {
+        let id: Option<i64> = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM subscriptions WHERE feed_token_hash = $1 AND deleted_at IS NULL")
+                .bind(token_hash).fetch_optional(pool).await?
+        });
+        Ok(id)
+    }
+}

@@ -154,6 +154,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
+        .route("/feeds/{file}", get(routes::feeds::serve))
         .route("/static/{name}", get(static_files::serve));
 
     let prefix = config.public_url.prefix().to_string();

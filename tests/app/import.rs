@@ -59,7 +59,7 @@ pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
         .expect("subscription")
 }
 
-async fn run(w: &World, sub: i64) -> datapump::sync::RunReport {
+pub(crate) async fn run(w: &World, sub: i64) -> datapump::sync::RunReport {
     w.app
         .state
         .sync

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod connect;
 mod demo;
+mod feeds;
 mod import;
 mod login;
 mod nginx;

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod audit;
 pub mod connect;
 pub mod dashboard;
+pub mod feeds;
 pub mod health;
 pub mod metrics;
 pub mod profiles;
@@ -160,6 +161,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/subscriptions/{id}/sync",
             Admin,
             post(subscriptions::sync_now),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/{id}/feed",
+            Admin,
+            post(feeds::change),
         )
         .add(
             M::GET,

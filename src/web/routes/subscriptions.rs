@@ -39,6 +39,10 @@ pub struct ShowTemplate {
     errors: FormErrors,
     conflict: bool,
     runs: Vec<SyncRun>,
+    /// Since when the ICS feed link exists.
+    feed_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// A feed link just made: shown this once.
+    feed_url: Option<String>,
 }
 
 impl ShowTemplate {
@@ -97,6 +101,16 @@ pub async fn show(
     p: Page,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
+    show_page(&state, p, id, None).await
+}
+
+/// The subscription's page; `feed_url` is a feed link made by this request, shown once.
+pub(crate) async fn show_page(
+    state: &AppState,
+    p: Page,
+    id: i64,
+    feed_url: Option<String>,
+) -> WebResult<Response> {
     let s = state.db.subscription(id).await?;
     let form = form_of(&s);
     page::ok(&ShowTemplate {
@@ -106,6 +120,8 @@ pub async fn show(
         errors: FormErrors::default(),
         conflict: false,
         runs: state.db.runs_of(id, 20).await?,
+        feed_since: state.db.feed_created_at(id).await?,
+        feed_url,
     })
 }
 
@@ -136,6 +152,8 @@ pub async fn update(
                 errors,
                 conflict: false,
                 runs: state.db.runs_of(id, 20).await?,
+                feed_since: None,
+                feed_url: None,
             },
         );
     };
@@ -190,6 +208,8 @@ pub async fn update(
                     errors: FormErrors::default(),
                     conflict: true,
                     runs: state.db.runs_of(id, 20).await?,
+                    feed_since: None,
+                    feed_url: None,
                 },
             )
         }
