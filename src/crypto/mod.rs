@@ -275,7 +275,12 @@ pub fn random_token() -> String {
 
 /// SHA-256 of a token, hex-encoded: what is stored instead of one-time tokens themselves.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    token_hash_bytes(token.as_bytes())
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn token_hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

@@ -63,11 +63,13 @@ macro_rules! transaction {
 }
 
 pub mod admins;
+pub mod api_tokens;
 pub mod audit;
 pub mod backup;
 pub mod changes;
 mod event_writes;
 pub mod profiles;
+pub mod reading;
 pub mod reception;
 pub mod sessions;
 pub mod settings;

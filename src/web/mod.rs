@@ -1,5 +1,6 @@
 //! The web application: routes, middleware, templates.
 
+pub mod api;
 pub mod auth;
 pub mod client_ip;
 pub mod csrf;
@@ -155,6 +156,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
         .route("/feeds/{file}", get(routes::feeds::serve))
+        .merge(api::router())
         .route("/static/{name}", get(static_files::serve));
 
     let prefix = config.public_url.prefix().to_string();

@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod admins;
+mod api;
 mod browser;
 mod cli;
 mod connect;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admins;
+pub mod api_tokens;
 pub mod attention;
 pub mod audit;
 pub mod connect;
@@ -63,6 +64,14 @@ pub(crate) fn register(r: Routes) -> Routes {
             post(admins::end_sessions),
         )
         .add(M::GET, "/audit", Viewer, get(audit::list))
+        .add(M::GET, "/api-tokens", Viewer, get(api_tokens::list))
+        .add(M::POST, "/api-tokens", Recent, post(api_tokens::create))
+        .add(
+            M::POST,
+            "/api-tokens/{id}/revoke",
+            Admin,
+            post(api_tokens::revoke),
+        )
         .add(M::GET, "/profiles", Viewer, get(profiles::list))
         .add(M::GET, "/profiles/new", Recent, get(profiles::new_form))
         .add(M::POST, "/profiles", Recent, post(profiles::create))

@@ -1,0 +1,139 @@
+//! Tokens of the read-only API. Only a hash of each token is stored; a token reaches every
+//! subscription or those listed for it.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, Result, StoreError};
+
+/// Which subscriptions a token may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    All,
+    Subscriptions(Vec<i64>),
+}
+
+impl TokenScope {
+    pub fn allows(&self, subscription_id: i64) -> bool {
+        match self {
+            Self::All => true,
+            Self::Subscriptions(ids) => ids.contains(&subscription_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub scope: TokenScope,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub use_count: i64,
+}
+
+type TokenRow = (
+    i64,
+    String,
+    bool,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    i64,
+);
+
+const COLUMNS: &str =
+    "id, name, all_subscriptions, created_by, created_at, revoked_at, last_used_at, use_count";
+
+impl Db {
+    /// Stores a new token (its hash) with its scope; returns its id.
+    pub async fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scope: &TokenScope,
+        created_by: &str,
+    ) -> Result<i64> {
+        let all = matches!(scope, TokenScope::All);
+        let now = Utc::now();
+        transaction!(self, tx => async {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO api_tokens (name, token_hash, all_subscriptions, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(name).bind(token_hash).bind(all).bind(created_by).bind(now)
+            .fetch_one(&mut *tx).await?;
+            if let TokenScope::Subscriptions(ids) = scope {
+                for sub in ids {
+                    sqlx::query("INSERT INTO api_token_subscriptions (token_id, subscription_id) VALUES ($1, $2)")
+                        .bind(id).bind(sub).execute(&mut *tx).await?;
+                }
+            }
+            Ok::<i64, StoreError>(id)
+        }.await)
+    }
+
+    async fn token_scope(&self, row: TokenRow) -> Result<ApiToken> {
+        let (id, name, all, created_by, created_at, revoked_at, last_used_at, use_count) = row;
+        let scope = if all {
+            TokenScope::All
+        } else {
+            let ids: Vec<i64> = dispatch!(self, pool => {
+                sqlx::query_scalar("SELECT subscription_id FROM api_token_subscriptions WHERE token_id = $1 ORDER BY subscription_id")
+                    .bind(id).fetch_all(pool).await?
+            });
+            TokenScope::Subscriptions(ids)
+        };
+        Ok(ApiToken {
+            id,
+            name,
+            scope,
+            created_by,
+            created_at,
+            revoked_at,
+            last_used_at,
+            use_count,
+        })
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_tokens ORDER BY revoked_at IS NOT NULL, created_at DESC"
+        );
+        let rows: Vec<TokenRow> = dispatch!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(pool).await?
+        });
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.token_scope(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// The live (not revoked) token with this hash, counting the use.
+    pub async fn use_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
+        );
+        let row: Option<TokenRow> = dispatch!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(token_hash).fetch_optional(pool).await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1, use_count = use_count + 1 WHERE id = $2")
+                .bind(Utc::now()).bind(row.0).execute(pool).await?;
+        });
+        Ok(Some(self.token_scope(row).await?))
+    }
+
+    /// Revokes a token; `NotFound` if there is none (or it was revoked before).
+    pub async fn revoke_api_token(&self, id: i64) -> Result<String> {
+        let name: Option<String> = dispatch!(self, pool => {
+            sqlx::query_scalar("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name")
+                .bind(Utc::now()).bind(id).fetch_optional(pool).await?
+        });
+        name.ok_or(StoreError::NotFound)
+    }
+}

@@ -1,0 +1,75 @@
+//! What the read-only API reads: a room's events in a time range, a day's expected visitors.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+
+use super::sync::EventRow;
+use super::{Db, Result};
+
+/// An event with Datapump's row id (what the change feed's `event_id` refers to).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub row: EventRow,
+}
+
+/// One row of the `expected_visitors` view.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Visitor {
+    pub subscription_id: i64,
+    pub room_name: String,
+    pub room_address: String,
+    pub start_local: Option<NaiveDateTime>,
+    pub end_local: Option<NaiveDateTime>,
+    pub start_utc: DateTime<Utc>,
+    pub end_utc: DateTime<Utc>,
+    pub host_name: Option<String>,
+    pub host_address: Option<String>,
+    pub visitor_name: Option<String>,
+    pub visitor_address: Option<String>,
+    pub company_domain: Option<String>,
+    pub company: Option<String>,
+    pub response: Option<String>,
+    pub subject: Option<String>,
+    pub is_private: bool,
+    pub event_id: i64,
+}
+
+impl Db {
+    /// Events of a subscription that overlap `[from, to)`, in start order, `limit` from
+    /// `offset`.
+    pub async fn events_between(
+        &self,
+        subscription_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredEvent>> {
+        let sql = "SELECT id, graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, \
+                   organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, \
+                   sensitivity, show_as, location, locations, attendees, body_preview, web_link, online_meeting_url, \
+                   categories, last_modified, change_key, start_local, end_local, local_date FROM events \
+                   WHERE subscription_id = $1 AND start_utc < $2 AND end_utc > $3 \
+                   ORDER BY start_utc, id LIMIT $4 OFFSET $5";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, StoredEvent>(sql)
+                .bind(subscription_id).bind(to).bind(from).bind(limit).bind(offset)
+                .fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// The visitors expected on a local day, in start order.
+    pub async fn visitors_on(&self, day: NaiveDate) -> Result<Vec<Visitor>> {
+        let sql = "SELECT subscription_id, room_name, room_address, start_local, end_local, start_utc, end_utc, \
+                   host_name, host_address, visitor_name, visitor_address, company_domain, company, response, \
+                   subject, is_private, event_id FROM expected_visitors WHERE local_date = $1 \
+                   ORDER BY start_utc, event_id, visitor_address";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, Visitor>(sql).bind(day).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+}

@@ -1,0 +1,186 @@
+//! API tokens: listed for every admin (never the token itself), created by admins who entered
+//! their password recently (shown once), revoked at once.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::Actor;
+use crate::storage::api_tokens::{ApiToken, TokenScope};
+use crate::storage::subscriptions::Subscription;
+use crate::web::auth::SignedIn;
+use crate::web::error::WebResult;
+use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "api_tokens.html")]
+pub struct TokensTemplate {
+    p: Page,
+    tokens: Vec<ApiToken>,
+    subscriptions: Vec<Subscription>,
+    errors: FormErrors,
+    name: String,
+    /// A token just created: shown this once.
+    created: Option<String>,
+    api_base: String,
+}
+
+impl TokensTemplate {
+    fn scope_names(&self, t: &ApiToken) -> String {
+        match &t.scope {
+            TokenScope::All => self.p.t("tokens-scope-all"),
+            TokenScope::Subscriptions(ids) => ids
+                .iter()
+                .map(|id| {
+                    self.subscriptions
+                        .iter()
+                        .find(|s| s.id == *id)
+                        .map_or_else(|| format!("#{id}"), |s| s.display_name.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+async fn render(
+    state: &AppState,
+    p: Page,
+    status: StatusCode,
+    errors: FormErrors,
+    name: String,
+    created: Option<String>,
+) -> WebResult<Response> {
+    let api_base = state.config.public_url.absolute("/api/v1");
+    page::render(
+        status,
+        &TokensTemplate {
+            p,
+            tokens: state.db.list_api_tokens().await?,
+            subscriptions: state.db.list_subscriptions(None).await?,
+            errors,
+            name,
+            created,
+            api_base,
+        },
+    )
+}
+
+pub async fn list(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+    render(
+        &state,
+        p,
+        StatusCode::OK,
+        FormErrors::default(),
+        String::new(),
+        None,
+    )
+    .await
+}
+
+/// The form: a name, and either `scope=all` or one `subscription` field per subscription.
+pub async fn create(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let name = field("name").unwrap_or_default();
+    let mut errors = FormErrors::default();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.add("name", "tokens-name-invalid");
+    }
+    let live = state.db.list_subscriptions(None).await?;
+    let scope = if field("scope").as_deref() == Some("all") {
+        Some(TokenScope::All)
+    } else {
+        let chosen: Option<Vec<i64>> = fields
+            .iter()
+            .filter(|(n, _)| n == "subscription")
+            .map(|(_, v)| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|id| live.iter().any(|s| s.id == *id))
+            })
+            .collect();
+        match chosen {
+            Some(ids) if !ids.is_empty() => Some(TokenScope::Subscriptions(ids)),
+            _ => None,
+        }
+    };
+    let Some(scope) = scope.filter(|_| errors.is_empty()) else {
+        if errors.is_empty() {
+            errors.add("scope", "tokens-scope-invalid");
+        }
+        return render(
+            &state,
+            p,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            name,
+            None,
+        )
+        .await;
+    };
+    let token = format!("dp_{}", crate::crypto::random_token());
+    state
+        .db
+        .create_api_token(
+            &name,
+            &crate::crypto::token_hash(&token),
+            &scope,
+            &me.username,
+        )
+        .await?;
+    state
+        .db
+        .record_audit(actor.record("api_token.created", Some(name.clone()), None))
+        .await?;
+    render(
+        &state,
+        p,
+        StatusCode::OK,
+        FormErrors::default(),
+        String::new(),
+        Some(token),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(_): Form<RevokeForm>,
+) -> WebResult<Response> {
+    let name = state.db.revoke_api_token(id).await?;
+    state
+        .db
+        .record_audit(actor.record("api_token.revoked", Some(name.clone()), None))
+        .await?;
+    flash_args(
+        &session,
+        FlashKind::Success,
+        "tokens-revoked",
+        &[("name", &name)],
+    )
+    .await?;
+    Ok(p.redirect("/api-tokens"))
+}

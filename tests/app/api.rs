@@ -1,0 +1,239 @@
+//! The read-only API: tokens an admin creates (shown once, stored hashed, scoped, revocable,
+//! counted), and what a reader gets with them; wrong, revoked and out-of-scope tokens learn
+//! nothing.
+
+use chrono::{Duration, Utc};
+use datapump_sim::{NewEvent, SimConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{Backend, on_both_backends};
+use crate::import::{import_world, run, subscribe};
+
+fn token_in(body: &str) -> Option<String> {
+    let start = body.find("value=\"dp_")? + "value=\"".len();
+    let rest = &body[start..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+async fn read_only_api(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let berlin = "raum.berlin@contoso.example";
+    let munich = "raum.muenchen@contoso.example";
+    let b = subscribe(&w, profile, berlin).await;
+    let m = subscribe(&w, profile, munich).await;
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    w.sim
+        .sim
+        .lock()
+        .create_event(NewEvent {
+            calendar: berlin.into(),
+            subject: "Besuch Partner".into(),
+            body: String::new(),
+            start: day.and_hms_opt(10, 0, 0).expect("t"),
+            end: day.and_hms_opt(11, 0, 0).expect("t"),
+            time_zone: "W. Europe Standard Time".into(),
+            is_all_day: false,
+            sensitivity: "normal".into(),
+            organizer: Some("anna.schmidt@contoso.example".into()),
+            attendees: vec!["petra.gast@partner.example".into()],
+            location: None,
+            recurrence: None,
+            categories: vec![],
+        })
+        .expect("create");
+    assert_eq!(run(&w, b).await.status, "ok");
+    assert_eq!(run(&w, m).await.status, "ok");
+
+    // Creating tokens: a name and a scope, or the form says what is missing and nothing is made.
+    assert!(
+        w.admin
+            .get("/api-tokens")
+            .await
+            .body
+            .contains("No tokens yet")
+    );
+    let refused = w.admin.post("/api-tokens", &[("name", "Empfang")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("at least one subscription"));
+    let b_id = b.to_string();
+    let created = w
+        .admin
+        .post(
+            "/api-tokens",
+            &[("name", "Empfang Berlin"), ("subscription", &b_id)],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    let berlin_token = token_in(&created.body).expect("shown once");
+    assert!(
+        token_in(&w.admin.get("/api-tokens").await.body).is_none(),
+        "only once"
+    );
+    let all = w
+        .admin
+        .post("/api-tokens", &[("name", "Alles"), ("scope", "all")])
+        .await;
+    let all_token = token_in(&all.body).expect("token");
+    let hashes = w
+        .app
+        .query_strings("SELECT token_hash FROM api_tokens", &[])
+        .await;
+    assert_eq!(hashes.len(), 2);
+    assert!(!hashes.contains(&berlin_token) && !hashes.contains(&all_token));
+
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", w.app.base);
+    let get = |path: String, token: Option<String>| {
+        let http = http.clone();
+        async move {
+            let mut r = http.get(path);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            let response = r.send().await.expect("GET");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, headers, body)
+        }
+    };
+    // Without, or with a wrong token: 401 as problem+json, nothing else.
+    for token in [None, Some("dp_made-up".to_string())] {
+        let (status, headers, body) = get(api("/rooms"), token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        assert!(headers.contains_key("www-authenticate"));
+        assert_eq!(body["status"], 401);
+        assert!(body.get("rooms").is_none());
+    }
+    // A scoped token sees its room only.
+    let (status, _, body) = get(api("/rooms"), Some(berlin_token.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let rooms = body["rooms"].as_array().expect("rooms");
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0]["address"], berlin);
+    let (status, _, _) = get(
+        api(&format!("/rooms/{m}/events")),
+        Some(berlin_token.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, body) = get(api("/rooms"), Some(all_token.clone())).await;
+    assert_eq!(body["rooms"].as_array().map(Vec::len), Some(2));
+
+    // A room's day, with the ETag answered by 304.
+    let path = api(&format!(
+        "/rooms/{b}/events?from={day}&to={}",
+        day + Duration::days(1)
+    ));
+    let (status, headers, body) = get(path.clone(), Some(berlin_token.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = body["events"].as_array().expect("events");
+    let visit = events
+        .iter()
+        .find(|e| e["subject"] == "Besuch Partner")
+        .expect("the meeting of that day");
+    assert_eq!(visit["start_local"], format!("{day}T10:00:00"));
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("etag")
+        .to_string();
+    let again = http
+        .get(&path)
+        .bearer_auth(&berlin_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let (status, _, body) = get(
+        api(&format!("/rooms/{b}/events?from=yesterday")),
+        Some(berlin_token.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap_or("").contains("RFC 3339"));
+
+    // The change feed, filtered to the token's scope, walked to its end.
+    let mut after = 0;
+    let mut seen = 0;
+    loop {
+        let (status, _, body) = get(
+            api(&format!("/changes?after={after}&limit=100")),
+            Some(berlin_token.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let changes = body["changes"].as_array().expect("changes");
+        assert!(changes.iter().all(|c| c["subscription_id"] == b));
+        seen += changes.len();
+        let next = body["next_after"].as_i64().expect("next");
+        if next == after {
+            break;
+        }
+        after = next;
+    }
+    let stored = w.app.db().events_of(b).await.expect("events").len();
+    assert_eq!(
+        seen, stored,
+        "one upsert per Berlin event, nothing of München"
+    );
+
+    // The day's visitors.
+    let (status, _, body) = get(
+        api(&format!("/visitors?date={day}")),
+        Some(berlin_token.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let visitors = body["visitors"].as_array().expect("visitors");
+    assert!(
+        visitors
+            .iter()
+            .any(|v| v["visitor_address"] == "petra.gast@partner.example"
+                && v["company"] == "partner"),
+        "{visitors:?}"
+    );
+    let (status, _, body) = get(api("/nothing-here"), Some(berlin_token.clone())).await;
+    assert_eq!(
+        (status, body["status"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(404))
+    );
+
+    // Uses are counted and shown; a revoked token stops at once.
+    let list = w.admin.get("/api-tokens").await;
+    assert!(list.body.contains("Empfang Berlin"));
+    let counts = w
+        .app
+        .query_strings(
+            "SELECT CAST(use_count AS TEXT) FROM api_tokens WHERE name = 'Empfang Berlin'",
+            &[],
+        )
+        .await;
+    assert!(counts[0].parse::<i64>().unwrap_or(0) >= 8, "{counts:?}");
+    let id = w
+        .app
+        .query_strings(
+            "SELECT CAST(id AS TEXT) FROM api_tokens WHERE name = 'Empfang Berlin'",
+            &[],
+        )
+        .await;
+    let revoked = w
+        .admin
+        .post(&format!("/api-tokens/{}/revoke", id[0]), &[])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let (status, _, _) = get(api("/rooms"), Some(berlin_token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let actions = w.app.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "api_token.created"));
+    assert!(actions.iter().any(|a| a == "api_token.revoked"));
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(read_only_api, read_only_api);
