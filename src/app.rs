@@ -188,6 +188,7 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
     db.set_configured_internal_domains(&config.internal_domains)
         .await?;
     let key = Arc::new(key);
+    let config_api_rate = config.api_requests_per_minute;
     let tokens = Arc::new(TokenService::new(
         db.clone(),
         key.clone(),
@@ -218,6 +219,7 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
         db,
         key,
         shutdown,
+        api_limits: Arc::new(crate::web::api::Limits::per_minute(config_api_rate)),
     };
     Ok(Prepared {
         state,

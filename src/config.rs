@@ -47,6 +47,8 @@ pub struct Config {
     pub change_retention: Duration,
     /// Domains whose attendees are colleagues, besides the subscribed mailboxes' own.
     pub internal_domains: Vec<String>,
+    /// Requests per minute one API token may make (per instance).
+    pub api_requests_per_minute: std::num::NonZeroU32,
     /// How long audit log entries are kept.
     pub audit_retention: Duration,
     /// Login throttling; not an environment setting, but adjustable in-process (tests).
@@ -132,6 +134,7 @@ struct FileConfig {
     change_retention_days: Option<u64>,
     time_zone: Option<String>,
     internal_domains: Option<String>,
+    api_requests_per_minute: Option<u64>,
     audit_retention_days: Option<u64>,
     min_free_disk_mb: Option<u64>,
 }
@@ -261,6 +264,21 @@ impl Config {
             file_cfg.run_history_days,
             90,
         )?;
+        let api_rate = number(
+            "DATAPUMP_API_REQUESTS_PER_MINUTE",
+            var("DATAPUMP_API_REQUESTS_PER_MINUTE"),
+            file_cfg.api_requests_per_minute,
+            600,
+        )?;
+        let api_requests_per_minute = u32::try_from(api_rate)
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+            .ok_or_else(|| {
+                invalid(
+                    "DATAPUMP_API_REQUESTS_PER_MINUTE",
+                    "must be between 1 and 4294967295".to_string(),
+                )
+            })?;
         let change_days = number(
             "DATAPUMP_CHANGE_RETENTION_DAYS",
             var("DATAPUMP_CHANGE_RETENTION_DAYS"),
@@ -355,6 +373,7 @@ impl Config {
             run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
             change_retention: Duration::from_secs(change_days.clamp(1, 36_500) * 86_400),
             internal_domains,
+            api_requests_per_minute,
             audit_retention: Duration::from_secs(audit_days.min(36_500) * 86_400),
             throttle: crate::auth::throttle::ThrottlePolicy::default(),
             token_policy: crate::profiles::tokens::TokenPolicy::default(),

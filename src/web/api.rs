@@ -18,6 +18,29 @@ use crate::storage::StoreError;
 use crate::storage::api_tokens::ApiToken;
 use crate::storage::reading::StoredEvent;
 
+/// Requests per minute and token (a burst of as many is allowed), per instance: governor's
+/// GCRA keyed by the token's id.
+pub struct Limits {
+    limiter: governor::DefaultKeyedRateLimiter<i64>,
+}
+
+impl Limits {
+    pub fn per_minute(n: std::num::NonZeroU32) -> Self {
+        Self {
+            limiter: governor::RateLimiter::dashmap(governor::Quota::per_minute(n)),
+        }
+    }
+
+    /// `Err(seconds to wait)` when the token is over its rate.
+    fn check(&self, token_id: i64) -> Result<(), u64> {
+        use governor::clock::Clock;
+        self.limiter.check_key(&token_id).map_err(|not_until| {
+            let clock = governor::clock::DefaultClock::default();
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        })
+    }
+}
+
 /// The API's errors, each one problem document.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,6 +50,8 @@ pub enum ApiError {
     Forbidden,
     #[error("no such resource")]
     NotFound,
+    #[error("too many requests with this token: try again in {0} s")]
+    TooMany(u64),
     #[error("{0}")]
     BadRequest(String),
     #[error("the database is not available")]
@@ -40,6 +65,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound | Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if let Self::Store(e) = &self
@@ -63,6 +89,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::TooMany(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -88,12 +119,16 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or(ApiError::Unauthorized)?;
-        state
+        let caller = state
             .db
             .use_api_token(&crate::crypto::token_hash(token))
             .await?
-            .map(Caller)
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized)?;
+        state
+            .api_limits
+            .check(caller.id)
+            .map_err(ApiError::TooMany)?;
+        Ok(Caller(caller))
     }
 }
 

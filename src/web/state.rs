@@ -24,4 +24,6 @@ pub struct AppState {
     pub authorizations: Arc<Authorizations>,
     pub sync: Arc<SyncEngine>,
     pub shutdown: CancellationToken,
+    /// Requests of the read-only API, per token, in this instance.
+    pub api_limits: Arc<crate::web::api::Limits>,
 }

@@ -237,3 +237,60 @@ async fn read_only_api(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(read_only_api, read_only_api);
+
+/// Each token has its own rate: past it, 429 with Retry-After; other tokens carry on.
+async fn rate_per_token(backend: Backend) {
+    use datapump::storage::api_tokens::TokenScope;
+    let options = crate::common::Options {
+        env: vec![("DATAPUMP_API_REQUESTS_PER_MINUTE", "3".into())],
+        ..crate::common::Options::default()
+    };
+    let app = crate::common::TestApp::spawn_with(backend, options).await;
+    for name in ["busy", "calm"] {
+        app.db()
+            .create_api_token(
+                name,
+                &datapump::crypto::token_hash(name),
+                &TokenScope::All,
+                "test",
+            )
+            .await
+            .expect("token");
+    }
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/rooms", app.base);
+    for _ in 0..3 {
+        let r = http
+            .get(&url)
+            .bearer_auth("busy")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let over = http
+        .get(&url)
+        .bearer_auth("busy")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = over
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = over.json().await.expect("problem");
+    assert_eq!(body["status"], 429);
+    let calm = http
+        .get(&url)
+        .bearer_auth("calm")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(calm.status(), StatusCode::OK);
+    app.stop().await;
+}
+on_both_backends!(rate_per_token, rate_per_token);
