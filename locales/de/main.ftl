@@ -433,3 +433,5 @@ tokens-revoked = Der Token „{ $name }“ ist widerrufen; er funktioniert nicht
 tokens-new = Neuer Token
 tokens-create = Token erstellen
 tokens-created = Der neue Token. Kopieren Sie ihn jetzt: Er wird nur dieses eine Mal angezeigt (Datapump speichert nur einen Fingerabdruck davon).
+tokens-endpoints = Endpunkte
+tokens-openapi = Das OpenAPI-3.1-Dokument (für Code-Generatoren und API-Werkzeuge)

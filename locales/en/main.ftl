@@ -433,3 +433,5 @@ tokens-revoked = The token "{ $name }" is revoked; it no longer works.
 tokens-new = New token
 tokens-create = Create token
 tokens-created = The new token. Copy it now: it is shown only this once (Datapump keeps only a fingerprint of it).
+tokens-endpoints = Endpoints
+tokens-openapi = The OpenAPI 3.1 document (for code generators and API tools)

@@ -12,6 +12,7 @@ use axum::routing::get;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::state::AppState;
 use crate::storage::StoreError;
@@ -77,13 +78,14 @@ impl IntoResponse for ApiError {
             Self::Store(StoreError::NotFound) => "no such resource".to_string(),
             other => other.to_string(),
         };
-        let body = serde_json::json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        let mut response = (status, body.to_string()).into_response();
+        let body = Problem {
+            r#type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("error").into(),
+            status: status.as_u16(),
+            detail,
+        };
+        let mut response =
+            (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
         let h = response.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -142,13 +144,83 @@ impl Caller {
     }
 }
 
+/// The API's routes; the OpenAPI document must list exactly these (tested).
+pub fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+    vec![
+        ("/api/v1/rooms", get(rooms)),
+        ("/api/v1/rooms/{id}/events", get(room_events)),
+        ("/api/v1/changes", get(changes)),
+        ("/api/v1/visitors", get(visitors)),
+    ]
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/rooms", get(rooms))
-        .route("/api/v1/rooms/{id}/events", get(room_events))
-        .route("/api/v1/changes", get(changes))
-        .route("/api/v1/visitors", get(visitors))
+    let mut router = Router::new();
+    for (path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/{*rest}", get(|| async { ApiError::NotFound }))
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Datapump read-only API",
+        description = "Rooms, their events, the change feed and expected visitors. Send an API token created on Datapump's API page as `Authorization: Bearer …`."
+    ),
+    paths(rooms, room_events, changes, visitors),
+    components(schemas(Problem, RoomsOut, Room, EventsOut, RoomRef, Event, ChangesOut, Change, VisitorsOut, VisitorOut)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+/// The documented endpoints (method, path, summary), for the admin UI.
+pub fn endpoints() -> Vec<(String, String, String)> {
+    ApiDoc::openapi()
+        .paths
+        .paths
+        .into_iter()
+        .filter_map(|(path, item)| {
+            let op = item.get?;
+            let summary = op.summary.or(op.description).unwrap_or_default();
+            Some(("GET".to_string(), path, summary))
+        })
+        .collect()
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> Response {
+    let mut response = axum::Json(ApiDoc::openapi()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// An error, as RFC 9457 describes it.
+#[derive(Serialize, ToSchema)]
+struct Problem {
+    r#type: String,
+    title: String,
+    status: u16,
+    detail: String,
 }
 
 /// JSON with a strong ETag over its bytes; `304` when the client has it already.
@@ -179,7 +251,12 @@ fn json(headers: &HeaderMap, value: &impl Serialize) -> Result<Response, ApiErro
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+struct RoomsOut {
+    rooms: Vec<Room>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Room {
     id: i64,
     name: String,
@@ -188,6 +265,9 @@ struct Room {
     last_sync_at: Option<DateTime<Utc>>,
 }
 
+/// The subscriptions (rooms and other calendars) the token may read.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms",
+    responses((status = 200, body = RoomsOut), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn rooms(
     State(state): State<AppState>,
     caller: Caller,
@@ -207,14 +287,19 @@ async fn rooms(
             last_sync_at: s.last_sync_at,
         })
         .collect();
-    json(&headers, &serde_json::json!({ "rooms": rooms }))
+    json(&headers, &RoomsOut { rooms })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// Start of the range: an RFC 3339 time or a date (its UTC midnight); default today.
     from: Option<String>,
+    /// End of the range (exclusive); default one day after `from`.
     to: Option<String>,
+    /// At most this many events (1–500, default 100).
     limit: Option<i64>,
+    /// Skip this many (from `next_offset`).
     offset: Option<i64>,
 }
 
@@ -244,7 +329,24 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+struct RoomRef {
+    id: i64,
+    name: String,
+    address: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct EventsOut {
+    room: RoomRef,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    events: Vec<Event>,
+    /// Set when there are more: ask again with this offset.
+    next_offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Event {
     id: i64,
     graph_id: String,
@@ -264,6 +366,8 @@ struct Event {
     sensitivity: Option<String>,
     show_as: Option<String>,
     location: Option<String>,
+    /// `[{name, address, type, response}]`.
+    #[schema(value_type = Vec<Object>)]
     attendees: Value,
     online_meeting_url: Option<String>,
 }
@@ -300,6 +404,11 @@ impl From<StoredEvent> for Event {
     }
 }
 
+/// The events of one room that overlap a time range, in start order.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/events", tag = "rooms",
+    params(("id" = i64, Path, description = "The room's id from /api/v1/rooms"), RangeQuery),
+    responses((status = 200, body = EventsOut), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 429, body = Problem)))]
 async fn room_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -335,28 +444,44 @@ async fn room_events(
         .collect();
     json(
         &headers,
-        &serde_json::json!({
-            "room": { "id": room.id, "name": room.display_name, "address": room.mailbox_address },
-            "from": from, "to": to,
-            "events": events,
-            "next_offset": more.then_some(offset + limit),
-        }),
+        &EventsOut {
+            room: RoomRef {
+                id: room.id,
+                name: room.display_name,
+                address: room.mailbox_address,
+            },
+            from,
+            to,
+            events,
+            next_offset: more.then_some(offset + limit),
+        },
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChangesQuery {
+    /// The last `seq` processed (0: from the start of the feed).
     after: Option<i64>,
+    /// At most this many entries read (1–500, default 100).
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+struct ChangesOut {
+    changes: Vec<Change>,
+    /// Ask again with `after` = this; when it stays the same, the feed is read to its end.
+    next_after: i64,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Change {
     seq: i64,
     subscription_id: i64,
     event_id: i64,
     graph_id: String,
     ical_uid: Option<String>,
+    /// `upsert` or `delete`.
     operation: &'static str,
     changed_at: DateTime<Utc>,
     start_utc: Option<DateTime<Utc>>,
@@ -364,6 +489,9 @@ struct Change {
     subject: Option<String>,
 }
 
+/// The change feed after a `seq`, in commit order, for the token's subscriptions.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "changes", params(ChangesQuery),
+    responses((status = 200, body = ChangesOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn changes(
     State(state): State<AppState>,
     caller: Caller,
@@ -394,15 +522,75 @@ async fn changes(
         .collect();
     json(
         &headers,
-        &serde_json::json!({ "changes": changes, "next_after": next_after }),
+        &ChangesOut {
+            changes,
+            next_after,
+        },
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DayQuery {
+    /// The local day (YYYY-MM-DD); default today in Datapump's time zone.
     date: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct VisitorsOut {
+    date: NaiveDate,
+    visitors: Vec<VisitorOut>,
+}
+
+/// An external attendee of a meeting that takes place (see docs/database.md).
+#[derive(Serialize, ToSchema)]
+struct VisitorOut {
+    subscription_id: i64,
+    room_name: String,
+    room_address: String,
+    start_local: Option<NaiveDateTime>,
+    end_local: Option<NaiveDateTime>,
+    start_utc: DateTime<Utc>,
+    end_utc: DateTime<Utc>,
+    host_name: Option<String>,
+    host_address: Option<String>,
+    visitor_name: Option<String>,
+    visitor_address: Option<String>,
+    company_domain: Option<String>,
+    company: Option<String>,
+    response: Option<String>,
+    subject: Option<String>,
+    is_private: bool,
+    event_id: i64,
+}
+
+impl From<crate::storage::reading::Visitor> for VisitorOut {
+    fn from(v: crate::storage::reading::Visitor) -> Self {
+        Self {
+            subscription_id: v.subscription_id,
+            room_name: v.room_name,
+            room_address: v.room_address,
+            start_local: v.start_local,
+            end_local: v.end_local,
+            start_utc: v.start_utc,
+            end_utc: v.end_utc,
+            host_name: v.host_name,
+            host_address: v.host_address,
+            visitor_name: v.visitor_name,
+            visitor_address: v.visitor_address,
+            company_domain: v.company_domain,
+            company: v.company,
+            response: v.response,
+            subject: v.subject,
+            is_private: v.is_private,
+            event_id: v.event_id,
+        }
+    }
+}
+
+/// The visitors expected on a day, in start order, in the token's subscriptions.
+#[utoipa::path(get, path = "/api/v1/visitors", tag = "visitors", params(DayQuery),
+    responses((status = 200, body = VisitorsOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn visitors(
     State(state): State<AppState>,
     caller: Caller,
@@ -416,15 +604,44 @@ async fn visitors(
             .with_timezone(&state.config.sync_policy.time_zone)
             .date_naive(),
     };
-    let visitors: Vec<_> = state
+    let visitors: Vec<VisitorOut> = state
         .db
         .visitors_on(day)
         .await?
         .into_iter()
         .filter(|v| caller.0.scope.allows(v.subscription_id))
+        .map(VisitorOut::from)
         .collect();
     json(
         &headers,
-        &serde_json::json!({ "date": day, "visitors": visitors }),
+        &VisitorsOut {
+            date: day,
+            visitors,
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document lists exactly the routes the router serves, each with its method.
+    #[test]
+    fn openapi_document_matches_the_routes() {
+        let doc = ApiDoc::openapi();
+        let documented: std::collections::BTreeSet<&str> =
+            doc.paths.paths.keys().map(String::as_str).collect();
+        let served: std::collections::BTreeSet<&str> = routes().iter().map(|(p, _)| *p).collect();
+        assert_eq!(documented, served);
+        for item in doc.paths.paths.values() {
+            assert!(item.get.is_some(), "every route is a GET");
+        }
+        let json = serde_json::to_value(&doc).expect("json");
+        assert!(
+            json["openapi"].as_str().unwrap_or("").starts_with("3.1"),
+            "{}",
+            json["openapi"]
+        );
+        assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+    }
 }

@@ -28,6 +28,8 @@ pub struct TokensTemplate {
     /// A token just created: shown this once.
     created: Option<String>,
     api_base: String,
+    /// The API's endpoints, from its OpenAPI document.
+    endpoints: Vec<(String, String, String)>,
 }
 
 impl TokensTemplate {
@@ -67,6 +69,7 @@ async fn render(
             name,
             created,
             api_base,
+            endpoints: crate::web::api::endpoints(),
         },
     )
 }
