@@ -7,7 +7,9 @@
 -- reader that went past the higher one would skip it. So rows are numbered at COMMIT, by a
 -- deferred trigger, under a transaction-level advisory lock held until the commit is done:
 -- numbers become visible in increasing order, and "all changes with seq > my last" is complete.
--- Uncommitted rows (seq still NULL) are invisible to readers.
+-- Uncommitted rows (seq still NULL) are invisible to readers. Each transaction finds its own
+-- rows by its id (`tx`), so numbering never walks other transactions' (or dead) index entries,
+-- and does so once: the other deferred calls of the same transaction return at once.
 CREATE SEQUENCE event_changes_seq;
 CREATE TABLE event_changes (
     id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -20,9 +22,10 @@ CREATE TABLE event_changes (
     changed_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
     start_utc        TIMESTAMPTZ,
     end_utc          TIMESTAMPTZ,
-    subject          TEXT
+    subject          TEXT,
+    tx               xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX event_changes_unnumbered ON event_changes (id) WHERE seq IS NULL;
+CREATE INDEX event_changes_unnumbered ON event_changes (tx, id) WHERE seq IS NULL;
 CREATE INDEX event_changes_subscription ON event_changes (subscription_id, seq);
 CREATE INDEX event_changes_changed_at ON event_changes (changed_at);
 
@@ -55,12 +58,17 @@ CREATE TRIGGER events_feed_delete AFTER DELETE ON events
 -- At commit: number this transaction's rows in the order they were written.
 CREATE FUNCTION event_changes_number() RETURNS trigger AS $$
 DECLARE
+    me xid8 := pg_current_xact_id();
     pending BIGINT;
 BEGIN
+    IF current_setting('datapump.feed_numbered', true) = me::text THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_advisory_xact_lock(7305101);
-    FOR pending IN SELECT id FROM event_changes WHERE seq IS NULL ORDER BY id LOOP
+    FOR pending IN SELECT id FROM event_changes WHERE tx = me AND seq IS NULL ORDER BY id LOOP
         UPDATE event_changes SET seq = nextval('event_changes_seq') WHERE id = pending;
     END LOOP;
+    PERFORM set_config('datapump.feed_numbered', me::text, true);
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
