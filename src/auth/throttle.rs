@@ -111,16 +111,8 @@ pub const DEVICE_COOKIE: &str = "datapump_device";
 
 /// The device cookie's token in a request, if any (`name`: the cookie's name in this
 /// deployment, see `web::cookie_name`).
-pub fn device_token(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+pub fn device_token(cookie: Option<&str>) -> Option<&str> {
+    cookie.filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 /// The stored form of a device cookie's token.

@@ -82,11 +82,8 @@ impl Access {
 /// The hash of the request's device cookie (a browser that signed in before), if it has one.
 pub fn device_of(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
     use crate::auth::throttle;
-    throttle::device_token(
-        headers,
-        &super::cookie_name(&state.config, throttle::DEVICE_COOKIE),
-    )
-    .map(|t| throttle::device_hash(&t))
+    let name = super::cookie_name(&state.config, throttle::DEVICE_COOKIE);
+    throttle::device_token(super::cookie_value(headers, &name)).map(throttle::device_hash)
 }
 
 /// Establishes a signed-in session: a fresh session id (no fixation), the admin's stamp and the
@@ -165,15 +162,7 @@ async fn load_identity(
 }
 
 fn cookie_lang(parts: &Parts) -> Option<Lang> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == LANG_COOKIE)
-        .and_then(|(_, value)| Lang::parse(value))
+    super::cookie_value(&parts.headers, LANG_COOKIE).and_then(Lang::parse)
 }
 
 /// Middleware: resolves the identity and the language of the request.

@@ -52,37 +52,12 @@ pub async fn token(
 }
 
 /// The random value of the visitor's CSRF cookie, if it has a well-formed one.
-fn anonymous_nonce(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| {
-            (20..=64).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-fn anonymous_cookie_header(state: &AppState, nonce: &str) -> String {
-    let config = &state.config;
-    let path = match config.public_url.prefix() {
-        "" => "/",
-        p => p,
-    };
-    let secure = if config.public_url.is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}={nonce}; Path={path}; HttpOnly; SameSite=Strict{secure}",
-        super::cookie_name(config, ANONYMOUS_COOKIE)
-    )
+fn anonymous_nonce<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    super::cookie_value(headers, name).filter(|v| {
+        (20..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -121,7 +96,7 @@ pub async fn rotate(session: &Session) -> Result<(), WebError> {
 pub async fn issue(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let cookie = super::cookie_name(&state.config, ANONYMOUS_COOKIE);
     let token = |n: &str| AnonymousToken(state.key.mac(ANONYMOUS_CONTEXT, n.as_bytes()));
-    if let Some(n) = anonymous_nonce(request.headers(), &cookie) {
+    if let Some(n) = anonymous_nonce(request.headers(), &cookie).map(String::from) {
         request.extensions_mut().insert(token(&n));
         return next.run(request).await;
     }
@@ -132,9 +107,13 @@ pub async fn issue(State(state): State<AppState>, mut request: Request, next: Ne
     let n = crate::crypto::random_token();
     request.extensions_mut().insert(token(&n));
     let mut response = next.run(request).await;
-    if let Ok(v) = axum::http::HeaderValue::from_str(&anonymous_cookie_header(&state, &n)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    super::set_cookie(
+        &state.config,
+        response.headers_mut(),
+        &cookie,
+        &n,
+        "SameSite=Strict",
+    );
     response
 }
 

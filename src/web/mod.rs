@@ -48,6 +48,42 @@ pub fn cookie_name(config: &crate::config::Config, name: &str) -> String {
         name.to_string()
     }
 }
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// Appends a `Set-Cookie` for this deployment: `HttpOnly`, on the app's path, `Secure` when the
+/// public URL is https, plus `attributes` (e.g. `Max-Age=60; SameSite=Strict`).
+pub fn set_cookie(
+    config: &crate::config::Config,
+    headers: &mut axum::http::HeaderMap,
+    name: &str,
+    value: &str,
+    attributes: &str,
+) {
+    let path = match config.public_url.prefix() {
+        "" => "/",
+        p => p,
+    };
+    let secure = if config.public_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{name}={value}; Path={path}; {attributes}; HttpOnly{secure}");
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        headers.append(axum::http::header::SET_COOKIE, v);
+    }
+}
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// One registered route: what the anonymous-access test walks through.

@@ -437,6 +437,8 @@ async fn every_page_renders_in_both_languages() {
             &format!("/admins/{}", me.id),
             "/audit",
             "/account",
+            "/api-tokens",
+            "/reauth?next=%2F",
         ] {
             let page = client.get_with(path, &[("accept-language", lang)]).await;
             // The admin's stored language is unset, so Accept-Language decides.
@@ -453,6 +455,8 @@ async fn every_page_renders_in_both_languages() {
                 "audit-",
                 "dashboard-",
                 "account-",
+                "tokens-",
+                "reauth-",
             ] {
                 assert!(
                     !page.body.contains(&format!(">{raw}")),

@@ -187,30 +187,19 @@ pub async fn login(
         .await?;
     let mut response = p.redirect(&next);
     if let Some(token) = new_device {
-        let cookie = device_cookie_header(&state, &token);
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        let config = &state.config;
+        crate::web::set_cookie(
+            config,
+            response.headers_mut(),
+            &crate::web::cookie_name(config, throttle::DEVICE_COOKIE),
+            &token,
+            &format!(
+                "Max-Age={}; SameSite=Strict",
+                config.throttle.device_lifetime.as_secs()
+            ),
+        );
     }
     Ok(response)
-}
-
-fn device_cookie_header(state: &AppState, token: &str) -> String {
-    let config = &state.config;
-    let path = match config.public_url.prefix() {
-        "" => "/",
-        p => p,
-    };
-    let secure = if config.public_url.is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
-        crate::web::cookie_name(config, throttle::DEVICE_COOKIE),
-        config.throttle.device_lifetime.as_secs()
-    )
 }
 
 /// A username as the audit log keeps it from a failed attempt: anyone can type anything, so
@@ -397,22 +386,12 @@ pub async fn set_language(
     }
     let next = safe_next(form.next.as_deref());
     let mut response = p.redirect(&next);
-    let cookie_path = if p.prefix.is_empty() {
-        "/"
-    } else {
-        p.prefix.as_str()
-    };
-    let secure = if state.config.public_url.is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path={cookie_path}; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
-        lang.code()
+    crate::web::set_cookie(
+        &state.config,
+        response.headers_mut(),
+        LANG_COOKIE,
+        lang.code(),
+        "Max-Age=31536000; SameSite=Lax",
     );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
     Ok(response.into_response())
 }
