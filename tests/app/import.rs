@@ -992,13 +992,29 @@ async fn shutdown_ends_waits(backend: Backend) {
 }
 on_both_backends!(shutdown_ends_waits, shutdown_ends_waits);
 
+/// The binary on the test app's data directory and database, pages of 20, quiet.
+#[cfg(unix)]
+fn datapump_on(config: &datapump::config::Config) -> std::process::Command {
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datapump"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATAPUMP_DATA_DIR", &config.data_dir)
+        .env("DATAPUMP_DATABASE_URL", &config.database_url)
+        .env("DATAPUMP_SYNC_PAGE_SIZE", "20")
+        .env("DATAPUMP_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// Requirement 41 on the real process: `serve` gets SIGTERM while its import waits out a
 /// Retry-After of ten minutes after the first page. It exits with 0 well within 30 s, leaves no
 /// lease held and no run "running", and the next run continues from the stored cursor to the
 /// truth.
 #[cfg(unix)]
 async fn sigterm_mid_import(backend: Backend) {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let (w, profile) = import_world(backend, SimConfig::default(), 20).await;
     let room = "raum.berlin@contoso.example";
     let sub = subscribe(&w, profile, room).await;
@@ -1006,16 +1022,8 @@ async fn sigterm_mid_import(backend: Backend) {
     w.sim.sim.lock().config.latency = std::time::Duration::from_millis(250);
     let config = &w.app.state.config;
     let port = crate::common::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_datapump"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATAPUMP_DATA_DIR", &config.data_dir)
-        .env("DATAPUMP_DATABASE_URL", &config.database_url)
+    let mut child = datapump_on(config)
         .env("DATAPUMP_BIND", format!("127.0.0.1:{port}"))
-        .env("DATAPUMP_SYNC_PAGE_SIZE", "20")
-        .env("DATAPUMP_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("serve");
     let sid = sub.to_string();
@@ -1188,7 +1196,7 @@ on_both_backends!(abandoned_runs_closed, abandoned_runs_closed);
 /// file; PostgreSQL: the same schema).
 #[cfg(unix)]
 async fn killed_and_restarted(backend: Backend) {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let sim_config = SimConfig {
         events_per_room: 1500,
         ..SimConfig::default()
@@ -1201,17 +1209,9 @@ async fn killed_and_restarted(backend: Backend) {
     let mut kills = 0;
     let mut seed = 0x9E37_79B9_u64 ^ u64::from(std::process::id());
     for attempt in 0..40 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_datapump"))
+        let mut child = datapump_on(config)
             .args(["sync", "--once", "--subscription", &sub.to_string()])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATAPUMP_DATA_DIR", &config.data_dir)
-            .env("DATAPUMP_DATABASE_URL", &config.database_url)
-            .env("DATAPUMP_SYNC_PAGE_SIZE", "20")
             .env("DATAPUMP_SYNC_LEASE_SECONDS", "1")
-            .env("DATAPUMP_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .expect("child");
         // Kill at a random moment, five times; then let it finish.
