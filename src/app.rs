@@ -36,6 +36,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, reason: String },
     #[error(transparent)]
     Client(#[from] crate::graph::ClientBuildError),
+    #[error(transparent)]
+    WebhookClient(#[from] crate::webhooks::ClientBuildError),
     #[error("server stopped with an error: {0}")]
     Serve(String),
 }
@@ -209,7 +211,14 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
         config.public_url.absolute("/callback"),
         config.oauth_transaction_ttl,
     ));
+    let webhooks = Arc::new(crate::webhooks::Dispatcher::new(
+        db.clone(),
+        key.clone(),
+        config.webhooks.clone(),
+        shutdown.clone(),
+    )?);
     let state = AppState {
+        webhooks,
         throttle: Arc::new(config.throttle.clone()),
         hashing: Arc::default(),
         tokens,
@@ -241,6 +250,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
     if state.config.run_scheduler {
         tasks.spawn(state.sync.clone().run_scheduler());
     }
+    tasks.spawn(state.webhooks.clone().run());
 
     let (router, _) = router(&state);
     let served = axum::serve(

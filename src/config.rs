@@ -61,6 +61,8 @@ pub struct Config {
     pub sync_policy: crate::sync::SyncPolicy,
     /// Whether `serve` runs the background import scheduler (tests drive runs themselves).
     pub run_scheduler: bool,
+    /// Timing of webhook deliveries.
+    pub webhooks: crate::webhooks::WebhookPolicy,
 }
 
 /// The URL users reach Datapump under; the only source of absolute URLs, the path prefix, the
@@ -380,6 +382,7 @@ impl Config {
             oauth_transaction_ttl: Duration::from_secs(600),
             sync_policy,
             run_scheduler: true,
+            webhooks: crate::webhooks::WebhookPolicy::default(),
         })
     }
 }

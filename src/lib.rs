@@ -21,3 +21,4 @@ pub mod sync;
 pub mod telemetry;
 pub mod time;
 pub mod web;
+pub mod webhooks;

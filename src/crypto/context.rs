@@ -30,6 +30,11 @@ pub fn oauth_verifier(state_hash: &str) -> String {
     format!("oauth_transactions:verifier:{state_hash}")
 }
 
+/// A consumer's webhook signing secret, bound to its API token's id.
+pub fn webhook_secret(token_id: i64) -> String {
+    format!("webhooks:secret:{token_id}")
+}
+
 /// The value that proves the key file matches the database.
 pub const KEY_CANARY: &str = "settings:key_canary";
 /// The `settings` row holding the canary sealed under [`KEY_CANARY`].
@@ -57,6 +62,7 @@ mod tests {
             "profiles:access_token:u"
         );
         assert_eq!(oauth_verifier("h"), "oauth_transactions:verifier:h");
+        assert_eq!(webhook_secret(7), "webhooks:secret:7");
         assert_eq!(KEY_CANARY, "settings:key_canary");
     }
 }

@@ -49,12 +49,23 @@ impl Db {
         Ok(n.unwrap_or(0))
     }
 
-    /// Deletes changes recorded before `before`; returns how many.
+    /// Deletes changes recorded before `before`; returns how many. The highest number
+    /// deleted is kept (`feed_pruned_through`), so that a reader who is behind it is told it
+    /// missed changes instead of silently skipping them.
     pub async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
-        let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM event_changes WHERE changed_at < $1 AND seq IS NOT NULL")
-                .bind(before).execute(pool).await?.rows_affected()
-        });
-        Ok(n)
+        let setting = super::webhooks::PRUNED_THROUGH;
+        transaction!(self, tx => async {
+            let top: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(seq) FROM event_changes WHERE changed_at < $1 AND seq IS NOT NULL",
+            )
+            .bind(before).fetch_one(&mut *tx).await?;
+            let Some(top) = top else { return Ok(0) };
+            let n = sqlx::query("DELETE FROM event_changes WHERE seq <= $1")
+                .bind(top).execute(&mut *tx).await?.rows_affected();
+            sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+                .bind(setting).bind(top.to_string()).execute(&mut *tx).await?;
+            Ok(n)
+        }.await)
     }
 }

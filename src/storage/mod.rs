@@ -81,6 +81,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 pub mod throttle;
+pub mod webhooks;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

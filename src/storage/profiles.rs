@@ -487,6 +487,14 @@ impl Db {
                     .bind(v).bind(hash).execute(&mut *tx).await?;
                 count += 1;
             }
+            let hooks: Vec<(i64, String)> = sqlx::query_as("SELECT token_id, secret_enc FROM webhooks")
+                .fetch_all(&mut *tx).await?;
+            for (token_id, secret) in hooks {
+                let v = reseal(&context::webhook_secret(token_id), &secret)?;
+                sqlx::query("UPDATE webhooks SET secret_enc = $1 WHERE token_id = $2")
+                    .bind(v).bind(token_id).execute(&mut *tx).await?;
+                count += 1;
+            }
             let (canary_name, canary_value) = canary;
             sqlx::query("UPDATE settings SET value = $1 WHERE name = $2")
                 .bind(canary_value).bind(canary_name).execute(&mut *tx).await?;

@@ -15,6 +15,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::state::AppState;
+use crate::feeds::change::Change;
 use crate::storage::StoreError;
 use crate::storage::api_tokens::ApiToken;
 use crate::storage::reading::StoredEvent;
@@ -55,6 +56,10 @@ pub enum ApiError {
     TooMany(u64),
     #[error("{0}")]
     BadRequest(String),
+    #[error(
+        "changes after {after} are no longer kept (pruned through {pruned}): read the rooms' events again, then follow the feed from after={pruned}"
+    )]
+    Gone { after: i64, pruned: i64 },
     #[error("the database is not available")]
     Store(#[from] StoreError),
 }
@@ -67,6 +72,7 @@ impl IntoResponse for ApiError {
             Self::NotFound | Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if let Self::Store(e) = &self
@@ -474,24 +480,10 @@ struct ChangesOut {
     next_after: i64,
 }
 
-#[derive(Serialize, ToSchema)]
-struct Change {
-    seq: i64,
-    subscription_id: i64,
-    event_id: i64,
-    graph_id: String,
-    ical_uid: Option<String>,
-    /// `upsert` or `delete`.
-    operation: &'static str,
-    changed_at: DateTime<Utc>,
-    start_utc: Option<DateTime<Utc>>,
-    end_utc: Option<DateTime<Utc>>,
-    subject: Option<String>,
-}
-
 /// The change feed after a `seq`, in commit order, for the token's subscriptions.
 #[utoipa::path(get, path = "/api/v1/changes", tag = "changes", params(ChangesQuery),
-    responses((status = 200, body = ChangesOut), (status = 400, body = Problem), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = ChangesOut), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 410, description = "changes after `after` were pruned: read the events again", body = Problem), (status = 429, body = Problem)))]
 async fn changes(
     State(state): State<AppState>,
     caller: Caller,
@@ -500,6 +492,11 @@ async fn changes(
 ) -> Result<Response, ApiError> {
     let after = q.after.unwrap_or(0).max(0);
     let limit = page_size(q.limit)?;
+    // A reader behind what was pruned would skip changes without knowing: refuse instead.
+    let pruned = state.db.feed_pruned_through().await?;
+    if after < pruned {
+        return Err(ApiError::Gone { after, pruned });
+    }
     let page = state.db.changes_since(after, limit).await?;
     // `next_after` moves past everything read, also entries of subscriptions out of scope,
     // so a narrow token still walks the whole feed.
@@ -507,18 +504,7 @@ async fn changes(
     let changes: Vec<Change> = page
         .into_iter()
         .filter(|c| caller.0.scope.allows(c.subscription_id))
-        .map(|c| Change {
-            seq: c.seq,
-            subscription_id: c.subscription_id,
-            event_id: c.event_id,
-            graph_id: c.graph_id,
-            ical_uid: c.ical_uid,
-            operation: c.operation.as_str(),
-            changed_at: c.changed_at,
-            start_utc: c.start_utc,
-            end_utc: c.end_utc,
-            subject: c.subject,
-        })
+        .map(Change::from)
         .collect();
     json(
         &headers,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub authorizations: Arc<Authorizations>,
     pub sync: Arc<SyncEngine>,
+    /// Pushes the change feed to consumers' webhooks.
+    pub webhooks: Arc<crate::webhooks::Dispatcher>,
     pub shutdown: CancellationToken,
     /// Requests of the read-only API, per token, in this instance.
     pub api_limits: Arc<crate::web::api::Limits>,

@@ -327,6 +327,14 @@ impl TestApp {
         }
         config.sync_policy.backoff_base = Duration::from_millis(50);
         config.sync_policy.tick = Duration::from_millis(200);
+        // Deliveries in small batches, retried within the test's patience.
+        config.webhooks = datapump::webhooks::WebhookPolicy {
+            poll: Duration::from_millis(100),
+            retry_base: Duration::from_millis(200),
+            retry_max: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            batch: 3,
+        };
         let prepared = app::prepare(config, test_db.db.clone())
             .await
             .expect("prepare");

@@ -18,3 +18,4 @@ mod profiles;
 mod security;
 mod setup;
 mod subpath;
+mod webhooks;

@@ -429,8 +429,19 @@ on_both_backends!(
 async fn every_page_renders_in_both_languages() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (client, me) = app.signed_in("anna", Role::Admin).await;
+    let token = app
+        .db()
+        .create_api_token(
+            "Empfang",
+            "hash",
+            &datapump::storage::api_tokens::TokenScope::All,
+            "anna",
+        )
+        .await
+        .expect("token");
     for lang in ["de", "en"] {
         for path in [
+            &format!("/api-tokens/{token}/webhook"),
             "/",
             "/admins",
             "/admins/new",
@@ -457,6 +468,7 @@ async fn every_page_renders_in_both_languages() {
                 "account-",
                 "tokens-",
                 "reauth-",
+                "webhook-",
             ] {
                 assert!(
                     !page.body.contains(&format!(">{raw}")),

@@ -22,6 +22,7 @@ use crate::web::state::AppState;
 pub struct TokensTemplate {
     p: Page,
     tokens: Vec<ApiToken>,
+    hooks: Vec<crate::storage::webhooks::Webhook>,
     subscriptions: Vec<Subscription>,
     errors: FormErrors,
     name: String,
@@ -33,6 +34,10 @@ pub struct TokensTemplate {
 }
 
 impl TokensTemplate {
+    fn hook(&self, t: &ApiToken) -> Option<&crate::storage::webhooks::Webhook> {
+        self.hooks.iter().find(|h| h.token_id == t.id)
+    }
+
     fn scope_names(&self, t: &ApiToken) -> String {
         match &t.scope {
             TokenScope::All => self.p.t("tokens-scope-all"),
@@ -64,6 +69,7 @@ async fn render(
         &TokensTemplate {
             p,
             tokens: state.db.list_api_tokens().await?,
+            hooks: state.db.list_webhooks().await?,
             subscriptions: state.db.list_subscriptions(None).await?,
             errors,
             name,

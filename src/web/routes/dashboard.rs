@@ -30,6 +30,8 @@ pub struct DashboardTemplate {
         i64,
     )>,
     subscriptions: usize,
+    /// Consumers whose webhook is failing or missed changes: (consumer name, webhook).
+    failing_hooks: Vec<(String, crate::storage::webhooks::Webhook)>,
 }
 
 /// The dashboard; also the redirect target when an app registration uses the root address
@@ -60,6 +62,21 @@ pub async fn show(
         .into_iter()
         .filter_map(|s| super::attention::reason(&s).map(|(k, m)| (s, k, m)))
         .collect();
+    let names: std::collections::HashMap<i64, String> = state
+        .db
+        .list_api_tokens()
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let failing_hooks = state
+        .db
+        .list_webhooks()
+        .await?
+        .into_iter()
+        .filter(|h| h.failures > 0 || h.gap_at.is_some())
+        .filter_map(|h| Some((names.get(&h.token_id)?.clone(), h)))
+        .collect();
     let admins = state.db.list_admins().await?;
     let recent = state.db.list_audit(0, 8).await?;
     page::ok(&DashboardTemplate {
@@ -72,5 +89,6 @@ pub async fn show(
         profiles,
         attention,
         subscriptions,
+        failing_hooks,
     })
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod profiles;
 pub mod session;
 pub mod subscriptions;
+pub mod webhooks;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -71,6 +72,36 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/api-tokens/{id}/revoke",
             Admin,
             post(api_tokens::revoke),
+        )
+        .add(
+            M::GET,
+            "/api-tokens/{id}/webhook",
+            Viewer,
+            get(webhooks::show),
+        )
+        .add(
+            M::POST,
+            "/api-tokens/{id}/webhook",
+            Recent,
+            post(webhooks::save),
+        )
+        .add(
+            M::POST,
+            "/api-tokens/{id}/webhook/secret",
+            Recent,
+            post(webhooks::replace_secret),
+        )
+        .add(
+            M::POST,
+            "/api-tokens/{id}/webhook/retry",
+            Admin,
+            post(webhooks::retry),
+        )
+        .add(
+            M::POST,
+            "/api-tokens/{id}/webhook/delete",
+            Admin,
+            post(webhooks::delete),
         )
         .add(M::GET, "/profiles", Viewer, get(profiles::list))
         .add(M::GET, "/profiles/new", Recent, get(profiles::new_form))
