@@ -307,6 +307,8 @@ async fn setup(
                     interval_minutes: 5,
                     enabled: true,
                     mask_private: false,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
                 },
             })
             .await

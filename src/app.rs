@@ -295,7 +295,7 @@ async fn maintenance(state: AppState) {
     }
 }
 
-/// Retention of the import history and the audit log.
+/// Retention of the import history, the change feed, kept events and the audit log.
 pub async fn prune_history(state: &AppState) {
     let now = chrono::Utc::now();
     let age = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(36_500));
@@ -319,6 +319,14 @@ pub async fn prune_history(state: &AppState) {
         ),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not prune the change feed"),
+    }
+    match state.db.prune_kept_events(now).await {
+        Ok(n) if n > 0 => tracing::info!(
+            events = n,
+            "deleted kept events of deleted subscriptions past their retention"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune kept events"),
     }
     match state
         .db

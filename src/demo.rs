@@ -290,6 +290,8 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
                 interval_minutes: 1,
                 enabled: true,
                 mask_private: false,
+                fields: crate::model::StoredFields::default(),
+                retention_days: None,
             };
             state
                 .db

@@ -467,3 +467,14 @@ webhook-url-https = Zustellungen enthalten Besprechungsbetreffs: Verwenden Sie h
 webhook-verify = Eine Zustellung prüfen
 webhook-verify-help = Der Empfänger berechnet HMAC-SHA256 mit dem Signatur-Geheimnis über den Zeitstempel t, einen Punkt und den unveränderten Body, vergleicht das Ergebnis zeitkonstant mit v1 und lehnt Zeitstempel ab, die älter als fünf Minuten sind (so werden auch wiederholt eingespielte Zustellungen abgelehnt).
 dashboard-webhooks = Webhooks, die Aufmerksamkeit brauchen
+
+# Datensparsamkeit
+field-stored = Gespeicherte Felder
+field-stored-help = Zeiten, Betreff, Organisator, Ort und Namen der Teilnehmer werden immer gespeichert. Was Sie abschalten, wird sofort aus den bereits gespeicherten Terminen entfernt; wieder eingeschaltet, kommt es mit dem nächsten (vollständigen) Import zurück.
+field-store-body = Textvorschau
+field-store-addresses = Adressen der Teilnehmer (aus: nur die Domain, z. B. @partner.example, damit Besucher weiter erkannt werden)
+field-store-online = Link zur Online-Besprechung
+field-store-categories = Kategorien
+field-retention = Termine so viele Tage nach ihrem Ende aufbewahren
+field-retention-help = Leer: so weit zurück, wie das Zeitfenster reicht. Kürzer als „Tage zurück“, verkürzt es das Zeitfenster. Termine, die beim Löschen dieses Abonnements behalten wurden, werden entfernt, sobald sie älter sind.
+sub-retention-invalid = Geben Sie eine Zahl von 0 bis 36500 Tagen an oder lassen Sie das Feld leer.

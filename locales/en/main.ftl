@@ -467,3 +467,14 @@ webhook-url-https = Deliveries contain meeting subjects: use https (plain http o
 webhook-verify = Checking a delivery
 webhook-verify-help = The receiver computes HMAC-SHA256 with the signing secret over the timestamp t, a dot and the raw body, compares it with v1 in constant time, and refuses timestamps older than five minutes (that also refuses replayed deliveries).
 dashboard-webhooks = Webhooks that need attention
+
+# Data minimisation
+field-stored = Stored fields
+field-stored-help = Times, subject, organizer, location and attendee names are always stored. What you turn off is removed from the events already stored at once; turned on again, it comes back with the next (full) import.
+field-store-body = Body preview
+field-store-addresses = Attendee addresses (off: only the domain, e.g. @partner.example, so visitors are still recognised)
+field-store-online = Online-meeting link
+field-store-categories = Categories
+field-retention = Keep events for this many days after they ended
+field-retention-help = Empty: as far back as the window reaches. Shorter than "days back", it shortens the window. Events kept from this subscription after it is deleted are removed once they are older.
+sub-retention-invalid = Enter a number of days from 0 to 36500, or leave it empty.

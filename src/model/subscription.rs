@@ -36,3 +36,76 @@ stored_enum! {
         Immutable = "immutable",
     }
 }
+
+/// Which of an event's optional fields a subscription stores (data minimisation). Times,
+/// subject, organizer, location, sensitivity and attendee names are always stored: the reader
+/// needs them for room occupancy and visitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFields {
+    pub body: bool,
+    /// Off: an attendee's address is reduced to its domain (`@partner.example`), so visitors
+    /// are still told from colleagues and their company guessed, but not written to.
+    pub attendee_addresses: bool,
+    pub online_meeting: bool,
+    pub categories: bool,
+}
+
+impl Default for StoredFields {
+    fn default() -> Self {
+        Self {
+            body: true,
+            attendee_addresses: true,
+            online_meeting: true,
+            categories: true,
+        }
+    }
+}
+
+impl StoredFields {
+    /// `address` as stored under these rules.
+    pub fn address(self, address: &str) -> String {
+        if self.attendee_addresses {
+            return address.to_string();
+        }
+        match address.rfind('@') {
+            Some(at) => address[at..].to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+impl StoredFields {
+    /// An attendee's name as stored: the name of someone invited by address alone may be the
+    /// address itself, so a name that is an address is reduced like one.
+    pub fn name(self, name: &str) -> String {
+        if name.contains('@') {
+            self.address(name)
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_reduced_to_their_domain() {
+        let off = StoredFields {
+            attendee_addresses: false,
+            ..StoredFields::default()
+        };
+        assert_eq!(
+            off.address("petra.gast@partner.example"),
+            "@partner.example"
+        );
+        assert_eq!(off.address("no-at-sign"), "");
+        assert_eq!(off.name("petra.gast@partner.example"), "@partner.example");
+        assert_eq!(off.name("Petra Gast"), "Petra Gast");
+        assert_eq!(
+            StoredFields::default().address("petra.gast@partner.example"),
+            "petra.gast@partner.example"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, Result, StoreError};
-use crate::model::{ItemIds, SubscriptionSource, SubscriptionStatus};
+use crate::model::{ItemIds, StoredFields, SubscriptionSource, SubscriptionStatus};
 
 macro_rules! subscription_columns {
     () => {
@@ -11,7 +11,8 @@ macro_rules! subscription_columns {
          s.calendar_name, s.display_name, s.days_back, s.days_ahead, s.interval_minutes, s.enabled, \
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
-         s.item_ids, p.name AS profile_name"
+         s.item_ids, s.store_body, s.store_attendee_addresses, s.store_online_meeting, s.store_categories, \
+         s.retention_days, p.name AS profile_name"
     };
 }
 
@@ -55,7 +56,44 @@ pub struct Subscription {
     /// The form of the stored Graph ids; runs translate `Rest` once.
     #[sqlx(try_from = "String")]
     pub item_ids: ItemIds,
+    pub store_body: bool,
+    pub store_attendee_addresses: bool,
+    pub store_online_meeting: bool,
+    pub store_categories: bool,
+    /// Events that ended more than this many days ago are deleted (a live subscription's
+    /// window reaches no further back; kept events of a deleted one are pruned).
+    pub retention_days: Option<i64>,
     pub profile_name: Option<String>,
+}
+
+impl Subscription {
+    pub fn fields(&self) -> StoredFields {
+        StoredFields {
+            body: self.store_body,
+            attendee_addresses: self.store_attendee_addresses,
+            online_meeting: self.store_online_meeting,
+            categories: self.store_categories,
+        }
+    }
+
+    /// How many days back the import reads: the window, shortened by the retention rule.
+    pub fn effective_days_back(&self) -> i64 {
+        self.retention_days
+            .map_or(self.days_back, |r| r.min(self.days_back))
+    }
+
+    pub fn settings(&self) -> SubscriptionSettings {
+        SubscriptionSettings {
+            display_name: self.display_name.clone(),
+            days_back: self.days_back,
+            days_ahead: self.days_ahead,
+            interval_minutes: self.interval_minutes,
+            enabled: self.enabled,
+            mask_private: self.mask_private,
+            fields: self.fields(),
+            retention_days: self.retention_days,
+        }
+    }
 }
 
 /// What a new subscription is made of.
@@ -80,6 +118,8 @@ pub struct SubscriptionSettings {
     pub interval_minutes: i64,
     pub enabled: bool,
     pub mask_private: bool,
+    pub fields: StoredFields,
+    pub retention_days: Option<i64>,
 }
 
 impl Db {
@@ -89,8 +129,10 @@ impl Db {
         let now = Utc::now();
         let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
                    calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
-                   next_sync_at, created_by, created_at, updated_at, status, mailbox_id, item_ids) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16, $17) RETURNING id";
+                   next_sync_at, created_by, created_at, updated_at, status, mailbox_id, item_ids, \
+                   store_body, store_attendee_addresses, store_online_meeting, store_categories, retention_days) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16, $17, \
+                   $18, $19, $20, $21, $22) RETURNING id";
         let s = n.settings;
         let id: i64 = dispatch!(self, pool => {
             sqlx::query_scalar(sql)
@@ -99,6 +141,8 @@ impl Db {
                 .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
                 .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str()).bind(n.mailbox_id)
                 .bind(ItemIds::Immutable.as_str())
+                .bind(s.fields.body).bind(s.fields.attendee_addresses).bind(s.fields.online_meeting)
+                .bind(s.fields.categories).bind(s.retention_days)
                 .fetch_one(pool).await?
         });
         Ok(id)
@@ -159,11 +203,14 @@ impl Db {
 
     /// Saves changed settings if nobody changed the subscription since `version` was read.
     ///
-    /// Changing "hide private events" applies to what is stored already, in the same
-    /// transaction: turned on, private and confidential rows lose their subject and details at
-    /// once; either way their change keys are forgotten and the next run is a full one, due now,
-    /// so it rewrites them as the new setting says (turned off: the details come back; a run
-    /// under way with the old setting is corrected by it).
+    /// Changing "hide private events" or the stored fields applies to what is stored already,
+    /// in the same transaction: what is turned off is removed from the rows at once (private
+    /// rows lose their subject and details; bodies, meeting links, categories go; attendee
+    /// addresses are cut to their domain). Either way the rows' change keys are forgotten and
+    /// the next run is a full one, due now, so it rewrites them as the new settings say
+    /// (turned back on: the details come back; a run under way with the old settings is
+    /// corrected by it). A shorter retention moves the window, whose full round removes what
+    /// is now outside it.
     pub async fn update_subscription(
         &self,
         id: i64,
@@ -172,19 +219,25 @@ impl Db {
     ) -> Result<()> {
         let now = Utc::now();
         let updated = transaction!(self, tx => async {
-            let before: Option<bool> = sqlx::query_scalar(
-                "SELECT mask_private FROM subscriptions WHERE id = $1 AND version = $2 AND deleted_at IS NULL",
+            let before: Option<(bool, bool, bool, bool, bool)> = sqlx::query_as(
+                "SELECT mask_private, store_body, store_attendee_addresses, store_online_meeting, store_categories \
+                 FROM subscriptions WHERE id = $1 AND version = $2 AND deleted_at IS NULL",
             )
             .bind(id).bind(version).fetch_optional(&mut *tx).await?;
-            let Some(masked_before) = before else {
+            let Some((masked_before, body, addresses, online, categories)) = before else {
                 return Ok::<bool, StoreError>(false);
             };
+            let fields_before = StoredFields { body, attendee_addresses: addresses, online_meeting: online, categories };
             sqlx::query(
                 "UPDATE subscriptions SET display_name = $1, days_back = $2, days_ahead = $3, interval_minutes = $4, \
-                 enabled = $5, mask_private = $6, version = version + 1, updated_at = $7 WHERE id = $8",
+                 enabled = $5, mask_private = $6, store_body = $7, store_attendee_addresses = $8, \
+                 store_online_meeting = $9, store_categories = $10, retention_days = $11, \
+                 version = version + 1, updated_at = $12 WHERE id = $13",
             )
             .bind(&s.display_name).bind(s.days_back).bind(s.days_ahead).bind(s.interval_minutes)
-            .bind(s.enabled).bind(s.mask_private).bind(now).bind(id)
+            .bind(s.enabled).bind(s.mask_private).bind(s.fields.body).bind(s.fields.attendee_addresses)
+            .bind(s.fields.online_meeting).bind(s.fields.categories).bind(s.retention_days)
+            .bind(now).bind(id)
             .execute(&mut *tx).await?;
             if masked_before != s.mask_private {
                 if s.mask_private {
@@ -201,6 +254,38 @@ impl Db {
                      WHERE subscription_id = $1 AND sensitivity IN ('private', 'confidential')",
                 )
                 .bind(id).execute(&mut *tx).await?;
+            }
+            let f = s.fields;
+            if fields_before.body && !f.body {
+                sqlx::query("UPDATE events SET body_preview = NULL WHERE subscription_id = $1 AND body_preview IS NOT NULL")
+                    .bind(id).execute(&mut *tx).await?;
+            }
+            if fields_before.online_meeting && !f.online_meeting {
+                sqlx::query("UPDATE events SET online_meeting_url = NULL WHERE subscription_id = $1 AND online_meeting_url IS NOT NULL")
+                    .bind(id).execute(&mut *tx).await?;
+            }
+            if fields_before.categories && !f.categories {
+                sqlx::query("UPDATE events SET categories = NULL WHERE subscription_id = $1 AND categories IS NOT NULL")
+                    .bind(id).execute(&mut *tx).await?;
+            }
+            if fields_before.attendee_addresses && !f.attendee_addresses {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, attendees FROM events WHERE subscription_id = $1 AND attendees IS NOT NULL",
+                )
+                .bind(id).fetch_all(&mut *tx).await?;
+                for (event, attendees) in rows {
+                    let reduced = reduce_addresses(&attendees, f)?;
+                    if reduced != attendees {
+                        sqlx::query("UPDATE events SET attendees = $1 WHERE id = $2")
+                            .bind(reduced).bind(event).execute(&mut *tx).await?;
+                    }
+                }
+            }
+            if fields_before != f {
+                sqlx::query("UPDATE events SET change_key = NULL WHERE subscription_id = $1")
+                    .bind(id).execute(&mut *tx).await?;
+            }
+            if masked_before != s.mask_private || fields_before != f {
                 sqlx::query(
                     "UPDATE subscriptions SET last_full_sync_at = NULL, next_sync_at = $1 WHERE id = $2",
                 )
@@ -213,6 +298,27 @@ impl Db {
         }
         self.subscription(id).await?;
         Err(StoreError::Conflict)
+    }
+
+    /// Deletes the events of deleted subscriptions (kept when they were deleted) that ended
+    /// before the day their retention reaches back to; returns how many.
+    pub async fn prune_kept_events(&self, now: DateTime<Utc>) -> Result<u64> {
+        let subs: Vec<(i64, i64)> = dispatch!(self, pool => {
+            sqlx::query_as("SELECT id, retention_days FROM subscriptions WHERE deleted_at IS NOT NULL AND retention_days IS NOT NULL")
+                .fetch_all(pool).await?
+        });
+        let mut n = 0;
+        for (id, days) in subs {
+            // Whole days, as the window of a live subscription counts them: what a live
+            // subscription would still hold is kept.
+            let day = now.date_naive() - chrono::Duration::days(days.clamp(0, 36_500));
+            let cutoff = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            n += dispatch!(self, pool => {
+                sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND end_utc < $2")
+                    .bind(id).bind(cutoff).execute(pool).await?.rows_affected()
+            });
+        }
+        Ok(n)
     }
 
     /// Records the mailbox's directory object id, resolved from its address.
@@ -290,4 +396,27 @@ impl Db {
         });
         Ok(id)
     }
+}
+
+/// A stored attendee list (JSON array of objects) with addresses (and names that are
+/// addresses) as `fields` say.
+fn reduce_addresses(attendees: &str, fields: StoredFields) -> Result<String> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("events.attendees: {e}"));
+    let mut list: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(attendees).map_err(corrupt)?;
+    for a in &mut list {
+        // Rooms and equipment are no one's personal data: their addresses stay.
+        if a.get("type").and_then(|t| t.as_str()) == Some("resource") {
+            continue;
+        }
+        if let Some(serde_json::Value::String(address)) = a.get("address") {
+            let reduced = fields.address(address);
+            a.insert("address".into(), serde_json::Value::String(reduced));
+        }
+        if let Some(serde_json::Value::String(name)) = a.get("name") {
+            let reduced = fields.name(name);
+            a.insert("name".into(), serde_json::Value::String(reduced));
+        }
+    }
+    serde_json::to_string(&list).map_err(corrupt)
 }

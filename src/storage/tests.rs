@@ -123,6 +123,8 @@ async fn feed_numbers_follow_commit_order() {
                     interval_minutes: 5,
                     enabled: true,
                     mask_private: false,
+                    fields: crate::model::StoredFields::default(),
+                    retention_days: None,
                 },
                 created_by: "test",
             })

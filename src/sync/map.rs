@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::graph::events::Event as GraphEvent;
+use crate::model::StoredFields;
 use crate::storage::sync::EventRow;
 
 /// Graph's `dateTime` (no offset, up to seven fractional digits), read as UTC.
@@ -25,8 +26,8 @@ fn json_or_none<T: serde::Serialize>(items: &[T]) -> Option<String> {
 
 #[derive(serde::Serialize)]
 struct StoredAttendee<'a> {
-    name: Option<&'a str>,
-    address: Option<&'a str>,
+    name: Option<String>,
+    address: Option<String>,
     #[serde(rename = "type")]
     kind: Option<&'a str>,
     response: Option<&'a str>,
@@ -55,11 +56,13 @@ fn change_key(e: &GraphEvent, master: Option<&GraphEvent>) -> Option<String> {
 }
 
 /// Builds the row; for an occurrence the `master` supplies what delta leaves out. With
-/// `mask_private`, private and confidential events keep only times, type and organizer.
+/// `mask_private`, private and confidential events keep only times, type and organizer;
+/// `fields` leaves out what the subscription does not store.
 pub fn to_row(
     e: &GraphEvent,
     master: Option<&GraphEvent>,
     mask_private: bool,
+    fields: StoredFields,
     zone: chrono_tz::Tz,
 ) -> Result<EventRow, String> {
     let base = master.unwrap_or(e);
@@ -81,11 +84,27 @@ pub fn to_row(
     let attendees: Vec<StoredAttendee> = base
         .attendees
         .iter()
-        .map(|a| StoredAttendee {
-            name: a.email_address.as_ref().and_then(|x| x.name.as_deref()),
-            address: a.email_address.as_ref().and_then(|x| x.address.as_deref()),
-            kind: a.kind.as_deref(),
-            response: a.status.as_ref().and_then(|s| s.response.as_deref()),
+        .map(|a| {
+            // Rooms and equipment are no one's personal data: their addresses stay.
+            let rules = if a.kind.as_deref() == Some("resource") {
+                StoredFields::default()
+            } else {
+                fields
+            };
+            StoredAttendee {
+                name: a
+                    .email_address
+                    .as_ref()
+                    .and_then(|x| x.name.as_deref())
+                    .map(|x| rules.name(x)),
+                address: a
+                    .email_address
+                    .as_ref()
+                    .and_then(|x| x.address.as_deref())
+                    .map(|x| rules.address(x)),
+                kind: a.kind.as_deref(),
+                response: a.status.as_ref().and_then(|s| s.response.as_deref()),
+            }
         })
         .collect();
     let locations: Vec<&str> = base
@@ -155,6 +174,15 @@ pub fn to_row(
     row.start_local = Some(local.start);
     row.end_local = Some(local.end);
     row.local_date = Some(local.date);
+    if !fields.body {
+        row.body_preview = None;
+    }
+    if !fields.online_meeting {
+        row.online_meeting_url = None;
+    }
+    if !fields.categories {
+        row.categories = None;
+    }
     if masked {
         row.subject = None;
         row.body_preview = None;
@@ -183,7 +211,7 @@ mod tests {
             "end": {"dateTime": "2026-10-04T00:00:00.0000000", "timeZone": "UTC"},
             "sensitivity": "private", "attendees": [{"type": "required", "status": {"response": "accepted"}, "emailAddress": {"name": "A", "address": "a@x"}}]
         })).expect("event");
-        let row = to_row(&e, None, false, chrono_tz::UTC).expect("row");
+        let row = to_row(&e, None, false, StoredFields::default(), chrono_tz::UTC).expect("row");
         assert_eq!(
             row.start_date.map(|d| d.to_string()).as_deref(),
             Some("2026-10-03")
@@ -197,7 +225,7 @@ mod tests {
                 .as_deref()
                 .is_some_and(|a| a.contains("accepted"))
         );
-        let masked = to_row(&e, None, true, chrono_tz::UTC).expect("row");
+        let masked = to_row(&e, None, true, StoredFields::default(), chrono_tz::UTC).expect("row");
         assert_eq!(masked.subject, None);
         assert_eq!(masked.attendees, None);
     }
@@ -215,7 +243,14 @@ mod tests {
             "organizer": {"emailAddress": {"name": "Anna", "address": "anna@x"}}}),
         )
         .expect("master");
-        let row = to_row(&occ, Some(&master), false, chrono_tz::UTC).expect("row");
+        let row = to_row(
+            &occ,
+            Some(&master),
+            false,
+            StoredFields::default(),
+            chrono_tz::UTC,
+        )
+        .expect("row");
         assert_eq!(row.subject.as_deref(), Some("Jour fixe"));
         assert_eq!(row.series_master_id.as_deref(), Some("M"));
         assert_eq!(row.event_type, "occurrence");
@@ -225,10 +260,16 @@ mod tests {
         )
         .expect("master");
         assert_eq!(
-            to_row(&occ, Some(&renamed), false, chrono_tz::UTC)
-                .expect("row")
-                .change_key
-                .as_deref(),
+            to_row(
+                &occ,
+                Some(&renamed),
+                false,
+                StoredFields::default(),
+                chrono_tz::UTC
+            )
+            .expect("row")
+            .change_key
+            .as_deref(),
             Some("abc|m2"),
             "a changed master alone changes the row's key"
         );

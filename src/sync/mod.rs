@@ -378,7 +378,7 @@ impl SyncEngine {
             endpoints: Endpoints::default(),
             calendar: calendar_ref(&sub),
             ids: sub.item_ids,
-            window: window(sub.days_back, sub.days_ahead, Utc::now()),
+            window: window(sub.effective_days_back(), sub.days_ahead, Utc::now()),
             deadline: Instant::now() + self.policy.max_run,
             stats: RunStats::default(),
             meter: Meter::default(),
@@ -594,7 +594,7 @@ impl SyncEngine {
         }
         self.resolve_mailbox(ctx, sub).await?;
         self.adopt_immutable_ids(ctx, lease, sub).await?;
-        let w = window(sub.days_back, sub.days_ahead, Utc::now());
+        let w = window(sub.effective_days_back(), sub.days_ahead, Utc::now());
         ctx.window = w;
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);
@@ -833,8 +833,14 @@ impl SyncEngine {
                 },
                 _ => (None, false),
             };
-            let mut row = map::to_row(&e, master, sub.mask_private, self.policy.time_zone)
-                .map_err(RunError::Protocol)?;
+            let mut row = map::to_row(
+                &e,
+                master,
+                sub.mask_private,
+                sub.fields(),
+                self.policy.time_zone,
+            )
+            .map_err(RunError::Protocol)?;
             if minimal {
                 row.ical_uid = e
                     .series_master_id

@@ -62,6 +62,8 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
                     interval_minutes: 5,
                     enabled: true,
                     mask_private: false,
+                    fields: crate::model::StoredFields::default(),
+                    retention_days: None,
                 },
                 created_by: "test",
             })

@@ -331,6 +331,50 @@ async fn subscriptions(backend: Backend) {
         ("Empfang Berlin Mitte", 90)
     );
 
+    // Data minimisation on the same form: a bad retention is refused and changes nothing;
+    // unticked fields are no longer stored.
+    let mut minimal = subscribe_form(berlin, "Empfang Berlin Mitte");
+    minimal.retain(|(k, _)| *k != "days_ahead");
+    minimal.extend([
+        ("days_ahead", "90"),
+        ("version", "2"),
+        ("minimisation", "1"),
+        ("store_attendee_addresses", "1"),
+        ("store_online_meeting", "1"),
+        ("store_categories", "1"),
+        ("retention_days", "-1"),
+    ]);
+    let refused = w
+        .admin
+        .post(&format!("/subscriptions/{}", sub.id), &minimal)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("from 0 to 36500"), "{}", refused.body);
+    let unchanged = w.app.db().subscription(sub.id).await.expect("sub");
+    assert!(unchanged.store_body && unchanged.retention_days.is_none());
+    assert_eq!(unchanged.version, 2);
+    minimal.retain(|(k, _)| *k != "retention_days");
+    minimal.push(("retention_days", "30"));
+    assert_eq!(
+        w.admin
+            .post(&format!("/subscriptions/{}", sub.id), &minimal)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let now = w.app.db().subscription(sub.id).await.expect("sub");
+    assert!(!now.store_body && now.store_attendee_addresses && now.store_categories);
+    assert_eq!(now.retention_days, Some(30));
+    let page = w
+        .admin
+        .get(&format!("/subscriptions/{}", sub.id))
+        .await
+        .body;
+    assert!(
+        page.contains("name=\"store_body\" value=\"1\" >"),
+        "unticked on the page"
+    );
+
     // Pause and resume.
     w.admin
         .post(&format!("/subscriptions/{}/toggle", sub.id), &[])

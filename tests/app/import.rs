@@ -52,6 +52,8 @@ pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
                 interval_minutes: 5,
                 enabled: true,
                 mask_private: false,
+                fields: datapump::model::StoredFields::default(),
+                retention_days: None,
             },
             created_by: "test",
         })
@@ -245,14 +247,7 @@ fn new_event(calendar: &str, subject: &str, days: i64) -> NewEvent {
 /// Changes a subscription's settings as an admin would (the current version, one change).
 async fn change_settings(w: &World, sub: i64, change: impl FnOnce(&mut SubscriptionSettings)) {
     let current = w.app.db().subscription(sub).await.expect("sub");
-    let mut settings = SubscriptionSettings {
-        display_name: current.display_name.clone(),
-        days_back: current.days_back,
-        days_ahead: current.days_ahead,
-        interval_minutes: current.interval_minutes,
-        enabled: current.enabled,
-        mask_private: current.mask_private,
-    };
+    let mut settings = current.settings();
     change(&mut settings);
     w.app
         .db()
@@ -510,6 +505,8 @@ async fn resync_window_and_all_day(backend: Backend) {
         interval_minutes: 5,
         enabled: true,
         mask_private: false,
+        fields: datapump::model::StoredFields::default(),
+        retention_days: None,
     };
     w.app
         .db()
@@ -1410,6 +1407,8 @@ async fn private_events_masked(backend: Backend) {
                 interval_minutes: 5,
                 enabled: true,
                 mask_private: true,
+                fields: datapump::model::StoredFields::default(),
+                retention_days: None,
             },
             created_by: "test",
         })
@@ -1877,6 +1876,162 @@ async fn privacy_switch(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(privacy_switch_applies_to_stored_rows, privacy_switch);
+
+/// Data minimisation: fields turned off leave the stored rows at once (and stay out on the
+/// next runs), come back when turned on; a retention shorter than the window removes older
+/// events with the next run, and kept events of a deleted subscription once they are older.
+async fn minimisation(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let room = "raum.berlin@contoso.example";
+    let mut visit = new_event(room, "Besuch Partner", 3);
+    visit.body = "Agenda: Vertrag".into();
+    visit.attendees = vec![
+        "petra.gast@partner.example".into(),
+        "ben.mueller@contoso.example".into(),
+    ];
+    visit.categories = vec!["Kunde".into()];
+    let visit_id = w.sim.sim.lock().create_event(visit).expect("visit");
+    let old_id = w
+        .sim
+        .sim
+        .lock()
+        .create_event(new_event(room, "Vorgestern", -3))
+        .expect("old");
+    let sub = subscribe(&w, profile, room).await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let row = |rows: &[EventRow], id: &str| rows.iter().find(|r| r.graph_id == id).cloned();
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let stored = row(&rows, &visit_id).expect("visit stored");
+    assert_eq!(stored.body_preview.as_deref(), Some("Agenda: Vertrag"));
+    assert!(
+        stored
+            .attendees
+            .as_deref()
+            .is_some_and(|a| a.contains("petra.gast@partner.example"))
+    );
+    assert!(
+        stored
+            .categories
+            .as_deref()
+            .is_some_and(|c| c.contains("Kunde"))
+    );
+    assert!(row(&rows, &old_id).is_some());
+    let before = w.app.db().latest_change().await.expect("end");
+
+    // Off, and kept 2 days after the end: applied to the stored rows in the same step.
+    change_settings(&w, sub, |s| {
+        s.fields = datapump::model::StoredFields {
+            body: false,
+            attendee_addresses: false,
+            online_meeting: false,
+            categories: false,
+        };
+        s.retention_days = Some(2);
+    })
+    .await;
+    let check_stripped = |rows: &[EventRow]| {
+        for r in rows {
+            assert!(r.body_preview.is_none(), "{r:?}");
+            assert!(r.online_meeting_url.is_none(), "{r:?}");
+            assert!(r.categories.is_none(), "{r:?}");
+            if let Some(a) = &r.attendees {
+                assert!(
+                    !a.contains("petra.gast") && !a.contains("ben.mueller"),
+                    "{a}"
+                );
+            }
+        }
+    };
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    check_stripped(&rows);
+    let visit_row = row(&rows, &visit_id).expect("visit");
+    assert!(
+        visit_row
+            .attendees
+            .as_deref()
+            .is_some_and(|a| a.contains("\"@partner.example\""))
+    );
+    // Visitors are still told from colleagues by the domain.
+    let kinds = w
+        .app
+        .query_strings(
+            "SELECT a.kind || ' ' || a.address FROM event_attendees a JOIN events e ON e.id = a.event_id \
+             WHERE e.graph_id = $1 ORDER BY a.position",
+            &[&visit_id],
+        )
+        .await;
+    assert_eq!(
+        kinds,
+        [
+            "external @partner.example",
+            "internal @contoso.example",
+            "room raum.berlin@contoso.example"
+        ]
+    );
+    let changed: Vec<_> = w
+        .app
+        .db()
+        .changes_since(before, 1000)
+        .await
+        .expect("feed")
+        .into_iter()
+        .filter(|c| c.graph_id == visit_id)
+        .collect();
+    assert!(
+        changed.iter().any(|c| c.operation == "upsert"),
+        "readers learn that the row changed"
+    );
+
+    // The next run is a full one: the fields stay out, the event older than the retention goes.
+    let next = run(&w, sub).await;
+    assert_eq!((next.status.as_str(), next.kind.as_str()), ("ok", "full"));
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    check_stripped(&rows);
+    assert!(row(&rows, &old_id).is_none(), "older than the retention");
+    let stored: BTreeMap<String, &EventRow> =
+        rows.iter().map(|r| (r.graph_id.clone(), r)).collect();
+    assert_feed_converges(&w, sub, &stored).await;
+
+    // On again, no rule: everything is back with the next run, as Graph has it.
+    change_settings(&w, sub, |s| {
+        s.fields = datapump::model::StoredFields::default();
+        s.retention_days = None;
+    })
+    .await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // Kept after deletion: pruned once they ended more than the retention ago.
+    change_settings(&w, sub, |s| s.retention_days = Some(2)).await;
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let kept = w.app.db().events_of(sub).await.expect("events").len();
+    assert!(kept > 0);
+    w.app
+        .db()
+        .delete_subscription(sub, true)
+        .await
+        .expect("delete");
+    assert_eq!(
+        w.app
+            .db()
+            .prune_kept_events(Utc::now())
+            .await
+            .expect("prune"),
+        0
+    );
+    let in_a_year = Utc::now() + chrono::Duration::days(400);
+    let pruned = w
+        .app
+        .db()
+        .prune_kept_events(in_a_year)
+        .await
+        .expect("prune");
+    assert_eq!(pruned as usize, kept);
+    assert!(w.app.db().events_of(sub).await.expect("events").is_empty());
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(minimisation_applies_to_stored_rows, minimisation);
 
 async fn history_retention(backend: Backend) {
     let (w, profile) = import_world(backend, SimConfig::default(), 200).await;

@@ -162,6 +162,16 @@ pub struct SubscribeForm {
     pub interval_minutes: String,
     pub enabled: Option<String>,
     pub mask_private: Option<String>,
+    /// Present when the form shows the data-minimisation fields (the subscription's page);
+    /// without it (the connect page) everything is stored and kept as the window says.
+    pub minimisation: Option<String>,
+    pub store_body: Option<String>,
+    pub store_attendee_addresses: Option<String>,
+    pub store_online_meeting: Option<String>,
+    pub store_categories: Option<String>,
+    /// Days after their end events are kept; empty: no rule.
+    #[serde(default)]
+    pub retention_days: String,
 }
 
 impl Default for SubscribeForm {
@@ -176,6 +186,12 @@ impl Default for SubscribeForm {
             interval_minutes: "5".into(),
             enabled: Some("1".into()),
             mask_private: None,
+            minimisation: None,
+            store_body: Some("1".into()),
+            store_attendee_addresses: Some("1".into()),
+            store_online_meeting: Some("1".into()),
+            store_categories: Some("1".into()),
+            retention_days: String::new(),
         }
     }
 }
@@ -215,6 +231,26 @@ pub fn settings_from(
     if interval.is_none() {
         errors.add("interval_minutes", "sub-interval-invalid");
     }
+    let (fields, retention) = if form.minimisation.is_some() {
+        let fields = crate::model::StoredFields {
+            body: form.store_body.is_some(),
+            attendee_addresses: form.store_attendee_addresses.is_some(),
+            online_meeting: form.store_online_meeting.is_some(),
+            categories: form.store_categories.is_some(),
+        };
+        let raw = form.retention_days.trim();
+        let retention = if raw.is_empty() {
+            Some(None)
+        } else {
+            number(raw, 0, 36_500).map(Some)
+        };
+        if retention.is_none() {
+            errors.add("retention_days", "sub-retention-invalid");
+        }
+        (fields, retention)
+    } else {
+        (crate::model::StoredFields::default(), Some(None))
+    };
     Some(SubscriptionSettings {
         display_name: name,
         days_back: back?,
@@ -222,6 +258,8 @@ pub fn settings_from(
         interval_minutes: interval?,
         enabled: form.enabled.is_some(),
         mask_private: form.mask_private.is_some(),
+        fields,
+        retention_days: retention?,
     })
     .filter(|_| errors.is_empty())
 }

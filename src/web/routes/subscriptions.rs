@@ -93,6 +93,12 @@ fn form_of(s: &Subscription) -> SubscribeForm {
         interval_minutes: s.interval_minutes.to_string(),
         enabled: s.enabled.then(|| "1".to_string()),
         mask_private: s.mask_private.then(|| "1".to_string()),
+        minimisation: Some("1".into()),
+        store_body: s.store_body.then(|| "1".to_string()),
+        store_attendee_addresses: s.store_attendee_addresses.then(|| "1".to_string()),
+        store_online_meeting: s.store_online_meeting.then(|| "1".to_string()),
+        store_categories: s.store_categories.then(|| "1".to_string()),
+        retention_days: s.retention_days.map(|d| d.to_string()).unwrap_or_default(),
     }
 }
 
@@ -142,7 +148,7 @@ pub async fn update(
 ) -> WebResult<Response> {
     let before = state.db.subscription(id).await?;
     let mut errors = FormErrors::default();
-    let Some(settings) = settings_from(&edit.form, &mut errors) else {
+    let Some(mut settings) = settings_from(&edit.form, &mut errors) else {
         return page::render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ShowTemplate {
@@ -157,6 +163,11 @@ pub async fn update(
             },
         );
     };
+    if edit.form.minimisation.is_none() {
+        // A form without the data-minimisation fields leaves them as they are.
+        settings.fields = before.fields();
+        settings.retention_days = before.retention_days;
+    }
     match state
         .db
         .update_subscription(id, &settings, edit.version)
@@ -179,6 +190,23 @@ pub async fn update(
                     ""
                 }
             );
+            let f = settings.fields;
+            let left_out: Vec<&str> = [
+                (!f.body).then_some("body"),
+                (!f.attendee_addresses).then_some("attendee addresses"),
+                (!f.online_meeting).then_some("online-meeting link"),
+                (!f.categories).then_some("categories"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let mut details = details;
+            if !left_out.is_empty() {
+                details.push_str(&format!(", not stored: {}", left_out.join(", ")));
+            }
+            if let Some(days) = settings.retention_days {
+                details.push_str(&format!(", kept {days} days after the end"));
+            }
             state
                 .db
                 .record_audit(actor.record(
