@@ -286,6 +286,13 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = %e, "could not prune OAuth transactions");
         }
         prune_history(&state).await;
+        match state.sync.refresh_directory_if_due().await {
+            Ok(Some(r)) if r.updated > 0 => {
+                tracing::info!(rooms = r.updated, "room data updated from the directory")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "room directory refresh failed"),
+        }
         // Refresh idle profiles so that their refresh tokens never expire from inactivity.
         match state.tokens.keep_alive().await {
             Ok(n) if n > 0 => tracing::info!(profiles = n, "kept idle profiles' tokens alive"),

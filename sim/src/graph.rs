@@ -339,7 +339,7 @@ fn route(
     // a `/users` query is observed (microsoft-graph-docs-contrib #7212); the same answer for
     // `/users/{id}` and `/places` is inferred.
     if s.user(&token.user_id).is_some_and(|u| u.personal)
-        && matches!(strs.first(), Some(&"users" | &"places"))
+        && matches!(strs.first(), Some(&"users" | &"places" | &"organization"))
     {
         return req.error(
             StatusCode::BAD_REQUEST,
@@ -383,6 +383,7 @@ fn route(
             }
         }
         ["places", "microsoft.graph.room"] => rooms(s, req, token),
+        ["organization"] => organization(s, req, token),
         ["me", ..] => {
             let Some(user) = s.user(&token.user_id).cloned() else {
                 return req.error(
@@ -1316,6 +1317,58 @@ fn delta_view(
     let mut response = axum::Json(body).into_response();
     preference_applied(&mut response, zone, max_page.map(|_| page_size));
     response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organization
+
+/// `GET /organization`: the tenant with its verified domains. Delegated least privilege is
+/// `User.Read` (higher: Organization.Read.All, Directory.Read.All), documented in "Get
+/// organization"; the `verifiedDomain` resource has `capabilities`, `isDefault`, `isInitial`,
+/// `name`, `type` (documented). Personal accounts are "Not supported" (documented; the error
+/// body is inferred, see above). The domains are the work accounts' address domains plus the
+/// initial `*.onmicrosoft.com` one every tenant has (documented: "the initial domain").
+fn organization(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+    if !has_any(
+        token,
+        &["User.Read", "Organization.Read.All", "Directory.Read.All"],
+    ) {
+        return req.error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    let mut domains: Vec<String> = s
+        .users
+        .iter()
+        .filter(|u| !u.personal)
+        .filter_map(|u| u.address().rsplit_once('@').map(|(_, d)| d.to_lowercase()))
+        .collect();
+    domains.sort();
+    domains.dedup();
+    let initial = domains
+        .first()
+        .and_then(|d| d.split('.').next())
+        .map(|label| format!("{label}.onmicrosoft.com"))
+        .unwrap_or_else(|| "tenant.onmicrosoft.com".into());
+    let mut verified: Vec<Value> = domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            json!({"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": i == 0,
+                             "isInitial": false, "name": d, "type": "Managed"})
+        })
+        .collect();
+    verified.push(
+        json!({"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": false,
+                         "isInitial": true, "name": initial, "type": "Managed"}),
+    );
+    axum::Json(json!({
+        "@odata.context": format!("{GRAPH}/$metadata#organization"),
+        "value": [{ "id": uuid::Uuid::new_v4().to_string(), "displayName": "Contoso", "verifiedDomains": verified }]
+    }))
+    .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -240,13 +240,23 @@ fn render(page: impl Template) -> Response {
 /// Issues a code for a completed sign-in and redirects to the app.
 fn complete(s: &mut SimState, pending: &PendingAuth, user_id: &str) -> Response {
     let code = random("1.AVEA", 96);
+    // Consent is additive: the code (and so the token) carries every permission consented for
+    // the app so far, whatever the request named. Observed and confirmed with Microsoft's
+    // product team in Microsoft Q&A 78683 ("additive scopes"; also Q&A 43462: "If already
+    // consented they may be included in the token response regardless of the requested
+    // scope"). Refresh grants keep the scopes of their code (stricter: a permission consented
+    // later needs a new authorization here).
+    let mut scopes = pending.scopes.clone();
+    if let Some(app) = s.apps.get(&pending.client_id) {
+        scopes.extend(app.consented(user_id));
+    }
     s.codes.insert(
         code.clone(),
         AuthCode {
             client_id: pending.client_id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
             user_id: user_id.to_string(),
-            scopes: pending.scopes.clone(),
+            scopes,
             challenge: pending.challenge.clone(),
             nonce: pending.nonce.clone(),
             expires: s.now() + Duration::minutes(10),

@@ -255,16 +255,63 @@ pub struct InstanceUid {
     pub ical_uid: Option<String>,
 }
 
-/// A room from `/places/microsoft.graph.room`.
+/// A room from `/places/microsoft.graph.room` (Microsoft's documented room resource:
+/// https://learn.microsoft.com/en-us/graph/api/resources/room; graph-protocol §2.8). Every
+/// field may be missing or null: rooms are often registered with little more than a name.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Room {
+    #[serde(default)]
+    pub id: Option<String>,
     pub display_name: Option<String>,
     pub email_address: Option<String>,
     #[serde(default)]
     pub capacity: Option<i64>,
     #[serde(default)]
     pub building: Option<String>,
+    #[serde(default)]
+    pub floor_number: Option<i64>,
+    #[serde(default)]
+    pub floor_label: Option<String>,
+    #[serde(default)]
+    pub address: Option<PhysicalAddress>,
+}
+
+/// Graph's `physicalAddress`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhysicalAddress {
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_or_region: Option<String>,
+}
+
+impl PhysicalAddress {
+    /// One line, as a lobby screen shows it: "Street, Postal code City, Country".
+    pub fn one_line(&self) -> Option<String> {
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+        };
+        let town = [nonempty(&self.postal_code), nonempty(&self.city)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parts: Vec<String> = [
+            nonempty(&self.street),
+            Some(town).filter(|t| !t.is_empty()),
+            nonempty(&self.country_or_region),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 /// The few event fields a preview shows.
@@ -459,6 +506,34 @@ impl Graph {
         all.retain(|u| seen.insert(u.id.clone()));
         all.sort_by_key(|u| u.display_name.clone().unwrap_or_default().to_lowercase());
         Ok(all)
+    }
+
+    /// The names of the tenant's verified domains (`GET /organization`, documented; needs
+    /// `User.Read` or more, work and school accounts only).
+    pub async fn verified_domains(&self) -> Result<Vec<String>, GraphError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Organization {
+            #[serde(default)]
+            verified_domains: Vec<VerifiedDomain>,
+        }
+        #[derive(Deserialize)]
+        struct VerifiedDomain {
+            name: Option<String>,
+        }
+        let orgs: Vec<Organization> = self
+            .get_all(
+                &self.url(&["organization"], &[("$select", "verifiedDomains")]),
+                &[],
+            )
+            .await?;
+        Ok(orgs
+            .into_iter()
+            .flat_map(|o| o.verified_domains)
+            .filter_map(|d| d.name)
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect())
     }
 
     pub async fn rooms(&self) -> Result<Vec<Room>, GraphError> {

@@ -10,7 +10,9 @@ pub mod subscription;
 pub use self::change::ChangeOp;
 pub use self::profile::{CONSUMERS_TENANT_ID, Cloud, ProfileSettings, ProfileStatus};
 pub use self::run::{RunKind, RunStatus};
-pub use self::subscription::{ItemIds, StoredFields, SubscriptionSource, SubscriptionStatus};
+pub use self::subscription::{
+    ItemIds, RoomSource, StoredFields, SubscriptionSource, SubscriptionStatus,
+};
 
 /// A stored text that names no known value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

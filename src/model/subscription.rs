@@ -109,3 +109,13 @@ mod tests {
         );
     }
 }
+
+stored_enum! {
+    /// Where a room's reception data comes from.
+    pub enum RoomSource as "room source" {
+        /// Microsoft's room directory (`/places/microsoft.graph.room`), refreshed.
+        Directory = "directory",
+        /// Entered by an admin; the directory leaves it alone.
+        Admin = "admin",
+    }
+}

@@ -10,6 +10,30 @@ use super::{Db, Result};
 
 const ZONE_SETTING: &str = "local_time_zone";
 const CONFIGURED_DOMAINS: &str = "internal_domains_configured";
+/// Entered on the internal-domains page.
+const ADMIN_DOMAINS: &str = "internal_domains_admin";
+/// A profile's tenant's verified domains, as last read (`…:{profile id}`).
+const TENANT_DOMAINS: &str = "internal_domains_tenant";
+
+/// Where the internal domains come from, for the settings page.
+#[derive(Debug, Clone, Default)]
+pub struct DomainSources {
+    /// `DATAPUMP_INTERNAL_DOMAINS`.
+    pub environment: Vec<String>,
+    pub admin: Vec<String>,
+    /// Verified domains of the authorized profiles' tenants.
+    pub tenant: Vec<String>,
+    /// What `internal_domains` holds: (domain, source as stored).
+    pub effective: Vec<(String, String)>,
+}
+
+fn split(list: Option<String>) -> Vec<String> {
+    list.unwrap_or_default()
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(String::from)
+        .collect()
+}
 /// Rows rewritten per transaction when the zone changes.
 const BATCH: i64 = 1000;
 
@@ -64,11 +88,56 @@ impl Db {
         self.refresh_internal_domains().await
     }
 
-    /// Brings `internal_domains` up to date: the configured ones and the domains of the
-    /// subscribed mailboxes and the authorized accounts. When the set changed, every stored
-    /// attendee is classified again, in the same transaction. Returns whether it changed.
+    /// Sets the internal domains entered on the settings page (lower case), then refreshes.
+    pub async fn set_admin_internal_domains(&self, domains: &[String]) -> Result<bool> {
+        self.set_setting(ADMIN_DOMAINS, &domains.join(",")).await?;
+        self.refresh_internal_domains().await
+    }
+
+    /// Records a profile's tenant's verified domains as just read, then refreshes.
+    pub async fn set_tenant_domains(&self, profile_id: i64, domains: &[String]) -> Result<bool> {
+        self.set_setting(
+            &format!("{TENANT_DOMAINS}:{profile_id}"),
+            &domains.join(","),
+        )
+        .await?;
+        self.refresh_internal_domains().await
+    }
+
+    /// The tenant domains of the profiles that still exist.
+    async fn tenant_domains(&self) -> Result<Vec<String>> {
+        let ids: Vec<i64> = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM profiles ORDER BY id").fetch_all(pool).await?
+        });
+        let mut all = BTreeSet::new();
+        for id in ids {
+            all.extend(split(
+                self.setting(&format!("{TENANT_DOMAINS}:{id}")).await?,
+            ));
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    pub async fn internal_domain_sources(&self) -> Result<DomainSources> {
+        let effective: Vec<(String, String)> = dispatch!(self, pool => {
+            sqlx::query_as("SELECT domain, source FROM internal_domains ORDER BY domain").fetch_all(pool).await?
+        });
+        Ok(DomainSources {
+            environment: split(self.setting(CONFIGURED_DOMAINS).await?),
+            admin: split(self.setting(ADMIN_DOMAINS).await?),
+            tenant: self.tenant_domains().await?,
+            effective,
+        })
+    }
+
+    /// Brings `internal_domains` up to date: the configured ones (environment, settings page,
+    /// tenants' verified domains) and the domains of the subscribed mailboxes and the
+    /// authorized accounts. When the set changed, every stored attendee is classified again,
+    /// in the same transaction. Returns whether it changed.
     pub async fn refresh_internal_domains(&self) -> Result<bool> {
-        let configured = self.setting(CONFIGURED_DOMAINS).await?.unwrap_or_default();
+        let mut configured = split(self.setting(CONFIGURED_DOMAINS).await?);
+        configured.extend(split(self.setting(ADMIN_DOMAINS).await?));
+        configured.extend(self.tenant_domains().await?);
         let addresses: Vec<String> = dispatch!(self, pool => {
             sqlx::query_scalar(
                 "SELECT mailbox_address FROM subscriptions WHERE deleted_at IS NULL \
@@ -84,9 +153,9 @@ impl Db {
                 wanted.insert((domain.to_ascii_lowercase(), "mailbox"));
             }
         }
-        for domain in configured.split(',').filter(|d| !d.is_empty()) {
+        for domain in &configured {
             if !wanted.iter().any(|(d, _)| d == domain) {
-                wanted.insert((domain.to_string(), "configured"));
+                wanted.insert((domain.clone(), "configured"));
             }
         }
         let stored: Vec<(String, String)> = dispatch!(self, pool => {

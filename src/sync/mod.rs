@@ -7,9 +7,11 @@
 //! round (first run, window moved, expired token, daily reconciliation) stamps rows with a new
 //! generation and, on its last page, removes what it did not see.
 
+pub mod domains;
 mod fetch;
 mod guard;
 pub mod map;
+pub mod rooms;
 #[cfg(test)]
 mod tests;
 

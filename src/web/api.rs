@@ -266,9 +266,17 @@ struct RoomsOut {
 struct Room {
     id: i64,
     name: String,
+    /// The calendar's mailbox address.
     address: String,
     event_count: i64,
     last_sync_at: Option<DateTime<Utc>>,
+    /// From Microsoft's room directory or entered by an admin (null where not known).
+    building: Option<String>,
+    floor_number: Option<i64>,
+    floor_label: Option<String>,
+    capacity: Option<i64>,
+    /// The postal address, one line.
+    location: Option<String>,
 }
 
 /// The subscriptions (rooms and other calendars) the token may read.
@@ -279,18 +287,31 @@ async fn rooms(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let details = state.db.list_rooms().await?;
     let rooms: Vec<Room> = state
         .db
         .list_subscriptions(None)
         .await?
         .into_iter()
         .filter(|s| caller.0.scope.allows(s.id))
-        .map(|s| Room {
-            id: s.id,
-            name: s.display_name,
-            address: s.mailbox_address,
-            event_count: s.event_count,
-            last_sync_at: s.last_sync_at,
+        .map(|s| {
+            let d = details
+                .iter()
+                .find(|r| r.subscription_id == s.id)
+                .map(|r| r.details())
+                .unwrap_or_default();
+            Room {
+                id: s.id,
+                name: s.display_name,
+                address: s.mailbox_address,
+                event_count: s.event_count,
+                last_sync_at: s.last_sync_at,
+                building: d.building,
+                floor_number: d.floor_number,
+                floor_label: d.floor_label,
+                capacity: d.capacity,
+                location: d.address,
+            }
         })
         .collect();
     json(&headers, &RoomsOut { rooms })

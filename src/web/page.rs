@@ -218,9 +218,11 @@ impl Page {
 
 /// Flash arguments are stored by name; Fluent wants `'static` names, so only known ones pass.
 fn flash_arg_name(name: &str) -> Option<&'static str> {
-    ["name", "count", "minutes", "url", "code"]
-        .into_iter()
-        .find(|n| *n == name)
+    [
+        "name", "count", "minutes", "url", "code", "matched", "updated", "reasons",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
 }
 
 impl FromRequestParts<AppState> for Page {

@@ -15,6 +15,7 @@ mod import;
 mod login;
 mod nginx;
 mod profiles;
+mod rooms;
 mod security;
 mod setup;
 mod subpath;

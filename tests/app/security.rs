@@ -442,6 +442,8 @@ async fn every_page_renders_in_both_languages() {
     for lang in ["de", "en"] {
         for path in [
             &format!("/api-tokens/{token}/webhook"),
+            "/rooms",
+            "/internal-domains",
             "/",
             "/admins",
             "/admins/new",
@@ -469,6 +471,8 @@ async fn every_page_renders_in_both_languages() {
                 "tokens-",
                 "reauth-",
                 "webhook-",
+                "rooms-",
+                "domains-",
             ] {
                 assert!(
                     !page.body.contains(&format!(">{raw}")),

@@ -7,10 +7,12 @@ pub mod attention;
 pub mod audit;
 pub mod connect;
 pub mod dashboard;
+pub mod domains;
 pub mod feeds;
 pub mod health;
 pub mod metrics;
 pub mod profiles;
+pub mod rooms;
 pub mod session;
 pub mod subscriptions;
 pub mod webhooks;
@@ -103,6 +105,19 @@ pub(crate) fn register(r: Routes) -> Routes {
             Admin,
             post(webhooks::delete),
         )
+        .add(M::GET, "/internal-domains", Viewer, get(domains::show))
+        .add(M::POST, "/internal-domains", Admin, post(domains::save))
+        .add(
+            M::POST,
+            "/internal-domains/refresh",
+            Admin,
+            post(domains::refresh),
+        )
+        .add(M::GET, "/rooms", Viewer, get(rooms::list))
+        .add(M::POST, "/rooms/refresh", Admin, post(rooms::refresh))
+        .add(M::GET, "/rooms/{id}", Viewer, get(rooms::edit_form))
+        .add(M::POST, "/rooms/{id}", Admin, post(rooms::save))
+        .add(M::POST, "/rooms/{id}/reset", Admin, post(rooms::reset))
         .add(M::GET, "/profiles", Viewer, get(profiles::list))
         .add(M::GET, "/profiles/new", Recent, get(profiles::new_form))
         .add(M::POST, "/profiles", Recent, post(profiles::create))
