@@ -526,3 +526,4 @@ domains-saved = Die internen Domains sind gespeichert; die Teilnehmer werden neu
 domains-refresh = Bestätigte Domains der Mandanten jetzt lesen
 domains-refreshed = Bestätigte Domains für { $count } Profile gelesen.
 domains-refresh-failed = Nicht für jeden Mandanten konnten die Domains gelesen werden ({ $reasons }); das zuvor Gelesene bleibt.
+rooms-room-list = Raumliste

@@ -526,3 +526,4 @@ domains-saved = The internal domains are saved; attendees are classified again.
 domains-refresh = Read the tenants' verified domains now
 domains-refreshed = Verified domains read for { $count } profiles.
 domains-refresh-failed = Not every tenant's domains could be read ({ $reasons }); what was read before stays.
+rooms-room-list = Room list

@@ -6,6 +6,8 @@ CREATE TABLE rooms (
     source          TEXT NOT NULL CHECK (source IN ('directory', 'admin')),
     display_name    TEXT,
     building        TEXT,
+    -- The room list (an Exchange distribution group of rooms, usually one per building or site).
+    room_list       TEXT,
     floor_number    BIGINT,
     floor_label     TEXT,
     capacity        BIGINT,

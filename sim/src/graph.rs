@@ -383,6 +383,10 @@ fn route(
             }
         }
         ["places", "microsoft.graph.room"] => rooms(s, req, token),
+        ["places", "microsoft.graph.roomlist"] => roomlists(s, req, token),
+        ["places", list, "microsoft.graph.roomlist", "rooms"] => {
+            roomlist_rooms(s, req, token, list)
+        }
         ["organization"] => organization(s, req, token),
         ["me", ..] => {
             let Some(user) = s.user(&token.user_id).cloned() else {
@@ -1374,10 +1378,55 @@ fn organization(s: &SimState, req: &Request, token: &AccessToken) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Rooms
 
-fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
-    if !has_any(token, &["Place.Read.All"]) {
-        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+/// The tenant's room lists: rooms alternate between two buildings, each a room list (Exchange
+/// room lists are distribution groups of rooms, addressed by their email address: documented,
+/// "List places" with `microsoft.graph.roomlist`).
+/// A room list: its name, its address, and its rooms with their index among all rooms.
+type RoomListEntry<'a> = (&'static str, &'static str, Vec<(usize, &'a User)>);
+
+fn room_lists(s: &SimState) -> Vec<RoomListEntry<'_>> {
+    let rooms: Vec<&User> = s
+        .users
+        .iter()
+        .filter(|u| u.kind == MailboxKind::Room && !u.personal)
+        .collect();
+    let mut lists = vec![
+        ("Hauptgebäude", "hauptgebaeude@contoso.example", Vec::new()),
+        ("Nebengebäude", "nebengebaeude@contoso.example", Vec::new()),
+    ];
+    for (i, r) in rooms.into_iter().enumerate() {
+        lists[i % 2].2.push((i, r));
     }
+    lists
+}
+
+/// A room resource as "List places" documents it (all properties, nulls where unset).
+fn room_json(i: usize, r: &User, building: &str) -> Value {
+    json!({
+        "id": r.id,
+        "emailAddress": r.address(),
+        "displayName": r.display_name,
+        "address": { "street": "Musterstraße 1", "city": "Berlin", "state": "BE", "postalCode": "10115", "countryOrRegion": "DE" },
+        "geoCoordinates": null,
+        "phone": null,
+        "nickname": r.display_name,
+        "label": null,
+        "capacity": 4 + (i % 5) * 4,
+        "building": building,
+        "floorLabel": null,
+        "floorNumber": (i % 4) as i64,
+        "isManaged": true,
+        "isWheelChairAccessible": i.is_multiple_of(2),
+        "bookingType": "standard",
+        "tags": [],
+        "audioDeviceName": null,
+        "videoDeviceName": null,
+        "displayDeviceName": null,
+    })
+}
+
+/// A page of `items` after `$skip`, at most `$top`, with `@odata.nextLink` while more follow.
+fn place_page(req: &Request, context: &str, items: Vec<Value>) -> Response {
     let top = req
         .param("$top")
         .and_then(|v| v.parse::<usize>().ok())
@@ -1387,40 +1436,11 @@ fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
         .param("$skip")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
-    let rooms: Vec<&User> = s
-        .users
-        .iter()
-        .filter(|u| u.kind == MailboxKind::Room && !u.personal)
-        .collect();
-    let value: Vec<Value> = rooms
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .take(top)
-        .map(|(i, r)| json!({
-            "id": r.id,
-            "emailAddress": r.address(),
-            "displayName": r.display_name,
-            "address": { "street": "Musterstraße 1", "city": "Berlin", "state": "BE", "postalCode": "10115", "countryOrRegion": "DE" },
-            "geoCoordinates": null,
-            "phone": null,
-            "nickname": r.display_name,
-            "label": null,
-            "capacity": 4 + (i % 5) * 4,
-            "building": "Hauptgebäude",
-            "floorLabel": null,
-            "floorNumber": (i % 4) as i64,
-            "isManaged": true,
-            "isWheelChairAccessible": i % 2 == 0,
-            "bookingType": "standard",
-            "tags": [],
-            "audioDeviceName": null,
-            "videoDeviceName": null,
-            "displayDeviceName": null,
-        }))
-        .collect();
-    let mut body = json!({ "@odata.context": format!("{GRAPH}/$metadata#places/microsoft.graph.room"), "value": value });
-    if skip + top < rooms.len()
+    let total = items.len();
+    let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+    let mut body =
+        json!({ "@odata.context": format!("{GRAPH}/$metadata#{context}"), "value": value });
+    if skip + top < total
         && let Some(obj) = body.as_object_mut()
     {
         obj.insert(
@@ -1429,6 +1449,69 @@ fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
         );
     }
     axum::Json(body).into_response()
+}
+
+fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+    if !has_any(token, &["Place.Read.All"]) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let mut all: Vec<(usize, Value)> = room_lists(s)
+        .into_iter()
+        .flat_map(|(name, _, rooms)| {
+            rooms
+                .into_iter()
+                .map(move |(i, r)| (i, room_json(i, r, name)))
+        })
+        .collect();
+    all.sort_by_key(|(i, _)| *i);
+    let items = all.into_iter().map(|(_, v)| v).collect();
+    place_page(req, "places/microsoft.graph.room", items)
+}
+
+/// `GET /places/microsoft.graph.roomlist` (documented; roomList: id, displayName,
+/// emailAddress, address, geoCoordinates, phone).
+fn roomlists(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+    if !has_any(token, &["Place.Read.All"]) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let items = room_lists(s)
+        .into_iter()
+        .enumerate()
+        .map(|(n, (name, email, _))| {
+            json!({
+                "id": format!("5b1c6a2e-0d3f-4a8e-9c1b-{:012}", n + 1),
+                "displayName": name,
+                "emailAddress": email,
+                "address": { "street": "Musterstraße 1", "city": "Berlin", "state": "BE", "postalCode": "10115", "countryOrRegion": "DE" },
+                "geoCoordinates": null,
+                "phone": null,
+            })
+        })
+        .collect();
+    place_page(req, "places/microsoft.graph.roomList", items)
+}
+
+/// `GET /places/{room list email}/microsoft.graph.roomlist/rooms` (documented: the room list is
+/// addressed by its email address). An unknown list: 404 `ErrorItemNotFound` (inferred).
+fn roomlist_rooms(s: &SimState, req: &Request, token: &AccessToken, email: &str) -> Response {
+    if !has_any(token, &["Place.Read.All"]) {
+        return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
+    }
+    let Some((name, _, rooms)) = room_lists(s)
+        .into_iter()
+        .find(|(_, e, _)| e.eq_ignore_ascii_case(email))
+    else {
+        return req.error(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+    };
+    let items = rooms
+        .into_iter()
+        .map(|(i, r)| room_json(i, r, name))
+        .collect();
+    place_page(req, "places/microsoft.graph.room", items)
 }
 
 #[cfg(test)]

@@ -277,6 +277,14 @@ pub struct Room {
     pub address: Option<PhysicalAddress>,
 }
 
+/// A room list from `/places/microsoft.graph.roomlist` (documented roomList resource).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomList {
+    pub display_name: Option<String>,
+    pub email_address: Option<String>,
+}
+
 /// Graph's `physicalAddress`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -534,6 +542,27 @@ impl Graph {
             .map(|n| n.trim().to_ascii_lowercase())
             .filter(|n| !n.is_empty())
             .collect())
+    }
+
+    /// The tenant's room lists (`/places/microsoft.graph.roomlist`, Place.Read.All).
+    pub async fn room_lists(&self) -> Result<Vec<RoomList>, GraphError> {
+        self.get_all(
+            &self.url(&["places", "microsoft.graph.roomlist"], &[("$top", "100")]),
+            &[],
+        )
+        .await
+    }
+
+    /// The rooms of a room list, addressed by the list's email address (documented).
+    pub async fn rooms_of_list(&self, list_address: &str) -> Result<Vec<Room>, GraphError> {
+        self.get_all(
+            &self.url(
+                &["places", list_address, "microsoft.graph.roomlist", "rooms"],
+                &[("$top", "100")],
+            ),
+            &[],
+        )
+        .await
     }
 
     pub async fn rooms(&self) -> Result<Vec<Room>, GraphError> {

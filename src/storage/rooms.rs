@@ -10,6 +10,7 @@ use crate::model::RoomSource;
 pub struct RoomDetails {
     pub display_name: Option<String>,
     pub building: Option<String>,
+    pub room_list: Option<String>,
     pub floor_number: Option<i64>,
     pub floor_label: Option<String>,
     pub capacity: Option<i64>,
@@ -23,6 +24,7 @@ pub struct Room {
     pub source: RoomSource,
     pub display_name: Option<String>,
     pub building: Option<String>,
+    pub room_list: Option<String>,
     pub floor_number: Option<i64>,
     pub floor_label: Option<String>,
     pub capacity: Option<i64>,
@@ -37,6 +39,7 @@ impl Room {
         RoomDetails {
             display_name: self.display_name.clone(),
             building: self.building.clone(),
+            room_list: self.room_list.clone(),
             floor_number: self.floor_number,
             floor_label: self.floor_label.clone(),
             capacity: self.capacity,
@@ -45,8 +48,8 @@ impl Room {
     }
 }
 
-const COLUMNS: &str = "subscription_id, source, display_name, building, floor_number, floor_label, \
-                       capacity, address, directory_id, updated_at, updated_by";
+const COLUMNS: &str = "subscription_id, source, display_name, building, room_list, floor_number, \
+                       floor_label, capacity, address, directory_id, updated_at, updated_by";
 
 impl Db {
     /// Every room with data, by subscription.
@@ -134,10 +137,11 @@ impl Db {
             }
             sqlx::query(
                 "INSERT INTO rooms (subscription_id, source, display_name, building, floor_number, floor_label, \
-                 capacity, address, directory_id, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 capacity, address, directory_id, updated_at, updated_by, room_list) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (subscription_id) DO UPDATE SET source = excluded.source, \
                  display_name = excluded.display_name, building = excluded.building, \
+                 room_list = excluded.room_list, \
                  floor_number = excluded.floor_number, floor_label = excluded.floor_label, \
                  capacity = excluded.capacity, address = excluded.address, \
                  directory_id = excluded.directory_id, updated_at = excluded.updated_at, \
@@ -145,7 +149,7 @@ impl Db {
             )
             .bind(subscription_id).bind(source.as_str()).bind(&d.display_name).bind(&d.building)
             .bind(d.floor_number).bind(&d.floor_label).bind(d.capacity).bind(&d.address)
-            .bind(directory_id).bind(now).bind(by)
+            .bind(directory_id).bind(now).bind(by).bind(&d.room_list)
             .execute(&mut *tx).await?;
             Ok(true)
         }.await)

@@ -2,6 +2,8 @@
 //! for profiles whose account may read it (`Place.Read.All`, which needs an admin's consent).
 //! A room is matched to its subscriptions by address; what an admin entered stays.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 
 use super::SyncEngine;
@@ -46,6 +48,7 @@ fn details(room: &DirectoryRoom) -> RoomDetails {
     RoomDetails {
         display_name: text(&room.display_name),
         building: text(&room.building),
+        room_list: None,
         floor_number: room.floor_number,
         floor_label: text(&room.floor_label),
         capacity: room.capacity.filter(|c| *c >= 0),
@@ -114,6 +117,36 @@ impl SyncEngine {
                     continue;
                 }
             };
+            // Which list each room is on; a list that cannot be read leaves the stored
+            // list names as they are.
+            let mut lists: Option<HashMap<String, String>> = Some(HashMap::new());
+            match graph.room_lists().await {
+                Ok(found) => {
+                    for list in found {
+                        let (Some(name), Some(address)) = (list.display_name, list.email_address)
+                        else {
+                            continue;
+                        };
+                        match graph.rooms_of_list(&address).await {
+                            Ok(members) => {
+                                for m in members.into_iter().filter_map(|r| r.email_address) {
+                                    if let Some(map) = lists.as_mut() {
+                                        map.insert(m.to_lowercase(), name.clone());
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                report.failed.push((profile.name.clone(), e.to_string()));
+                                lists = None;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    report.failed.push((profile.name.clone(), e.to_string()));
+                    lists = None;
+                }
+            }
             report.profiles += 1;
             for sub in mine {
                 let address = sub.mailbox_address.to_lowercase();
@@ -125,9 +158,14 @@ impl SyncEngine {
                     continue;
                 };
                 report.matched += 1;
+                let mut d = details(room);
+                d.room_list = match &lists {
+                    Some(map) => map.get(&address).cloned(),
+                    None => self.db.room(sub.id).await?.and_then(|r| r.room_list),
+                };
                 if self
                     .db
-                    .set_room_from_directory(sub.id, &details(room), room.id.as_deref())
+                    .set_room_from_directory(sub.id, &d, room.id.as_deref())
                     .await?
                 {
                     report.updated += 1;

@@ -272,6 +272,8 @@ struct Room {
     last_sync_at: Option<DateTime<Utc>>,
     /// From Microsoft's room directory or entered by an admin (null where not known).
     building: Option<String>,
+    /// The room list (usually a building or site) the room is on.
+    room_list: Option<String>,
     floor_number: Option<i64>,
     floor_label: Option<String>,
     capacity: Option<i64>,
@@ -307,6 +309,7 @@ async fn rooms(
                 event_count: s.event_count,
                 last_sync_at: s.last_sync_at,
                 building: d.building,
+                room_list: d.room_list,
                 floor_number: d.floor_number,
                 floor_label: d.floor_label,
                 capacity: d.capacity,

@@ -98,8 +98,10 @@ async fn rooms(backend: Backend) {
         .expect("room")
         .expect("from the directory");
     assert_eq!(munich_room.source, "directory");
-    assert_eq!(munich_room.building.as_deref(), Some("Hauptgebäude"));
+    assert_eq!(munich_room.building.as_deref(), Some("Nebengebäude"));
     assert!(munich_room.capacity.is_some() && munich_room.address.is_some());
+    // The room list it is on (the simulator's lists are its buildings).
+    assert_eq!(munich_room.room_list.as_deref(), Some("Nebengebäude"));
     assert_eq!(
         w.app
             .db()
@@ -118,6 +120,24 @@ async fn rooms(backend: Backend) {
     let berlin_room = w.app.db().room(b).await.expect("room").expect("refilled");
     assert_eq!(berlin_room.source, "directory");
     assert_eq!(berlin_room.building.as_deref(), Some("Hauptgebäude"));
+    // Room lists that cannot be read leave the stored list names alone.
+    w.sim.sim.lock().faults.push(FaultRule {
+        kind: FaultKind::AccessDenied,
+        rate: 0.0,
+        next: Some(1),
+        path_contains: Some("microsoft.graph.roomlist".into()),
+    });
+    w.admin.post("/rooms/refresh", &[]).await;
+    assert_eq!(
+        w.app
+            .db()
+            .room(m)
+            .await
+            .expect("room")
+            .and_then(|r| r.room_list)
+            .as_deref(),
+        Some("Nebengebäude")
+    );
     let actions = w.app.audit_actions().await;
     assert!(
         actions.contains(&"room.updated".to_string())
@@ -151,7 +171,8 @@ async fn rooms(backend: Backend) {
         .find(|r| r["address"] == munich)
         .cloned()
         .expect("munich");
-    assert_eq!(api_room["building"], "Hauptgebäude");
+    assert_eq!(api_room["building"], "Nebengebäude");
+    assert_eq!(api_room["room_list"], "Nebengebäude");
     assert_eq!(api_room["capacity"].as_i64(), munich_room.capacity);
     assert_eq!(
         api_room["location"].as_str(),

@@ -122,6 +122,8 @@ pub struct RoomForm {
     #[serde(default)]
     building: String,
     #[serde(default)]
+    room_list: String,
+    #[serde(default)]
     floor_number: String,
     #[serde(default)]
     floor_label: String,
@@ -139,6 +141,7 @@ impl RoomForm {
         Self {
             display_name: r.display_name.clone().unwrap_or_default(),
             building: r.building.clone().unwrap_or_default(),
+            room_list: r.room_list.clone().unwrap_or_default(),
             floor_number: r.floor_number.map(|n| n.to_string()).unwrap_or_default(),
             floor_label: r.floor_label.clone().unwrap_or_default(),
             capacity: r.capacity.map(|n| n.to_string()).unwrap_or_default(),
@@ -168,6 +171,7 @@ impl RoomForm {
         let d = RoomDetails {
             display_name: text("display_name", &self.display_name, errors),
             building: text("building", &self.building, errors),
+            room_list: text("room_list", &self.room_list, errors),
             floor_number: number("floor_number", &self.floor_number, -20, 300, errors),
             floor_label: text("floor_label", &self.floor_label, errors),
             capacity: number("capacity", &self.capacity, 0, 100_000, errors),
