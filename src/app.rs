@@ -229,6 +229,7 @@ pub async fn prepare(config: Config, db: Db) -> Result<Prepared, StartError> {
         key,
         shutdown,
         api_limits: Arc::new(crate::web::api::Limits::per_minute(config_api_rate)),
+        api_uses: Arc::default(),
     };
     Ok(Prepared {
         state,
@@ -251,6 +252,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
         tasks.spawn(state.sync.clone().run_scheduler());
     }
     tasks.spawn(state.webhooks.clone().run());
+    tasks.spawn(count_api_uses(state.clone()));
 
     let (router, _) = router(&state);
     let served = axum::serve(
@@ -261,7 +263,24 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
     .await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    if let Err(e) = state.api_uses.flush(&state.db).await {
+        tracing::warn!(error = %e, "API token uses not written");
+    }
     served.map_err(|e| StartError::Serve(e.to_string()))
+}
+
+/// Writes the API tokens' counted uses every few seconds.
+async fn count_api_uses(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = state.api_uses.flush(&state.db).await {
+            tracing::warn!(error = %e, "API token uses not written");
+        }
+    }
 }
 
 /// Periodic housekeeping: expired sessions, old login failures, history past its retention.

@@ -1,11 +1,15 @@
 //! A subscription's events as an iCalendar feed (RFC 5545), for Outlook's "subscribe from web",
-//! door signs and other calendar clients. Times are written in UTC (RFC 5545 §3.3.5, form 2),
-//! which every client converts to its own zone, so no VTIMEZONE is needed; all-day events are
-//! dates (`VALUE=DATE`), as their organizer chose them. Attendees and bodies are left out: the
-//! feed is a schedule, its URL a secret that may end up on a shared screen.
+//! door signs and other calendar clients. Times are local times in Datapump's time zone
+//! (`DATAPUMP_TIME_ZONE`) with its VTIMEZONE (RFC 5545 §3.3.5 form 3, §3.6.5), so that a
+//! client shows 10:00 for a 10:00 meeting in the room's zone even if it does not know the
+//! zone; a local time that occurs twice (the hour repeated when clocks go back) is written in
+//! UTC when it is the second one, which TZID form cannot say. All-day events are dates
+//! (`VALUE=DATE`), as their organizer chose them. Attendees and bodies are left out: the feed is
+//! a schedule, its URL a secret that may end up on a shared screen.
 
-use chrono::{DateTime, Utc};
-use icalendar::{Calendar, Class, Component, EventLike, EventStatus, Property};
+use chrono::{DateTime, LocalResult, TimeZone, Utc};
+use chrono_tz::Tz;
+use icalendar::{Calendar, CalendarDateTime, Class, Component, EventLike, EventStatus, Property};
 
 use crate::storage::sync::EventRow;
 
@@ -18,19 +22,56 @@ pub struct Labels<'a> {
     pub untitled: &'a str,
 }
 
-/// The feed of `name` with `events`.
-pub fn calendar(name: &str, events: &[EventRow], labels: &Labels<'_>) -> String {
+/// The feed of `name` with `events`, times in `zone`.
+pub fn calendar(name: &str, events: &[EventRow], labels: &Labels<'_>, zone: Tz) -> String {
     let mut cal = Calendar::new();
     cal.name(name)
+        .timezone(zone.name())
         .append_property(Property::new("METHOD", "PUBLISH"))
         .ttl(&chrono::Duration::minutes(REFRESH_MINUTES));
     for e in events {
-        cal.push(event(e, labels));
+        cal.push(event(e, labels, zone));
     }
-    cal.done().to_string()
+    let text = cal.done().to_string();
+    let (Some(first), Some(last)) = (
+        events.iter().map(|e| e.start_utc).min(),
+        events.iter().map(|e| e.end_utc).max(),
+    ) else {
+        return text;
+    };
+    // The crate writes no VTIMEZONE: it goes before the first component, as RFC 5545's
+    // examples place it.
+    let tz = super::vtimezone::component(
+        zone,
+        first - chrono::Duration::days(1),
+        last + chrono::Duration::days(1),
+    );
+    match text.find("BEGIN:VEVENT") {
+        Some(at) => format!("{}{tz}{}", &text[..at], &text[at..]),
+        None => text,
+    }
 }
 
-fn event(e: &EventRow, labels: &Labels<'_>) -> icalendar::Event {
+/// An instant as the feed writes it: local time with TZID, or UTC for the second of two
+/// identical local times.
+fn instant(t: DateTime<Utc>, zone: Tz) -> CalendarDateTime {
+    let local = t.with_timezone(&zone).naive_local();
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(_) => CalendarDateTime::WithTimezone {
+            date_time: local,
+            tzid: zone.name().to_string(),
+        },
+        LocalResult::Ambiguous(first, _) if first.with_timezone(&Utc) == t => {
+            CalendarDateTime::WithTimezone {
+                date_time: local,
+                tzid: zone.name().to_string(),
+            }
+        }
+        _ => CalendarDateTime::Utc(t),
+    }
+}
+
+fn event(e: &EventRow, labels: &Labels<'_>, zone: Tz) -> icalendar::Event {
     let mut ev = icalendar::Event::new();
     // Every occurrence has its own iCalUId; the Graph id is the fallback (unreadable series).
     let uid = e
@@ -48,7 +89,8 @@ fn event(e: &EventRow, labels: &Labels<'_>) -> icalendar::Event {
             ev.starts(first).ends(after_last);
         }
         _ => {
-            ev.starts(e.start_utc).ends(e.end_utc);
+            ev.starts(instant(e.start_utc, zone))
+                .ends(instant(e.end_utc, zone));
         }
     }
     let private = matches!(e.sensitivity.as_deref(), Some("private" | "confidential"));
@@ -145,11 +187,24 @@ mod tests {
                 private: "Privater Termin",
                 untitled: "(ohne Betreff)",
             },
+            chrono_tz::Europe::Berlin,
         );
         assert!(text.contains("\r\n"), "CRLF line ends");
         assert!(text.lines().all(|l| l.len() <= 75), "lines are folded");
         assert!(!text.contains("secret agenda"), "no bodies");
-        assert!(text.contains("DTSTART:20261203T090000Z"), "{text}");
+        // 09:00 UTC is 10:00 in Berlin in December.
+        assert!(
+            text.contains("DTSTART;TZID=Europe/Berlin:20261203T100000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"),
+            "{text}"
+        );
+        assert!(
+            text.find("BEGIN:VTIMEZONE") < text.find("BEGIN:VEVENT"),
+            "zone before the events"
+        );
         assert!(text.contains("DTSTART;VALUE=DATE:20261224"), "{text}");
         assert!(text.contains("DTEND;VALUE=DATE:20261227"), "{text}");
         assert!(text.contains("SUMMARY:Besuch\\; Partner\\, GmbH"), "{text}");
@@ -161,5 +216,38 @@ mod tests {
         assert_eq!(events[3].get_summary(), Some("Privater Termin"));
         assert_eq!(events[3].get_class(), Some(Class::Private));
         assert_eq!(parsed.get_name(), Some("Raum Berlin"));
+        let start = events[0].get_start().expect("start");
+        assert_eq!(
+            start,
+            icalendar::DatePerhapsTime::DateTime(CalendarDateTime::WithTimezone {
+                date_time: chrono::NaiveDate::from_ymd_opt(2026, 12, 3)
+                    .and_then(|d| d.and_hms_opt(10, 0, 0))
+                    .expect("time"),
+                tzid: "Europe/Berlin".into(),
+            })
+        );
+        assert!(
+            parsed
+                .components
+                .iter()
+                .any(|c| matches!(c, icalendar::CalendarComponent::Other(o) if o.component_kind() == "VTIMEZONE")),
+            "the parser sees the VTIMEZONE"
+        );
+    }
+
+    /// When clocks go back, 02:30 happens twice: the first is written with TZID, the second
+    /// in UTC (a TZID time means the first, RFC 5545 §3.3.5).
+    #[test]
+    fn the_repeated_hour_stays_exact() {
+        let first = DateTime::parse_from_rfc3339("2027-10-31T00:30:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let second = first + chrono::Duration::hours(1);
+        let zone = chrono_tz::Europe::Berlin;
+        assert!(matches!(
+            instant(first, zone),
+            CalendarDateTime::WithTimezone { .. }
+        ));
+        assert_eq!(instant(second, zone), CalendarDateTime::Utc(second));
     }
 }

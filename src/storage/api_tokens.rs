@@ -112,8 +112,10 @@ impl Db {
         Ok(out)
     }
 
-    /// The live (not revoked) token with this hash, counting the use.
-    pub async fn use_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+    /// The live (not revoked) token with this hash. Its uses are counted by the caller and
+    /// added with [`Db::add_api_token_uses`] (a write per API request would make every read a
+    /// write).
+    pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
         );
@@ -121,11 +123,25 @@ impl Db {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(token_hash).fetch_optional(pool).await?
         });
         let Some(row) = row else { return Ok(None) };
-        dispatch!(self, pool => {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1, use_count = use_count + 1 WHERE id = $2")
-                .bind(Utc::now()).bind(row.0).execute(pool).await?;
-        });
         Ok(Some(self.token_scope(row).await?))
+    }
+
+    /// Adds counted uses: (token id, uses, last use).
+    pub async fn add_api_token_uses(&self, uses: &[(i64, i64, DateTime<Utc>)]) -> Result<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        transaction!(self, tx => async {
+            for (id, n, last) in uses {
+                sqlx::query(
+                    "UPDATE api_tokens SET use_count = use_count + $1, \
+                     last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END \
+                     WHERE id = $3",
+                )
+                .bind(n).bind(last).bind(id).execute(&mut *tx).await?;
+            }
+            Ok::<(), StoreError>(())
+        }.await)
     }
 
     /// Revokes a token; `NotFound` if there is none (or it was revoked before).

@@ -112,6 +112,40 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Uses of each token since they were last written (token id → count, last use): counted
+/// here and written every few seconds, when the token list is shown, and at shutdown.
+#[derive(Default)]
+pub struct Uses(std::sync::Mutex<std::collections::HashMap<i64, (i64, DateTime<Utc>)>>);
+
+impl Uses {
+    fn record(&self, token_id: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            let e = m.entry(token_id).or_insert((0, Utc::now()));
+            e.0 += 1;
+            e.1 = Utc::now();
+        }
+    }
+
+    /// Writes the counted uses; on failure they are counted again for the next try.
+    pub async fn flush(&self, db: &crate::storage::Db) -> Result<(), StoreError> {
+        let taken: Vec<(i64, i64, DateTime<Utc>)> = match self.0.lock() {
+            Ok(mut m) => m.drain().map(|(id, (n, at))| (id, n, at)).collect(),
+            Err(_) => return Ok(()),
+        };
+        if let Err(e) = db.add_api_token_uses(&taken).await {
+            if let Ok(mut m) = self.0.lock() {
+                for (id, n, at) in taken {
+                    let entry = m.entry(id).or_insert((0, at));
+                    entry.0 += n;
+                    entry.1 = entry.1.max(at);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
 /// The token the request came with (its use counted).
 pub struct Caller(pub ApiToken);
 
@@ -129,9 +163,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized)?;
         let caller = state
             .db
-            .use_api_token(&crate::crypto::token_hash(token))
+            .api_token_by_hash(&crate::crypto::token_hash(token))
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        state.api_uses.record(caller.id);
         state
             .api_limits
             .check(caller.id)

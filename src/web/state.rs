@@ -28,4 +28,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Requests of the read-only API, per token, in this instance.
     pub api_limits: Arc<crate::web::api::Limits>,
+    /// API token uses not yet written.
+    pub api_uses: Arc<crate::web::api::Uses>,
 }

@@ -63,6 +63,10 @@ async fn render(
     name: String,
     created: Option<String>,
 ) -> WebResult<Response> {
+    // The list shows every use so far.
+    if let Err(e) = state.api_uses.flush(&state.db).await {
+        tracing::warn!(error = %e, "API token uses not written");
+    }
     let api_base = state.config.public_url.absolute("/api/v1");
     page::render(
         status,

@@ -46,6 +46,7 @@ pub async fn serve(State(state): State<AppState>, Path(file): Path<String>) -> R
                     private: &lang.t("feed-private"),
                     untitled: &lang.t("feed-untitled"),
                 },
+                state.config.sync_policy.time_zone,
             );
             let mut response = body.into_response();
             let h = response.headers_mut();
