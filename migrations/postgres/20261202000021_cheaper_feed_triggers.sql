@@ -91,3 +91,9 @@ $$ LANGUAGE plpgsql;
 
 CREATE CONSTRAINT TRIGGER event_changes_number AFTER INSERT ON event_changes_pending
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION event_changes_number();
+
+-- Two indexes every feed entry paid for twice (at its insert and at its numbering, which
+-- rewrites the row): nothing reads the feed by subscription, and pruning finds its cut by a
+-- binary search over `seq` instead of an index on the time.
+DROP INDEX event_changes_subscription;
+DROP INDEX event_changes_changed_at;

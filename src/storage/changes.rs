@@ -52,20 +52,51 @@ impl Db {
     /// Deletes changes recorded before `before`; returns how many. The highest number
     /// deleted is kept (`feed_pruned_through`), so that a reader who is behind it is told it
     /// missed changes instead of silently skipping them.
+    ///
+    /// The cut is found by a binary search over `seq` (its unique index; no index on the time,
+    /// which every entry would pay for): numbers follow commit order and `changed_at` follows
+    /// it to within the length of a transaction, so the cut is exact to that.
     pub async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
         let setting = super::webhooks::PRUNED_THROUGH;
+        let bounds: (Option<i64>, Option<i64>) = dispatch!(self, pool => {
+            sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM event_changes").fetch_one(pool).await?
+        });
+        let (Some(lowest), Some(highest)) = bounds else {
+            return Ok(0);
+        };
+        let Some((first, at)) = self.change_at_or_after(lowest).await? else {
+            return Ok(0);
+        };
+        if at >= before {
+            return Ok(0);
+        }
+        // good: a seq recorded before `before`; bad: the first seq known not to be.
+        let (mut good, mut bad) = (first, highest + 1);
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2;
+            match self.change_at_or_after(mid).await? {
+                Some((s, t)) if t < before && s < bad => good = s,
+                _ => bad = mid,
+            }
+        }
         transaction!(self, tx => async {
-            let top: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(seq) FROM event_changes WHERE changed_at < $1 AND seq IS NOT NULL",
-            )
-            .bind(before).fetch_one(&mut *tx).await?;
-            let Some(top) = top else { return Ok(0) };
             let n = sqlx::query("DELETE FROM event_changes WHERE seq <= $1")
-                .bind(top).execute(&mut *tx).await?.rows_affected();
+                .bind(good).execute(&mut *tx).await?.rows_affected();
             sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) \
                          ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-                .bind(setting).bind(top.to_string()).execute(&mut *tx).await?;
+                .bind(setting).bind(good.to_string()).execute(&mut *tx).await?;
             Ok(n)
         }.await)
+    }
+
+    /// The first numbered entry at or after `seq`: its number and time.
+    async fn change_at_or_after(&self, seq: i64) -> Result<Option<(i64, DateTime<Utc>)>> {
+        let row = dispatch!(self, pool => {
+            sqlx::query_as(
+                "SELECT seq, changed_at FROM event_changes WHERE seq >= $1 ORDER BY seq LIMIT 1",
+            )
+            .bind(seq).fetch_optional(pool).await?
+        });
+        Ok(row)
     }
 }

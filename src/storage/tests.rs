@@ -196,13 +196,39 @@ async fn feed_numbers_follow_commit_order() {
             (after[0].operation, after[0].graph_id.as_str()),
             (ChangeOp::Delete, "first-committed")
         );
-        // Retention.
+        // Retention: the cut found by binary search over the numbers, the highest pruned
+        // number kept for readers behind it.
+        let all = db.changes_since(0, 100).await.expect("feed");
+        assert_eq!(all.len(), 4);
+        // Whole seconds: PostgreSQL keeps microseconds only.
+        let base =
+            chrono::DateTime::from_timestamp(Utc::now().timestamp() - 864_000, 0).expect("time");
+        for (k, c) in all.iter().enumerate() {
+            let at = base + chrono::Duration::hours(k as i64);
+            dispatch!(db, pool => {
+                sqlx::query("UPDATE event_changes SET changed_at = $1 WHERE seq = $2")
+                    .bind(at).bind(c.seq).execute(pool).await.expect("age");
+            });
+        }
+        assert_eq!(db.prune_changes(base).await.expect("prune"), 0);
+        assert_eq!(
+            db.prune_changes(base + chrono::Duration::minutes(150))
+                .await
+                .expect("prune"),
+            3
+        );
+        assert_eq!(db.feed_pruned_through().await.expect("mark"), all[2].seq);
+        assert_eq!(
+            db.changes_since(0, 100).await.expect("feed")[0].seq,
+            all[3].seq
+        );
         assert_eq!(
             db.prune_changes(Utc::now() + chrono::Duration::minutes(1))
                 .await
                 .expect("prune"),
-            4
+            1
         );
+        assert_eq!(db.feed_pruned_through().await.expect("mark"), all[3].seq);
         assert!(db.changes_since(0, 100).await.expect("feed").is_empty());
         if let Some(s) = schema {
             s.drop().await;
