@@ -131,7 +131,8 @@ async fn feed_numbers_follow_commit_order() {
             .await
             .expect("subscription");
         let insert = "INSERT INTO events (subscription_id, graph_id, event_type, subject, start_utc, end_utc, \
-                      first_imported_at, updated_at) VALUES ($1, $2, 'singleInstance', $2, $3, $3, $3, $3)";
+                      first_imported_at, updated_at, attendees) VALUES ($1, $2, 'singleInstance', $2, $3, $3, $3, $3, \
+                      '[{\"name\":\"Gast\",\"address\":\"gast@fabrikam.example\",\"type\":\"required\"}]')";
         let now = Utc::now();
         match &db.pool {
             super::Pool::Postgres(pool) => {
@@ -180,6 +181,18 @@ async fn feed_numbers_follow_commit_order() {
             sqlx::query("DELETE FROM events WHERE graph_id = 'first-written'")
                 .execute(pool).await.expect("delete");
         });
+        // Attendee rows go with their event (no foreign key on PostgreSQL: the delete trigger).
+        let attendees = |db: &crate::storage::Db| {
+            let db = db.clone();
+            async move {
+                let n: i64 = dispatch!(db, pool => {
+                    sqlx::query_scalar("SELECT count(*) FROM event_attendees")
+                        .fetch_one(pool).await.expect("count")
+                });
+                n
+            }
+        };
+        assert_eq!(attendees(&db).await, 1);
         let all = db.changes_since(0, 100).await.expect("feed");
         assert_eq!(all.len(), 3, "{all:?}");
         assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -196,6 +209,7 @@ async fn feed_numbers_follow_commit_order() {
             (after[0].operation, after[0].graph_id.as_str()),
             (ChangeOp::Delete, "first-committed")
         );
+        assert_eq!(attendees(&db).await, 0);
         // Retention: the cut found by binary search over the numbers, the highest pruned
         // number kept for readers behind it.
         let all = db.changes_since(0, 100).await.expect("feed");
