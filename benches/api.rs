@@ -268,7 +268,7 @@ async fn case(name: &str, pg: Option<&str>) {
                                     from,
                                     from + chrono::Duration::days(7),
                                     101,
-                                    0,
+                                    None,
                                 )
                                 .await
                                 .expect("query");

@@ -36,28 +36,52 @@ pub struct Visitor {
     pub event_id: i64,
 }
 
+/// Where a page of events ends: the last event's start and id (the sort order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKey {
+    pub start_utc: DateTime<Utc>,
+    pub id: i64,
+}
+
 impl Db {
-    /// Events of a subscription that overlap `[from, to)`, in start order, `limit` from
-    /// `offset`.
+    /// Events of a subscription that overlap `[from, to)`, in start order, at most `limit`,
+    /// after `after` when given.
     pub async fn events_between(
         &self,
         subscription_id: i64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: i64,
-        offset: i64,
+        after: Option<EventKey>,
     ) -> Result<Vec<StoredEvent>> {
-        let sql = "SELECT id, graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, \
-                   organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, \
-                   sensitivity, show_as, location, locations, attendees, body_preview, web_link, online_meeting_url, \
-                   categories, last_modified, change_key, start_local, end_local, local_date FROM events \
-                   WHERE subscription_id = $1 AND start_utc < $2 AND end_utc > $3 \
-                   ORDER BY start_utc, id LIMIT $4 OFFSET $5";
-        let rows = dispatch!(self, pool => {
-            sqlx::query_as::<_, StoredEvent>(sql)
-                .bind(subscription_id).bind(to).bind(from).bind(limit).bind(offset)
-                .fetch_all(pool).await?
-        });
+        // Keyset paging: a page starts after the last (start, id) of the one before, so events
+        // written between two requests neither shift a page (as an offset would) nor repeat.
+        macro_rules! select {
+            ($tail:literal) => {
+                concat!(
+                    "SELECT id, graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, \
+                     organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, \
+                     sensitivity, show_as, location, locations, attendees, body_preview, web_link, online_meeting_url, \
+                     categories, last_modified, change_key, start_local, end_local, local_date FROM events \
+                     WHERE subscription_id = $1 AND start_utc < $2 AND end_utc > $3",
+                    $tail,
+                    " ORDER BY start_utc, id LIMIT $4"
+                )
+            };
+        }
+        let rows = match after {
+            None => dispatch!(self, pool => {
+                sqlx::query_as::<_, StoredEvent>(select!(""))
+                    .bind(subscription_id).bind(to).bind(from).bind(limit)
+                    .fetch_all(pool).await?
+            }),
+            Some(key) => dispatch!(self, pool => {
+                sqlx::query_as::<_, StoredEvent>(select!(" AND (start_utc, id) > ($5, $6)"))
+                    .bind(subscription_id).bind(to).bind(from).bind(limit)
+                    .bind(key.start_utc).bind(key.id)
+                    .fetch_all(pool).await?
+            }),
+        };
         Ok(rows)
     }
 

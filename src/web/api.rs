@@ -18,7 +18,7 @@ use super::state::AppState;
 use crate::feeds::change::Change;
 use crate::storage::StoreError;
 use crate::storage::api_tokens::ApiToken;
-use crate::storage::reading::StoredEvent;
+use crate::storage::reading::{EventKey, StoredEvent};
 
 /// Requests per minute and token (a burst of as many is allowed), per instance: governor's
 /// GCRA keyed by the token's id.
@@ -364,8 +364,36 @@ struct RangeQuery {
     to: Option<String>,
     /// At most this many events (1–500, default 100).
     limit: Option<i64>,
-    /// Skip this many (from `next_offset`).
-    offset: Option<i64>,
+    /// Continue after the page that gave this `next_cursor`.
+    cursor: Option<String>,
+}
+
+/// `next_cursor`: the last event's start (seconds and nanoseconds since 1970) and id. Opaque to
+/// clients; anything else is refused rather than read as "from the start".
+fn cursor_text(key: EventKey) -> String {
+    let t = key.start_utc;
+    format!(
+        "{}.{:09}.{}",
+        t.timestamp(),
+        t.timestamp_subsec_nanos(),
+        key.id
+    )
+}
+
+fn parse_cursor(text: &str) -> Result<EventKey, ApiError> {
+    let bad = || ApiError::BadRequest("cursor must be a next_cursor this API gave out".into());
+    let mut parts = text.split('.');
+    let (Some(secs), Some(nanos), Some(id), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let secs: i64 = secs.parse().map_err(|_| bad())?;
+    let nanos: u32 = nanos.parse().map_err(|_| bad())?;
+    Ok(EventKey {
+        start_utc: DateTime::from_timestamp(secs, nanos).ok_or_else(bad)?,
+        id: id.parse().map_err(|_| bad())?,
+    })
 }
 
 /// An instant or a day (its UTC midnight).
@@ -407,8 +435,8 @@ struct EventsOut {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     events: Vec<Event>,
-    /// Set when there are more: ask again with this offset.
-    next_offset: Option<i64>,
+    /// Set when there are more: ask again with `cursor` set to this (and the same range).
+    next_cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -496,17 +524,20 @@ async fn room_events(
         return Err(ApiError::BadRequest("to must be after from".into()));
     }
     let limit = page_size(q.limit)?;
-    let offset = q.offset.unwrap_or(0).max(0);
-    let rows = state
+    let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut rows = state
         .db
-        .events_between(id, from, to, limit + 1, offset)
+        .events_between(id, from, to, limit + 1, after)
         .await?;
     let more = rows.len() as i64 > limit;
-    let events: Vec<Event> = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(Event::from)
-        .collect();
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = rows.last().filter(|_| more).map(|e| {
+        cursor_text(EventKey {
+            start_utc: e.row.start_utc,
+            id: e.id,
+        })
+    });
+    let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
     json(
         &headers,
         &EventsOut {
@@ -518,7 +549,7 @@ async fn room_events(
             from,
             to,
             events,
-            next_offset: more.then_some(offset + limit),
+            next_cursor,
         },
     )
 }
