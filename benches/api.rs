@@ -57,6 +57,7 @@ fn pick(rooms: &[i64], start: DateTime<Utc>, client: usize, i: usize) -> (i64, D
 
 async fn seed(db: &Db, key: &datapump::crypto::SecretKey) -> Vec<i64> {
     let settings = ProfileSettings {
+        kind: datapump::model::ProfileKind::Delegated,
         name: "Bench".into(),
         tenant: "common".into(),
         client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),

@@ -253,6 +253,7 @@ async fn setup(
     let prepared = app::prepare(config, db).await.expect("prepare");
     let state = &prepared.state;
     let settings = ProfileSettings {
+        kind: datapump::model::ProfileKind::Delegated,
         name: "Bench".into(),
         tenant: "common".into(),
         client_id: CLIENT_ID.into(),

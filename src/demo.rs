@@ -208,6 +208,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         Some(p) => p.id,
         None => {
             let settings = ProfileSettings {
+                kind: crate::model::ProfileKind::Delegated,
                 name: PROFILE_NAME.into(),
                 tenant: "common".into(),
                 client_id: sim::state::DEFAULT_CLIENT_ID.into(),

@@ -35,7 +35,7 @@ pub async fn state(State(sim): State<Sim>) -> Json<Value> {
         .values()
         .map(|a| json!({
             "clientId": a.client_id, "displayName": a.display_name, "redirectUris": a.redirect_uris,
-            "permissions": a.permissions, "adminConsent": a.admin_consent,
+            "permissions": a.permissions, "adminConsent": a.admin_consent, "appRoles": a.app_roles,
             "secrets": a.secrets.iter().map(|c| json!({ "expires": gj::rfc3339(c.expires) })).collect::<Vec<_>>(),
         }))
         .collect();
@@ -139,6 +139,70 @@ pub async fn consent(
     Json(body): Json<Granted>,
 ) -> Result<StatusCode> {
     sim.lock().set_consent(&client, body.granted)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AppRoles {
+    roles: Vec<String>,
+}
+
+/// Sets the application permissions an administrator has granted to the app (replacing them).
+pub async fn app_roles(
+    State(sim): State<Sim>,
+    Path(client): Path<String>,
+    Json(body): Json<AppRoles>,
+) -> Result<StatusCode> {
+    let mut s = sim.lock();
+    s.app_mut(&client)?.app_roles = body.roles.into_iter().collect();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeScope {
+    /// Mailbox addresses an RBAC role assignment for calendars covers (`null`: none).
+    rbac_calendars: Option<Vec<String>>,
+    /// Mailbox addresses an application access policy restricts the Entra grant to.
+    access_policy: Option<Vec<String>>,
+    /// Seconds until Exchange applies the change (0: at once).
+    #[serde(default)]
+    delay_seconds: u64,
+}
+
+/// Configures Exchange Online's scope for the app's mailbox access.
+pub async fn exchange_scope(
+    State(sim): State<Sim>,
+    Path(client): Path<String>,
+    Json(body): Json<ExchangeScope>,
+) -> Result<StatusCode> {
+    let mut s = sim.lock();
+    let ids = |s: &super::state::SimState,
+               list: Option<Vec<String>>|
+     -> Result<Option<std::collections::BTreeSet<String>>> {
+        list.map(|l| {
+            l.iter()
+                .map(|a| {
+                    s.find_user_by_key(a)
+                        .map(|u| u.id.clone())
+                        .ok_or_else(|| SimError::Invalid(format!("unknown mailbox {a}")))
+                })
+                .collect()
+        })
+        .transpose()
+    };
+    let scope = super::state::AppScope {
+        rbac_calendars: ids(&s, body.rbac_calendars)?,
+        access_policy: ids(&s, body.access_policy)?,
+    };
+    let at = s.now() + chrono::Duration::seconds(body.delay_seconds.min(86_400) as i64);
+    let now = s.now();
+    let app = s.app_mut(&client)?;
+    let current = app.exchange.effective(now).clone();
+    app.exchange = super::state::ExchangeAccess {
+        applied: current,
+        pending: Some((scope, at)),
+    };
     Ok(StatusCode::NO_CONTENT)
 }
 

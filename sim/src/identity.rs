@@ -797,6 +797,7 @@ pub async fn token(
     match form_value(&form, "grant_type") {
         Some("authorization_code") => redeem_code(&mut s, &client_id, &form, &base),
         Some("refresh_token") => refresh(&mut s, &client_id, &app.display_name, &form, &base),
+        Some("client_credentials") => client_credentials(&mut s, &tenant, &app, &form),
         Some(other) => aad_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -806,6 +807,104 @@ pub async fn token(
         ),
         None => missing_parameter("grant_type"),
     }
+}
+
+/// The object id of an app's service principal in the simulated tenant: a GUID derived from
+/// its client id (stable across restarts).
+pub fn service_principal_id(client_id: &str) -> String {
+    let h = sha2::Sha256::digest(format!("sp:{client_id}").as_bytes());
+    let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        &x[17..20],
+        &x[20..32]
+    )
+}
+
+/// The client-credentials grant (Microsoft: "Microsoft identity platform and the OAuth 2.0
+/// client credentials flow"): no user, no refresh token, the app's granted application
+/// permissions as the token's `roles`.
+fn client_credentials(
+    s: &mut SimState,
+    tenant: &str,
+    app: &super::state::App,
+    form: &HashMap<String, String>,
+) -> Response {
+    // Observed (Microsoft365DSC/MSCloudLoginAssistant#100): "AADSTS9001023: The grant type is
+    // not supported over the /common or /consumers endpoints."
+    if ["common", "consumers"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(tenant))
+    {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9001023,
+            "The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.",
+            None,
+        );
+    }
+    let Some(scope) = form_value(form, "scope") else {
+        return missing_parameter("scope");
+    };
+    // Documented: the scope is the resource's id with `/.default`; anything else is refused
+    // with AADSTS1002012 (message as quoted in MicrosoftDocs/azure-docs#99862 and
+    // microsoftgraph/microsoft-graph-docs#14323).
+    let default_scope = GRAPH_PREFIXES
+        .iter()
+        .any(|p| scope.strip_prefix(p) == Some(".default"));
+    if !default_scope {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1002012,
+            &format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+            None,
+        );
+    }
+    let now = s.now();
+    let lifetime = match s.config.access_token_lifetime {
+        Some(d) => d.as_secs() as i64,
+        None => 3599,
+    };
+    // A JWT like Entra's v1 access tokens for Graph, so a client can show the `roles` it was
+    // given; `roles` is left out when no application permission is granted (documented).
+    let mut claims = json!({
+        "aud": "https://graph.microsoft.com", "iss": format!("https://sts.windows.net/{TENANT_ID}/"),
+        "iat": now.timestamp(), "nbf": now.timestamp(), "exp": now.timestamp() + lifetime,
+        "appid": app.client_id, "app_displayname": app.display_name, "idtyp": "app",
+        "oid": service_principal_id(&app.client_id), "tid": TENANT_ID, "ver": "1.0",
+        "uti": random("", 16),
+    });
+    if !app.app_roles.is_empty()
+        && let Some(o) = claims.as_object_mut()
+    {
+        o.insert("roles".into(), json!(app.app_roles));
+    }
+    let access = sign_id_token(&claims);
+    s.access_tokens.insert(
+        access.clone(),
+        AccessToken {
+            client_id: app.client_id.clone(),
+            user_id: super::state::app_reader(&app.client_id),
+            scopes: app.app_roles.clone(),
+            expires: now + Duration::seconds(lifetime),
+        },
+    );
+    let mut response = axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": access,
+    }))
+    .into_response();
+    no_store(response.headers_mut());
+    response
 }
 
 fn redeem_code(

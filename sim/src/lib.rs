@@ -32,6 +32,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use self::faults::{FaultKind, FaultRule};
+pub use self::identity::service_principal_id;
 pub use self::model::RoomPolicy;
 pub use self::state::{ConcurrencyScope, EventPatch, NewEvent, SimConfig, SimError, SimState};
 
@@ -102,6 +103,11 @@ pub fn router(sim: Sim) -> Router {
             post(control::rotate_secret),
         )
         .route("/_sim/apps/{client}/consent", post(control::consent))
+        .route("/_sim/apps/{client}/roles", post(control::app_roles))
+        .route(
+            "/_sim/apps/{client}/exchange-scope",
+            post(control::exchange_scope),
+        )
         .route(
             "/_sim/apps/{client}/redirect-uris",
             post(control::add_redirect_uri),

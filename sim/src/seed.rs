@@ -383,6 +383,8 @@ pub fn build(config: SimConfig) -> SimState {
             redirect_uris: config.redirect_uris.clone(),
             permissions: DEFAULT_PERMISSIONS.iter().map(|s| s.to_string()).collect(),
             admin_consent: true,
+            app_roles: BTreeSet::new(),
+            exchange: ExchangeAccess::default(),
             user_consents: HashMap::new(),
         },
     );

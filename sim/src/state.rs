@@ -121,6 +121,44 @@ pub struct App {
     pub permissions: BTreeSet<String>,
     pub admin_consent: bool,
     pub user_consents: HashMap<String, BTreeSet<String>>,
+    /// Application permissions an administrator has granted (admin consent) for app-only
+    /// access; they become the `roles` of client-credentials tokens. Without any, Entra still
+    /// issues a token, only without `roles` (Microsoft: "Controlling tokens without the roles
+    /// claim", client-credentials flow page), and Graph refuses every call.
+    pub app_roles: BTreeSet<String>,
+    /// Exchange Online's own limits on the app's mailbox access.
+    pub exchange: ExchangeAccess,
+}
+
+/// Which mailboxes an app may read in Exchange Online, by user id. Microsoft: "Role Based
+/// Access Control for Applications in Exchange Online" (a role assignment such as
+/// `Application Calendars.Read` with a management scope; additive to a grant in Entra, which
+/// is unscoped) and the legacy application access policies (`RestrictAccess` to a group,
+/// limiting the Entra grant).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppScope {
+    /// Mailboxes an RBAC role assignment for calendars covers.
+    pub rbac_calendars: Option<BTreeSet<String>>,
+    /// Mailboxes an application access policy restricts the Entra grant to.
+    pub access_policy: Option<BTreeSet<String>>,
+}
+
+/// The scope in force, and a change that takes effect later: Microsoft says changes to
+/// either take a while to replicate (RBAC for Applications: 30 minutes to 2 hours, cached
+/// permissions up to 2 hours; access policies: up to an hour or more).
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeAccess {
+    pub applied: AppScope,
+    pub pending: Option<(AppScope, DateTime<Utc>)>,
+}
+
+impl ExchangeAccess {
+    pub fn effective(&self, now: DateTime<Utc>) -> &AppScope {
+        match &self.pending {
+            Some((scope, at)) if *at <= now => scope,
+            _ => &self.applied,
+        }
+    }
 }
 
 impl App {
@@ -159,9 +197,19 @@ pub struct RefreshToken {
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     pub client_id: String,
+    /// The signed-in user; for an app-only token `app_reader(client_id)`, no user.
     pub user_id: String,
     pub scopes: BTreeSet<String>,
     pub expires: DateTime<Utc>,
+}
+
+/// The reader id of app-only tokens: no user's folder permissions apply to it.
+pub fn app_reader(client_id: &str) -> String {
+    format!("app:{client_id}")
+}
+
+pub fn is_app_reader(reader_id: &str) -> bool {
+    reader_id.starts_with("app:")
 }
 
 /// Validated parameters of an authorization request awaiting sign-in or consent.
@@ -374,7 +422,10 @@ impl SimState {
     /// Whether `reader` may read `calendar`'s items.
     /// Whether the reader may open the owner's private and confidential items.
     pub fn may_view_private(&self, reader_id: &str, owner_id: &str) -> bool {
-        reader_id == owner_id
+        // Application permissions read every item in full, private ones too (observed:
+        // microsoftgraph/microsoft-graph-docs#5901); "private" limits delegates only.
+        is_app_reader(reader_id)
+            || reader_id == owner_id
             || self
                 .private_readers
                 .contains(&(reader_id.to_string(), owner_id.to_string()))
@@ -411,7 +462,9 @@ impl SimState {
     }
 
     pub fn may_read(&self, reader_id: &str, calendar: &Calendar) -> bool {
-        calendar.owner_id == reader_id
+        // App-only: Calendars.Read (checked by the caller) covers every mailbox's calendars.
+        is_app_reader(reader_id)
+            || calendar.owner_id == reader_id
             || (calendar.is_default
                 && self
                     .delegations
@@ -837,6 +890,27 @@ impl SimState {
         let now = self.now();
         self.user_mut(user)?.tokens_valid_from = now;
         Ok(())
+    }
+
+    /// Whether an app-only token may read a mailbox's calendars: granted in Entra (the token's
+    /// roles) within any access policy, or granted by an RBAC role assignment covering it.
+    pub fn app_may_read_calendars(&self, token: &AccessToken, mailbox_id: &str) -> bool {
+        let Some(app) = self.apps.get(&token.client_id) else {
+            return false;
+        };
+        let scope = app.exchange.effective(self.now());
+        let entra = ["Calendars.Read", "Calendars.ReadWrite"]
+            .iter()
+            .any(|r| token.scopes.contains(*r))
+            && scope
+                .access_policy
+                .as_ref()
+                .is_none_or(|allowed| allowed.contains(mailbox_id));
+        let rbac = scope
+            .rbac_calendars
+            .as_ref()
+            .is_some_and(|covered| covered.contains(mailbox_id));
+        entra || rbac
     }
 
     pub fn app_mut(&mut self, client_id: &str) -> Result<&mut App, SimError> {

@@ -373,9 +373,115 @@ pub async fn refresh(
         .map_err(map_error)
 }
 
+/// The one scope the client-credentials grant takes: the resource with `/.default`
+/// (documented; anything else is AADSTS1002012). The simulator, at a custom URL, stands for
+/// the global Microsoft Graph.
+pub fn default_scope(graph_base: &str) -> String {
+    let resource = if graph_base.starts_with("https://") && graph_base.contains("graph") {
+        graph_base.trim_end_matches('/')
+    } else {
+        "https://graph.microsoft.com"
+    };
+    format!("{resource}/.default")
+}
+
+/// An app-only token by the client-credentials grant: no user, no refresh token; the
+/// application permissions an admin granted are the token's `roles`.
+pub async fn client_credentials(
+    client: &super::Client,
+    endpoints: &Endpoints,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<TokenSet, TokenError> {
+    let http = Http(client.http().clone());
+    let app = AppCredentials {
+        client_id,
+        client_secret,
+        // Not sent with this grant; the oauth2 client type wants one.
+        redirect_uri: "http://localhost",
+    };
+    let client = aad_client(endpoints, &app)?;
+    client
+        .exchange_client_credentials()
+        .add_scope(Scope::new(default_scope(&endpoints.graph_base)))
+        .request_async(&http)
+        .await
+        .map(token_set)
+        .map_err(map_error)
+}
+
+/// What an app-only access token says about the app, read without checking the signature
+/// (only shown, never trusted: Graph decides what the token may do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppClaims {
+    /// `roles`: the application permissions granted in Entra, sorted. Empty when none are —
+    /// Entra issues such tokens (documented: "Controlling tokens without the roles claim").
+    pub roles: Vec<String>,
+    /// `oid`: the object id of the app's service principal in the tenant (what Exchange
+    /// Online's `New-ServicePrincipal -ObjectId` wants).
+    pub service_principal: Option<String>,
+}
+
+/// `None` when the token is not a readable JWT: Microsoft reserves the right to change the
+/// format of access tokens for its APIs.
+pub fn app_claims(access_token: &str) -> Option<AppClaims> {
+    use base64::Engine;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        roles: Vec<String>,
+        oid: Option<String>,
+    }
+    let payload = access_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims = serde_json::from_slice::<Claims>(&bytes).ok()?;
+    let mut roles = claims.roles;
+    roles.sort();
+    roles.dedup();
+    Some(AppClaims {
+        roles,
+        service_principal: claims.oid.filter(|o| crate::profiles::is_guid(o)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_only_scope_and_roles() {
+        use base64::Engine;
+        assert_eq!(
+            default_scope("https://graph.microsoft.us"),
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            default_scope("http://127.0.0.1:8001"),
+            "https://graph.microsoft.com/.default"
+        );
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = |claims: &str| format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(claims));
+        let sp = "0b7f3c1e-2d4a-4b5c-8d9e-0f1a2b3c4d5e";
+        assert_eq!(
+            app_claims(&jwt(&format!(
+                r#"{{"roles":["Place.Read.All","Calendars.Read"],"oid":"{sp}"}}"#
+            ))),
+            Some(AppClaims {
+                roles: vec!["Calendars.Read".to_string(), "Place.Read.All".to_string()],
+                service_principal: Some(sp.to_string()),
+            })
+        );
+        assert_eq!(
+            app_claims(&jwt(r#"{"appid":"x","oid":"not-a-guid"}"#)),
+            Some(AppClaims {
+                roles: vec![],
+                service_principal: None
+            })
+        );
+        assert_eq!(app_claims("EwB4A8l6BAAUopaque"), None);
+    }
 
     #[test]
     fn scopes_are_qualified_outside_the_global_cloud() {

@@ -8,7 +8,9 @@ pub mod run;
 pub mod subscription;
 
 pub use self::change::ChangeOp;
-pub use self::profile::{CONSUMERS_TENANT_ID, Cloud, ProfileSettings, ProfileStatus};
+pub use self::profile::{
+    CONSUMERS_TENANT_ID, Cloud, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult,
+};
 pub use self::run::{RunKind, RunStatus};
 pub use self::subscription::{
     ItemIds, RoomSource, StoredFields, SubscriptionSource, SubscriptionStatus,

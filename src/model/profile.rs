@@ -55,6 +55,66 @@ impl Cloud {
 }
 
 stored_enum! {
+    /// How a profile signs in. Fixed when the profile is created.
+    pub enum ProfileKind as "profile kind" {
+        /// A Microsoft 365 account authorizes once (authorization code); Datapump reads what
+        /// that account may read (delegated permissions, refresh tokens).
+        Delegated = "delegated",
+        /// The app registration itself (client credentials, no user): application
+        /// permissions an admin granted, scoped in Exchange Online.
+        Application = "application",
+    }
+}
+
+impl ProfileKind {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Delegated => "kind-delegated",
+            Self::Application => "kind-application",
+        }
+    }
+}
+
+stored_enum! {
+    /// What the last scope check of an application profile found.
+    pub enum ScopeResult as "scope result" {
+        /// The room was read and the mailbox outside the scope was refused.
+        Scoped = "scoped",
+        /// The mailbox that must be refused was read: the app can read every mailbox.
+        Unscoped = "unscoped",
+        /// The room itself could not be read (scope too narrow, or not applied yet).
+        RoomUnreadable = "room_unreadable",
+        /// The check could not be made (token, network, unknown mailbox).
+        Failed = "failed",
+    }
+}
+
+impl ScopeResult {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Scoped => "scope-scoped",
+            Self::Unscoped => "scope-unscoped",
+            Self::RoomUnreadable => "scope-room-unreadable",
+            Self::Failed => "scope-failed",
+        }
+    }
+
+    pub fn css(self) -> &'static str {
+        match self {
+            Self::Scoped => "ok",
+            Self::Failed => "warn",
+            Self::Unscoped | Self::RoomUnreadable => "bad",
+        }
+    }
+}
+
+/// The application permission an application profile reads calendars with (in the token when
+/// granted in Entra; absent when granted, scoped, by Exchange Online's RBAC for Applications),
+/// and those it uses when granted.
+pub const APP_ROLES_REQUIRED: &[&str] = &["Calendars.Read"];
+pub const APP_ROLES_OPTIONAL: &[&str] = &["Place.Read.All", "User.ReadBasic.All"];
+
+stored_enum! {
     /// Where a profile stands; decides whether it may call the token endpoint.
     pub enum ProfileStatus as "profile status" {
         /// Created, not authorized yet.
@@ -142,6 +202,8 @@ impl ProfileStatus {
 /// Validated settings of a profile (the secret is handled separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileSettings {
+    /// Only read when the profile is created.
+    pub kind: ProfileKind,
     pub name: String,
     pub tenant: String,
     pub client_id: String,

@@ -35,6 +35,9 @@ pub enum AuthorizeError {
     /// The answer carried neither a code nor an error.
     #[error("the answer carries no authorization code")]
     CodeMissing,
+    /// Application profiles sign in without a user: there is nothing to authorize.
+    #[error("an application profile is not authorized by an account")]
+    NotDelegated,
     #[error("the authorization request could not be built: {0}")]
     Request(TokenError),
     #[error("stored secret unreadable: {0}")]
@@ -174,6 +177,9 @@ impl Authorizations {
         by: &Actor,
     ) -> Result<Started, AuthorizeError> {
         let profile = self.db.profile(profile_id).await?;
+        if profile.kind != crate::model::ProfileKind::Delegated {
+            return Err(AuthorizeError::NotDelegated);
+        }
         let secret = self.tokens.client_secret(&profile)?;
         let redirect = self.redirect_uri(&profile);
         let app = AppCredentials {

@@ -3,6 +3,7 @@
 
 pub mod authorization;
 pub mod changes;
+pub mod scope;
 pub mod tokens;
 
 use chrono::{NaiveDate, Utc};
@@ -10,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use crate::graph::{Endpoints, FailureClass};
 use crate::storage::profiles::Profile;
 
-pub use crate::model::{Cloud, ProfileSettings, ProfileStatus};
+pub use crate::model::{Cloud, ProfileKind, ProfileSettings, ProfileStatus};
 
 /// The status a failure of the identity platform puts the profile in; `None` for transient
 /// failures, which are retried with backoff and keep the status.
@@ -78,6 +79,9 @@ pub fn secret_warning(expires_on: NaiveDate, today: NaiveDate) -> SecretWarning 
 /// What the profile form submits, before validation.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ProfileInput {
+    /// `delegated` (default) or `application`; only read for a new profile.
+    #[serde(default)]
+    pub kind: String,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -179,14 +183,24 @@ pub fn validate(
     } else if name.chars().count() > 100 {
         v.errors.push(("name", "profile-name-too-long"));
     }
+    let kind = match input.kind.trim() {
+        "" => ProfileKind::Delegated,
+        k => k.parse().unwrap_or_else(|_| {
+            v.errors.push(("kind", "profile-kind-invalid"));
+            ProfileKind::Delegated
+        }),
+    };
     let tenant = match input.tenant.trim().to_ascii_lowercase() {
-        t if t.is_empty() => "common".to_string(),
+        t if t.is_empty() && kind == ProfileKind::Delegated => "common".to_string(),
         t => t,
     };
-    if !(["common", "organizations", "consumers"].contains(&tenant.as_str())
-        || is_guid(&tenant)
-        || is_domain(&tenant))
-    {
+    let alias = ["common", "organizations", "consumers"].contains(&tenant.as_str());
+    if kind == ProfileKind::Application && (alias || tenant.is_empty()) {
+        // No user names the tenant: the token endpoint refuses /common and /consumers
+        // (AADSTS9001023), and /organizations would leave the tenant to chance.
+        v.errors
+            .push(("tenant", "profile-tenant-specific-required"));
+    } else if !(alias || is_guid(&tenant) || is_domain(&tenant)) {
         v.errors.push(("tenant", "profile-tenant-invalid"));
     }
     let client_id = input.client_id.trim().to_ascii_lowercase();
@@ -223,6 +237,8 @@ pub fn validate(
         }
     };
     let redirect_uri = match input.redirect_uri.trim() {
+        // No sign-in, no redirect.
+        _ if kind == ProfileKind::Application => None,
         "" => None,
         raw => match url::Url::parse(raw) {
             Ok(u)
@@ -250,6 +266,7 @@ pub fn validate(
     }
     Ok((
         ProfileSettings {
+            kind,
             name,
             tenant,
             client_id,

@@ -20,6 +20,7 @@ use crate::crypto::SecretKey;
 use crate::crypto::context::{self, ProfileColumn};
 use crate::graph::oauth::{self, AppCredentials, TokenSet};
 use crate::graph::{Endpoints, TokenError};
+use crate::model::ProfileKind;
 use crate::storage::audit::AuditRecord;
 use crate::storage::profiles::{Authorization, Profile, SealedTokens};
 use crate::storage::{Db, StoreError};
@@ -126,6 +127,10 @@ impl TokenService {
 
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The client for Microsoft's endpoints the tokens are used with.
@@ -326,6 +331,9 @@ impl TokenService {
     }
 
     async fn refresh_locked(&self, p: Profile) -> Result<AccessToken, TokenFailure> {
+        if p.kind == ProfileKind::Application {
+            return self.app_token_locked(p).await;
+        }
         let Some(rt_enc) = p.refresh_token_enc.clone() else {
             self.fail(
                 &p,
@@ -351,15 +359,23 @@ impl TokenService {
             };
             oauth::refresh(&self.client, &endpoints, &app, &refresh_token).await
         };
-        let e = match result {
-            Ok(tokens) => return self.store_refresh(&p, tokens).await,
-            Err(e) => e,
-        };
+        match result {
+            Ok(tokens) => self.store_refresh(&p, tokens).await,
+            Err(e) => self.refresh_failed(&p, e).await,
+        }
+    }
+
+    /// A refused or failed token request: the profile's new status, or a backoff.
+    async fn refresh_failed(
+        &self,
+        p: &Profile,
+        e: TokenError,
+    ) -> Result<AccessToken, TokenFailure> {
         let code = e.code();
         let summary = e.summary();
         match super::status_after(e.class()) {
             Some(status) => {
-                self.fail(&p, status, code.as_deref(), &summary).await?;
+                self.fail(p, status, code.as_deref(), &summary).await?;
             }
             None => {
                 let next = from_now(self.backoff(p.transient_failures));
@@ -370,16 +386,47 @@ impl TokenService {
                 let after = status.after_transient_failures(n, self.policy.unreachable_after);
                 if after != status && self.db.change_profile_status(p.id, status, after).await? {
                     self.audit(
-                        &p,
+                        p,
                         "profile.status_changed",
                         format!("{status} -> {after}: {summary}"),
                     )
                     .await;
                 }
-                tracing::warn!(profile = p.id, failures = n, error = %summary, "token refresh failed; retrying later");
+                tracing::warn!(profile = p.id, failures = n, error = %summary, "token request failed; retrying later");
             }
         }
         Err(TokenFailure::Refresh(e))
+    }
+
+    /// Application profiles: a new app-only token by client credentials. Its `roles` are
+    /// stored for the profile page. A token without Calendars.Read does not pause the profile:
+    /// Exchange Online's RBAC for Applications grants mailbox access outside Entra, so the
+    /// recommended, scoped setup has no such role in the token (Microsoft: grants in Entra and
+    /// in RBAC for Applications are additive; the Entra grant is the unscoped one). Whether the
+    /// app can read a mailbox is proven by reading it, not by the token.
+    async fn app_token_locked(&self, p: Profile) -> Result<AccessToken, TokenFailure> {
+        let secret = self.client_secret(&p)?;
+        let endpoints = Endpoints::from(&p);
+        match oauth::client_credentials(&self.client, &endpoints, &p.client_id, &secret).await {
+            Ok(mut tokens) => {
+                match oauth::app_claims(&tokens.access_token) {
+                    // Stored also when empty: "no roles" is worth showing.
+                    Some(claims) => {
+                        self.db
+                            .set_app_identity(
+                                p.id,
+                                &claims.roles.join(" "),
+                                claims.service_principal.as_deref(),
+                            )
+                            .await?;
+                        tokens.scopes = claims.roles;
+                    }
+                    None => tokens.scopes.clear(),
+                }
+                self.store_refresh(&p, tokens).await
+            }
+            Err(e) => self.refresh_failed(&p, e).await,
+        }
     }
 
     /// Persists refreshed tokens before handing out the access token.

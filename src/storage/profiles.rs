@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Db, Result, StoreError};
 use crate::crypto::SecretKey;
 use crate::crypto::context::{self, ProfileColumn};
-use crate::model::{Cloud, ProfileSettings, ProfileStatus};
+use crate::model::{Cloud, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult};
 
 macro_rules! profile_columns {
     () => {
@@ -13,7 +13,8 @@ macro_rules! profile_columns {
          cloud, login_base, graph_base, redirect_uri, notes, status, status_code, status_detail, \
          status_at, account_name, account_upn, account_id, account_tenant, granted_scopes, refresh_token_enc, \
          access_token_enc, access_expires_at, token_version, last_refresh_at, transient_failures, \
-         next_attempt_at, authorized_at, authorized_by, version, created_at, updated_at"
+         next_attempt_at, authorized_at, authorized_by, version, created_at, updated_at, kind, \
+         scope_probe_room, scope_probe_outside, scope_result, scope_detail, scope_checked_at"
     };
 }
 
@@ -56,6 +57,27 @@ pub struct Profile {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    pub kind: ProfileKind,
+    /// Application profiles' scope check: a room that must be readable, a mailbox that must
+    /// be refused, and the last result.
+    pub scope_probe_room: Option<String>,
+    pub scope_probe_outside: Option<String>,
+    #[sqlx(try_from = "Option<String>")]
+    pub scope_result: OptScope,
+    pub scope_detail: Option<String>,
+    pub scope_checked_at: Option<DateTime<Utc>>,
+}
+
+/// A stored scope result, if any; an unknown value is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptScope(pub Option<ScopeResult>);
+
+impl TryFrom<Option<String>> for OptScope {
+    type Error = crate::model::UnknownValue;
+    fn try_from(v: Option<String>) -> std::result::Result<Self, Self::Error> {
+        v.map(|s| s.parse()).transpose().map(OptScope)
+    }
 }
 
 impl Profile {
@@ -75,8 +97,10 @@ impl Profile {
     }
 
     /// Whether the profile holds an authorization (a refresh token).
+    /// Can get tokens without an admin signing in again: a delegated profile holds a refresh
+    /// token; an application profile needs none.
     pub fn is_authorized(&self) -> bool {
-        self.refresh_token_enc.is_some()
+        self.kind == ProfileKind::Application || self.refresh_token_enc.is_some()
     }
 }
 
@@ -127,8 +151,8 @@ impl Db {
         let sql = concat!(
             "INSERT INTO profiles (uuid, name, name_key, tenant, client_id, client_secret_enc, \
              secret_set_at, secret_expires_on, cloud, login_base, graph_base, redirect_uri, notes, \
-             status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7) RETURNING ",
+             status, created_at, updated_at, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7, $15) RETURNING ",
             profile_columns!()
         );
         let p = dispatch!(self, pool => {
@@ -136,7 +160,7 @@ impl Db {
                 .bind(uuid).bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
                 .bind(secret_enc).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
                 .bind(&s.login_base).bind(&s.graph_base).bind(&s.redirect_uri).bind(&s.notes)
-                .bind(ProfileStatus::New.as_str())
+                .bind(ProfileStatus::New.as_str()).bind(s.kind.as_str())
                 .fetch_one(pool).await?
         });
         Ok(p)
@@ -345,6 +369,39 @@ impl Db {
                 .execute(pool).await?.rows_affected()
         });
         Ok(n == 1)
+    }
+
+    /// Records a scope check of an application profile with the mailboxes it used.
+    pub async fn record_scope_check(
+        &self,
+        id: i64,
+        room: &str,
+        outside: &str,
+        result: ScopeResult,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let sql = "UPDATE profiles SET scope_probe_room = $1, scope_probe_outside = $2, scope_result = $3, \
+                   scope_detail = $4, scope_checked_at = $5 WHERE id = $6";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(room).bind(outside).bind(result.as_str()).bind(detail)
+                .bind(Utc::now()).bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// An application profile's identity as its last token names it: the roles granted in
+    /// Entra (space-separated) and the service principal, kept when the token names none.
+    pub async fn set_app_identity(
+        &self,
+        id: i64,
+        roles: &str,
+        service_principal: Option<&str>,
+    ) -> Result<()> {
+        let sql = "UPDATE profiles SET granted_scopes = $1, account_id = COALESCE($2, account_id) WHERE id = $3";
+        dispatch!(self, pool => {
+            sqlx::query(sql).bind(roles).bind(service_principal).bind(id).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Takes the profile's refresh lease (so one instance refreshes at a time); `false` while

@@ -12,6 +12,7 @@ async fn unknown_stored_states_are_errors() {
     let dir = tempfile::tempdir().expect("dir");
     for TestDb { db, schema } in databases(dir.path()).await {
         let settings = ProfileSettings {
+            kind: crate::model::ProfileKind::Delegated,
             name: "Zentrale".into(),
             tenant: "common".into(),
             client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
@@ -93,6 +94,7 @@ async fn feed_numbers_follow_commit_order() {
     let dir = tempfile::tempdir().expect("dir");
     for TestDb { db, schema } in databases(dir.path()).await {
         let settings = ProfileSettings {
+            kind: crate::model::ProfileKind::Delegated,
             name: "Zentrale".into(),
             tenant: "common".into(),
             client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),

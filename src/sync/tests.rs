@@ -28,6 +28,7 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
         ));
         let uuid = uuid::Uuid::new_v4().to_string();
         let settings = ProfileSettings {
+            kind: crate::model::ProfileKind::Delegated,
             name: "Zentrale".into(),
             tenant: "common".into(),
             client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),

@@ -36,6 +36,7 @@ impl From<AuthorizeError> for WebError {
             AuthorizeError::StateExpired => Self::BadRequest("oauth-state-expired"),
             AuthorizeError::CodeMissing => Self::BadRequest("oauth-code-missing"),
             AuthorizeError::MixUp => Self::BadRequest("oauth-mix-up"),
+            AuthorizeError::NotDelegated => Self::BadRequest("oauth-not-delegated"),
             AuthorizeError::Store(e) => Self::Store(e),
             e @ (AuthorizeError::Request(_) | AuthorizeError::Crypto(_)) => {
                 Self::Internal(e.to_string())

@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod admins;
 mod api;
+mod application;
 mod browser;
 mod cli;
 mod connect;

@@ -520,7 +520,8 @@ async fn render(
     } else {
         None
     };
-    let mine = if q.mine.is_some() {
+    // An application has no calendars of its own ("/me" is refused for app-only tokens).
+    let mine = if q.mine.is_some() && profile.kind == crate::model::ProfileKind::Delegated {
         Some(match graph.my_calendars().await {
             Ok(c) => Listing::Items(c),
             Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,

@@ -32,6 +32,8 @@ pub struct DashboardTemplate {
     subscriptions: usize,
     /// Consumers whose webhook is failing or missed changes: (consumer name, webhook).
     failing_hooks: Vec<(String, crate::storage::webhooks::Webhook)>,
+    /// Application profiles whose scope check found them reading every mailbox: (id, name).
+    unscoped: Vec<(i64, String)>,
 }
 
 /// The dashboard; also the redirect target when an app registration uses the root address
@@ -55,6 +57,11 @@ pub async fn show(
         .await?
         .into_iter()
         .map(|x| ProfileView::counted(x, &state, &counts))
+        .collect::<Vec<_>>();
+    let unscoped = profiles
+        .iter()
+        .filter(|v| v.scope() == Some(crate::model::ScopeResult::Unscoped))
+        .map(|v| (v.p.id, v.p.name.clone()))
         .collect();
     let subs = state.db.list_subscriptions(None).await?;
     let subscriptions = subs.len();
@@ -90,5 +97,6 @@ pub async fn show(
         attention,
         subscriptions,
         failing_hooks,
+        unscoped,
     })
 }

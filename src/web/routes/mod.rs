@@ -174,6 +174,12 @@ pub(crate) fn register(r: Routes) -> Routes {
         )
         .add(
             M::POST,
+            "/profiles/{id}/scope-check",
+            Admin,
+            post(profiles::scope_check),
+        )
+        .add(
+            M::POST,
             "/profiles/{id}/disconnect",
             Recent,
             post(profiles::disconnect),

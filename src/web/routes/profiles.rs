@@ -15,10 +15,12 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::crypto;
+use crate::model::profile::{APP_ROLES_OPTIONAL, APP_ROLES_REQUIRED};
 use crate::profiles::authorization::{Arrival, AuthorizeError, Authorized, Completion, Reply};
 use crate::profiles::changes;
 use crate::profiles::{
-    self, Cloud, ProfileInput, ProfileStatus, REQUIRED_SCOPES, SecretWarning, Validation,
+    self, Cloud, ProfileInput, ProfileKind, ProfileStatus, REQUIRED_SCOPES, SecretWarning,
+    Validation,
 };
 use crate::storage::StoreError;
 use crate::storage::profiles::Profile;
@@ -95,8 +97,84 @@ impl ProfileView {
         self.p.cloud.label_key()
     }
 
+    /// The status's explanation; application profiles have no account to authorize.
+    pub fn help_key(&self) -> &'static str {
+        match (self.is_app(), self.status) {
+            (true, ProfileStatus::New) => "help-app-new",
+            (true, ProfileStatus::ConsentMissing) => "help-app-consent-missing",
+            (true, ProfileStatus::NeedsReauth) => "help-app-token-refused",
+            _ => self.status.help_key(),
+        }
+    }
+
+    pub fn scope(&self) -> Option<crate::model::ScopeResult> {
+        self.p.scope_result.0
+    }
+
+    /// Exchange Online PowerShell for RBAC for Applications (Microsoft: "Role Based Access
+    /// Control for Applications in Exchange Online"), filled in with this profile's ids: the
+    /// service principal, a management scope over the room mailboxes, the role assignment,
+    /// and Microsoft's own test.
+    pub fn rbac_powershell(&self) -> String {
+        let app = &self.p.client_id;
+        let sp = self
+            .p
+            .account_id
+            .as_deref()
+            .unwrap_or("<Object ID of the enterprise application>");
+        let name = powershell_quoted(&format!("Datapump {}", self.p.name));
+        let scope = powershell_quoted(&format!("Datapump rooms ({})", self.p.name));
+        let room = self
+            .p
+            .scope_probe_room
+            .as_deref()
+            .unwrap_or("room@contoso.com");
+        format!(
+            "Connect-ExchangeOnline\n\
+             New-ServicePrincipal -AppId {app} -ObjectId {sp} -DisplayName {name}\n\
+             New-ManagementScope -Name {scope} -RecipientRestrictionFilter \"RecipientTypeDetails -eq 'RoomMailbox'\"\n\
+             New-ManagementRoleAssignment -App {sp} -Role \"Application Calendars.Read\" -CustomResourceScope {scope}\n\
+             Test-ServicePrincipalAuthorization -Identity {sp} -Resource {room}"
+        )
+    }
+
+    /// The legacy form, for tenants that already limit apps with application access policies
+    /// (Microsoft says not to create new ones): a mail-enabled security group of the rooms.
+    pub fn access_policy_powershell(&self) -> String {
+        let app = &self.p.client_id;
+        let room = self
+            .p
+            .scope_probe_room
+            .as_deref()
+            .unwrap_or("room@contoso.com");
+        format!(
+            "Connect-ExchangeOnline\n\
+             New-ApplicationAccessPolicy -AppId {app} -PolicyScopeGroupId rooms@contoso.com -AccessRight RestrictAccess -Description \"Datapump: room calendars only\"\n\
+             Test-ApplicationAccessPolicy -Identity {room} -AppId {app}"
+        )
+    }
+
+    pub fn is_app(&self) -> bool {
+        self.p.kind == ProfileKind::Application
+    }
+
+    /// Application profiles: each permission Datapump needs or uses, whether the last token
+    /// carried it, and whether it is required. Empty while no token could be read.
+    pub fn app_roles(&self) -> Vec<(&'static str, bool, bool)> {
+        if !self.is_app() || self.p.granted_scopes.is_none() {
+            return Vec::new();
+        }
+        let granted = self.p.scopes();
+        let has = |r: &str| granted.iter().any(|g| g.eq_ignore_ascii_case(r));
+        APP_ROLES_REQUIRED
+            .iter()
+            .map(|r| (*r, has(r), true))
+            .chain(APP_ROLES_OPTIONAL.iter().map(|r| (*r, has(r), false)))
+            .collect()
+    }
+
     pub fn missing_scopes(&self) -> Vec<(&'static str, &'static str)> {
-        if self.p.granted_scopes.is_none() {
+        if self.is_app() || self.p.granted_scopes.is_none() {
             return Vec::new();
         }
         let granted = self.p.scopes();
@@ -106,6 +184,11 @@ impl ProfileView {
             .copied()
             .collect()
     }
+}
+
+/// A PowerShell string literal: single quotes, inner ones doubled.
+fn powershell_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn login_origin(p: &Profile) -> Vec<String> {
@@ -181,9 +264,27 @@ fn form(
     )
 }
 
-pub async fn new_form(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+#[derive(Deserialize)]
+pub struct NewQuery {
+    kind: Option<String>,
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    p: Page,
+    axum::extract::Query(q): axum::extract::Query<NewQuery>,
+) -> WebResult<Response> {
+    let kind = q
+        .kind
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(ProfileKind::Delegated);
     let input = ProfileInput {
-        tenant: "common".into(),
+        kind: kind.as_str().into(),
+        // No default tenant for an application: it must be named.
+        tenant: match kind {
+            ProfileKind::Delegated => "common".into(),
+            ProfileKind::Application => String::new(),
+        },
         cloud: "global".into(),
         secret_expires_on: profiles::default_secret_expiry().to_string(),
         ..ProfileInput::default()
@@ -282,6 +383,10 @@ pub struct ShowTemplate {
     result: Option<Authorized>,
     pending: bool,
     paste_error: bool,
+    /// A refused scope-check form: the message, and what was entered.
+    scope_error: Option<&'static str>,
+    scope_room: String,
+    scope_outside: String,
 }
 
 async fn pending_for(session: &Session, id: i64) -> WebResult<bool> {
@@ -295,6 +400,7 @@ async fn show_page(
     p: Page,
     id: i64,
     paste_error: bool,
+    scope_form: Option<ScopeForm>,
     status: StatusCode,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
@@ -302,6 +408,13 @@ async fn show_page(
     let result = result.filter(|r| r.profile_id == id);
     let pending = pending_for(session, id).await?;
     let origins = login_origin(&profile);
+    let (scope_room, scope_outside) = match &scope_form {
+        Some(f) => (f.room.clone(), f.outside.clone()),
+        None => (
+            profile.scope_probe_room.clone().unwrap_or_default(),
+            profile.scope_probe_outside.clone().unwrap_or_default(),
+        ),
+    };
     let mut response = page::render(
         status,
         &ShowTemplate {
@@ -310,6 +423,9 @@ async fn show_page(
             result,
             pending,
             paste_error,
+            scope_error: scope_form.and_then(|f| f.error),
+            scope_room,
+            scope_outside,
         },
     )?;
     response.extensions_mut().insert(ExtraFormAction(origins));
@@ -322,11 +438,12 @@ pub async fn show(
     p: Page,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    show_page(&state, &session, p, id, false, StatusCode::OK).await
+    show_page(&state, &session, p, id, false, None, StatusCode::OK).await
 }
 
 fn input_of(profile: &Profile) -> ProfileInput {
     ProfileInput {
+        kind: profile.kind.as_str().into(),
         name: profile.name.clone(),
         tenant: profile.tenant.clone(),
         client_id: profile.client_id.clone(),
@@ -369,6 +486,8 @@ pub async fn update(
     let mut before = state.db.profile(id).await?;
     // Never echoed back into the form.
     let secret = std::mem::take(&mut input.client_secret);
+    // A profile keeps its kind.
+    input.kind = before.kind.as_str().into();
     let (settings, v) = match profiles::validate(&input, false) {
         Ok(ok) => ok,
         Err(v) => {
@@ -878,11 +997,89 @@ pub async fn complete_pasted(
             p,
             id,
             true,
+            None,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
     }
     finish(&state, &session, &me, p, actor, params, None).await
+}
+
+/// The scope-check form of an application profile.
+#[derive(Debug, Default, Deserialize)]
+pub struct ScopeForm {
+    #[serde(default)]
+    room: String,
+    #[serde(default)]
+    outside: String,
+    #[serde(skip)]
+    error: Option<&'static str>,
+}
+
+/// A mailbox address as Graph takes it in a path: something@domain, no spaces, not too long.
+fn mailbox_address(raw: &str) -> Option<String> {
+    let a = raw.trim();
+    let (local, domain) = a.split_once('@')?;
+    (!local.is_empty()
+        && domain.contains('.')
+        && a.len() <= 254
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '?' || c == '#'))
+    .then(|| a.to_ascii_lowercase())
+}
+
+/// Reads the named room and the mailbox that must be refused, and shows what that proves.
+pub async fn scope_check(
+    State(state): State<AppState>,
+    session: Session,
+    p: Page,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(mut f): Form<ScopeForm>,
+) -> WebResult<Response> {
+    let profile = state.db.profile(id).await?;
+    if profile.kind != ProfileKind::Application {
+        return Err(WebError::BadRequest("scope-not-application"));
+    }
+    let (room, outside) = (mailbox_address(&f.room), mailbox_address(&f.outside));
+    let error = match (&room, &outside) {
+        (None, _) | (_, None) => Some("scope-address-invalid"),
+        (Some(r), Some(o)) if r == o => Some("scope-address-same"),
+        _ => None,
+    };
+    let (Some(room), Some(outside), None) = (room, outside, error) else {
+        f.error = error;
+        return show_page(
+            &state,
+            &session,
+            p,
+            id,
+            false,
+            Some(f),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let outcome = crate::profiles::scope::check(&state.tokens, id, &room, &outside).await?;
+    state
+        .db
+        .record_audit(actor.record(
+            "profile.scope_checked",
+            Some(profile.name.clone()),
+            Some(format!(
+                "{}: {room} readable?, {outside} refused?",
+                outcome.result
+            )),
+        ))
+        .await?;
+    let kind = match outcome.result {
+        crate::model::ScopeResult::Scoped => FlashKind::Success,
+        crate::model::ScopeResult::Failed => FlashKind::Info,
+        _ => FlashKind::Error,
+    };
+    flash(&session, kind, outcome.result.label_key()).await?;
+    Ok(p.redirect(&format!("/profiles/{id}")))
 }
 
 /// After the admin fixed the cause outside Datapump (consent granted, replication done): try
@@ -919,7 +1116,8 @@ pub async fn retry(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
-    if profile.refresh_token_enc.is_none() {
+    // Application profiles have no refresh token: a retry asks for a new app-only token.
+    if profile.kind == ProfileKind::Delegated && profile.refresh_token_enc.is_none() {
         flash(&session, FlashKind::Info, "help-new").await?;
         return Ok(p.redirect(&format!("/profiles/{id}")));
     }

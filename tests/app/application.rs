@@ -1,0 +1,260 @@
+//! Application profiles (client credentials, no user) against the simulator: the tenant they
+//! need, the roles their token carries and the fix named when one is missing, a room imported
+//! end to end, and a wrong secret with its own message.
+
+use datapump::model::ScopeResult;
+use datapump::profiles::ProfileStatus;
+use datapump_sim::model::TENANT_ID;
+use datapump_sim::state::{
+    AppScope, ClientSecret, DEFAULT_CLIENT_ID, DEFAULT_SECRET, ExchangeAccess,
+};
+use reqwest::StatusCode;
+
+use crate::common::{Backend, on_both_backends};
+use crate::import::{assert_matches_truth, run, subscribe};
+use crate::profiles::{World, world};
+
+fn app_form<'a>(w: &'a World, tenant: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("kind", "application"),
+        ("name", "Räume"),
+        ("client_id", DEFAULT_CLIENT_ID),
+        ("client_secret", DEFAULT_SECRET),
+        ("secret_expires_on", "2028-11-29"),
+        ("tenant", tenant),
+        ("cloud", "custom"),
+        ("login_base", w.sim.url.as_str()),
+        ("graph_base", w.sim.url.as_str()),
+        ("notes", ""),
+    ]
+}
+
+async fn status(w: &World, id: i64) -> ProfileStatus {
+    w.app.db().profile(id).await.expect("profile").status
+}
+
+fn grant(w: &World, roles: &[&str]) {
+    let mut s = w.sim.sim.lock();
+    s.app_mut(DEFAULT_CLIENT_ID).expect("app").app_roles =
+        roles.iter().map(|r| r.to_string()).collect();
+}
+
+async fn check(w: &World, id: i64, room: &str, outside: &str) -> crate::common::Page {
+    w.admin
+        .post(
+            &format!("/profiles/{id}/scope-check"),
+            &[("room", room), ("outside", outside)],
+        )
+        .await
+}
+
+async fn scope(w: &World, id: i64) -> Option<ScopeResult> {
+    w.app
+        .db()
+        .profile(id)
+        .await
+        .expect("profile")
+        .scope_result
+        .0
+}
+
+fn set_exchange_scope(w: &World, rbac: Option<&[&str]>, delay_seconds: i64) {
+    let mut s = w.sim.sim.lock();
+    let ids = rbac.map(|list| {
+        list.iter()
+            .map(|a| s.find_user_by_key(a).expect("mailbox").id.clone())
+            .collect()
+    });
+    let now = s.now();
+    let app = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+    let applied = app.exchange.effective(now).clone();
+    app.exchange = ExchangeAccess {
+        applied,
+        pending: Some((
+            AppScope {
+                rbac_calendars: ids,
+                access_policy: None,
+            },
+            now + chrono::Duration::seconds(delay_seconds),
+        )),
+    };
+}
+
+async fn application_profile(backend: Backend) {
+    let w = world(backend).await;
+    let form = w.admin.get("/profiles/new?kind=application").await;
+    assert!(form.body.contains("client credentials"), "{}", form.body);
+    assert!(!form.body.contains("name=\"redirect_uri\""));
+
+    // Without a user only the tenant says whose mailboxes these are: aliases are refused on
+    // the form and nothing is stored.
+    for alias in ["common", "organizations", ""] {
+        let r = w.admin.post("/profiles", &app_form(&w, alias)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{alias}");
+        assert!(r.body.contains("name no tenant"), "{}", r.body);
+    }
+    assert!(w.app.db().list_profiles().await.expect("list").is_empty());
+    let r = w.admin.post("/profiles", &app_form(&w, TENANT_ID)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id: i64 = r
+        .location()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|i| i.parse().ok())
+        .expect("profile id");
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("Get a token now"), "{page}");
+    assert!(!page.contains("/authorize\""), "no account to authorize");
+
+    // There is nothing to authorize.
+    let refused = w
+        .admin
+        .post(&format!("/profiles/{id}/authorize"), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("application profile"),
+        "{}",
+        refused.body
+    );
+
+    // Before any grant Entra still issues a token, without roles. That is also what a scoped
+    // setup (Exchange RBAC for Applications) looks like, so the profile works and says what
+    // the token lacks; reading a mailbox is refused, and nothing is imported or deleted.
+    let r = w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(status(&w, id).await, ProfileStatus::Ok);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("none granted in Entra"), "{page}");
+    assert!(
+        page.contains("Calendars.Read</code> — not in the token"),
+        "{page}"
+    );
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, id, room).await;
+    let refused = run(&w, sub).await;
+    assert_ne!(refused.status, datapump::model::RunStatus::Ok);
+    assert!(refused.error.is_some(), "the refusal is reported");
+    assert!(w.app.db().events_of(sub).await.expect("events").is_empty());
+
+    // Consent granted: a token with its roles, no refresh token, the optional one named.
+    grant(&w, &["Calendars.Read", "Place.Read.All"]);
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::Ok);
+    let p = w.app.db().profile(id).await.expect("profile");
+    assert!(p.refresh_token_enc.is_none() && p.access_token_enc.is_some());
+    assert_eq!(
+        p.granted_scopes.as_deref(),
+        Some("Calendars.Read Place.Read.All")
+    );
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("Calendars.Read</code> — granted"), "{page}");
+    assert!(
+        page.contains("User.ReadBasic.All</code> — not granted (optional"),
+        "{page}"
+    );
+    let connect = w.admin.get(&format!("/profiles/{id}/connect")).await.body;
+    assert!(
+        !connect.contains("mine=1"),
+        "an app has no calendars of its own"
+    );
+
+    // The room, imported end to end without a user (the directory lookup is refused without
+    // User.ReadBasic.All; the mailbox is read by its address).
+    let report = run(&w, sub).await;
+    assert!(
+        report.stats.created > 0,
+        "{:?} {:?}",
+        report.status,
+        report.error
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // The scope check: with the grant in Entra the app reads every mailbox — red, also on
+    // the dashboard.
+    let person = "anna.schmidt@contoso.example";
+    let bad = check(&w, id, "kein-postfach", person).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("Enter two mailbox addresses"),
+        "{}",
+        bad.body
+    );
+    let p = w.app.db().profile(id).await.expect("profile");
+    assert!(
+        p.scope_result.0.is_none() && p.scope_probe_room.is_none(),
+        "nothing stored"
+    );
+    assert_eq!(
+        check(&w, id, room, person).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(scope(&w, id).await, Some(ScopeResult::Unscoped));
+    let dash = w.admin.get("/").await.body;
+    assert!(dash.contains("can read every mailbox"), "{dash}");
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    // The PowerShell names this app and its service principal (the token's oid).
+    let sp = datapump_sim::service_principal_id(DEFAULT_CLIENT_ID);
+    assert!(
+        page.contains(&format!(
+            "New-ServicePrincipal -AppId {DEFAULT_CLIENT_ID} -ObjectId {sp}"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("New-ManagementRoleAssignment -App"), "{page}");
+
+    // Scoped the recommended way: the Entra grant removed, an RBAC role assignment over the
+    // rooms. The token now carries no Calendars.Read, and the check turns green.
+    grant(&w, &["Place.Read.All"]);
+    set_exchange_scope(&w, Some(&[room, "raum.muenchen@contoso.example"]), 0);
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(
+        check(&w, id, room, person).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(scope(&w, id).await, Some(ScopeResult::Scoped));
+    assert!(
+        !w.admin
+            .get("/")
+            .await
+            .body
+            .contains("can read every mailbox")
+    );
+    let again = run(&w, sub).await;
+    assert_eq!(
+        again.status,
+        datapump::model::RunStatus::Ok,
+        "{:?}",
+        again.error
+    );
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // A scope change applies late (replication): until then the check still says scoped.
+    set_exchange_scope(&w, Some(&["raum.muenchen@contoso.example"]), 3600);
+    check(&w, id, room, person).await;
+    assert_eq!(scope(&w, id).await, Some(ScopeResult::Scoped));
+    {
+        let mut s = w.sim.sim.lock();
+        let app = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+        if let Some((_, at)) = app.exchange.pending.as_mut() {
+            *at = chrono::Utc::now() - chrono::Duration::seconds(1);
+        }
+    }
+    check(&w, id, room, person).await;
+    assert_eq!(scope(&w, id).await, Some(ScopeResult::RoomUnreadable));
+
+    // A wrong secret: its own status and message, and the profile pauses.
+    {
+        let mut s = w.sim.sim.lock();
+        let app = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+        app.secrets = vec![ClientSecret {
+            value: "another-secret-value".into(),
+            expires: chrono::Utc::now() + chrono::Duration::days(30),
+        }];
+    }
+    assert!(w.app.state.tokens.force_refresh(id).await.is_err());
+    assert_eq!(status(&w, id).await, ProfileStatus::SecretInvalid);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("AADSTS7000215"), "{page}");
+}
+
+on_both_backends!(application_profiles, application_profile);
