@@ -569,3 +569,4 @@ scope-rbac-intro = In Exchange Online PowerShell, as an Exchange administrator. 
 scope-policy-title = Application access policy (legacy)
 scope-policy-intro = Only for tenants that already use application access policies; Microsoft says not to create new ones. Replace rooms@contoso.com with a mail-enabled security group of the rooms.
 dashboard-unscoped = Application profiles that can read every mailbox
+scope-room-list-title = Or only the rooms of the room list “{ $name }”

@@ -228,6 +228,16 @@ async fn application_profile(backend: Backend) {
     );
     assert_matches_truth(&w, sub, room, 7, 180).await;
 
+    // With Place.Read.All the rooms' lists are known, and the page offers a scope per list.
+    let refreshed = w.admin.post("/rooms/refresh", &[]).await;
+    assert_eq!(refreshed.status, StatusCode::SEE_OTHER);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(
+        page.contains("Get-DistributionGroup -Identity &#39;Hauptgebäude&#39;")
+            && page.contains("MemberOfGroup -eq"),
+        "{page}"
+    );
+
     // A scope change applies late (replication): until then the check still says scoped.
     set_exchange_scope(&w, Some(&["raum.muenchen@contoso.example"]), 3600);
     check(&w, id, room, person).await;

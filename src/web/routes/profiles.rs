@@ -138,6 +138,23 @@ impl ProfileView {
         )
     }
 
+    /// The same role assignment scoped to one room list (an Exchange distribution group of
+    /// rooms) instead of every room mailbox: a management scope over its members.
+    pub fn room_list_powershell(&self, list: &str) -> String {
+        let sp = self
+            .p
+            .account_id
+            .as_deref()
+            .unwrap_or("<Object ID of the enterprise application>");
+        let group = powershell_quoted(list);
+        let scope = powershell_quoted(&format!("Datapump {list} ({})", self.p.name));
+        format!(
+            "$list = Get-DistributionGroup -Identity {group}\n\
+             New-ManagementScope -Name {scope} -RecipientRestrictionFilter \"MemberOfGroup -eq '$($list.DistinguishedName)'\"\n\
+             New-ManagementRoleAssignment -App {sp} -Role \"Application Calendars.Read\" -CustomResourceScope {scope}"
+        )
+    }
+
     /// The legacy form, for tenants that already limit apps with application access policies
     /// (Microsoft says not to create new ones): a mail-enabled security group of the rooms.
     pub fn access_policy_powershell(&self) -> String {
@@ -387,6 +404,8 @@ pub struct ShowTemplate {
     scope_error: Option<&'static str>,
     scope_room: String,
     scope_outside: String,
+    /// Application profiles: the room lists of their subscribed rooms (from the directory).
+    room_lists: Vec<String>,
 }
 
 async fn pending_for(session: &Session, id: i64) -> WebResult<bool> {
@@ -408,6 +427,28 @@ async fn show_page(
     let result = result.filter(|r| r.profile_id == id);
     let pending = pending_for(session, id).await?;
     let origins = login_origin(&profile);
+    let room_lists = if profile.kind == ProfileKind::Application {
+        let mine: std::collections::HashSet<i64> = state
+            .db
+            .list_subscriptions(Some(id))
+            .await?
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        let mut lists: Vec<String> = state
+            .db
+            .list_rooms()
+            .await?
+            .into_iter()
+            .filter(|r| mine.contains(&r.subscription_id))
+            .filter_map(|r| r.room_list)
+            .collect();
+        lists.sort();
+        lists.dedup();
+        lists
+    } else {
+        Vec::new()
+    };
     let (scope_room, scope_outside) = match &scope_form {
         Some(f) => (f.room.clone(), f.outside.clone()),
         None => (
@@ -426,6 +467,7 @@ async fn show_page(
             scope_error: scope_form.and_then(|f| f.error),
             scope_room,
             scope_outside,
+            room_lists,
         },
     )?;
     response.extensions_mut().insert(ExtraFormAction(origins));
