@@ -570,3 +570,4 @@ scope-policy-title = Anwendungszugriffsrichtlinie (veraltet)
 scope-policy-intro = Nur für Mandanten, die bereits Anwendungszugriffsrichtlinien verwenden; Microsoft rät, keine neuen anzulegen. Ersetzen Sie rooms@contoso.com durch eine E-Mail-aktivierte Sicherheitsgruppe der Räume.
 dashboard-unscoped = Anwendungsprofile, die jedes Postfach lesen können
 scope-room-list-title = Oder nur die Räume der Raumliste „{ $name }“
+kind-delegated-short = delegiertes Konto

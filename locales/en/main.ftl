@@ -570,3 +570,4 @@ scope-policy-title = Application access policy (legacy)
 scope-policy-intro = Only for tenants that already use application access policies; Microsoft says not to create new ones. Replace rooms@contoso.com with a mail-enabled security group of the rooms.
 dashboard-unscoped = Application profiles that can read every mailbox
 scope-room-list-title = Or only the rooms of the room list “{ $name }”
+kind-delegated-short = delegated account

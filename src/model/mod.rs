@@ -26,6 +26,18 @@ pub struct UnknownValue {
 
 /// An enum stored as text: `as_str` gives the stored form, `TryFrom<String>` (what
 /// `#[sqlx(try_from = "String")]` uses) and `FromStr` refuse anything else.
+/// An optional stored enum (a nullable column); a value that is not one of the enum's is an
+/// error, not `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Optional<T>(pub Option<T>);
+
+impl<T: std::str::FromStr<Err = UnknownValue>> TryFrom<Option<String>> for Optional<T> {
+    type Error = UnknownValue;
+    fn try_from(v: Option<String>) -> Result<Self, UnknownValue> {
+        v.map(|s| s.parse()).transpose().map(Optional)
+    }
+}
+
 macro_rules! stored_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident as $what:literal {
         $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?

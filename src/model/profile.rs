@@ -73,6 +73,14 @@ impl ProfileKind {
             Self::Application => "kind-application",
         }
     }
+
+    /// For tables: a word or two.
+    pub fn short_key(self) -> &'static str {
+        match self {
+            Self::Delegated => "kind-delegated-short",
+            Self::Application => "kind-application-short",
+        }
+    }
 }
 
 stored_enum! {

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Db, Result, StoreError};
 use crate::crypto::SecretKey;
 use crate::crypto::context::{self, ProfileColumn};
-use crate::model::{Cloud, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult};
+use crate::model::{Cloud, Optional, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult};
 
 macro_rules! profile_columns {
     () => {
@@ -64,20 +64,9 @@ pub struct Profile {
     pub scope_probe_room: Option<String>,
     pub scope_probe_outside: Option<String>,
     #[sqlx(try_from = "Option<String>")]
-    pub scope_result: OptScope,
+    pub scope_result: Optional<ScopeResult>,
     pub scope_detail: Option<String>,
     pub scope_checked_at: Option<DateTime<Utc>>,
-}
-
-/// A stored scope result, if any; an unknown value is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptScope(pub Option<ScopeResult>);
-
-impl TryFrom<Option<String>> for OptScope {
-    type Error = crate::model::UnknownValue;
-    fn try_from(v: Option<String>) -> std::result::Result<Self, Self::Error> {
-        v.map(|s| s.parse()).transpose().map(OptScope)
-    }
 }
 
 impl Profile {

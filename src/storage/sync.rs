@@ -97,6 +97,9 @@ pub struct SyncRun {
     pub throttle_waits: i64,
     pub waited_ms: i64,
     pub error: Option<String>,
+    /// The kind of profile the run read through.
+    #[sqlx(try_from = "Option<String>")]
+    pub profile_kind: crate::model::Optional<crate::model::ProfileKind>,
 }
 
 /// Counters of a run so far.
@@ -366,7 +369,9 @@ impl Db {
     }
 
     pub async fn start_run(&self, subscription_id: i64, kind: RunKind, owner: &str) -> Result<i64> {
-        let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner, profile_kind) \
+                   VALUES ($1, $2, $3, $4, $5, (SELECT p.kind FROM subscriptions s JOIN profiles p ON p.id = s.profile_id \
+                   WHERE s.id = $1)) RETURNING id";
         let id: i64 = dispatch!(self, pool => {
             sqlx::query_scalar(sql).bind(subscription_id).bind(kind.as_str()).bind(RunStatus::Running.as_str())
                 .bind(Utc::now()).bind(owner).fetch_one(pool).await?
@@ -451,7 +456,7 @@ impl Db {
 
     pub async fn runs_of(&self, id: i64, limit: i64) -> Result<Vec<SyncRun>> {
         let sql = "SELECT id, subscription_id, kind, status, started_at, finished_at, pages, created, updated, deleted, \
-                   requests, throttle_waits, waited_ms, error FROM sync_runs WHERE subscription_id = $1 \
+                   requests, throttle_waits, waited_ms, error, profile_kind FROM sync_runs WHERE subscription_id = $1 \
                    ORDER BY started_at DESC, id DESC LIMIT $2";
         let rows = dispatch!(self, pool => sqlx::query_as::<_, SyncRun>(sql).bind(id).bind(limit).fetch_all(pool).await?);
         Ok(rows)

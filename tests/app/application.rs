@@ -2,7 +2,7 @@
 //! need, the roles their token carries and the fix named when one is missing, a room imported
 //! end to end, and a wrong secret with its own message.
 
-use datapump::model::ScopeResult;
+use datapump::model::{ProfileKind, ScopeResult};
 use datapump::profiles::ProfileStatus;
 use datapump_sim::model::TENANT_ID;
 use datapump_sim::state::{
@@ -227,6 +227,14 @@ async fn application_profile(backend: Backend) {
         again.error
     );
     assert_matches_truth(&w, sub, room, 7, 180).await;
+    // Runs say which kind of profile they read through.
+    let runs = w.app.db().runs_of(sub, 10).await.expect("runs");
+    assert!(
+        runs.iter()
+            .all(|r| r.profile_kind.0 == Some(ProfileKind::Application))
+    );
+    let shown = w.admin.get(&format!("/subscriptions/{sub}")).await.body;
+    assert!(shown.contains("application, no account"), "{shown}");
 
     // With Place.Read.All the rooms' lists are known, and the page offers a scope per list.
     let refreshed = w.admin.post("/rooms/refresh", &[]).await;
