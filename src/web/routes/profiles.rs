@@ -111,24 +111,32 @@ impl ProfileView {
         self.p.scope_result.0
     }
 
+    /// The app's service principal as its token named it, or what to look up in Entra.
+    fn service_principal(&self) -> &str {
+        self.p
+            .account_id
+            .as_deref()
+            .unwrap_or("<Object ID of the enterprise application>")
+    }
+
+    /// The room of the last scope check, or an example address.
+    fn probe_room(&self) -> &str {
+        self.p
+            .scope_probe_room
+            .as_deref()
+            .unwrap_or("room@contoso.com")
+    }
+
     /// Exchange Online PowerShell for RBAC for Applications (Microsoft: "Role Based Access
     /// Control for Applications in Exchange Online"), filled in with this profile's ids: the
     /// service principal, a management scope over the room mailboxes, the role assignment,
     /// and Microsoft's own test.
     pub fn rbac_powershell(&self) -> String {
         let app = &self.p.client_id;
-        let sp = self
-            .p
-            .account_id
-            .as_deref()
-            .unwrap_or("<Object ID of the enterprise application>");
+        let sp = self.service_principal();
         let name = powershell_quoted(&format!("Datapump {}", self.p.name));
         let scope = powershell_quoted(&format!("Datapump rooms ({})", self.p.name));
-        let room = self
-            .p
-            .scope_probe_room
-            .as_deref()
-            .unwrap_or("room@contoso.com");
+        let room = self.probe_room();
         format!(
             "Connect-ExchangeOnline\n\
              New-ServicePrincipal -AppId {app} -ObjectId {sp} -DisplayName {name}\n\
@@ -141,11 +149,7 @@ impl ProfileView {
     /// The same role assignment scoped to one room list (an Exchange distribution group of
     /// rooms) instead of every room mailbox: a management scope over its members.
     pub fn room_list_powershell(&self, list: &str) -> String {
-        let sp = self
-            .p
-            .account_id
-            .as_deref()
-            .unwrap_or("<Object ID of the enterprise application>");
+        let sp = self.service_principal();
         let group = powershell_quoted(list);
         let scope = powershell_quoted(&format!("Datapump {list} ({})", self.p.name));
         format!(
@@ -159,11 +163,7 @@ impl ProfileView {
     /// (Microsoft says not to create new ones): a mail-enabled security group of the rooms.
     pub fn access_policy_powershell(&self) -> String {
         let app = &self.p.client_id;
-        let room = self
-            .p
-            .scope_probe_room
-            .as_deref()
-            .unwrap_or("room@contoso.com");
+        let room = self.probe_room();
         format!(
             "Connect-ExchangeOnline\n\
              New-ApplicationAccessPolicy -AppId {app} -PolicyScopeGroupId rooms@contoso.com -AccessRight RestrictAccess -Description \"Datapump: room calendars only\"\n\
