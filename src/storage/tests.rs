@@ -93,45 +93,7 @@ async fn feed_numbers_follow_commit_order() {
     use crate::model::ChangeOp;
     let dir = tempfile::tempdir().expect("dir");
     for TestDb { db, schema } in databases(dir.path()).await {
-        let settings = ProfileSettings {
-            kind: crate::model::ProfileKind::Delegated,
-            name: "Zentrale".into(),
-            tenant: "common".into(),
-            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
-            secret_expires_on: Utc::now().date_naive(),
-            cloud: Cloud::Global,
-            login_base: "https://login.microsoftonline.com".into(),
-            graph_base: "https://graph.microsoft.com".into(),
-            redirect_uri: None,
-            notes: String::new(),
-        };
-        let p = db
-            .create_profile(&settings, "u-1", "sealed")
-            .await
-            .expect("profile");
-        let sub = db
-            .create_subscription(&crate::storage::subscriptions::NewSubscription {
-                profile_id: p.id,
-                source: crate::model::SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: "raum@contoso.example",
-                mailbox_name: "Raum",
-                calendar_id: "AAMk",
-                calendar_name: "Kalender",
-                settings: &crate::storage::subscriptions::SubscriptionSettings {
-                    display_name: "Raum".into(),
-                    days_back: 7,
-                    days_ahead: 30,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: crate::model::StoredFields::default(),
-                    retention_days: None,
-                },
-                created_by: "test",
-            })
-            .await
-            .expect("subscription");
+        let sub = room_subscription(&db).await;
         let insert = "INSERT INTO events (subscription_id, graph_id, event_type, subject, start_utc, end_utc, \
                       first_imported_at, updated_at, attendees) VALUES ($1, $2, 'singleInstance', $2, $3, $3, $3, $3, \
                       '[{\"name\":\"Gast\",\"address\":\"gast@fabrikam.example\",\"type\":\"required\"}]')";
@@ -246,6 +208,131 @@ async fn feed_numbers_follow_commit_order() {
         );
         assert_eq!(db.feed_pruned_through().await.expect("mark"), all[3].seq);
         assert!(db.changes_since(0, 100).await.expect("feed").is_empty());
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}
+
+/// A delegated profile with one room subscription (`raum@contoso.example`); its id.
+async fn room_subscription(db: &crate::storage::Db) -> i64 {
+    let settings = ProfileSettings {
+        kind: crate::model::ProfileKind::Delegated,
+        name: "Zentrale".into(),
+        tenant: "common".into(),
+        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+        secret_expires_on: Utc::now().date_naive(),
+        cloud: Cloud::Global,
+        login_base: "https://login.microsoftonline.com".into(),
+        graph_base: "https://graph.microsoft.com".into(),
+        redirect_uri: None,
+        notes: String::new(),
+    };
+    let p = db
+        .create_profile(&settings, "u-1", "sealed")
+        .await
+        .expect("profile");
+    db.create_subscription(&crate::storage::subscriptions::NewSubscription {
+        profile_id: p.id,
+        source: crate::model::SubscriptionSource::Mailbox,
+        mailbox_id: None,
+        mailbox_address: "raum@contoso.example",
+        mailbox_name: "Raum",
+        calendar_id: "AAMk",
+        calendar_name: "Kalender",
+        settings: &crate::storage::subscriptions::SubscriptionSettings {
+            display_name: "Raum".into(),
+            days_back: 7,
+            days_ahead: 30,
+            interval_minutes: 5,
+            enabled: true,
+            mask_private: false,
+            fields: crate::model::StoredFields::default(),
+            retention_days: None,
+        },
+        created_by: "test",
+    })
+    .await
+    .expect("subscription")
+}
+
+/// The attendee rows the triggers derive from `events.attendees`, on both databases: the
+/// domain lower-cased after the '@' (none without one), resources as rooms, the subscribed
+/// mailbox's domain internal, everything else (also no address) external; rewritten when the
+/// JSON changes, gone when it goes.
+#[tokio::test]
+async fn attendee_rows_follow_the_json() {
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sub = room_subscription(&db).await;
+        db.refresh_internal_domains().await.expect("domains");
+        let attendees = r#"[{"name":"Gast","address":"Gast@Fabrikam.Example","type":"required","response":"accepted"},
+            {"name":"Kollegin","address":"anna@CONTOSO.example","type":"optional"},
+            {"name":"Raum Berlin","address":"raum.berlin@contoso.example","type":"resource"},
+            {"name":"Ohne Adresse"},
+            {"name":"Kaputt","address":"contoso.example"}]"#;
+        let now = Utc::now();
+        dispatch!(db, pool => {
+            sqlx::query(
+                "INSERT INTO events (subscription_id, graph_id, event_type, subject, start_utc, end_utc, \
+                 first_imported_at, updated_at, attendees) VALUES ($1, 'e1', 'singleInstance', 's', $2, $2, $2, $2, $3)",
+            )
+            .bind(sub).bind(now).bind(attendees).execute(pool).await.expect("insert");
+        });
+        let rows = |db: &crate::storage::Db| {
+            let db = db.clone();
+            async move {
+                let rows: Vec<(
+                    i64,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    String,
+                )> = dispatch!(db, pool => {
+                    sqlx::query_as(
+                        "SELECT position, name, domain, type, response, kind FROM event_attendees \
+                         ORDER BY position",
+                    )
+                    .fetch_all(pool).await.expect("rows")
+                });
+                rows.into_iter()
+                    .map(|(p, n, d, t, r, k)| {
+                        format!(
+                            "{p} {} {} {} {} {k}",
+                            n.unwrap_or_default(),
+                            d.unwrap_or_else(|| "-".into()),
+                            t.unwrap_or_else(|| "-".into()),
+                            r.unwrap_or_else(|| "-".into())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            rows(&db).await,
+            [
+                "0 Gast fabrikam.example required accepted external",
+                "1 Kollegin contoso.example optional - internal",
+                "2 Raum Berlin contoso.example resource - room",
+                "3 Ohne Adresse - - - external",
+                "4 Kaputt - - - external",
+            ]
+        );
+        dispatch!(db, pool => {
+            sqlx::query("UPDATE events SET attendees = $1 WHERE graph_id = 'e1'")
+                .bind(r#"[{"name":"Neu","address":"neu@contoso.example","type":"required"}]"#)
+                .execute(pool).await.expect("update");
+        });
+        assert_eq!(
+            rows(&db).await,
+            ["0 Neu contoso.example required - internal"]
+        );
+        dispatch!(db, pool => {
+            sqlx::query("UPDATE events SET attendees = NULL WHERE graph_id = 'e1'")
+                .execute(pool).await.expect("update");
+        });
+        assert!(rows(&db).await.is_empty());
         if let Some(s) = schema {
             s.drop().await;
         }
