@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::Duration;
-use serde_json::json;
+use chrono::{DateTime, Duration};
+use serde_json::{Value, json};
 use sha2::Digest;
 
 use super::Sim;
@@ -756,10 +756,17 @@ pub async fn token(
             None,
         );
     };
-    let Some(secret) = form_value(&form, "client_secret")
+    let assertion = form_value(&form, "client_assertion");
+    if let Some(assertion) = assertion {
+        let audience = format!("{base}/{tenant}/oauth2/v2.0/token");
+        if let Some(refused) = verify_assertion(&mut s, &app, &audience, &form, assertion) {
+            return refused;
+        }
+    }
+    let secret = form_value(&form, "client_secret")
         .map(String::from)
-        .or_else(|| basic.as_ref().map(|b| b.1.clone()))
-    else {
+        .or_else(|| basic.as_ref().map(|b| b.1.clone()));
+    let Some(secret) = secret.or_else(|| assertion.map(|_| String::new())) else {
         return aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -770,6 +777,7 @@ pub async fn token(
     };
     let now = s.now();
     match app.secrets.iter().find(|c| c.value == secret) {
+        _ if assertion.is_some() => {}
         None => {
             return aad_error(
                 StatusCode::UNAUTHORIZED,
@@ -807,6 +815,179 @@ pub async fn token(
         ),
         None => missing_parameter("grant_type"),
     }
+}
+
+/// Checks a client assertion as Microsoft's "certificate credentials" page describes it: a
+/// JWT signed with the key of a certificate registered on the app, PS256 with `x5t#S256` (the
+/// current page) or RS256 with `x5t` (the earlier one), `aud` = the token endpoint the request
+/// went to, `iss` = `sub` = the client id, within `nbf`..`exp`, each `jti` taken once. The
+/// refusal, if any.
+fn verify_assertion(
+    s: &mut SimState,
+    app: &super::state::App,
+    audience: &str,
+    form: &HashMap<String, String>,
+    assertion: &str,
+) -> Option<Response> {
+    use rsa::signature::Verifier;
+    let client_id = &app.client_id;
+    let invalid = |code: u32, message: &str| {
+        aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            code,
+            message,
+            None,
+        )
+    };
+    // RFC 7523 §2.2: the type says what the assertion is.
+    if form_value(form, "client_assertion_type")
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Some(aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_assertion_type'.",
+            None,
+        ));
+    }
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let decode = |p: &str| -> Option<Value> {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
+    };
+    let (Some(header), Some(claims), Some(signature)) = (
+        parts.first().and_then(|p| decode(p)),
+        parts.get(1).and_then(|p| decode(p)),
+        parts.get(2).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()),
+    ) else {
+        // Observed (MSAL.NET #124): "AADSTS50027: Invalid JWT token." for what is no JWT.
+        return Some(invalid(50027, "Invalid JWT token. Token format not valid."));
+    };
+    if parts.len() != 3 {
+        return Some(invalid(50027, "Invalid JWT token. Token format not valid."));
+    }
+    let alg = header["alg"].as_str().unwrap_or_default();
+    let (thumbprint, by_sha256) = match (header["x5t#S256"].as_str(), header["x5t"].as_str()) {
+        (Some(t), _) => (t, true),
+        (None, Some(t)) => (t, false),
+        // Observed (MSAL.NET #124): "AADSTS50027: Invalid JWT token. No certificate
+        // thumbprint specified in token header."
+        (None, None) => {
+            return Some(invalid(
+                50027,
+                "Invalid JWT token. No certificate thumbprint specified in token header.",
+            ));
+        }
+    };
+    let thumb = URL_SAFE_NO_PAD.decode(thumbprint).unwrap_or_default();
+    let key = app.certificates.iter().find(|k| {
+        if by_sha256 {
+            k.sha256 == thumb
+        } else {
+            k.sha1 == thumb
+        }
+    });
+    let shown = hex::encode_upper(&thumb);
+    // Observed (AzureAD/microsoft-authentication-library-for-js#3741, azure-sdk-for-net
+    // #29007): AADSTS700027 with the reason "The key was not found." and the thumbprint.
+    let Some(key) = key else {
+        return Some(invalid(
+            700027,
+            &format!(
+                "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'.]"
+            ),
+        ));
+    };
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let valid = match alg {
+        "PS256" => rsa::pss::Signature::try_from(signature.as_slice()).is_ok_and(|sig| {
+            rsa::pss::VerifyingKey::<sha2::Sha256>::new(key.public_key.clone())
+                .verify(signed.as_bytes(), &sig)
+                .is_ok()
+        }),
+        "RS256" => rsa::pkcs1v15::Signature::try_from(signature.as_slice()).is_ok_and(|sig| {
+            rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.public_key.clone())
+                .verify(signed.as_bytes(), &sig)
+                .is_ok()
+        }),
+        _ => false,
+    };
+    // Observed (Azure/azure-sdk-for-java#25109, msgraph-sdk-php#1585): the key found, the
+    // signature not matching it.
+    if !valid {
+        return Some(invalid(
+            700027,
+            &format!(
+                "Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{shown}', Found key 'Start={}, End={}']",
+                key.start.format("%m/%d/%Y %H:%M:%S"),
+                key.end.format("%m/%d/%Y %H:%M:%S")
+            ),
+        ));
+    }
+    let now = s.now();
+    // Inferred: the code from AzureAD/microsoft-identity-web#2840 ("Process error
+    // AADSTS1000502 - expired certificate"); the wording is ours.
+    if key.end <= now || key.start > now {
+        return Some(invalid(
+            1000502,
+            &format!(
+                "The certificate used to sign the client assertion is outside its validity period (Start={}, End={}).",
+                key.start.format("%m/%d/%Y %H:%M:%S"),
+                key.end.format("%m/%d/%Y %H:%M:%S")
+            ),
+        ));
+    }
+    // Observed (azure-activedirectory-library-for-python#79): "AADSTS50012: Client assertion
+    // audience claim does not match Realm issuer."
+    if claims["aud"].as_str() != Some(audience) {
+        return Some(invalid(
+            50012,
+            "Client assertion audience claim does not match Realm issuer.",
+        ));
+    }
+    if claims["iss"].as_str() != Some(client_id.as_str())
+        || claims["sub"].as_str() != Some(client_id.as_str())
+    {
+        // Inferred code: the issuer and subject must be the client id (the page's table).
+        return Some(invalid(
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ));
+    }
+    // Observed (MSAL.NET #4951, MSAL Java #984): the message names the times.
+    let nbf = claims["nbf"].as_i64().unwrap_or(0);
+    let exp = claims["exp"].as_i64();
+    let at = |t: i64| {
+        DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6f0Z").to_string())
+            .unwrap_or_default()
+    };
+    let Some(exp) = exp.filter(|&e| e > now.timestamp() && nbf <= now.timestamp() + 300) else {
+        return Some(invalid(
+            700024,
+            &format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                now.format("%Y-%m-%dT%H:%M:%S%.6f0Z"),
+                at(nbf),
+                at(exp.unwrap_or(0))
+            ),
+        ));
+    };
+    // Inferred (RFC 7523 §3 item 7 lets the server refuse a replayed `jti`; Entra's code for
+    // it is not documented): each assertion is redeemed once.
+    let jti = claims["jti"].as_str().unwrap_or_default().to_string();
+    s.used_assertions.retain(|_, e| *e > now);
+    if jti.is_empty() || s.used_assertions.contains_key(&jti) {
+        return Some(invalid(
+            70002,
+            "Error validating credentials. The client assertion was already used (jti).",
+        ));
+    }
+    if let Some(until) = DateTime::from_timestamp(exp, 0) {
+        s.used_assertions.insert(jti, until);
+    }
+    None
 }
 
 /// The object id of an app's service principal in the simulated tenant: a GUID derived from

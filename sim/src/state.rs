@@ -112,11 +112,57 @@ pub struct ClientSecret {
     pub expires: DateTime<Utc>,
 }
 
+/// A certificate uploaded to the app registration ("Certificates & secrets"; Graph's
+/// `keyCredentials`): Entra keeps its public key and thumbprints, and its validity as the
+/// credential's `startDateTime`/`endDateTime`.
+#[derive(Debug, Clone)]
+pub struct KeyCredential {
+    pub public_key: rsa::PublicKey,
+    /// SHA-1 of the DER (the `x5t` of RS256 assertions; upper-case hex in error messages).
+    pub sha1: Vec<u8>,
+    /// SHA-256 of the DER (the `x5t#S256` of PS256 assertions).
+    pub sha256: Vec<u8>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl KeyCredential {
+    /// Reads a PEM certificate as the admin center's upload does; its validity becomes the
+    /// credential's.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        use rsa::pkcs8::DecodePublicKey;
+        use sha2::Digest;
+        use x509_cert::der::{DecodePem, Encode};
+        let cert = x509_cert::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
+        let der = cert.to_der().map_err(|e| e.to_string())?;
+        let spki = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| e.to_string())?;
+        let public_key = rsa::PublicKey::from_public_key_der(&spki).map_err(|e| e.to_string())?;
+        let time = |t: x509_cert::time::Time| {
+            DateTime::from_timestamp(t.to_unix_duration().as_secs() as i64, 0)
+                .ok_or_else(|| "validity out of range".to_string())
+        };
+        let validity = cert.tbs_certificate().validity();
+        Ok(Self {
+            public_key,
+            sha1: sha1::Sha1::digest(&der).to_vec(),
+            sha256: sha2::Sha256::digest(&der).to_vec(),
+            start: time(validity.not_before)?,
+            end: time(validity.not_after)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub client_id: String,
     pub display_name: String,
     pub secrets: Vec<ClientSecret>,
+    /// Certificates for client assertions.
+    pub certificates: Vec<KeyCredential>,
     pub redirect_uris: Vec<String>,
     pub permissions: BTreeSet<String>,
     pub admin_consent: bool,
@@ -245,6 +291,8 @@ pub struct SimState {
     pub codes: HashMap<String, AuthCode>,
     pub refresh_tokens: HashMap<String, RefreshToken>,
     pub access_tokens: HashMap<String, AccessToken>,
+    /// The `jti`s of client assertions already redeemed, with their `exp`: each is taken once.
+    pub used_assertions: HashMap<String, DateTime<Utc>>,
     pub delta: DeltaStore,
     pub faults: Vec<FaultRule>,
     pub counters: Counters,

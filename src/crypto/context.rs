@@ -8,6 +8,8 @@ pub enum ProfileColumn {
     ClientSecret,
     RefreshToken,
     AccessToken,
+    /// The private key of a certificate credential, in the column a secret would take.
+    PrivateKey,
 }
 
 impl ProfileColumn {
@@ -16,6 +18,7 @@ impl ProfileColumn {
             Self::ClientSecret => "client_secret",
             Self::RefreshToken => "refresh_token",
             Self::AccessToken => "access_token",
+            Self::PrivateKey => "private_key",
         }
     }
 }
@@ -60,6 +63,10 @@ mod tests {
         assert_eq!(
             profile(ProfileColumn::AccessToken, "u"),
             "profiles:access_token:u"
+        );
+        assert_eq!(
+            profile(ProfileColumn::PrivateKey, "u"),
+            "profiles:private_key:u"
         );
         assert_eq!(oauth_verifier("h"), "oauth_transactions:verifier:h");
         assert_eq!(webhook_secret(7), "webhooks:secret:7");

@@ -6,6 +6,7 @@
 //! `dp1:<key id>:<base64(nonce || ciphertext)>`; the key id lets `rotate-key` and the start-up
 //! check tell which key sealed a value.
 
+pub mod certificate;
 pub mod context;
 
 use std::fs::OpenOptions;

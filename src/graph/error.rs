@@ -90,6 +90,11 @@ impl TokenError {
             return FailureClass::ConsentMissing;
         }
         match e.error.as_str() {
+            // A client assertion Datapump built wrong or at the wrong time (clock), not a
+            // credential to replace: audience, issuer, format, time range.
+            "invalid_client" if [50012, 50027, 700021, 700024].into_iter().any(|c| e.has(c)) => {
+                FailureClass::Configuration
+            }
             "invalid_client" if e.has(50011) || (e.has(70002) && !e.has(7000215)) => {
                 FailureClass::Configuration
             }
@@ -233,6 +238,11 @@ mod tests {
             ("invalid_client", 7000215, None, ReplaceSecret),
             ("invalid_client", 7000222, None, ReplaceSecret),
             ("invalid_client", 7000218, None, ReplaceSecret),
+            // Certificates: not registered or wrong signature, expired: a new credential.
+            ("invalid_client", 700027, None, ReplaceSecret),
+            ("invalid_client", 1000502, None, ReplaceSecret),
+            ("invalid_client", 700024, None, Configuration),
+            ("invalid_client", 50012, None, Configuration),
             ("unauthorized_client", 700016, None, AppNotFound),
             (
                 "invalid_grant",

@@ -127,19 +127,20 @@ fn aad_client(endpoints: &Endpoints, app: &AppCredentials<'_>) -> Result<AadClie
     let bad = |what: &str, e: oauth2::url::ParseError| {
         TokenError::Unexpected(format!("invalid {what}: {e}"))
     };
-    Ok(
-        oauth2::Client::new(ClientId::new(app.client_id.to_string()))
-            .set_client_secret(ClientSecret::new(app.client_secret.to_string()))
-            .set_auth_uri(
-                AuthUrl::new(endpoints.authorize_url()).map_err(|e| bad("authorize URL", e))?,
-            )
-            .set_token_uri(TokenUrl::new(endpoints.token_url()).map_err(|e| bad("token URL", e))?)
-            .set_redirect_uri(
-                RedirectUrl::new(app.redirect_uri.to_string())
-                    .map_err(|e| bad("redirect URI", e))?,
-            )
-            .set_auth_type(AuthType::RequestBody),
-    )
+    let client = oauth2::Client::new(ClientId::new(app.client_id.to_string()));
+    // No secret for a client assertion: then only `client_id` goes into the body.
+    let client = if app.client_secret.is_empty() {
+        client
+    } else {
+        client.set_client_secret(ClientSecret::new(app.client_secret.to_string()))
+    };
+    Ok(client
+        .set_auth_uri(AuthUrl::new(endpoints.authorize_url()).map_err(|e| bad("authorize URL", e))?)
+        .set_token_uri(TokenUrl::new(endpoints.token_url()).map_err(|e| bad("token URL", e))?)
+        .set_redirect_uri(
+            RedirectUrl::new(app.redirect_uri.to_string()).map_err(|e| bad("redirect URI", e))?,
+        )
+        .set_auth_type(AuthType::RequestBody))
 }
 
 /// Scope names as sent: short names resolve to Microsoft Graph in the global cloud; in other
@@ -385,25 +386,46 @@ pub fn default_scope(graph_base: &str) -> String {
     format!("{resource}/.default")
 }
 
+/// How an app authenticates for the client-credentials grant.
+pub enum ClientAuth<'a> {
+    Secret(&'a str),
+    /// A signed client assertion (RFC 7523) for `client_assertion`, with
+    /// `client_assertion_type` `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    Assertion(String),
+}
+
 /// An app-only token by the client-credentials grant: no user, no refresh token; the
 /// application permissions an admin granted are the token's `roles`.
 pub async fn client_credentials(
     client: &super::Client,
     endpoints: &Endpoints,
     client_id: &str,
-    client_secret: &str,
+    auth: ClientAuth<'_>,
 ) -> Result<TokenSet, TokenError> {
     let http = Http(client.http().clone());
     let app = AppCredentials {
         client_id,
-        client_secret,
+        client_secret: match &auth {
+            ClientAuth::Secret(s) => s,
+            ClientAuth::Assertion(_) => "",
+        },
         // Not sent with this grant; the oauth2 client type wants one.
         redirect_uri: "http://localhost",
     };
     let client = aad_client(endpoints, &app)?;
-    client
+    let request = client
         .exchange_client_credentials()
-        .add_scope(Scope::new(default_scope(&endpoints.graph_base)))
+        .add_scope(Scope::new(default_scope(&endpoints.graph_base)));
+    let request = match &auth {
+        ClientAuth::Secret(_) => request,
+        ClientAuth::Assertion(jwt) => request
+            .add_extra_param(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .add_extra_param("client_assertion", jwt.clone()),
+    };
+    request
         .request_async(&http)
         .await
         .map(token_set)

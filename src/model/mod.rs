@@ -9,7 +9,8 @@ pub mod subscription;
 
 pub use self::change::ChangeOp;
 pub use self::profile::{
-    CONSUMERS_TENANT_ID, Cloud, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult,
+    CONSUMERS_TENANT_ID, Cloud, CredentialKind, ProfileKind, ProfileSettings, ProfileStatus,
+    ScopeResult,
 };
 pub use self::run::{RunKind, RunStatus};
 pub use self::subscription::{

@@ -84,6 +84,16 @@ impl ProfileKind {
 }
 
 stored_enum! {
+    /// How an application profile proves itself to the identity platform. Delegated profiles
+    /// always use a client secret.
+    pub enum CredentialKind as "credential kind" {
+        Secret = "secret",
+        /// An X.509 certificate: its private key signs a client assertion (RFC 7523).
+        Certificate = "certificate",
+    }
+}
+
+stored_enum! {
     /// What the last scope check of an application profile found.
     pub enum ScopeResult as "scope result" {
         /// The room was read and the mailbox outside the scope was refused.

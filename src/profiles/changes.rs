@@ -2,7 +2,7 @@
 //! storage layer only writes what it is told, fenced against concurrent changes).
 
 use super::{ProfileSettings, ProfileStatus, registration_changed};
-use crate::storage::profiles::Profile;
+use crate::storage::profiles::{Profile, StoredCredential};
 use crate::storage::{Db, StoreError};
 
 /// Saves edited settings read at `version` (`Conflict` when someone saved in between). Moving
@@ -21,21 +21,21 @@ pub async fn save_settings(
     db.update_profile(before.id, s, version, reset).await
 }
 
-/// Stores a new (sealed) client secret. The status follows
+/// Stores a new (sealed) credential: a client secret or a certificate. The status follows
 /// [`ProfileStatus::after_new_secret`]; the token service may change the status at the same
 /// moment, so the change is made against the status it was computed from, and computed again
 /// when that moved.
-pub async fn replace_secret(
+pub async fn replace_credential(
     db: &Db,
     id: i64,
-    secret_enc: &str,
+    credential: StoredCredential<'_>,
     expires_on: chrono::NaiveDate,
 ) -> Result<Profile, StoreError> {
     for _ in 0..5 {
         let p = db.profile(id).await?;
         let to = p.status.after_new_secret(p.is_authorized());
         match db
-            .replace_secret(id, secret_enc, expires_on, (p.status, p.token_version), to)
+            .replace_credential(id, credential, expires_on, (p.status, p.token_version), to)
             .await
         {
             Err(StoreError::Conflict) => continue,

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use crate::graph::{Endpoints, FailureClass};
 use crate::storage::profiles::Profile;
 
-pub use crate::model::{Cloud, ProfileKind, ProfileSettings, ProfileStatus};
+pub use crate::model::{Cloud, CredentialKind, ProfileKind, ProfileSettings, ProfileStatus};
 
 /// The status a failure of the identity platform puts the profile in; `None` for transient
 /// failures, which are retried with backoff and keep the status.
@@ -88,6 +88,9 @@ pub struct ProfileInput {
     pub tenant: String,
     #[serde(default)]
     pub client_id: String,
+    /// `secret` (default) or `certificate` (application profiles; Datapump generates it).
+    #[serde(default)]
+    pub credential: String,
     #[serde(default)]
     pub client_secret: String,
     #[serde(default)]
@@ -103,6 +106,16 @@ pub struct ProfileInput {
     #[serde(default)]
     pub notes: String,
     pub version: Option<i64>,
+}
+
+impl ProfileInput {
+    /// The credential the form asks for; `None` for a value the form does not offer.
+    pub fn credential_kind(&self) -> Option<CredentialKind> {
+        match self.credential.trim() {
+            "" => Some(CredentialKind::Secret),
+            c => c.parse().ok(),
+        }
+    }
 }
 
 pub fn is_guid(s: &str) -> bool {
@@ -207,7 +220,13 @@ pub fn validate(
     if !is_guid(&client_id) {
         v.errors.push(("client_id", "profile-client-id-invalid"));
     }
-    if secret_required {
+    let credential = input.credential_kind();
+    if credential.is_none()
+        || (credential == Some(CredentialKind::Certificate) && kind != ProfileKind::Application)
+    {
+        v.errors.push(("credential", "profile-credential-invalid"));
+    }
+    if secret_required && credential == Some(CredentialKind::Secret) {
         check_secret(&input.client_secret, &mut v);
     }
     let expires = if input.secret_expires_on.trim().is_empty() {

@@ -17,10 +17,11 @@ use rand::Rng;
 
 use super::ProfileStatus;
 use crate::crypto::SecretKey;
+use crate::crypto::certificate::CertificateCredential;
 use crate::crypto::context::{self, ProfileColumn};
-use crate::graph::oauth::{self, AppCredentials, TokenSet};
+use crate::graph::oauth::{self, AppCredentials, ClientAuth, TokenSet};
 use crate::graph::{Endpoints, TokenError};
-use crate::model::ProfileKind;
+use crate::model::{CredentialKind, ProfileKind};
 use crate::storage::audit::AuditRecord;
 use crate::storage::profiles::{Authorization, Profile, SealedTokens};
 use crate::storage::{Db, StoreError};
@@ -68,6 +69,8 @@ pub enum TokenFailure {
     Refresh(TokenError),
     #[error("stored secret unreadable: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("stored certificate unusable: {0}")]
+    Certificate(#[from] crate::crypto::certificate::CertificateError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -161,6 +164,21 @@ impl TokenService {
     /// The client credentials of a profile, decrypted for one call.
     pub fn client_secret(&self, p: &Profile) -> Result<String, crate::crypto::CryptoError> {
         self.open(ProfileColumn::ClientSecret, &p.uuid, &p.client_secret_enc)
+    }
+
+    /// The certificate credential of a profile, its private key opened for one call.
+    pub fn certificate(&self, p: &Profile) -> Result<CertificateCredential, TokenFailure> {
+        let key = zeroize::Zeroizing::new(self.open(
+            ProfileColumn::PrivateKey,
+            &p.uuid,
+            &p.client_secret_enc,
+        )?);
+        let der = p
+            .certificate
+            .as_deref()
+            .and_then(crate::crypto::certificate::decode_der)
+            .ok_or(crate::crypto::certificate::CertificateError::NoCertificate)?;
+        Ok(CertificateCredential::from_stored(&key, &der)?)
     }
 
     /// Stores a new authorization (tokens from the code flow, the account) and drops the token
@@ -405,9 +423,22 @@ impl TokenService {
     /// in RBAC for Applications are additive; the Entra grant is the unscoped one). Whether the
     /// app can read a mailbox is proven by reading it, not by the token.
     async fn app_token_locked(&self, p: Profile) -> Result<AccessToken, TokenFailure> {
-        let secret = self.client_secret(&p)?;
         let endpoints = Endpoints::from(&p);
-        match oauth::client_credentials(&self.client, &endpoints, &p.client_id, &secret).await {
+        let secret;
+        let auth = match p.credential {
+            CredentialKind::Secret => {
+                secret = zeroize::Zeroizing::new(self.client_secret(&p)?);
+                ClientAuth::Secret(&secret)
+            }
+            CredentialKind::Certificate => {
+                ClientAuth::Assertion(self.certificate(&p)?.client_assertion(
+                    &p.client_id,
+                    &endpoints.token_url(),
+                    Utc::now(),
+                )?)
+            }
+        };
+        match oauth::client_credentials(&self.client, &endpoints, &p.client_id, auth).await {
             Ok(mut tokens) => {
                 match oauth::app_claims(&tokens.access_token) {
                     // Stored also when empty: "no roles" is worth showing.

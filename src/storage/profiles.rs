@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Db, Result, StoreError};
 use crate::crypto::SecretKey;
 use crate::crypto::context::{self, ProfileColumn};
-use crate::model::{Cloud, Optional, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult};
+use crate::model::{
+    Cloud, CredentialKind, Optional, ProfileKind, ProfileSettings, ProfileStatus, ScopeResult,
+};
 
 macro_rules! profile_columns {
     () => {
@@ -14,7 +16,8 @@ macro_rules! profile_columns {
          status_at, account_name, account_upn, account_id, account_tenant, granted_scopes, refresh_token_enc, \
          access_token_enc, access_expires_at, token_version, last_refresh_at, transient_failures, \
          next_attempt_at, authorized_at, authorized_by, version, created_at, updated_at, kind, \
-         scope_probe_room, scope_probe_outside, scope_result, scope_detail, scope_checked_at"
+         scope_probe_room, scope_probe_outside, scope_result, scope_detail, scope_checked_at, \
+         credential, certificate"
     };
 }
 
@@ -67,6 +70,29 @@ pub struct Profile {
     pub scope_result: Optional<ScopeResult>,
     pub scope_detail: Option<String>,
     pub scope_checked_at: Option<DateTime<Utc>>,
+    /// What `client_secret_enc` holds: a client secret or a certificate's private key.
+    #[sqlx(try_from = "String")]
+    pub credential: CredentialKind,
+    /// The certificate of a certificate credential (base64 DER; public).
+    pub certificate: Option<String>,
+}
+
+/// A profile's credential as stored: `sealed` under the context its kind names.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredCredential<'a> {
+    pub kind: CredentialKind,
+    pub sealed: &'a str,
+    pub certificate: Option<&'a str>,
+}
+
+impl<'a> StoredCredential<'a> {
+    pub fn secret(sealed: &'a str) -> Self {
+        Self {
+            kind: CredentialKind::Secret,
+            sealed,
+            certificate: None,
+        }
+    }
 }
 
 impl Profile {
@@ -94,7 +120,7 @@ impl Profile {
 }
 
 /// id, uuid and the sealed columns of a profile, for key rotation.
-type SealedRow = (i64, String, String, Option<String>, Option<String>);
+type SealedRow = (i64, String, String, Option<String>, Option<String>, String);
 
 /// Tokens to store after a grant.
 pub struct SealedTokens {
@@ -130,26 +156,39 @@ pub fn name_key(name: &str) -> String {
 }
 
 impl Db {
+    /// Creates a profile with a client secret.
     pub async fn create_profile(
         &self,
         s: &ProfileSettings,
         uuid: &str,
         secret_enc: &str,
     ) -> Result<Profile> {
+        self.create_profile_with(s, uuid, StoredCredential::secret(secret_enc))
+            .await
+    }
+
+    /// Creates a profile with the given credential (its expiry is `s.secret_expires_on`).
+    pub async fn create_profile_with(
+        &self,
+        s: &ProfileSettings,
+        uuid: &str,
+        credential: StoredCredential<'_>,
+    ) -> Result<Profile> {
         let now = Utc::now();
         let sql = concat!(
             "INSERT INTO profiles (uuid, name, name_key, tenant, client_id, client_secret_enc, \
              secret_set_at, secret_expires_on, cloud, login_base, graph_base, redirect_uri, notes, \
-             status, created_at, updated_at, kind) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7, $15) RETURNING ",
+             status, created_at, updated_at, kind, credential, certificate) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7, $15, $16, $17) RETURNING ",
             profile_columns!()
         );
         let p = dispatch!(self, pool => {
             sqlx::query_as::<_, Profile>(sql)
                 .bind(uuid).bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
-                .bind(secret_enc).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
+                .bind(credential.sealed).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
                 .bind(&s.login_base).bind(&s.graph_base).bind(&s.redirect_uri).bind(&s.notes)
                 .bind(ProfileStatus::New.as_str()).bind(s.kind.as_str())
+                .bind(credential.kind.as_str()).bind(credential.certificate)
                 .fetch_one(pool).await?
         });
         Ok(p)
@@ -187,7 +226,7 @@ impl Db {
     ) -> Result<Profile> {
         let sql = concat!(
             "UPDATE profiles SET name = $1, name_key = $2, tenant = $3, client_id = $4, \
-             secret_expires_on = $5, cloud = $6, login_base = $7, graph_base = $8, redirect_uri = $9, \
+             secret_expires_on = CASE WHEN credential = 'certificate' THEN secret_expires_on ELSE $5 END, cloud = $6, login_base = $7, graph_base = $8, redirect_uri = $9, \
              notes = $10, version = version + 1, updated_at = $11, \
              status = COALESCE($14, status), \
              refresh_token_enc = CASE WHEN $15 THEN NULL ELSE refresh_token_enc END, \
@@ -213,13 +252,14 @@ impl Db {
         }
     }
 
-    /// Stores a new client secret and moves the status from `from` to `to`, clearing the
-    /// failure and the backoff; `Conflict` when the status or the tokens changed since `from`
-    /// and `token_version` were read (the caller decides again).
-    pub async fn replace_secret(
+    /// Stores a new credential (client secret or certificate) and moves the status from
+    /// `from` to `to`, clearing the failure and the backoff; `Conflict` when the status or the
+    /// tokens changed since `from` and `token_version` were read (the caller decides again).
+    /// The cached access token goes: it was issued to the old credential.
+    pub async fn replace_credential(
         &self,
         id: i64,
-        secret_enc: &str,
+        credential: StoredCredential<'_>,
         expires_on: NaiveDate,
         (from, token_version): (ProfileStatus, i64),
         to: ProfileStatus,
@@ -227,12 +267,15 @@ impl Db {
         let sql = concat!(
             "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
              status = $4, status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
+             credential = $8, certificate = $9, \
+             access_token_enc = CASE WHEN kind = 'application' THEN NULL ELSE access_token_enc END, \
              version = version + 1, updated_at = $3 WHERE id = $5 AND status = $6 AND token_version = $7 RETURNING ",
             profile_columns!()
         );
         let p = dispatch!(self, pool => {
-            sqlx::query_as::<_, Profile>(sql).bind(secret_enc).bind(expires_on).bind(Utc::now())
+            sqlx::query_as::<_, Profile>(sql).bind(credential.sealed).bind(expires_on).bind(Utc::now())
                 .bind(to.as_str()).bind(id).bind(from.as_str()).bind(token_version)
+                .bind(credential.kind.as_str()).bind(credential.certificate)
                 .fetch_optional(pool).await?
         });
         match p {
@@ -515,10 +558,14 @@ impl Db {
         transaction!(self, tx => async {
             let mut count = 0;
             let rows: Vec<SealedRow> = sqlx::query_as(
-                "SELECT id, uuid, client_secret_enc, refresh_token_enc, access_token_enc FROM profiles",
+                "SELECT id, uuid, client_secret_enc, refresh_token_enc, access_token_enc, credential FROM profiles",
             ).fetch_all(&mut *tx).await?;
-            for (id, uuid, secret, refresh, access) in rows {
-                let secret = reseal(&context::profile(ProfileColumn::ClientSecret, &uuid), &secret)?;
+            for (id, uuid, secret, refresh, access, credential) in rows {
+                let column = match CredentialKind::try_from(credential).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+                    CredentialKind::Secret => ProfileColumn::ClientSecret,
+                    CredentialKind::Certificate => ProfileColumn::PrivateKey,
+                };
+                let secret = reseal(&context::profile(column, &uuid), &secret)?;
                 let refresh = refresh.map(|r| reseal(&context::profile(ProfileColumn::RefreshToken, &uuid), &r)).transpose()?;
                 let access = access.map(|a| reseal(&context::profile(ProfileColumn::AccessToken, &uuid), &a)).transpose()?;
                 count += 1 + usize::from(refresh.is_some()) + usize::from(access.is_some());

@@ -256,6 +256,16 @@ async fn room_subscription(db: &crate::storage::Db) -> i64 {
     .expect("subscription")
 }
 
+/// position, name, domain, type, response, kind
+type AttendeeRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
 /// The attendee rows the triggers derive from `events.attendees`, on both databases: the
 /// domain lower-cased after the '@' (none without one), resources as rooms, the subscribed
 /// mailbox's domain internal, everything else (also no address) external; rewritten when the
@@ -282,14 +292,7 @@ async fn attendee_rows_follow_the_json() {
         let rows = |db: &crate::storage::Db| {
             let db = db.clone();
             async move {
-                let rows: Vec<(
-                    i64,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    String,
-                )> = dispatch!(db, pool => {
+                let rows: Vec<AttendeeRow> = dispatch!(db, pool => {
                     sqlx::query_as(
                         "SELECT position, name, domain, type, response, kind FROM event_attendees \
                          ORDER BY position",

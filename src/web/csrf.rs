@@ -143,12 +143,30 @@ pub async fn protect(
         None => None,
     };
     let (parts, body) = request.into_parts();
-    let is_form = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let (presented, body) = if is_form {
+        .unwrap_or_default();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    // File uploads (certificates): the token is a field of the multipart body like in a form.
+    let boundary = multer::parse_boundary(content_type).ok();
+    let (presented, body) = if let Some(boundary) = boundary {
+        let bytes = to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| WebError::BadRequest("error-body-too-large"))?;
+        let stream =
+            futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(bytes.clone())));
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut presented = None;
+        while let Ok(Some(field)) = multipart.next_field().await {
+            if field.name() == Some(FIELD) {
+                presented = field.text().await.ok();
+                break;
+            }
+        }
+        (presented, Body::from(bytes))
+    } else if is_form {
         let bytes = to_bytes(body, MAX_FORM_BYTES)
             .await
             .map_err(|_| WebError::BadRequest("error-body-too-large"))?;

@@ -219,7 +219,15 @@ impl Page {
 /// Flash arguments are stored by name; Fluent wants `'static` names, so only known ones pass.
 fn flash_arg_name(name: &str) -> Option<&'static str> {
     [
-        "name", "count", "minutes", "url", "code", "matched", "updated", "reasons",
+        "name",
+        "count",
+        "minutes",
+        "url",
+        "code",
+        "matched",
+        "updated",
+        "reasons",
+        "thumbprint",
     ]
     .into_iter()
     .find(|n| *n == name)

@@ -276,3 +276,270 @@ async fn application_profile(backend: Backend) {
 }
 
 on_both_backends!(application_profiles, application_profile);
+
+/// The profile id a created-profile redirect points to.
+fn created_id(r: &crate::common::Page) -> i64 {
+    r.location()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|i| i.parse().ok())
+        .expect("profile id")
+}
+
+async fn thumbprint_of(w: &World, id: i64) -> String {
+    let p = w.app.db().profile(id).await.expect("profile");
+    let der = p
+        .certificate
+        .as_deref()
+        .and_then(datapump::crypto::certificate::decode_der)
+        .expect("certificate");
+    datapump::crypto::certificate::info_of(&der)
+        .expect("info")
+        .thumbprint
+}
+
+/// An application profile with a certificate Datapump generates: the certificate offered for
+/// upload, refused by Entra until uploaded, then a room imported end to end; an expired
+/// certificate and a wrong clock each with their own message; uploads of PEM and PFX
+/// checked before anything is stored.
+async fn certificate_profile(backend: Backend) {
+    use datapump::crypto::certificate::CertificateCredential;
+    use datapump_sim::state::KeyCredential;
+    let w = world(backend).await;
+    let form = w.admin.get("/profiles/new?kind=application").await.body;
+    assert!(
+        form.contains("value=\"certificate\" checked"),
+        "certificates are the default: {form}"
+    );
+    let mut fields = app_form(&w, TENANT_ID);
+    fields.retain(|(k, _)| *k != "client_secret");
+    fields.push(("credential", "certificate"));
+    let r = w.admin.post("/profiles", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = created_id(&r);
+    let p = w.app.db().profile(id).await.expect("profile");
+    assert_eq!(p.credential, datapump::model::CredentialKind::Certificate);
+    let thumbprint = thumbprint_of(&w, id).await;
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("A new certificate was generated"), "{page}");
+    assert!(page.contains(&thumbprint), "{page}");
+    assert!(!page.contains("PRIVATE KEY"), "the key is never shown");
+    // The expiry reminders count from the certificate's end.
+    assert_eq!(
+        (p.secret_expires_on - chrono::Utc::now().date_naive()).num_days(),
+        730
+    );
+    let pem = w
+        .admin
+        .get(&format!("/profiles/{id}/certificate.pem"))
+        .await;
+    assert_eq!(pem.status, StatusCode::OK);
+    assert!(pem.body.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(!pem.body.contains("PRIVATE"), "only the public certificate");
+
+    // Not uploaded to the app registration yet: Entra does not know the key.
+    grant(&w, &["Calendars.Read"]);
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::SecretInvalid);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("AADSTS700027"), "{page}");
+    assert!(
+        page.contains("Microsoft does not know this certificate"),
+        "{page}"
+    );
+
+    // Uploaded: a token by client assertion, and the room imported end to end.
+    let key = KeyCredential::from_pem(&pem.body).expect("sim reads the certificate");
+    w.sim
+        .sim
+        .lock()
+        .app_mut(DEFAULT_CLIENT_ID)
+        .expect("app")
+        .certificates = vec![key.clone()];
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::Ok);
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, id, room).await;
+    let report = run(&w, sub).await;
+    assert!(report.stats.created > 0, "{:?}", report.error);
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // The server's clock an hour behind Entra's: the assertion is out of its time range.
+    w.sim.sim.lock().clock_offset = chrono::Duration::hours(1);
+    assert!(w.app.state.tokens.force_refresh(id).await.is_err());
+    assert_eq!(status(&w, id).await, ProfileStatus::ConfigError);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("clock is probably wrong"), "{page}");
+    w.sim.sim.lock().clock_offset = chrono::Duration::zero();
+
+    // The certificate in Entra expired: its own message, the profile paused.
+    {
+        let mut s = w.sim.sim.lock();
+        let app = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+        app.certificates[0].end = chrono::Utc::now() - chrono::Duration::minutes(1);
+    }
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::SecretInvalid);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("The certificate has expired"), "{page}");
+    let paused = run(&w, sub).await;
+    assert_ne!(paused.status, datapump::model::RunStatus::Ok);
+    assert!(
+        !w.app.db().events_of(sub).await.expect("events").is_empty(),
+        "nothing deleted on a refused token"
+    );
+
+    // Uploads are checked first; a refused one changes nothing.
+    let other = CertificateCredential::generate("Andere", chrono::Utc::now(), 365).expect("gen");
+    let mine = CertificateCredential::generate("Eigene", chrono::Utc::now(), 365).expect("gen");
+    let upload = |fields: Vec<(&'static str, &'static str)>, name: &'static str, bytes: Vec<u8>| {
+        let w = &w;
+        async move {
+            w.admin
+                .post_multipart(
+                    &format!("/profiles/{id}/certificate"),
+                    &fields,
+                    ("file", name, bytes),
+                    true,
+                )
+                .await
+        }
+    };
+    let key_pem = mine.private_key_pem().expect("pem").to_string();
+    for (bytes, message) in [
+        (
+            mine.certificate_pem().into_bytes(),
+            "The file holds no private key",
+        ),
+        (
+            format!("{}{key_pem}", other.certificate_pem()).into_bytes(),
+            "The private key does not belong to the certificate",
+        ),
+        (b"\x30\x82garbage".to_vec(), "neither a PEM nor a PFX file"),
+    ] {
+        let r = upload(vec![], "upload.pem", bytes).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        assert!(r.body.contains(message), "{message}: {}", r.body);
+    }
+    assert_eq!(thumbprint_of(&w, id).await, thumbprint, "nothing changed");
+    // Without the CSRF field the upload is refused before anything is read.
+    let forged = w
+        .admin
+        .post_multipart(
+            &format!("/profiles/{id}/certificate"),
+            &[],
+            ("file", "x.pem", mine.certificate_pem().into_bytes()),
+            false,
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // A PEM with certificate and key: stored, and once in Entra, used.
+    let r = upload(
+        vec![],
+        "datapump.pem",
+        format!("{}{key_pem}", mine.certificate_pem()).into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(thumbprint_of(&w, id).await, mine.info().thumbprint);
+    w.sim
+        .sim
+        .lock()
+        .app_mut(DEFAULT_CLIENT_ID)
+        .expect("app")
+        .certificates = vec![KeyCredential::from_pem(&mine.certificate_pem()).expect("key")];
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::Ok);
+    let audit = w.admin.get("/audit").await.body;
+    assert!(audit.contains("profile.certificate_replaced"), "{audit}");
+    assert!(!audit.contains("PRIVATE KEY"));
+}
+
+on_both_backends!(certificate_profiles, certificate_profile);
+
+/// The simulator's checks of client assertions, straight at its token endpoint: a replayed
+/// `jti`, an expired assertion, the wrong audience and a wrong signature are each refused with
+/// their own AADSTS code.
+#[tokio::test]
+async fn simulator_checks_client_assertions() {
+    use base64::Engine;
+    use datapump::crypto::certificate::CertificateCredential;
+    use datapump_sim::state::KeyCredential;
+    let w = world(Backend::Sqlite).await;
+    let c = CertificateCredential::generate("Test", chrono::Utc::now(), 30).expect("gen");
+    w.sim
+        .sim
+        .lock()
+        .app_mut(DEFAULT_CLIENT_ID)
+        .expect("app")
+        .certificates = vec![KeyCredential::from_pem(&c.certificate_pem()).expect("key")];
+    let endpoint = format!("{}/{TENANT_ID}/oauth2/v2.0/token", w.sim.url);
+    let http = reqwest::Client::new();
+    let post = |assertion: String| {
+        let http = http.clone();
+        let endpoint = endpoint.clone();
+        async move {
+            let r = http
+                .post(&endpoint)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", DEFAULT_CLIENT_ID),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .expect("token");
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.expect("json");
+            (status, body["error_codes"][0].as_u64().unwrap_or(0))
+        }
+    };
+    let now = chrono::Utc::now();
+    let good = c
+        .client_assertion(DEFAULT_CLIENT_ID, &endpoint, now)
+        .expect("jwt");
+    assert_eq!(post(good.clone()).await.0, StatusCode::OK);
+    assert_eq!(
+        post(good).await,
+        (StatusCode::UNAUTHORIZED, 70002),
+        "replay"
+    );
+    let old = c
+        .client_assertion(
+            DEFAULT_CLIENT_ID,
+            &endpoint,
+            now - chrono::Duration::hours(1),
+        )
+        .expect("jwt");
+    assert_eq!(post(old).await, (StatusCode::UNAUTHORIZED, 700024));
+    let elsewhere = c
+        .client_assertion(
+            DEFAULT_CLIENT_ID,
+            "https://login.example/t/oauth2/v2.0/token",
+            now,
+        )
+        .expect("jwt");
+    assert_eq!(post(elsewhere).await, (StatusCode::UNAUTHORIZED, 50012));
+    // Another key's signature under this certificate's thumbprint.
+    let forger = CertificateCredential::generate("Forger", now, 30).expect("gen");
+    let forged = forger
+        .client_assertion(DEFAULT_CLIENT_ID, &endpoint, now)
+        .expect("jwt");
+    let parts: Vec<&str> = forged.split('.').collect();
+    let real = c
+        .client_assertion(DEFAULT_CLIENT_ID, &endpoint, now)
+        .expect("jwt");
+    let real_parts: Vec<&str> = real.split('.').collect();
+    let spliced = format!("{}.{}.{}", real_parts[0], real_parts[1], parts[2]);
+    assert_eq!(post(spliced).await, (StatusCode::UNAUTHORIZED, 700027));
+    // An unknown certificate.
+    assert_eq!(post(forged).await, (StatusCode::UNAUTHORIZED, 700027));
+    // Not a JWT at all.
+    let junk = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x");
+    assert_eq!(post(junk).await, (StatusCode::UNAUTHORIZED, 50027));
+}

@@ -547,6 +547,31 @@ impl Client {
         self.page(request.send().await.expect("POST")).await
     }
 
+    /// Posts a file upload (`multipart/form-data`) as a browser's form with
+    /// `enctype="multipart/form-data"` does; `with_token` adds the session's CSRF field.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, Vec<u8>),
+        with_token: bool,
+    ) -> Page {
+        let mut form = reqwest::multipart::Form::new();
+        if with_token {
+            form = form.text("_csrf", self.csrf().await);
+        }
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let (name, filename, bytes) = file;
+        form = form.part(
+            name.to_string(),
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+        );
+        let request = self.http.post(self.url(path)).multipart(form);
+        self.page(request.send().await.expect("POST")).await
+    }
+
     /// Signs in; the session's CSRF token changes with it, as in a browser that loads the next
     /// page.
     pub async fn login(&self, username: &str, password: &str) -> Page {

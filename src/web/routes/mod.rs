@@ -5,6 +5,7 @@ pub mod admins;
 pub mod api_tokens;
 pub mod attention;
 pub mod audit;
+pub mod certificates;
 pub mod connect;
 pub mod dashboard;
 pub mod domains;
@@ -141,6 +142,24 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/profiles/{id}/secret",
             Recent,
             post(profiles::replace_secret),
+        )
+        .add(
+            M::GET,
+            "/profiles/{id}/certificate.pem",
+            Viewer,
+            get(certificates::download),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/certificate",
+            Recent,
+            post(certificates::upload),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/certificate/generate",
+            Recent,
+            post(certificates::regenerate),
         )
         .add(
             M::GET,

@@ -15,6 +15,7 @@ use tower_sessions::Session;
 
 use super::Actor;
 use crate::crypto;
+use crate::model::CredentialKind;
 use crate::model::profile::{APP_ROLES_OPTIONAL, APP_ROLES_REQUIRED};
 use crate::profiles::authorization::{Arrival, AuthorizeError, Authorized, Completion, Reply};
 use crate::profiles::changes;
@@ -23,7 +24,7 @@ use crate::profiles::{
     Validation,
 };
 use crate::storage::StoreError;
-use crate::storage::profiles::Profile;
+use crate::storage::profiles::{Profile, StoredCredential};
 use crate::web::auth::SignedIn;
 use crate::web::error::{WebError, WebResult};
 use crate::web::headers::ExtraFormAction;
@@ -46,6 +47,8 @@ pub struct ProfileView {
     pub stale_days: Option<i64>,
     /// Live subscriptions through this profile.
     pub subscriptions: i64,
+    /// The certificate of a certificate credential (`None` also when it cannot be read).
+    pub certificate: Option<crate::crypto::certificate::CertificateInfo>,
 }
 
 impl ProfileView {
@@ -72,8 +75,20 @@ impl ProfileView {
             own_redirect_uri: format!("{}/{}", state.authorizations.default_redirect(), p.id),
             stale_days,
             subscriptions: 0,
+            certificate: match p.credential {
+                CredentialKind::Certificate => p
+                    .certificate
+                    .as_deref()
+                    .and_then(crate::crypto::certificate::decode_der)
+                    .and_then(|d| crate::crypto::certificate::info_of(&d).ok()),
+                CredentialKind::Secret => None,
+            },
             p,
         }
+    }
+
+    pub fn uses_certificate(&self) -> bool {
+        self.p.credential == CredentialKind::Certificate
     }
 
     pub fn warning_key(&self) -> Option<&'static str> {
@@ -99,7 +114,16 @@ impl ProfileView {
 
     /// The status's explanation; application profiles have no account to authorize.
     pub fn help_key(&self) -> &'static str {
+        let code = self.p.status_code.as_deref();
         match (self.is_app(), self.status) {
+            (true, ProfileStatus::SecretInvalid) if self.uses_certificate() => match code {
+                Some("AADSTS700027") => "help-cert-not-registered",
+                Some("AADSTS1000502") => "help-cert-expired",
+                _ => "help-cert-invalid",
+            },
+            (true, ProfileStatus::ConfigError) if code == Some("AADSTS700024") => {
+                "help-assertion-time"
+            }
             (true, ProfileStatus::New) => "help-app-new",
             (true, ProfileStatus::ConsentMissing) => "help-app-consent-missing",
             (true, ProfileStatus::NeedsReauth) => "help-app-token-refused",
@@ -303,6 +327,11 @@ pub async fn new_form(
             ProfileKind::Application => String::new(),
         },
         cloud: "global".into(),
+        // Microsoft recommends certificates over secrets for apps without a user.
+        credential: match kind {
+            ProfileKind::Delegated => "secret".into(),
+            ProfileKind::Application => "certificate".into(),
+        },
         secret_expires_on: profiles::default_secret_expiry().to_string(),
         ..ProfileInput::default()
     };
@@ -347,12 +376,39 @@ pub async fn create(
         }
     };
     let uuid = uuid::Uuid::new_v4().to_string();
-    let sealed = state.tokens.seal(
-        crate::crypto::context::ProfileColumn::ClientSecret,
-        &uuid,
-        input.client_secret.trim(),
-    );
-    let profile = match state.db.create_profile(&settings, &uuid, &sealed).await {
+    let mut settings = settings;
+    let generated = match input.credential_kind() {
+        Some(CredentialKind::Certificate) => {
+            let c = super::certificates::generate(&settings.name)?;
+            settings.secret_expires_on = c.info().not_after.date_naive();
+            Some(c)
+        }
+        _ => None,
+    };
+    let (sealed, certificate) = match &generated {
+        Some(c) => {
+            let (sealed, der) = super::certificates::sealed(&state, &uuid, c)?;
+            (sealed, Some(der))
+        }
+        None => (
+            state.tokens.seal(
+                crate::crypto::context::ProfileColumn::ClientSecret,
+                &uuid,
+                input.client_secret.trim(),
+            ),
+            None,
+        ),
+    };
+    let credential = StoredCredential {
+        kind: input.credential_kind().unwrap_or(CredentialKind::Secret),
+        sealed: &sealed,
+        certificate: certificate.as_deref(),
+    };
+    let profile = match state
+        .db
+        .create_profile_with(&settings, &uuid, credential)
+        .await
+    {
         Ok(p) => p,
         Err(StoreError::Duplicate) => {
             input.client_secret.clear();
@@ -376,11 +432,23 @@ pub async fn create(
             "profile.created",
             Some(profile.name.clone()),
             Some(format!(
-                "client id {}, tenant {}, cloud {}",
-                profile.client_id, profile.tenant, profile.cloud
+                "client id {}, tenant {}, cloud {}, credential {}",
+                profile.client_id,
+                profile.tenant,
+                profile.cloud,
+                profile.credential.as_str()
             )),
         ))
         .await?;
+    if let Some(c) = &generated {
+        flash_args(
+            &session,
+            FlashKind::Info,
+            "certificate-generated",
+            &[("thumbprint", &c.info().thumbprint)],
+        )
+        .await?;
+    }
     flash_args(
         &session,
         FlashKind::Success,
@@ -489,6 +557,7 @@ fn input_of(profile: &Profile) -> ProfileInput {
         name: profile.name.clone(),
         tenant: profile.tenant.clone(),
         client_id: profile.client_id.clone(),
+        credential: profile.credential.as_str().into(),
         client_secret: String::new(),
         secret_expires_on: profile.secret_expires_on.to_string(),
         cloud: profile.cloud.as_str().to_string(),
@@ -547,7 +616,10 @@ pub async fn update(
     let mut version = input.version.unwrap_or(before.version);
     // A new cloud or address gets the secret only from the admin who enters it again.
     let new_secret = match secret.trim() {
-        "" if profiles::addresses_changed(&before, &settings) => {
+        // A certificate's key never leaves Datapump: its assertions name the endpoint.
+        "" if profiles::addresses_changed(&before, &settings)
+            && before.credential == CredentialKind::Secret =>
+        {
             let mut errors = FormErrors::default();
             errors.add("client_secret", "profile-secret-again");
             return form(
@@ -592,8 +664,13 @@ pub async fn update(
             &before.uuid,
             secret,
         );
-        let replaced =
-            changes::replace_secret(&state.db, id, &sealed, settings.secret_expires_on).await?;
+        let replaced = changes::replace_credential(
+            &state.db,
+            id,
+            StoredCredential::secret(&sealed),
+            settings.secret_expires_on,
+        )
+        .await?;
         // The settings are compared with what was stored before, at the new version.
         version = replaced.version;
         before.version = version;
@@ -685,10 +762,12 @@ pub async fn update(
 #[derive(Template)]
 #[template(path = "profiles/secret.html")]
 pub struct SecretTemplate {
-    p: Page,
-    v: ProfileView,
-    expires_on: String,
-    errors: FormErrors,
+    pub(super) p: Page,
+    pub(super) v: ProfileView,
+    pub(super) expires_on: String,
+    pub(super) errors: FormErrors,
+    /// A refused certificate upload: the message.
+    pub(super) upload_error: Option<&'static str>,
 }
 
 pub async fn secret_form(
@@ -702,6 +781,7 @@ pub async fn secret_form(
         v: ProfileView::new(profile, &state),
         expires_on: profiles::default_secret_expiry().to_string(),
         errors: FormErrors::default(),
+        upload_error: None,
     })
 }
 
@@ -739,6 +819,7 @@ pub async fn replace_secret(
                 v: ProfileView::new(profile, &state),
                 expires_on: f.secret_expires_on,
                 errors: errors_of(&v),
+                upload_error: None,
             },
         );
     };
@@ -747,7 +828,9 @@ pub async fn replace_secret(
         &profile.uuid,
         f.client_secret.trim(),
     );
-    let after = changes::replace_secret(&state.db, id, &sealed, expires).await?;
+    let after =
+        changes::replace_credential(&state.db, id, StoredCredential::secret(&sealed), expires)
+            .await?;
     state
         .db
         .record_audit(actor.record(
