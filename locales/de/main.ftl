@@ -616,3 +616,34 @@ help-cert-not-registered = Microsoft kennt dieses Zertifikat nicht: Es ist (noch
 help-cert-expired = Das Zertifikat ist abgelaufen. Erzeugen oder laden Sie mit „Neue Anmeldeinformation“ ein neues und laden Sie es in der App-Registrierung hoch.
 help-cert-invalid = Microsoft hat das Zertifikat abgelehnt. Prüfen Sie, ob in der App-Registrierung das unten gezeigte Zertifikat liegt (gleicher Fingerabdruck), dann „Jetzt ein Token holen“.
 help-assertion-time = Microsoft hat die signierte Anfrage als außerhalb ihres Zeitfensters abgelehnt: Die Uhr des Servers geht vermutlich falsch. Uhr synchronisieren (NTP), dann „Jetzt ein Token holen“.
+
+# Ganze Raumlisten
+nav-room-lists = Raumlisten
+connect-room-lists = Raumlisten
+connect-room-lists-help = Eine ganze Raumliste in einem Schritt abonnieren: Jeder ihrer Räume wird mit diesen Einstellungen abonniert, später hinzugefügte Räume kommen automatisch dazu, entfernte werden pausiert (ihre Termine bleiben).
+connect-room-lists-none = Das Verzeichnis hat keine Raumlisten.
+connect-room-list-subscribe = Ganze Liste abonnieren
+room-list-form-invalid = Die Raumliste konnte nicht abonniert werden: Bitte Tage und Intervall prüfen.
+room-list-subscribed-already = Dieses Profil folgt dieser Raumliste bereits.
+room-list-unreadable = Die Raumliste { $name } konnte nicht gelesen werden; nichts wurde geändert: { $reasons }
+room-list-checked = Raumliste { $name } gelesen: { $count } Räume neu abonniert, { $updated } pausiert.
+room-list-rooms-failed = Einige Räume konnten nicht abonniert werden: { $reasons }
+room-list-deleted = Datapump folgt der Raumliste { $name } nicht mehr. Ihre Räume bleiben abonniert.
+room-lists-title = Abonnierte Raumlisten
+room-lists-help = Jede Liste wird alle 15 Minuten gelesen. Eine Liste abonnieren Sie auf der Seite „Verbinden“ eines Profils (Räume).
+room-lists-none = Keine Raumliste abonniert.
+room-lists-check = Jetzt lesen
+room-lists-delete = Nicht mehr folgen
+room-lists-delete-help = Die Räume bleiben abonniert; neue Räume der Liste kommen nicht mehr dazu.
+room-lists-profile = Über Profil { $name }
+room-lists-checked = zuletzt gelesen { $time }
+room-lists-error = Das letzte Lesen schlug fehl; nichts wurde geändert:
+room-lists-empty = Noch keine Räume.
+room-lists-membership = In der Liste
+room-lists-member = in der Liste
+room-lists-removed = am { $time } aus der Liste entfernt — pausiert
+room-lists-paused = { $count ->
+    [one] Ein Raum wurde aus der Liste entfernt und ist pausiert.
+   *[other] { $count } Räume wurden aus der Liste entfernt und sind pausiert.
+}
+sub-removed-from-list = Dieser Raum wurde am { $time } aus seiner abonnierten Raumliste entfernt und ist pausiert; seine Termine bleiben. Er läuft wieder, sobald der Raum zurück in der Liste ist (oder setzen Sie ihn hier fort).

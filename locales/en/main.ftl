@@ -616,3 +616,34 @@ help-cert-not-registered = Microsoft does not know this certificate: it is not (
 help-cert-expired = The certificate has expired. Generate or upload a new one with “New credential” and upload it to the app registration.
 help-cert-invalid = Microsoft refused the certificate. Check that the certificate in the app registration is the one shown below (same thumbprint), then “Get a token now”.
 help-assertion-time = Microsoft refused the signed request as outside its time range: the server's clock is probably wrong. Synchronise the clock (NTP), then “Get a token now”.
+
+# Room lists subscribed whole
+nav-room-lists = Room lists
+connect-room-lists = Room lists
+connect-room-lists-help = Subscribe a whole room list in one step: each of its rooms is subscribed with these settings, rooms added to the list later are picked up automatically, and rooms removed from it are paused (their events stay).
+connect-room-lists-none = The directory has no room lists.
+connect-room-list-subscribe = Subscribe whole list
+room-list-form-invalid = The room list could not be subscribed: check the days and the interval.
+room-list-subscribed-already = This profile follows that room list already.
+room-list-unreadable = The room list { $name } could not be read; nothing was changed: { $reasons }
+room-list-checked = Room list { $name } read: { $count } rooms newly subscribed, { $updated } paused.
+room-list-rooms-failed = Some rooms could not be subscribed: { $reasons }
+room-list-deleted = Datapump no longer follows the room list { $name }. Its rooms stay subscribed.
+room-lists-title = Subscribed room lists
+room-lists-help = Each list is read every 15 minutes. Subscribe a list from a profile's “Connect” page (Rooms).
+room-lists-none = No room list is subscribed.
+room-lists-check = Read now
+room-lists-delete = Stop following
+room-lists-delete-help = The rooms stay subscribed; new rooms of the list are no longer added.
+room-lists-profile = Through profile { $name }
+room-lists-checked = last read { $time }
+room-lists-error = The last read failed; nothing was changed:
+room-lists-empty = No rooms yet.
+room-lists-membership = In the list
+room-lists-member = in the list
+room-lists-removed = removed from the list on { $time } — paused
+room-lists-paused = { $count ->
+    [one] One room was removed from the list and is paused.
+   *[other] { $count } rooms were removed from the list and are paused.
+}
+sub-removed-from-list = This room was removed from its subscribed room list on { $time } and is paused; its events stay. It resumes when the room is back in the list (or resume it here).

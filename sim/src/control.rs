@@ -159,6 +159,55 @@ pub async fn app_roles(
 }
 
 #[derive(Deserialize)]
+pub struct Certificate {
+    /// The certificate as PEM, as the admin center's upload takes it.
+    pem: String,
+}
+
+/// Uploads a certificate to the app registration ("Certificates & secrets").
+pub async fn add_certificate(
+    State(sim): State<Sim>,
+    Path(client): Path<String>,
+    Json(body): Json<Certificate>,
+) -> Result<StatusCode> {
+    let key = super::state::KeyCredential::from_pem(&body.pem).map_err(SimError::Invalid)?;
+    let mut s = sim.lock();
+    s.app_mut(&client)?.certificates.push(key);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct RoomListMembers {
+    /// The rooms' addresses.
+    rooms: Vec<String>,
+}
+
+/// Sets the members of a room list (Exchange admin center: edit the room list's members).
+pub async fn room_list(
+    State(sim): State<Sim>,
+    Path(address): Path<String>,
+    Json(body): Json<RoomListMembers>,
+) -> Result<StatusCode> {
+    let mut s = sim.lock();
+    let members = body
+        .rooms
+        .iter()
+        .map(|a| {
+            s.find_user_by_key(a)
+                .map(|u| u.id.clone())
+                .ok_or_else(|| SimError::Invalid(format!("unknown mailbox {a}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let list = s
+        .room_lists
+        .iter_mut()
+        .find(|l| l.address.eq_ignore_ascii_case(&address))
+        .ok_or_else(|| SimError::Invalid(format!("unknown room list {address}")))?;
+    list.members = members;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExchangeScope {
     /// Mailbox addresses an RBAC role assignment for calendars covers (`null`: none).

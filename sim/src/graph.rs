@@ -1398,30 +1398,38 @@ fn organization(s: &SimState, req: &Request, token: &AccessToken) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Rooms
 
-/// The tenant's room lists: rooms alternate between two buildings, each a room list (Exchange
-/// room lists are distribution groups of rooms, addressed by their email address: documented,
-/// "List places" with `microsoft.graph.roomlist`).
 /// A room list: its name, its address, and its rooms with their index among all rooms.
-type RoomListEntry<'a> = (&'static str, &'static str, Vec<(usize, &'a User)>);
+type RoomListEntry<'a> = (&'a str, &'a str, Vec<(usize, &'a User)>);
 
-fn room_lists(s: &SimState) -> Vec<RoomListEntry<'_>> {
-    let rooms: Vec<&User> = s
-        .users
+/// All room mailboxes, in directory order (their index sets capacity and floor).
+fn all_rooms(s: &SimState) -> Vec<&User> {
+    s.users
         .iter()
         .filter(|u| u.kind == MailboxKind::Room && !u.personal)
-        .collect();
-    let mut lists = vec![
-        ("Hauptgebäude", "hauptgebaeude@contoso.example", Vec::new()),
-        ("Nebengebäude", "nebengebaeude@contoso.example", Vec::new()),
-    ];
-    for (i, r) in rooms.into_iter().enumerate() {
-        lists[i % 2].2.push((i, r));
-    }
-    lists
+        .collect()
+}
+
+/// The tenant's room lists as configured now (Exchange room lists are distribution groups of
+/// rooms, addressed by their email address: documented, "List places" with
+/// `microsoft.graph.roomlist`); their members change when an admin edits a list.
+fn room_lists(s: &SimState) -> Vec<RoomListEntry<'_>> {
+    let rooms = all_rooms(s);
+    s.room_lists
+        .iter()
+        .map(|l| {
+            let members = rooms
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| l.members.contains(&r.id))
+                .map(|(i, r)| (i, *r))
+                .collect();
+            (l.name.as_str(), l.address.as_str(), members)
+        })
+        .collect()
 }
 
 /// A room resource as "List places" documents it (all properties, nulls where unset).
-fn room_json(i: usize, r: &User, building: &str) -> Value {
+fn room_json(i: usize, r: &User, building: Option<&str>) -> Value {
     json!({
         "id": r.id,
         "emailAddress": r.address(),
@@ -1475,16 +1483,19 @@ fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
     if !has_any(token, &["Place.Read.All"]) {
         return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
     }
-    let mut all: Vec<(usize, Value)> = room_lists(s)
+    // Every room, also one in no list; its building is its (first) list's name.
+    let items = all_rooms(s)
         .into_iter()
-        .flat_map(|(name, _, rooms)| {
-            rooms
-                .into_iter()
-                .map(move |(i, r)| (i, room_json(i, r, name)))
+        .enumerate()
+        .map(|(i, r)| {
+            let building = s
+                .room_lists
+                .iter()
+                .find(|l| l.members.contains(&r.id))
+                .map(|l| l.name.as_str());
+            room_json(i, r, building)
         })
         .collect();
-    all.sort_by_key(|(i, _)| *i);
-    let items = all.into_iter().map(|(_, v)| v).collect();
     place_page(req, "places/microsoft.graph.room", items)
 }
 
@@ -1529,7 +1540,7 @@ fn roomlist_rooms(s: &SimState, req: &Request, token: &AccessToken, email: &str)
     };
     let items = rooms
         .into_iter()
-        .map(|(i, r)| room_json(i, r, name))
+        .map(|(i, r)| room_json(i, r, Some(name)))
         .collect();
     place_page(req, "places/microsoft.graph.room", items)
 }

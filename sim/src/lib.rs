@@ -109,6 +109,11 @@ pub fn router(sim: Sim) -> Router {
             post(control::exchange_scope),
         )
         .route(
+            "/_sim/apps/{client}/certificates",
+            post(control::add_certificate),
+        )
+        .route("/_sim/room-lists/{address}", post(control::room_list))
+        .route(
             "/_sim/apps/{client}/redirect-uris",
             post(control::add_redirect_uri),
         )

@@ -358,6 +358,7 @@ pub fn build(config: SimConfig) -> SimState {
             .map(|c| (c, service.clone()))
             .collect(),
         apps: HashMap::new(),
+        room_lists: Vec::new(),
         pending: HashMap::new(),
         codes: HashMap::new(),
         refresh_tokens: HashMap::new(),
@@ -372,6 +373,29 @@ pub fn build(config: SimConfig) -> SimState {
         auto_login: None,
         replay_delta: false,
     };
+    // Two buildings, each a room list; rooms alternate between them.
+    let rooms: Vec<String> = state
+        .users
+        .iter()
+        .filter(|u| u.kind == MailboxKind::Room && !u.personal)
+        .map(|u| u.id.clone())
+        .collect();
+    state.room_lists = [
+        ("Hauptgebäude", "hauptgebaeude@contoso.example", 0),
+        ("Nebengebäude", "nebengebaeude@contoso.example", 1),
+    ]
+    .into_iter()
+    .map(|(name, address, parity)| super::state::RoomList {
+        name: name.into(),
+        address: address.into(),
+        members: rooms
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, id)| id.clone())
+            .collect(),
+    })
+    .collect();
     state.apps.insert(
         DEFAULT_CLIENT_ID.to_string(),
         App {

@@ -156,6 +156,14 @@ impl KeyCredential {
     }
 }
 
+/// An Exchange room list (a distribution group of rooms) and its members' user ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomList {
+    pub name: String,
+    pub address: String,
+    pub members: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub client_id: String,
@@ -287,6 +295,8 @@ pub struct SimState {
     /// Calendars shared with a user and added to their calendar list.
     pub shared_calendars: Vec<(String, String)>,
     pub apps: HashMap<String, App>,
+    /// The tenant's room lists; tests and the control API edit their members.
+    pub room_lists: Vec<RoomList>,
     pub pending: HashMap<String, PendingAuth>,
     pub codes: HashMap<String, AuthCode>,
     pub refresh_tokens: HashMap<String, RefreshToken>,

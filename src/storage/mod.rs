@@ -71,6 +71,7 @@ mod event_writes;
 pub mod profiles;
 pub mod reading;
 pub mod reception;
+pub mod room_lists;
 pub mod rooms;
 pub mod sessions;
 pub mod settings;

@@ -12,7 +12,7 @@ macro_rules! subscription_columns {
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
          s.item_ids, s.store_body, s.store_attendee_addresses, s.store_online_meeting, s.store_categories, \
-         s.retention_days, p.name AS profile_name"
+         s.retention_days, s.room_list_id, s.removed_from_list_at, p.name AS profile_name"
     };
 }
 
@@ -63,6 +63,10 @@ pub struct Subscription {
     /// Events that ended more than this many days ago are deleted (a live subscription's
     /// window reaches no further back; kept events of a deleted one are pruned).
     pub retention_days: Option<i64>,
+    /// The subscribed room list this room came from, if any.
+    pub room_list_id: Option<i64>,
+    /// When that list stopped naming the room: the subscription is paused since.
+    pub removed_from_list_at: Option<DateTime<Utc>>,
     pub profile_name: Option<String>,
 }
 

@@ -11,6 +11,7 @@ pub mod domains;
 mod fetch;
 mod guard;
 pub mod map;
+pub mod room_lists;
 pub mod rooms;
 #[cfg(test)]
 mod tests;
@@ -923,6 +924,8 @@ impl SyncEngine {
         // At start, and again whenever a lease could have lapsed: another instance may have
         // been killed meanwhile.
         let mut next_cleanup = Instant::now();
+        let mut next_lists = Instant::now();
+        let lists_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
@@ -931,6 +934,21 @@ impl SyncEngine {
             if Instant::now() >= next_cleanup {
                 self.close_abandoned_runs().await;
                 next_cleanup = Instant::now() + self.policy.lease;
+            }
+            // Subscribed room lists, in a task of their own: reading a list must not hold up
+            // the imports. Each list is due every `room_lists::CHECK_EVERY`.
+            if Instant::now() >= next_lists
+                && !lists_running.swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                next_lists = Instant::now() + std::time::Duration::from_secs(30);
+                let engine = self.clone();
+                let flag = lists_running.clone();
+                tasks.spawn(async move {
+                    if let Err(e) = engine.check_room_lists_if_due().await {
+                        tracing::warn!(error = %e, "room lists not checked");
+                    }
+                    flag.store(false, std::sync::atomic::Ordering::Release);
+                });
             }
             while let Some(done) = tasks.try_join_next() {
                 if let Err(e) = done

@@ -16,6 +16,7 @@ mod import;
 mod login;
 mod nginx;
 mod profiles;
+mod room_lists;
 mod rooms;
 mod security;
 mod setup;

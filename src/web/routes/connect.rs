@@ -107,6 +107,8 @@ pub struct ConnectTemplate {
     lookup: Option<Lookup>,
     search: Option<Search>,
     rooms: Option<Listing<crate::graph::api::Room>>,
+    /// The tenant's room lists, each to subscribe whole.
+    room_lists: Option<Listing<crate::graph::api::RoomList>>,
     mine: Option<Listing<Calendar>>,
     errors: FormErrors,
     form: SubscribeForm,
@@ -520,6 +522,18 @@ async fn render(
     } else {
         None
     };
+    let room_lists = match &rooms {
+        Some(Listing::Items(_)) => Some(match graph.room_lists().await {
+            Ok(r) => Listing::Items(
+                r.into_iter()
+                    .filter(|l| l.email_address.is_some())
+                    .collect(),
+            ),
+            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) => Listing::Failed(e.to_string()),
+        }),
+        _ => None,
+    };
     // An application has no calendars of its own ("/me" is refused for app-only tokens).
     let mine = if q.mine.is_some() && profile.kind == crate::model::ProfileKind::Delegated {
         Some(match graph.my_calendars().await {
@@ -554,6 +568,7 @@ async fn render(
             lookup,
             search,
             rooms,
+            room_lists,
             mine,
             errors,
             form,

@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod health;
 pub mod metrics;
 pub mod profiles;
+pub mod room_lists;
 pub mod rooms;
 pub mod session;
 pub mod subscriptions;
@@ -113,6 +114,25 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/internal-domains/refresh",
             Admin,
             post(domains::refresh),
+        )
+        .add(M::GET, "/room-lists", Viewer, get(room_lists::list))
+        .add(
+            M::POST,
+            "/room-lists/{id}/check",
+            Admin,
+            post(room_lists::check),
+        )
+        .add(
+            M::POST,
+            "/room-lists/{id}/delete",
+            Admin,
+            post(room_lists::delete),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/room-lists",
+            Admin,
+            post(room_lists::subscribe),
         )
         .add(M::GET, "/rooms", Viewer, get(rooms::list))
         .add(M::POST, "/rooms/refresh", Admin, post(rooms::refresh))

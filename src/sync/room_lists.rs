@@ -1,0 +1,196 @@
+//! Subscribed room lists kept in step with Exchange: a room added to the list is subscribed
+//! with the list's settings, a room removed from it is paused (its events stay), a room back
+//! in the list resumes. A list that cannot be read changes nothing.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+
+use super::SyncEngine;
+use crate::graph::Endpoints;
+use crate::graph::api::CalendarRef;
+use crate::model::{StoredFields, SubscriptionSource};
+use crate::storage::StoreError;
+use crate::storage::audit::AuditRecord;
+use crate::storage::room_lists::RoomListSubscription;
+use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+
+/// How often each subscribed list is read again.
+pub const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(15);
+
+/// What a check of one list did, by room address.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListCheck {
+    pub added: Vec<String>,
+    pub resumed: Vec<String>,
+    pub removed: Vec<String>,
+    /// Rooms of the list that could not be subscribed, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// The list itself could not be read: nothing changed.
+    pub error: Option<String>,
+}
+
+impl SyncEngine {
+    /// Checks the subscribed lists that are due. Returns how many were checked.
+    pub async fn check_room_lists_if_due(&self) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let due = self.db.claim_due_room_lists(now, now + CHECK_EVERY).await?;
+        for id in &due {
+            let check = self.check_room_list(*id).await?;
+            if check.error.is_some() || !check.failed.is_empty() {
+                tracing::warn!(list = id, error = ?check.error, failed = check.failed.len(), "room list check incomplete");
+            }
+        }
+        Ok(due.len())
+    }
+
+    /// Reads one subscribed list and brings its rooms' subscriptions in line with it.
+    pub async fn check_room_list(&self, id: i64) -> Result<ListCheck, StoreError> {
+        let list = self.db.room_list_subscribed(id).await?;
+        let mut check = ListCheck::default();
+        let profile = self.db.profile(list.profile_id).await?;
+        let token = match self.tokens.access_token(profile.id).await {
+            Ok(t) => t,
+            Err(e) => {
+                check.error = Some(e.to_string());
+                self.db
+                    .room_list_checked(id, check.error.as_deref(), Utc::now() + CHECK_EVERY)
+                    .await?;
+                return Ok(check);
+            }
+        };
+        let graph = self.client.graph(&Endpoints::from(&profile), &token.token);
+        let rooms = match graph.rooms_of_list(&list.list_address).await {
+            Ok(r) => r,
+            Err(e) => {
+                check.error = Some(e.to_string());
+                self.db
+                    .room_list_checked(id, check.error.as_deref(), Utc::now() + CHECK_EVERY)
+                    .await?;
+                return Ok(check);
+            }
+        };
+        let subs: Vec<_> = self
+            .db
+            .list_subscriptions(Some(profile.id))
+            .await?
+            .into_iter()
+            .filter(|s| s.source == SubscriptionSource::Mailbox)
+            .collect();
+        let mut members = HashSet::new();
+        for room in &rooms {
+            let Some(address) = room.email_address.as_deref().map(str::to_lowercase) else {
+                continue;
+            };
+            members.insert(address.clone());
+            match subs
+                .iter()
+                .find(|s| s.mailbox_address.eq_ignore_ascii_case(&address))
+            {
+                Some(s) if s.room_list_id == Some(id) => {
+                    if s.removed_from_list_at.is_some() {
+                        self.db.back_in_room_list(s.id).await?;
+                        check.resumed.push(address);
+                    }
+                }
+                // Subscribed before, by hand: it joins the list, its settings stay.
+                Some(s) if s.room_list_id.is_none() => {
+                    self.db.attach_to_room_list(s.id, id).await?;
+                }
+                // Kept by another subscribed list.
+                Some(_) => {}
+                None => match self
+                    .subscribe_room(&graph, &list, &address, room.display_name.as_deref())
+                    .await?
+                {
+                    Ok(()) => check.added.push(address),
+                    Err(reason) => check.failed.push((address, reason)),
+                },
+            }
+        }
+        for s in subs.iter().filter(|s| s.room_list_id == Some(id)) {
+            if s.removed_from_list_at.is_none()
+                && !members.contains(&s.mailbox_address.to_lowercase())
+            {
+                self.db.removed_from_room_list(s.id).await?;
+                check.removed.push(s.mailbox_address.clone());
+            }
+        }
+        self.db
+            .room_list_checked(id, None, Utc::now() + CHECK_EVERY)
+            .await?;
+        if !(check.added.is_empty() && check.removed.is_empty() && check.resumed.is_empty()) {
+            let record = AuditRecord {
+                actor: Some("system".into()),
+                action: "room_list.synced",
+                target: Some(list.list_name.clone()),
+                details: Some(format!(
+                    "added {:?}, paused {:?}, resumed {:?}",
+                    check.added, check.removed, check.resumed
+                )),
+                ..AuditRecord::default()
+            };
+            self.db.record_audit(record).await?;
+        }
+        Ok(check)
+    }
+
+    /// Subscribes a room of the list: its primary calendar, by its directory id where the
+    /// directory can be read. `Err` with the reason when Graph refuses.
+    async fn subscribe_room(
+        &self,
+        graph: &crate::graph::api::Graph,
+        list: &RoomListSubscription,
+        address: &str,
+        name: Option<&str>,
+    ) -> Result<Result<(), String>, StoreError> {
+        let mailbox_id = match graph.resolve_mailbox(address).await {
+            Ok(Some(user)) => Some(user.id),
+            Ok(None) => return Ok(Err("not found in the directory".into())),
+            Err(_) => None,
+        };
+        let r = CalendarRef::Mailbox(mailbox_id.clone().unwrap_or_else(|| address.to_string()));
+        let calendar = match graph.calendar(&r).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(address)
+            .to_string();
+        let settings = SubscriptionSettings {
+            display_name: name.clone(),
+            days_back: list.days_back,
+            days_ahead: list.days_ahead,
+            interval_minutes: list.interval_minutes,
+            enabled: true,
+            mask_private: list.mask_private,
+            fields: StoredFields::default(),
+            retention_days: None,
+        };
+        let created_by = format!("room list {}", list.list_name);
+        let created = self
+            .db
+            .create_subscription(&NewSubscription {
+                profile_id: list.profile_id,
+                source: SubscriptionSource::Mailbox,
+                mailbox_id: mailbox_id.as_deref(),
+                mailbox_address: address,
+                mailbox_name: &name,
+                calendar_id: &calendar.id,
+                calendar_name: &calendar.name,
+                settings: &settings,
+                created_by: &created_by,
+            })
+            .await;
+        let sub = match created {
+            Ok(id) => id,
+            // The same calendar under another address: subscribed already.
+            Err(StoreError::Duplicate) => return Ok(Err("subscribed already".into())),
+            Err(e) => return Err(e),
+        };
+        self.db.attach_to_room_list(sub, list.id).await?;
+        Ok(Ok(()))
+    }
+}
