@@ -6,3 +6,15 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
   }
 });
+
+// The credential choice of a new application profile: the secret's fields only for a secret.
+const secretFields = document.querySelector("[data-secret-fields]");
+const credentialChoices = document.querySelectorAll("input[name='credential']");
+function showSecretFields() {
+  const chosen = document.querySelector("input[name='credential']:checked");
+  if (secretFields && chosen) {
+    secretFields.hidden = chosen.value !== "secret";
+  }
+}
+credentialChoices.forEach((c) => c.addEventListener("change", showSecretFields));
+showSecretFields();

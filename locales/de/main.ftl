@@ -647,3 +647,7 @@ room-lists-paused = { $count ->
    *[other] { $count } Räume wurden aus der Liste entfernt und sind pausiert.
 }
 sub-removed-from-list = Dieser Raum wurde am { $time } aus seiner abonnierten Raumliste entfernt und ist pausiert; seine Termine bleiben. Er läuft wieder, sobald der Raum zurück in der Liste ist (oder setzen Sie ihn hier fort).
+help-app-not-installed = Microsoft kennt diese App im Mandanten nicht: Sie ist dort nicht installiert, oder niemand hat ihr bisher zugestimmt (oder Client-ID bzw. Mandant sind falsch). Ein globaler Administrator oder Administrator für privilegierte Rollen des Mandanten öffnet den Zustimmungslink unten und stimmt zu; dann „Jetzt ein Token holen“.
+profile-admin-consent = Administratorzustimmung für den ganzen Mandanten:
+profile-created-app = Profil { $name } wurde angelegt. Als Nächstes: ein Token holen, um die App-Registrierung zu prüfen.
+help-app-new-certificate = Laden Sie das Zertifikat unten in der App-Registrierung hoch („Zertifikate und Geheimnisse → Zertifikate“) und holen Sie dann ein Token, um es und die Anwendungsberechtigungen zu prüfen.

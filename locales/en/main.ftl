@@ -647,3 +647,7 @@ room-lists-paused = { $count ->
    *[other] { $count } rooms were removed from the list and are paused.
 }
 sub-removed-from-list = This room was removed from its subscribed room list on { $time } and is paused; its events stay. It resumes when the room is back in the list (or resume it here).
+help-app-not-installed = Microsoft does not know this app in the tenant: it is not installed there, or nobody granted it consent yet (or the client ID or tenant is wrong). A global or privileged role administrator of the tenant opens the admin consent link below and accepts; then “Get a token now”.
+profile-admin-consent = Admin consent for the whole tenant:
+profile-created-app = Profile { $name } has been created. Next: get a token to check the app registration.
+help-app-new-certificate = Upload the certificate below to the app registration (“Certificates & secrets → Certificates”), then get a token to check it and the application permissions.

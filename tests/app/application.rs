@@ -388,6 +388,34 @@ async fn certificate_profile(backend: Backend) {
         "nothing deleted on a refused token"
     );
 
+    // The app unknown in the tenant (not installed, no consent): its own message, and the
+    // admin consent link for the tenant.
+    let app = w
+        .sim
+        .sim
+        .lock()
+        .apps
+        .remove(DEFAULT_CLIENT_ID)
+        .expect("app");
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    assert_eq!(status(&w, id).await, ProfileStatus::AppNotFound);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(
+        page.contains("does not know this app in the tenant"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "/{TENANT_ID}/adminconsent?client_id={DEFAULT_CLIENT_ID}"
+        )),
+        "{page}"
+    );
+    w.sim
+        .sim
+        .lock()
+        .apps
+        .insert(DEFAULT_CLIENT_ID.to_string(), app);
+
     // Uploads are checked first; a refused one changes nothing.
     let other = CertificateCredential::generate("Andere", chrono::Utc::now(), 365).expect("gen");
     let mine = CertificateCredential::generate("Eigene", chrono::Utc::now(), 365).expect("gen");

@@ -1,7 +1,8 @@
 //! The setup guide's whole journey in a real browser (headless Chromium through chromedriver),
 //! in German and in English: first admin, sign-in, profile, "Test and authorize" through the
 //! simulator's sign-in and consent pages, connect (address, search, my calendars), subscribe,
-//! events imported. Screenshots of the main pages land in `target/screenshots/`.
+//! events imported; then an application profile: certificate generated, scope check red and
+//! green, a whole room list subscribed. Screenshots of the main pages land in `target/screenshots/`.
 //! Debian's `chromium` and `chromium-driver` are needed (`.ci/run` installs them); where they are
 //! missing the test says so and passes, except in CI, where it fails.
 
@@ -10,7 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datapump::i18n::Lang;
-use datapump_sim::state::{DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET};
+use datapump_sim::model::TENANT_ID;
+use datapump_sim::state::{
+    AppScope, DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_SECRET, ExchangeAccess,
+    KeyCredential,
+};
 use datapump_sim::{SimConfig, SimServer};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use serde_json::json;
@@ -155,6 +160,27 @@ impl Journey {
         }
     }
 
+    /// The profile form's cloud: the simulator's addresses.
+    async fn simulator_cloud(&self, url: &str) {
+        self.browser
+            .find(Locator::Css("#cloud"))
+            .await
+            .expect("cloud")
+            .select_by_value("custom")
+            .await
+            .expect("custom");
+        self.fill("#login_base", url).await;
+        self.fill("#graph_base", url).await;
+    }
+
+    /// Runs the scope check: the room must be read, a colleague's mailbox refused.
+    async fn scope_check(&self) {
+        self.fill("#scope_room", ROOM).await;
+        self.fill("#scope_outside", "anna.schmidt@contoso.example")
+            .await;
+        self.click("form[action$='/scope-check'] button").await;
+    }
+
     /// The page shows `key`'s text in the journey's language.
     async fn shows(&self, key: &str) {
         self.shows_text(&self.lang.t(key)).await;
@@ -228,15 +254,7 @@ async fn journey(lang: Lang) {
     j.fill("#name", "Zentrale").await;
     j.fill("#client_id", DEFAULT_CLIENT_ID).await;
     j.fill("#client_secret", DEFAULT_SECRET).await;
-    j.browser
-        .find(Locator::Css("#cloud"))
-        .await
-        .expect("cloud")
-        .select_by_value("custom")
-        .await
-        .expect("custom");
-    j.fill("#login_base", &sim.url).await;
-    j.fill("#graph_base", &sim.url).await;
+    j.simulator_cloud(&sim.url).await;
     j.shot("profile-form").await;
     j.click("form.form button.primary").await;
     j.shows("profile-test").await;
@@ -311,6 +329,96 @@ async fn journey(lang: Lang) {
         .expect("subscriptions");
     j.shows_text(ROOM).await;
     j.shot("subscriptions").await;
+
+    // 7. An application profile with a certificate Datapump generates.
+    j.browser
+        .goto(&format!("{base}/profiles/new?kind=application"))
+        .await
+        .expect("new application profile");
+    j.fill("#name", "Räume").await;
+    j.fill("#client_id", DEFAULT_CLIENT_ID).await;
+    j.fill("#tenant", TENANT_ID).await;
+    j.simulator_cloud(&sim.url).await;
+    assert!(
+        j.find("input[name='credential'][value='certificate']")
+            .await
+            .is_selected()
+            .await
+            .expect("selected"),
+        "a certificate is the default"
+    );
+    j.shot("application-form").await;
+    j.click("form.form button.primary").await;
+    j.shows("certificate-title").await;
+    j.find("a[href$='/certificate.pem']").await;
+    j.shot("application-profile").await;
+    // The admin uploads the certificate to the app registration and grants the permissions.
+    let profile = app
+        .db()
+        .list_profiles()
+        .await
+        .expect("profiles")
+        .into_iter()
+        .find(|x| x.name == "Räume")
+        .expect("application profile");
+    let der = profile
+        .certificate
+        .as_deref()
+        .and_then(datapump::crypto::certificate::decode_der)
+        .expect("certificate");
+    let pem = datapump::crypto::certificate::pem_of(&der);
+    {
+        let mut s = sim.sim.lock();
+        let a = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+        a.certificates = vec![KeyCredential::from_pem(&pem).expect("certificate")];
+        a.app_roles = ["Calendars.Read", "Place.Read.All"]
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+    }
+    j.click("form[action$='/retry'] button").await;
+    j.shows("help-ok").await;
+
+    // 8. The scope check: red with the grant in Entra, green once scoped in Exchange.
+    j.scope_check().await;
+    j.shows("scope-unscoped").await;
+    j.shot("scope-unscoped").await;
+    {
+        let mut s = sim.sim.lock();
+        let rooms = s
+            .users
+            .iter()
+            .filter(|u| u.kind == datapump_sim::model::MailboxKind::Room)
+            .map(|u| u.id.clone())
+            .collect();
+        let a = s.app_mut(DEFAULT_CLIENT_ID).expect("app");
+        a.app_roles = std::iter::once("Place.Read.All".to_string()).collect();
+        a.exchange = ExchangeAccess {
+            applied: AppScope {
+                rbac_calendars: Some(rooms),
+                access_policy: None,
+            },
+            pending: None,
+        };
+    }
+    j.click("form[action$='/retry'] button").await;
+    j.shows("help-ok").await;
+    j.scope_check().await;
+    j.shows("scope-scoped").await;
+    j.shot("scope-scoped").await;
+
+    // 9. A whole room list, subscribed in one step.
+    j.browser
+        .goto(&format!("{base}/profiles/{}/connect?rooms=1", profile.id))
+        .await
+        .expect("connect");
+    j.shows("connect-room-lists").await;
+    j.click("form[action$='/room-lists'] button.primary").await;
+    j.shows("room-lists-title").await;
+    j.shows_text("Hauptgebäude").await;
+    j.shot("room-lists").await;
+    let from_list = crate::room_lists::list_subscriptions(&app).await;
+    assert!(from_list.len() >= 2, "the list's rooms are subscribed");
 
     j.browser.close().await.expect("close");
     app.stop().await;

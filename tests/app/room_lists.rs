@@ -6,7 +6,7 @@ use datapump_sim::model::TENANT_ID;
 use datapump_sim::state::DEFAULT_CLIENT_ID;
 use reqwest::StatusCode;
 
-use crate::common::{Backend, on_both_backends};
+use crate::common::{Backend, TestApp, on_both_backends};
 use crate::import::{assert_matches_truth, run};
 use crate::profiles::{World, world};
 
@@ -53,10 +53,9 @@ fn grant(w: &World, roles: &[&str]) {
         roles.iter().map(|r| r.to_string()).collect();
 }
 
-/// Subscriptions of the list: (address, enabled, removed from the list).
-async fn list_subscriptions(w: &World) -> Vec<(String, bool, bool)> {
-    let mut out: Vec<_> = w
-        .app
+/// Subscriptions from room lists: (address, enabled, removed from the list).
+pub(crate) async fn list_subscriptions(app: &TestApp) -> Vec<(String, bool, bool)> {
+    let mut out: Vec<_> = app
         .db()
         .list_subscriptions(None)
         .await
@@ -134,7 +133,7 @@ async fn room_list(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::SEE_OTHER);
-    assert!(list_subscriptions(&w).await.is_empty());
+    assert!(list_subscriptions(&w.app).await.is_empty());
 
     let subscribe = [
         ("list_address", LIST),
@@ -155,7 +154,7 @@ async fn room_list(backend: Backend) {
         page.contains(&format!("{} rooms newly subscribed", before.len())),
         "{page}"
     );
-    let subs = list_subscriptions(&w).await;
+    let subs = list_subscriptions(&w.app).await;
     let mut expected: Vec<_> = before.iter().map(|a| (a.clone(), true, false)).collect();
     expected.sort();
     assert_eq!(subs, expected);
@@ -163,7 +162,7 @@ async fn room_list(backend: Backend) {
     w.admin
         .post(&format!("/profiles/{id}/room-lists"), &subscribe)
         .await;
-    assert_eq!(list_subscriptions(&w).await, expected);
+    assert_eq!(list_subscriptions(&w.app).await, expected);
 
     // Exchange's admin moves a room from the other building into this list and takes one
     // out. The scheduler's next check follows, without an admin.
@@ -193,7 +192,7 @@ async fn room_list(backend: Backend) {
             .expect("check"),
         1
     );
-    let subs = list_subscriptions(&w).await;
+    let subs = list_subscriptions(&w.app).await;
     assert!(subs.contains(&(added.clone(), true, false)), "{subs:?}");
     assert!(subs.contains(&(removed.clone(), false, true)), "{subs:?}");
     let new_sub = w
@@ -249,7 +248,7 @@ async fn room_list(backend: Backend) {
         .check_room_lists_if_due()
         .await
         .expect("check");
-    assert_eq!(list_subscriptions(&w).await, subs, "nothing changed");
+    assert_eq!(list_subscriptions(&w.app).await, subs, "nothing changed");
     let page = w.admin.get("/room-lists").await.body;
     assert!(page.contains("The last read failed"), "{page}");
 
@@ -261,7 +260,7 @@ async fn room_list(backend: Backend) {
     let r = w.admin.post("/room-lists/1/check", &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(
-        list_subscriptions(&w)
+        list_subscriptions(&w.app)
             .await
             .contains(&(removed.clone(), true, false))
     );

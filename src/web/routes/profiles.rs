@@ -87,6 +87,24 @@ impl ProfileView {
         }
     }
 
+    /// Where a tenant admin grants the app's permissions for the whole tenant (documented:
+    /// "Grant tenant-wide admin consent to an application", the admin consent URL). Shown
+    /// while an application profile lacks consent or is unknown in the tenant.
+    pub fn admin_consent_url(&self) -> Option<String> {
+        let wanted = matches!(
+            self.status,
+            ProfileStatus::AppNotFound | ProfileStatus::ConsentMissing
+        );
+        (self.is_app() && wanted).then(|| {
+            format!(
+                "{}/{}/adminconsent?client_id={}",
+                self.p.login_base.trim_end_matches('/'),
+                self.p.tenant,
+                self.p.client_id
+            )
+        })
+    }
+
     pub fn uses_certificate(&self) -> bool {
         self.p.credential == CredentialKind::Certificate
     }
@@ -124,8 +142,10 @@ impl ProfileView {
             (true, ProfileStatus::ConfigError) if code == Some("AADSTS700024") => {
                 "help-assertion-time"
             }
+            (true, ProfileStatus::New) if self.uses_certificate() => "help-app-new-certificate",
             (true, ProfileStatus::New) => "help-app-new",
             (true, ProfileStatus::ConsentMissing) => "help-app-consent-missing",
+            (true, ProfileStatus::AppNotFound) => "help-app-not-installed",
             (true, ProfileStatus::NeedsReauth) => "help-app-token-refused",
             _ => self.status.help_key(),
         }
@@ -452,7 +472,10 @@ pub async fn create(
     flash_args(
         &session,
         FlashKind::Success,
-        "profile-created",
+        match profile.kind {
+            ProfileKind::Delegated => "profile-created",
+            ProfileKind::Application => "profile-created-app",
+        },
         &[("name", &profile.name)],
     )
     .await?;
