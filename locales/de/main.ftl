@@ -651,3 +651,4 @@ help-app-not-installed = Microsoft kennt diese App im Mandanten nicht: Sie ist d
 profile-admin-consent = Administratorzustimmung für den ganzen Mandanten:
 profile-created-app = Profil { $name } wurde angelegt. Als Nächstes: ein Token holen, um die App-Registrierung zu prüfen.
 help-app-new-certificate = Laden Sie das Zertifikat unten in der App-Registrierung hoch („Zertifikate und Geheimnisse → Zertifikate“) und holen Sie dann ein Token, um es und die Anwendungsberechtigungen zu prüfen.
+help-app-no-calendar-access = Microsoft Graph hat jedes Postfach verweigert, und das Token enthält keine Kalenderberechtigung: Weder Entra (Anwendungsberechtigung Calendars.Read mit Administratorzustimmung) noch Exchange Online (RBAC für Anwendungen, PowerShell unten) gewährt dieser App Zugriff. Gewähren Sie eines davon — empfohlen auf die Räume beschränkt —, warten Sie die Replikation ab (bis zu zwei Stunden), dann „Jetzt ein Token holen“.

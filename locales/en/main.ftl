@@ -651,3 +651,4 @@ help-app-not-installed = Microsoft does not know this app in the tenant: it is n
 profile-admin-consent = Admin consent for the whole tenant:
 profile-created-app = Profile { $name } has been created. Next: get a token to check the app registration.
 help-app-new-certificate = Upload the certificate below to the app registration (“Certificates & secrets → Certificates”), then get a token to check it and the application permissions.
+help-app-no-calendar-access = Microsoft Graph refused every mailbox, and the token carries no calendar permission: neither Entra (the application permission Calendars.Read with admin consent) nor Exchange Online (RBAC for Applications, PowerShell below) grants this app access. Grant one — scoped to the rooms is recommended —, allow for replication (up to two hours), then “Get a token now”.

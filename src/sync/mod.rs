@@ -471,6 +471,9 @@ impl SyncEngine {
             if result.is_ok() {
                 self.check_anonymized(id).await?;
             }
+            if let (Err(RunError::Api { status: 403, .. }), Some(pid)) = (&result, sub.profile_id) {
+                self.pause_app_without_access(pid).await?;
+            }
         }
         match &result {
             Ok(()) => tracing::info!(
@@ -493,6 +496,49 @@ impl SyncEngine {
             stats,
             error,
         }))
+    }
+
+    /// An application profile whose token carries no calendar role and none of whose
+    /// subscriptions has ever been read: neither Entra nor Exchange (RBAC for Applications)
+    /// grants it anything, so it pauses with the fix named instead of failing every room
+    /// forever. A missing role alone does not pause it — in the scoped setup Exchange grants
+    /// the access and the token has no role — nor does a refusal once a room was read (that
+    /// room is outside the scope).
+    async fn pause_app_without_access(&self, profile_id: i64) -> Result<(), StoreError> {
+        let profile = self.db.profile(profile_id).await?;
+        let roles = profile.scopes();
+        let has_role = [
+            "Calendars.Read",
+            "Calendars.ReadBasic.All",
+            "Calendars.ReadWrite",
+        ]
+        .iter()
+        .any(|r| roles.iter().any(|x| x == r));
+        if profile.kind != crate::model::ProfileKind::Application
+            || has_role
+            || profile.status != ProfileStatus::Ok
+        {
+            return Ok(());
+        }
+        let read_once = self
+            .db
+            .list_subscriptions(Some(profile_id))
+            .await?
+            .iter()
+            .any(|s| s.last_sync_at.is_some());
+        if read_once {
+            return Ok(());
+        }
+        self.db
+            .set_profile_status(
+                profile_id,
+                ProfileStatus::ConsentMissing,
+                Some("no-calendar-access"),
+                Some("Graph refused the mailboxes (403) and the token has no calendar role"),
+            )
+            .await?;
+        tracing::warn!(profile = %profile.name, "application profile paused: no calendar access");
+        Ok(())
     }
 
     /// A subscription made before mailboxes were addressed by id (or whose directory lookup

@@ -135,6 +135,11 @@ async fn application_profile(backend: Backend) {
     assert_ne!(refused.status, datapump::model::RunStatus::Ok);
     assert!(refused.error.is_some(), "the refusal is reported");
     assert!(w.app.db().events_of(sub).await.expect("events").is_empty());
+    // Neither a role in the token nor any mailbox read: nothing grants access, the profile
+    // pauses and names both ways to grant it.
+    assert_eq!(status(&w, id).await, ProfileStatus::ConsentMissing);
+    let page = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(page.contains("neither Entra"), "{page}");
 
     // Consent granted: a token with its roles, no refresh token, the optional one named.
     grant(&w, &["Calendars.Read", "Place.Read.All"]);

@@ -144,6 +144,9 @@ impl ProfileView {
             }
             (true, ProfileStatus::New) if self.uses_certificate() => "help-app-new-certificate",
             (true, ProfileStatus::New) => "help-app-new",
+            (true, ProfileStatus::ConsentMissing) if code == Some("no-calendar-access") => {
+                "help-app-no-calendar-access"
+            }
             (true, ProfileStatus::ConsentMissing) => "help-app-consent-missing",
             (true, ProfileStatus::AppNotFound) => "help-app-not-installed",
             (true, ProfileStatus::NeedsReauth) => "help-app-token-refused",
