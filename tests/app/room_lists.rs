@@ -117,6 +117,11 @@ async fn room_list(backend: Backend) {
         .body;
     assert!(connect.contains("Subscribe whole list"), "{connect}");
     assert!(connect.contains(LIST), "{connect}");
+    // Each list with its rooms (building, floor, capacity).
+    for room in members(&w, LIST) {
+        assert!(connect.contains(&room), "{room}: {connect}");
+    }
+    assert!(connect.contains("<th>Capacity</th>"), "{connect}");
 
     // Bad settings: a message, nothing subscribed.
     let bad = w

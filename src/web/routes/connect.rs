@@ -93,6 +93,15 @@ pub enum Listing<T> {
     Failed(String),
 }
 
+/// A room list and its rooms as the directory lists them.
+pub type ListWithRooms = (
+    crate::graph::api::RoomList,
+    Result<Vec<crate::graph::api::Room>, String>,
+);
+
+/// Room lists shown with their rooms; more are listed by name only.
+const LISTS_WITH_ROOMS: usize = 20;
+
 #[derive(Template)]
 #[template(path = "connect.html")]
 pub struct ConnectTemplate {
@@ -107,8 +116,9 @@ pub struct ConnectTemplate {
     lookup: Option<Lookup>,
     search: Option<Search>,
     rooms: Option<Listing<crate::graph::api::Room>>,
-    /// The tenant's room lists, each to subscribe whole.
-    room_lists: Option<Listing<crate::graph::api::RoomList>>,
+    /// The tenant's room lists with their rooms (or why those could not be read), each to
+    /// subscribe whole.
+    room_lists: Option<Listing<ListWithRooms>>,
     mine: Option<Listing<Calendar>>,
     errors: FormErrors,
     form: SubscribeForm,
@@ -524,11 +534,24 @@ async fn render(
     };
     let room_lists = match &rooms {
         Some(Listing::Items(_)) => Some(match graph.room_lists().await {
-            Ok(r) => Listing::Items(
-                r.into_iter()
-                    .filter(|l| l.email_address.is_some())
-                    .collect(),
-            ),
+            Ok(found) => {
+                let mut out = Vec::new();
+                for (n, list) in found.into_iter().enumerate() {
+                    let Some(address) = list.email_address.clone() else {
+                        continue;
+                    };
+                    let members = if n < LISTS_WITH_ROOMS {
+                        graph
+                            .rooms_of_list(&address)
+                            .await
+                            .map_err(|e| e.to_string())
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    out.push((list, members));
+                }
+                Listing::Items(out)
+            }
             Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
             Err(e) => Listing::Failed(e.to_string()),
         }),
