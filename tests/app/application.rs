@@ -153,6 +153,16 @@ async fn application_profile(backend: Backend) {
     );
     let page = w.admin.get(&format!("/profiles/{id}")).await.body;
     assert!(page.contains("Calendars.Read</code> — granted"), "{page}");
+    // Calendars.ReadBasic.All reads calendars too (without bodies): it counts as the grant.
+    grant(&w, &["Calendars.ReadBasic.All"]);
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    let basic = w.admin.get(&format!("/profiles/{id}")).await.body;
+    assert!(
+        basic.contains("Calendars.ReadBasic.All</code> — granted"),
+        "{basic}"
+    );
+    grant(&w, &["Calendars.Read", "Place.Read.All"]);
+    w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
     assert!(
         page.contains("User.ReadBasic.All</code> — not granted (optional"),
         "{page}"

@@ -230,9 +230,15 @@ impl ProfileView {
         }
         let granted = self.p.scopes();
         let has = |r: &str| granted.iter().any(|g| g.eq_ignore_ascii_case(r));
+        // Calendars.ReadBasic.All reads the calendars too, without bodies and attachments.
         APP_ROLES_REQUIRED
             .iter()
-            .map(|r| (*r, has(r), true))
+            .map(|r| match *r {
+                "Calendars.Read" if !has(r) && has("Calendars.ReadBasic.All") => {
+                    ("Calendars.ReadBasic.All", true, true)
+                }
+                r => (r, has(r), true),
+            })
             .chain(APP_ROLES_OPTIONAL.iter().map(|r| (*r, has(r), false)))
             .collect()
     }
