@@ -739,6 +739,44 @@ async fn key_rotation(backend: Backend) {
     let w = world(backend).await;
     let id = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
     authorize(&w, id).await;
+    // An application profile whose credential is a certificate: its private key is resealed
+    // too, under its own context.
+    let sim_url = w.sim.url.clone();
+    let r = w
+        .admin
+        .post(
+            "/profiles",
+            &[
+                ("kind", "application"),
+                ("credential", "certificate"),
+                ("name", "Räume"),
+                ("client_id", datapump_sim::state::DEFAULT_CLIENT_ID),
+                ("tenant", datapump_sim::model::TENANT_ID),
+                ("cloud", "custom"),
+                ("login_base", sim_url.as_str()),
+                ("graph_base", sim_url.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let certified = w
+        .app
+        .db()
+        .list_profiles()
+        .await
+        .expect("profiles")
+        .into_iter()
+        .find(|p| p.name == "Räume")
+        .expect("certificate profile");
+    let thumbprint = w
+        .app
+        .state
+        .tokens
+        .certificate(&certified)
+        .expect("key opens")
+        .info()
+        .thumbprint
+        .clone();
     let config = (*w.app.state.config).clone();
     let old_id = w.app.state.key.id().to_string();
     let db = w.app.db().clone();
@@ -758,6 +796,23 @@ async fn key_rotation(backend: Backend) {
     assert!(
         prepared.state.tokens.force_refresh(id).await.is_ok(),
         "tokens decrypt and work"
+    );
+    let certified = prepared
+        .state
+        .db
+        .profile(certified.id)
+        .await
+        .expect("profile");
+    assert!(certified.client_secret_enc.contains(new_key.id()));
+    assert_eq!(
+        prepared
+            .state
+            .tokens
+            .certificate(&certified)
+            .expect("the key opens with the new key")
+            .info()
+            .thumbprint,
+        thumbprint
     );
     // The old key no longer fits.
     let mut stale = config.clone();
