@@ -15,6 +15,7 @@ mod feeds;
 mod import;
 mod login;
 mod nginx;
+mod packaging;
 mod profiles;
 mod room_lists;
 mod rooms;
