@@ -11,18 +11,7 @@ use crate::model::{Cloud, ProfileSettings, RunKind};
 async fn unknown_stored_states_are_errors() {
     let dir = tempfile::tempdir().expect("dir");
     for TestDb { db, schema } in databases(dir.path()).await {
-        let settings = ProfileSettings {
-            kind: crate::model::ProfileKind::Delegated,
-            name: "Zentrale".into(),
-            tenant: "common".into(),
-            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
-            secret_expires_on: Utc::now().date_naive(),
-            cloud: Cloud::Global,
-            login_base: "https://login.microsoftonline.com".into(),
-            graph_base: "https://graph.microsoft.com".into(),
-            redirect_uri: None,
-            notes: String::new(),
-        };
+        let settings = delegated_settings();
         let p = db
             .create_profile(&settings, "u-1", "sealed")
             .await
@@ -216,18 +205,7 @@ async fn feed_numbers_follow_commit_order() {
 
 /// A delegated profile with one room subscription (`raum@contoso.example`); its id.
 async fn room_subscription(db: &crate::storage::Db) -> i64 {
-    let settings = ProfileSettings {
-        kind: crate::model::ProfileKind::Delegated,
-        name: "Zentrale".into(),
-        tenant: "common".into(),
-        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
-        secret_expires_on: Utc::now().date_naive(),
-        cloud: Cloud::Global,
-        login_base: "https://login.microsoftonline.com".into(),
-        graph_base: "https://graph.microsoft.com".into(),
-        redirect_uri: None,
-        notes: String::new(),
-    };
+    let settings = delegated_settings();
     let p = db
         .create_profile(&settings, "u-1", "sealed")
         .await
@@ -339,5 +317,21 @@ async fn attendee_rows_follow_the_json() {
         if let Some(s) = schema {
             s.drop().await;
         }
+    }
+}
+
+/// A delegated profile's settings for the storage tests.
+fn delegated_settings() -> ProfileSettings {
+    ProfileSettings {
+        kind: crate::model::ProfileKind::Delegated,
+        name: "Zentrale".into(),
+        tenant: "common".into(),
+        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+        secret_expires_on: Utc::now().date_naive(),
+        cloud: Cloud::Global,
+        login_base: "https://login.microsoftonline.com".into(),
+        graph_base: "https://graph.microsoft.com".into(),
+        redirect_uri: None,
+        notes: String::new(),
     }
 }
