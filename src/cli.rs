@@ -222,12 +222,15 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
             }
             let db = app::open_database(&config).await?;
             let prepared = app::prepare(config, db).await?;
-            let reports = prepared
-                .state
-                .sync
-                .run_once(subscription)
-                .await
-                .map_err(StartError::Store)?;
+            let reports = match prepared.state.sync.run_once(subscription).await {
+                Err(crate::storage::StoreError::NotFound) if subscription.is_some() => {
+                    return Err(CliError::Failed(format!(
+                        "there is no subscription {} (deleted, or never created)",
+                        subscription.unwrap_or_default()
+                    )));
+                }
+                other => other.map_err(StartError::Store)?,
+            };
             let mut failed = Vec::new();
             for r in &reports {
                 println!(

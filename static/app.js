@@ -18,3 +18,12 @@ function showSecretFields() {
 }
 credentialChoices.forEach((c) => c.addEventListener("change", showSecretFields));
 showSecretFields();
+
+// A header checkbox with data-check-all="name" checks every row checkbox of that name.
+document.querySelectorAll("[data-check-all]").forEach((all) => {
+  const name = all.getAttribute("data-check-all");
+  all.addEventListener("change", () => {
+    all.closest("form")?.querySelectorAll(`input[type='checkbox'][name='${name}']`)
+      .forEach((box) => { box.checked = all.checked; });
+  });
+});

@@ -80,22 +80,24 @@ impl Db {
     }
 
     pub async fn record_audit(&self, record: AuditRecord) -> Result<()> {
-        let esc = |v: Option<String>| v.map(|s| escape_control(&s));
+        self.record_audits(std::slice::from_ref(&record)).await
+    }
+
+    /// Records several entries (a bulk change) in one transaction.
+    pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<()> {
+        let esc = |v: &Option<String>| v.as_deref().map(escape_control);
         let sql = "INSERT INTO audit_log (at, actor_id, actor, ip, action, target, details) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        dispatch!(self, pool => {
-            sqlx::query(sql)
-                .bind(Utc::now())
-                .bind(record.actor_id)
-                .bind(esc(record.actor.clone()))
-                .bind(esc(record.ip.clone()))
-                .bind(record.action)
-                .bind(esc(record.target.clone()))
-                .bind(esc(record.details.clone()))
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        let now = Utc::now();
+        transaction!(self, tx => async {
+            for r in records {
+                sqlx::query(sql)
+                    .bind(now).bind(r.actor_id).bind(esc(&r.actor)).bind(esc(&r.ip))
+                    .bind(r.action).bind(esc(&r.target)).bind(esc(&r.details))
+                    .execute(&mut *tx).await?;
+            }
+            Ok(())
+        }.await)
     }
 
     /// Newest first.

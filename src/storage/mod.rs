@@ -76,6 +76,7 @@ pub mod rooms;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod subscription_list;
 pub mod subscriptions;
 pub mod sync;
 #[cfg(test)]

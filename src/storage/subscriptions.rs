@@ -15,6 +15,7 @@ macro_rules! subscription_columns {
          s.retention_days, s.room_list_id, s.removed_from_list_at, p.name AS profile_name"
     };
 }
+pub(super) use subscription_columns;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Subscription {

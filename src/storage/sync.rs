@@ -100,6 +100,24 @@ pub struct SyncRun {
     /// The kind of profile the run read through.
     #[sqlx(try_from = "Option<String>")]
     pub profile_kind: crate::model::Optional<crate::model::ProfileKind>,
+    /// A no-change run, counted in `sync_run_hours` (only the latest is kept in full).
+    pub quiet: bool,
+}
+
+/// The quiet runs of one subscription in one hour (UTC).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QuietHour {
+    pub hour: DateTime<Utc>,
+    pub runs: i64,
+    pub requests: i64,
+    pub duration_ms: i64,
+    pub max_duration_ms: i64,
+}
+
+/// The start of `t`'s hour.
+fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
 /// Counters of a run so far.
@@ -115,6 +133,17 @@ pub struct RunStats {
 }
 
 impl RunStats {
+    /// A run that only confirmed nothing changed: a delta round that ended well, changed no
+    /// row and never waited for Graph. Such runs are aggregated per hour.
+    pub fn quiet(&self, kind: RunKind, status: RunStatus) -> bool {
+        kind == RunKind::Delta
+            && status == RunStatus::Ok
+            && self.created == 0
+            && self.updated == 0
+            && self.deleted == 0
+            && self.throttle_waits == 0
+    }
+
     /// Counts one applied page.
     pub fn add_page(&mut self, page: PageStats) {
         self.pages += 1;
@@ -352,8 +381,10 @@ impl Db {
     pub async fn prune_runs(&self, before: DateTime<Utc>) -> Result<u64> {
         let sql = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL AND finished_at < $1 \
                    AND id NOT IN (SELECT MAX(id) FROM sync_runs GROUP BY subscription_id)";
+        let hours = "DELETE FROM sync_run_hours WHERE hour < $1";
         let n = dispatch!(self, pool => {
-            sqlx::query(sql).bind(before).execute(pool).await?.rows_affected()
+            let n = sqlx::query(sql).bind(before).execute(pool).await?.rows_affected();
+            n + sqlx::query(hours).bind(hour_of(before)).execute(pool).await?.rows_affected()
         });
         Ok(n)
     }
@@ -379,24 +410,54 @@ impl Db {
         Ok(id)
     }
 
-    pub async fn update_run(
+    /// Records how a run ended. A quiet run (see [`RunStats::quiet`]) is counted in its
+    /// subscription's hour in `sync_run_hours` and kept in full only as the latest quiet run,
+    /// replacing the one before: no-change runs every minute do not grow the history.
+    pub async fn finish_run(
         &self,
         run_id: i64,
         kind: RunKind,
         stats: &RunStats,
         status: RunStatus,
         error: Option<&str>,
-        finished: bool,
     ) -> Result<()> {
+        let now = Utc::now();
+        let quiet = stats.quiet(kind, status);
         let sql = "UPDATE sync_runs SET kind = $1, pages = $2, created = $3, updated = $4, deleted = $5, requests = $6, \
-                   throttle_waits = $7, waited_ms = $8, status = $9, error = $10, \
-                   finished_at = CASE WHEN $11 THEN $12 ELSE finished_at END WHERE id = $13";
-        dispatch!(self, pool => {
-            sqlx::query(sql).bind(kind.as_str()).bind(stats.pages).bind(stats.created).bind(stats.updated).bind(stats.deleted)
+                   throttle_waits = $7, waited_ms = $8, status = $9, error = $10, finished_at = $11, quiet = $12 \
+                   WHERE id = $13 RETURNING subscription_id, started_at";
+        transaction!(self, tx => async {
+            let row: Option<(i64, DateTime<Utc>)> = sqlx::query_as(sql)
+                .bind(kind.as_str()).bind(stats.pages).bind(stats.created).bind(stats.updated).bind(stats.deleted)
                 .bind(stats.requests).bind(stats.throttle_waits).bind(stats.waited_ms).bind(status.as_str()).bind(error)
-                .bind(finished).bind(Utc::now()).bind(run_id).execute(pool).await?;
-        });
-        Ok(())
+                .bind(now).bind(quiet).bind(run_id).fetch_optional(&mut *tx).await?;
+            // Pruned meanwhile (its subscription deleted): nothing to record.
+            let Some((subscription, started)) = row else { return Ok(()) };
+            if quiet {
+                sqlx::query("DELETE FROM sync_runs WHERE subscription_id = $1 AND quiet AND id <> $2")
+                    .bind(subscription).bind(run_id).execute(&mut *tx).await?;
+                let ms = (now - started).num_milliseconds().max(0);
+                sqlx::query(
+                    "INSERT INTO sync_run_hours (subscription_id, hour, runs, requests, duration_ms, max_duration_ms) \
+                     VALUES ($1, $2, 1, $3, $4, $4) ON CONFLICT (subscription_id, hour) DO UPDATE SET \
+                     runs = sync_run_hours.runs + 1, requests = sync_run_hours.requests + excluded.requests, \
+                     duration_ms = sync_run_hours.duration_ms + excluded.duration_ms, \
+                     max_duration_ms = CASE WHEN excluded.max_duration_ms > sync_run_hours.max_duration_ms \
+                     THEN excluded.max_duration_ms ELSE sync_run_hours.max_duration_ms END",
+                )
+                .bind(subscription).bind(hour_of(now)).bind(stats.requests).bind(ms)
+                .execute(&mut *tx).await?;
+            }
+            Ok(())
+        }.await)
+    }
+
+    /// A subscription's quiet runs per hour, newest first.
+    pub async fn quiet_hours_of(&self, id: i64, limit: i64) -> Result<Vec<QuietHour>> {
+        let sql = "SELECT hour, runs, requests, duration_ms, max_duration_ms FROM sync_run_hours \
+                   WHERE subscription_id = $1 ORDER BY hour DESC LIMIT $2";
+        let rows = dispatch!(self, pool => sqlx::query_as::<_, QuietHour>(sql).bind(id).bind(limit).fetch_all(pool).await?);
+        Ok(rows)
     }
 
     /// Records how a run ended on the subscription and releases the lease.
@@ -456,7 +517,7 @@ impl Db {
 
     pub async fn runs_of(&self, id: i64, limit: i64) -> Result<Vec<SyncRun>> {
         let sql = "SELECT id, subscription_id, kind, status, started_at, finished_at, pages, created, updated, deleted, \
-                   requests, throttle_waits, waited_ms, error, profile_kind FROM sync_runs WHERE subscription_id = $1 \
+                   requests, throttle_waits, waited_ms, error, profile_kind, quiet FROM sync_runs WHERE subscription_id = $1 \
                    ORDER BY started_at DESC, id DESC LIMIT $2";
         let rows = dispatch!(self, pool => sqlx::query_as::<_, SyncRun>(sql).bind(id).bind(limit).fetch_all(pool).await?);
         Ok(rows)
@@ -464,20 +525,38 @@ impl Db {
 
     /// Runs by status: (status, runs, requests, throttle waits), for /metrics.
     pub async fn run_totals(&self) -> Result<Vec<(RunStatus, i64, i64, i64)>> {
+        // Quiet runs are counted in their hours (the latest one's row too, so it is skipped).
         let sql = "SELECT status, COUNT(*), CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(throttle_waits), 0) AS BIGINT) \
-                   FROM sync_runs GROUP BY status ORDER BY status";
-        let rows = dispatch!(self, pool => sqlx::query_as::<_, (String, i64, i64, i64)>(sql).fetch_all(pool).await?);
-        rows.into_iter()
-            .map(|(status, runs, requests, waits)| Ok((status.parse()?, runs, requests, waits)))
-            .collect()
+                   FROM sync_runs WHERE NOT quiet GROUP BY status \
+                   UNION ALL SELECT $1, CAST(COALESCE(SUM(runs), 0) AS BIGINT), CAST(COALESCE(SUM(requests), 0) AS BIGINT), 0 \
+                   FROM sync_run_hours";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, (String, i64, i64, i64)>(sql).bind(RunStatus::Ok.as_str()).fetch_all(pool).await?
+        });
+        let mut totals: std::collections::BTreeMap<RunStatus, (i64, i64, i64)> = Default::default();
+        for (status, runs, requests, waits) in rows {
+            let t = totals.entry(status.parse()?).or_default();
+            t.0 += runs;
+            t.1 += requests;
+            t.2 += waits;
+        }
+        Ok(totals
+            .into_iter()
+            .filter(|(_, t)| t.0 > 0)
+            .map(|(status, (runs, requests, waits))| (status, runs, requests, waits))
+            .collect())
     }
 
     /// "Sync now": due at once.
+    /// Makes a subscription due now; `NotFound` when there is no such (undeleted) subscription.
     pub async fn request_sync(&self, id: i64) -> Result<()> {
-        dispatch!(self, pool => {
+        let updated = dispatch!(self, pool => {
             sqlx::query("UPDATE subscriptions SET next_sync_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-                .bind(Utc::now()).bind(id).execute(pool).await?;
+                .bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
         });
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 }

@@ -335,3 +335,107 @@ fn delegated_settings() -> ProfileSettings {
         notes: String::new(),
     }
 }
+
+/// No-change runs fold into one row per subscription and hour (the latest kept in full);
+/// runs that changed something or failed stay individual; the totals count both once.
+#[tokio::test]
+async fn quiet_runs_are_counted_per_hour() {
+    use crate::model::RunStatus;
+    use crate::storage::sync::RunStats;
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sub = room_subscription(&db).await;
+        let quiet = RunStats {
+            pages: 1,
+            requests: 1,
+            ..RunStats::default()
+        };
+        let run = |kind, stats: RunStats, status| {
+            let db = &db;
+            async move {
+                let id = db.start_run(sub, kind, "me").await.expect("start");
+                db.finish_run(id, kind, &stats, status, None)
+                    .await
+                    .expect("finish");
+                id
+            }
+        };
+        let mut last = 0;
+        for _ in 0..5 {
+            last = run(RunKind::Delta, quiet, RunStatus::Ok).await;
+        }
+        let runs = db.runs_of(sub, 50).await.expect("runs");
+        assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [last]);
+        // (Two hours when the test runs across an hour's end.)
+        let hours = db.quiet_hours_of(sub, 24).await.expect("hours");
+        assert!(hours.len() <= 2);
+        let sum = |hours: &[crate::storage::sync::QuietHour]| {
+            hours
+                .iter()
+                .map(|h| (h.runs, h.requests))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        };
+        assert_eq!(sum(&hours), (5, 5));
+        assert!(
+            hours
+                .iter()
+                .all(|h| h.max_duration_ms * h.runs >= h.duration_ms)
+        );
+
+        // A change, a throttled run, a failure and a full round stay; the next quiet run
+        // replaces only the quiet one before it.
+        let changed = run(
+            RunKind::Delta,
+            RunStats {
+                created: 2,
+                ..quiet
+            },
+            RunStatus::Ok,
+        )
+        .await;
+        let throttled = run(
+            RunKind::Delta,
+            RunStats {
+                throttle_waits: 1,
+                ..quiet
+            },
+            RunStatus::Ok,
+        )
+        .await;
+        let failed = run(RunKind::Delta, quiet, RunStatus::Error).await;
+        let full = run(RunKind::Full, quiet, RunStatus::Ok).await;
+        let latest = run(RunKind::Delta, quiet, RunStatus::Ok).await;
+        let mut ids: Vec<i64> = db
+            .runs_of(sub, 50)
+            .await
+            .expect("runs")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [changed, throttled, failed, full, latest]);
+        assert_eq!(sum(&db.quiet_hours_of(sub, 24).await.expect("hours")).0, 6);
+        let totals = db.run_totals().await.expect("totals");
+        assert_eq!(
+            totals,
+            [(RunStatus::Ok, 9, 9, 1), (RunStatus::Error, 1, 1, 0)]
+        );
+
+        // Retention drops old hours with old runs; the latest run stays.
+        db.prune_runs(Utc::now() + chrono::Duration::hours(3))
+            .await
+            .expect("prune");
+        assert!(db.quiet_hours_of(sub, 24).await.expect("hours").is_empty());
+        let left: Vec<i64> = db
+            .runs_of(sub, 50)
+            .await
+            .expect("runs")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left, [latest]);
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}

@@ -445,7 +445,7 @@ impl SyncEngine {
         };
         let stats = ctx.meter.stats(&ctx.stats);
         self.db
-            .update_run(run_id, kind, &stats, status, error.as_deref(), true)
+            .finish_run(run_id, kind, &stats, status, error.as_deref())
             .await?;
         if let Some(outcome) = outcome {
             self.db

@@ -134,6 +134,27 @@ impl Page {
             .t_args(key, &[(n1, v1.to_string()), (n2, v2.to_string())])
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub fn t3(
+        &self,
+        key: &str,
+        n1: &'static str,
+        v1: impl std::fmt::Display,
+        n2: &'static str,
+        v2: impl std::fmt::Display,
+        n3: &'static str,
+        v3: impl std::fmt::Display,
+    ) -> String {
+        self.lang.t_args(
+            key,
+            &[
+                (n1, v1.to_string()),
+                (n2, v2.to_string()),
+                (n3, v3.to_string()),
+            ],
+        )
+    }
+
     /// An app path with the deployment prefix, for links and form actions.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.prefix, path)
@@ -228,6 +249,8 @@ fn flash_arg_name(name: &str) -> Option<&'static str> {
         "updated",
         "reasons",
         "thumbprint",
+        "unchanged",
+        "missing",
     ]
     .into_iter()
     .find(|n| *n == name)

@@ -32,6 +32,19 @@ fn invalid_configuration_exits_2_naming_the_variable() {
     }
 }
 
+#[test]
+fn sync_once_of_a_missing_subscription_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = datapump(dir.path())
+        .args(["sync", "--once", "--subscription", "99"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no subscription 99"), "{stderr}");
+    assert!(!stderr.contains("another process"), "{stderr}");
+}
+
 fn admin_create(dir: &std::path::Path, username: &str, password: &str) -> std::process::Output {
     let mut child = datapump(dir)
         .args([

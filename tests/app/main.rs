@@ -19,6 +19,7 @@ mod packaging;
 mod profiles;
 mod room_lists;
 mod rooms;
+mod scale;
 mod security;
 mod setup;
 mod subpath;

@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod room_lists;
 pub mod rooms;
 pub mod session;
+pub mod subscription_list;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -237,7 +238,18 @@ pub(crate) fn register(r: Routes) -> Routes {
             Admin,
             post(connect::subscribe),
         )
-        .add(M::GET, "/subscriptions", Viewer, get(subscriptions::list))
+        .add(
+            M::GET,
+            "/subscriptions",
+            Viewer,
+            get(subscription_list::list),
+        )
+        .add(
+            M::POST,
+            "/subscriptions/bulk",
+            Admin,
+            post(subscription_list::bulk),
+        )
         .add(
             M::GET,
             "/subscriptions/{id}",

@@ -281,12 +281,13 @@ pub struct ListTemplate {
 }
 
 pub async fn list(State(state): State<AppState>, p: Page) -> WebResult<Response> {
+    let counts = state.db.subscription_counts().await?;
     let profiles = state
         .db
         .list_profiles()
         .await?
         .into_iter()
-        .map(|x| ProfileView::new(x, &state))
+        .map(|x| ProfileView::counted(x, &state, &counts))
         .collect();
     page::ok(&ListTemplate { p, profiles })
 }

@@ -13,22 +13,10 @@ use super::connect::{SubscribeForm, settings_from};
 use crate::model::RunStatus;
 use crate::storage::StoreError;
 use crate::storage::subscriptions::Subscription;
-use crate::storage::sync::SyncRun;
+use crate::storage::sync::{QuietHour, SyncRun};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;
-
-#[derive(Template)]
-#[template(path = "subscriptions/list.html")]
-pub struct ListTemplate {
-    p: Page,
-    subscriptions: Vec<Subscription>,
-}
-
-pub async fn list(State(state): State<AppState>, p: Page) -> WebResult<Response> {
-    let subscriptions = state.db.list_subscriptions(None).await?;
-    page::ok(&ListTemplate { p, subscriptions })
-}
 
 #[derive(Template)]
 #[template(path = "subscriptions/show.html")]
@@ -39,6 +27,8 @@ pub struct ShowTemplate {
     errors: FormErrors,
     conflict: bool,
     runs: Vec<SyncRun>,
+    /// No-change runs, counted per hour (newest first).
+    quiet: Vec<QuietHour>,
     /// Since when the ICS feed link exists.
     feed_since: Option<chrono::DateTime<chrono::Utc>>,
     /// A feed link just made: shown this once.
@@ -69,6 +59,12 @@ impl ShowTemplate {
                 (i * 14 + 2, h, css, format!("{} {} ms", r.status, secs(r)))
             })
             .collect()
+    }
+
+    /// Average and longest duration of an hour's quiet runs.
+    pub fn quiet_durations(&self, h: &QuietHour) -> String {
+        let avg = h.duration_ms as f64 / h.runs.max(1) as f64 / 1000.0;
+        format!("{avg:.1} s / {:.1} s", h.max_duration_ms as f64 / 1000.0)
     }
 
     pub fn duration(&self, r: &SyncRun) -> String {
@@ -126,6 +122,7 @@ pub(crate) async fn show_page(
         errors: FormErrors::default(),
         conflict: false,
         runs: state.db.runs_of(id, 20).await?,
+        quiet: state.db.quiet_hours_of(id, 24).await?,
         feed_since: state.db.feed_created_at(id).await?,
         feed_url,
     })
@@ -158,6 +155,7 @@ pub async fn update(
                 errors,
                 conflict: false,
                 runs: state.db.runs_of(id, 20).await?,
+                quiet: state.db.quiet_hours_of(id, 24).await?,
                 feed_since: None,
                 feed_url: None,
             },
@@ -236,6 +234,7 @@ pub async fn update(
                     errors: FormErrors::default(),
                     conflict: true,
                     runs: state.db.runs_of(id, 20).await?,
+                    quiet: state.db.quiet_hours_of(id, 24).await?,
                     feed_since: None,
                     feed_url: None,
                 },
