@@ -75,6 +75,8 @@ pub struct Counters {
     pub faults_injected: u64,
     /// The most requests in flight at once for one app and mailbox.
     pub max_concurrent_per_mailbox: usize,
+    /// Requests refused because their app and mailbox had used up the request budget.
+    pub over_budget: u64,
 }
 
 impl super::state::SimState {
@@ -126,6 +128,33 @@ impl super::state::SimState {
             super::state::ConcurrencyScope::App => (app.to_string(), String::new()),
             super::state::ConcurrencyScope::AppAndMailbox => (app.to_string(), mailbox.to_string()),
         }
+    }
+
+    /// Counts an Outlook request against the (app, mailbox) budget; `Some(seconds)` to wait
+    /// when the window is full (the request is refused and not counted).
+    pub fn spend_budget(&mut self, app: &str, mailbox: &str) -> Option<u64> {
+        let (limit, window) = self.config.mailbox_request_budget?;
+        let now = std::time::Instant::now();
+        let log = self
+            .recent_requests
+            .entry((app.to_string(), mailbox.to_string()))
+            .or_default();
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            log.pop_front();
+        }
+        if log.len() >= limit {
+            self.counters.throttled += 1;
+            self.counters.over_budget += 1;
+            let free_at = log
+                .front()
+                .map_or(window, |t| window.saturating_sub(now.duration_since(*t)));
+            return Some(free_at.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        log.push_back(now);
+        None
     }
 
     /// Takes a concurrency slot for (app, mailbox); `false` when the limit is reached.

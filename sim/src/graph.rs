@@ -250,6 +250,23 @@ pub async fn handle(
 
     // Outlook endpoints (anything below a mailbox) count against its concurrency limit.
     let outlook = mailbox.is_some() && segments.len() > if segments[0] == "me" { 1 } else { 2 };
+    // The request budget of an app and mailbox (throttling-limits, "Outlook service limits":
+    // 10,000 requests per 10 minutes); the 429 body is the throttling page's documented
+    // sample, with `Retry-After` in seconds.
+    if let (Some(m), true) = (&mailbox, outlook) {
+        let wait = sim.lock().spend_budget(&token.client_id, &m.id);
+        if let Some(seconds) = wait {
+            let mut r = req.error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Please retry again later.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
     let slot = match (&mailbox, outlook) {
         (Some(m), true) => {
             let acquired = sim.lock().acquire_slot(&token.client_id, &m.id);

@@ -368,6 +368,7 @@ pub fn build(config: SimConfig) -> SimState {
         faults: Vec::new(),
         counters: Counters::default(),
         in_flight: HashMap::new(),
+        recent_requests: HashMap::new(),
         seq: 0,
         clock_offset: Duration::zero(),
         auto_login: None,

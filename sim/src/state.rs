@@ -69,6 +69,10 @@ pub struct SimConfig {
     /// Delta tokens kept per calendar; older ones answer 410 like an evicted sync state. Graph
     /// keeps only a few generations (the observed message lists three).
     pub delta_tokens_per_calendar: usize,
+    /// Outlook requests allowed per app and mailbox within a sliding window before 429:
+    /// "10,000 API requests in a 10 minute period" per app ID and mailbox (throttling-limits,
+    /// "Outlook service limits"); `None` = no limit. Tests shrink it.
+    pub mailbox_request_budget: Option<(usize, StdDuration)>,
 }
 
 /// Which requests share the Outlook concurrency limit.
@@ -102,6 +106,7 @@ impl Default for SimConfig {
             concurrency_scope: ConcurrencyScope::App,
             delta_tokens_per_calendar: 3,
             occurrence_keys_follow_master: true,
+            mailbox_request_budget: Some((10_000, StdDuration::from_secs(600))),
         }
     }
 }
@@ -307,6 +312,9 @@ pub struct SimState {
     pub faults: Vec<FaultRule>,
     pub counters: Counters,
     pub in_flight: HashMap<(String, String), usize>,
+    /// When each (app, mailbox) pair's recent Outlook requests arrived, oldest first (the
+    /// request budget's sliding window).
+    pub recent_requests: HashMap<(String, String), std::collections::VecDeque<std::time::Instant>>,
     pub seq: u64,
     pub clock_offset: Duration,
     /// Sign in as this user without showing pages (tests, demo); requires `auto_consent` or

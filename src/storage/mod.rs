@@ -68,6 +68,7 @@ pub mod audit;
 pub mod backup;
 pub mod changes;
 mod event_writes;
+pub mod instances;
 pub mod profiles;
 pub mod reading;
 pub mod reception;

@@ -375,6 +375,8 @@ impl Db {
                 .bind(a.authorized_by).bind(id).bind(ProfileStatus::Ok.as_str()).bind(a.account_tenant)
                 .execute(pool).await?;
         });
+        // The account's domain is internal from now on.
+        self.refresh_internal_domains().await?;
         Ok(())
     }
 

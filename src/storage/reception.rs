@@ -134,6 +134,15 @@ impl Db {
     /// tenants' verified domains) and the domains of the subscribed mailboxes and the
     /// authorized accounts. When the set changed, every stored attendee is classified again,
     /// in the same transaction. Returns whether it changed.
+    /// Whether `domain` is among the internal domains already (one indexed row).
+    pub async fn is_internal_domain(&self, domain: &str) -> Result<bool> {
+        let found: Option<String> = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT domain FROM internal_domains WHERE domain = $1")
+                .bind(domain.to_ascii_lowercase()).fetch_optional(pool).await?
+        });
+        Ok(found.is_some())
+    }
+
     pub async fn refresh_internal_domains(&self) -> Result<bool> {
         let mut configured = split(self.setting(CONFIGURED_DOMAINS).await?);
         configured.extend(split(self.setting(ADMIN_DOMAINS).await?));

@@ -166,14 +166,55 @@ pub struct RunOutcome<'a> {
     pub success: bool,
 }
 
+/// A subscription that is due to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub id: i64,
+    pub profile_id: i64,
+    /// When it fell due; `None` for one never run (due since it was created).
+    pub since: Option<DateTime<Utc>>,
+}
+
 impl Db {
     /// Subscriptions due now whose lease is free (a crashed owner's lease lapses).
-    pub async fn due_subscriptions(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
-        let sql = "SELECT s.id FROM subscriptions s JOIN profiles p ON p.id = s.profile_id \
+    /// Longest due first.
+    pub async fn due_subscriptions(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Due>> {
+        let sql = "SELECT s.id, s.profile_id, s.next_sync_at FROM subscriptions s JOIN profiles p ON p.id = s.profile_id \
                    WHERE s.deleted_at IS NULL AND s.enabled AND (s.next_sync_at IS NULL OR s.next_sync_at <= $1) \
-                   AND (s.lease_until IS NULL OR s.lease_until < $1) ORDER BY s.next_sync_at LIMIT $2";
-        let ids = dispatch!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(now).bind(limit).fetch_all(pool).await?);
-        Ok(ids)
+                   AND (s.lease_until IS NULL OR s.lease_until < $1) ORDER BY s.next_sync_at, s.id LIMIT $2";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, Option<DateTime<Utc>>)>(sql).bind(now).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, profile_id, since)| Due {
+                id,
+                profile_id,
+                since,
+            })
+            .collect())
+    }
+
+    /// Takes the lease like [`Db::claim_subscription`], but only while the subscription is
+    /// still due: another instance that ran it since this one listed it has moved its
+    /// `next_sync_at`, and it is not run twice.
+    pub async fn claim_due_subscription(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let sql = "UPDATE subscriptions SET lease_owner = $1, lease_until = $2, lease_version = lease_version + 1 \
+                   WHERE id = $3 AND deleted_at IS NULL AND enabled AND (lease_until IS NULL OR lease_until < $4) \
+                   AND (next_sync_at IS NULL OR next_sync_at <= $4) RETURNING lease_version";
+        let version = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, i64>(sql).bind(owner).bind(until).bind(id).bind(Utc::now()).fetch_optional(pool).await?
+        });
+        Ok(version.map(|version| Lease {
+            subscription_id: id,
+            owner: owner.to_string(),
+            version,
+        }))
     }
 
     /// Takes the subscription's lease if it is free; the version fences every later commit.

@@ -187,6 +187,12 @@ impl RunContext<'_> {
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),
             };
+            // Graph's request budget of the app and mailbox: wait for room rather than be
+            // refused (a wait that counts as throttling, and renews the lease).
+            let budget = self.engine.budget.reserve(&self.budget_key);
+            if !budget.is_zero() {
+                self.wait(budget, true).await?;
+            }
             let graph = self.engine.client.graph(&self.endpoints, &token.token);
             // Shutdown does not wait for Graph: the request is dropped, the run interrupted.
             let result = tokio::select! {

@@ -2,7 +2,7 @@
 //! caller records it and releases the lease), and the scheduler forgets the run however it ends.
 
 use std::any::Any;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -56,6 +56,38 @@ impl Drop for Running {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
+    }
+}
+
+/// A run counted against its profile's share of the scheduler, given back when dropped.
+pub struct ProfileSlot {
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+    profile: i64,
+}
+
+impl ProfileSlot {
+    pub fn enter(counts: &Arc<Mutex<HashMap<i64, usize>>>, profile: i64) -> Self {
+        *counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(profile)
+            .or_default() += 1;
+        Self {
+            counts: counts.clone(),
+            profile,
+        }
+    }
+}
+
+impl Drop for ProfileSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.profile) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.profile);
+            }
+        }
     }
 }
 

@@ -7,12 +7,14 @@
 //! round (first run, window moved, expired token, daily reconciliation) stamps rows with a new
 //! generation and, on its last page, removes what it did not see.
 
+mod budget;
 pub mod domains;
 mod fetch;
 mod guard;
 pub mod map;
 pub mod room_lists;
 pub mod rooms;
+pub mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
@@ -30,7 +31,7 @@ use crate::model::{
 };
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
-use crate::storage::sync::{EventRow, Lease, PageCursor, RunOutcome, RunStats};
+use crate::storage::sync::{Due, EventRow, Lease, PageCursor, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 use crate::time::{delta as dur, from_now};
 
@@ -62,6 +63,9 @@ pub struct SyncPolicy {
     pub concurrency_scope: ConcurrencyScope,
     /// The zone of the stored local times (`start_local`, `local_date`, the views).
     pub time_zone: chrono_tz::Tz,
+    /// Outlook requests per app and mailbox and window: Graph's limit is 10,000 per
+    /// 10 minutes.
+    pub request_budget: (u32, Duration),
 }
 
 /// What Graph's Outlook limit of four concurrent requests counts. Microsoft's throttling page
@@ -97,10 +101,11 @@ impl Default for SyncPolicy {
             backoff_cap: Duration::from_secs(60),
             concurrency: 8,
             full_every: Duration::from_secs(24 * 3600),
-            tick: Duration::from_secs(5),
+            tick: Duration::from_secs(1),
             mailbox_concurrency: 4,
             concurrency_scope: ConcurrencyScope::App,
             time_zone: chrono_tz::Europe::Berlin,
+            request_budget: (10_000, Duration::from_secs(600)),
         }
     }
 }
@@ -250,6 +255,10 @@ pub struct SyncEngine {
     running: Arc<Mutex<HashSet<i64>>>,
     /// Per mailbox (by address, or by profile for `/me`): the permits for requests in flight.
     mailboxes: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Graph's request budget per app and mailbox, shared by every run of this engine.
+    budget: budget::RequestBudget,
+    /// Runs going per profile, for the scheduler's fair share.
+    profiles_running: Arc<Mutex<HashMap<i64, usize>>>,
     /// Subscriptions whose runs panic, for the test of the panic guard.
     #[cfg(test)]
     panic_for: Mutex<HashSet<i64>>,
@@ -260,6 +269,8 @@ pub(crate) struct RunContext<'a> {
     /// The run's lease, renewed while it waits.
     lease: Lease,
     mailbox: Arc<tokio::sync::Semaphore>,
+    /// The app and mailbox whose request budget the run draws from.
+    budget_key: String,
     profile_id: i64,
     /// The profile's Graph (and identity platform) addresses.
     endpoints: Endpoints,
@@ -272,6 +283,19 @@ pub(crate) struct RunContext<'a> {
     /// Page counters (pages, created, updated, deleted); the request counters are in `meter`.
     stats: RunStats,
     meter: Meter,
+}
+
+/// How often a scheduler tells the others it is alive; three missed beats and it is not.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// The key of Graph's request budget: the app and the mailbox (the account's own for its
+/// calendars).
+fn budget_key(sub: &Subscription, client_id: &str) -> String {
+    let app = client_id.to_lowercase();
+    match sub.source {
+        SubscriptionSource::Own => format!("{app}|me:{}", sub.profile_id.unwrap_or(0)),
+        SubscriptionSource::Mailbox => format!("{app}|{}", sub.mailbox_address.to_lowercase()),
+    }
 }
 
 /// The window of a subscription: whole UTC days, from `days_back` before today to `days_ahead`
@@ -322,11 +346,13 @@ impl SyncEngine {
             client: tokens.client().clone(),
             db,
             tokens,
-            policy,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown,
             running: Arc::default(),
             mailboxes: Mutex::new(HashMap::new()),
+            budget: budget::RequestBudget::new(policy.request_budget.0, policy.request_budget.1),
+            policy,
+            profiles_running: Arc::default(),
             #[cfg(test)]
             panic_for: Mutex::default(),
         }
@@ -366,9 +392,35 @@ impl SyncEngine {
         let Some(lease) = self.db.claim_subscription(id, &self.owner, until).await? else {
             return Ok(None);
         };
+        self.run_claimed(id, lease).await.map(Some)
+    }
+
+    /// Runs one subscription if it is still due and free (the scheduler's way: what another
+    /// instance ran meanwhile is not run again); `None` otherwise.
+    pub async fn run_due(&self, id: i64) -> Result<Option<RunReport>, StoreError> {
+        let until = from_now(self.policy.lease);
+        let Some(lease) = self
+            .db
+            .claim_due_subscription(id, &self.owner, until)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.run_claimed(id, lease).await.map(Some)
+    }
+
+    async fn run_claimed(&self, id: i64, lease: Lease) -> Result<RunReport, StoreError> {
         let sub = self.db.subscription(id).await?;
-        // A new mailbox or account may bring a new internal domain: classify before writing.
-        if let Err(e) = self.db.refresh_internal_domains().await {
+        // A new mailbox may bring a new internal domain: classify before writing. Looked up
+        // by the mailbox's domain, so that a round over thousands of rooms does not reread
+        // every subscription for each of them (the scheduler refreshes all periodically).
+        let domain = sub
+            .mailbox_address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("");
+        let known = domain.is_empty() || self.db.is_internal_domain(domain).await.unwrap_or(false);
+        if !known && let Err(e) = self.db.refresh_internal_domains().await {
             tracing::warn!(error = %e, "could not refresh the internal domains");
         }
         let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
@@ -377,6 +429,7 @@ impl SyncEngine {
             lease: lease.clone(),
             // Replaced by the shared permits once the profile (its app) is known.
             mailbox: Arc::new(tokio::sync::Semaphore::new(1)),
+            budget_key: String::new(),
             profile_id: sub.profile_id.unwrap_or(0),
             endpoints: Endpoints::default(),
             calendar: calendar_ref(&sub),
@@ -395,6 +448,7 @@ impl SyncEngine {
                 Ok(profile) => {
                     ctx.endpoints = Endpoints::from(&profile);
                     ctx.mailbox = self.request_permits(&sub, &profile.client_id);
+                    ctx.budget_key = budget_key(&sub, &profile.client_id);
                     guard::catch_panic(self.sync(&mut ctx, &lease, &sub, run_id, &mut kind)).await
                 }
                 Err(e) => Err(e.into()),
@@ -404,13 +458,8 @@ impl SyncEngine {
         let interval = dur(Duration::from_secs(
             u64::try_from(sub.interval_minutes.max(1)).unwrap_or(5) * 60,
         ));
-        let jitter = |d: chrono::Duration| {
-            d + chrono::Duration::milliseconds(
-                rand::rng().random_range(0..=d.num_milliseconds().max(1) / 10),
-            )
-        };
         let (status, error, next) = match &result {
-            Ok(()) => (RunStatus::Ok, None, now + jitter(interval)),
+            Ok(()) => (RunStatus::Ok, None, schedule::next_due(id, interval, now)),
             Err(RunError::ProfilePaused(s)) => (
                 RunStatus::Paused,
                 Some(format!("profile: {s}")),
@@ -489,13 +538,13 @@ impl SyncEngine {
                 tracing::warn!(subscription = id, kind = %kind, error = %e, "sync did not finish")
             }
         }
-        Ok(Some(RunReport {
+        Ok(RunReport {
             subscription_id: id,
             status,
             kind,
             stats,
             error,
-        }))
+        })
     }
 
     /// An application profile whose token carries no calendar role and none of whose
@@ -950,11 +999,17 @@ impl SyncEngine {
                 self.db.request_sync(id).await?;
                 vec![id]
             }
-            None => self.db.due_subscriptions(Utc::now(), 10_000).await?,
+            None => self
+                .db
+                .due_subscriptions(Utc::now(), 10_000)
+                .await?
+                .into_iter()
+                .map(|d| d.id)
+                .collect(),
         };
         let mut reports = Vec::new();
         for id in ids {
-            if let Some(r) = self.run_subscription(id).await? {
+            if let Some(r) = self.run_due(id).await? {
                 reports.push(r);
             }
         }
@@ -972,13 +1027,28 @@ impl SyncEngine {
         let mut next_cleanup = Instant::now();
         let mut next_lists = Instant::now();
         let lists_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut next_heartbeat = Instant::now();
+        let mut share = schedule::Share::new(self.policy.tick);
         loop {
+            // A finished run frees its slot at once: the next due subscription starts then,
+            // not at the next tick.
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = done
+                        && e.is_panic()
+                    {
+                        tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
+                    }
+                }
             }
             if Instant::now() >= next_cleanup {
                 self.close_abandoned_runs().await;
+                // A newly authorized account's domain, or one configured meanwhile.
+                if let Err(e) = self.db.refresh_internal_domains().await {
+                    tracing::warn!(error = %e, "could not refresh the internal domains");
+                }
                 next_cleanup = Instant::now() + self.policy.lease;
             }
             // Subscribed room lists, in a task of their own: reading a list must not hold up
@@ -1003,31 +1073,64 @@ impl SyncEngine {
                     tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
                 }
             }
-            let due = match self
-                .db
-                .due_subscriptions(
-                    Utc::now(),
-                    i64::try_from(self.policy.concurrency * 2).unwrap_or(16),
-                )
-                .await
-            {
+            // More than fit: the fair share needs to see every profile's due work.
+            let limit = i64::try_from(self.policy.concurrency.max(1) * 8).unwrap_or(64);
+            let due = match self.db.due_subscriptions(Utc::now(), limit).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not look for due subscriptions");
                     continue;
                 }
             };
-            for id in due {
+            let alive_since = Utc::now() - dur(HEARTBEAT * 3);
+            if Instant::now() >= next_heartbeat {
+                next_heartbeat = Instant::now() + HEARTBEAT;
+                if let Err(e) = self.db.engine_heartbeat(&self.owner, alive_since).await {
+                    tracing::warn!(error = %e, "could not record this engine as alive");
+                }
+            }
+            // Read every tick (one small query), so that an engine starting or stopping
+            // changes the shares at once.
+            let engines = match self.db.live_engines(alive_since).await {
+                Ok(n) => usize::try_from(n).unwrap_or(1).max(1),
+                Err(_) => 1,
+            };
+            let mut due: Vec<Due> = {
+                let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                due.into_iter()
+                    .filter(|d| !running.contains(&d.id))
+                    .collect()
+            };
+            let allowed = share.allowance(Instant::now(), Utc::now(), &due, engines);
+            let free = permits.available_permits().min(allowed);
+            if due.is_empty() || free == 0 {
+                continue;
+            }
+            let picked = {
+                let counts = self
+                    .profiles_running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                schedule::fair_pick(&due, &counts, self.policy.concurrency, free)
+            };
+            for id in picked {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
                 let Some(running) = guard::Running::enter(&self.running, id) else {
                     continue;
                 };
+                let profile = due
+                    .iter()
+                    .position(|d| d.id == id)
+                    .map_or(0, |i| due.swap_remove(i).profile_id);
+                share.took(1);
+                let slot = guard::ProfileSlot::enter(&self.profiles_running, profile);
                 let engine = self.clone();
                 tasks.spawn(async move {
-                    let _running = running;
-                    if let Err(e) = engine.run_subscription(id).await {
+                    let (_running, _slot) = (running, slot);
+                    if let Err(e) = engine.run_due(id).await {
                         tracing::warn!(subscription = id, error = %e, "sync run failed to record");
                     }
                     drop(permit);
@@ -1036,5 +1139,8 @@ impl SyncEngine {
         }
         // Runs stop at their next page boundary; wait for them to record where they are.
         while tasks.join_next().await.is_some() {}
+        if let Err(e) = self.db.engine_stopped(&self.owner).await {
+            tracing::warn!(error = %e, "could not record this engine as stopped");
+        }
     }
 }

@@ -193,6 +193,8 @@ pub struct Options {
     /// Run the background import scheduler (tests usually drive runs themselves).
     pub scheduler: bool,
     pub page_size: Option<u32>,
+    /// Graph's request budget per app and mailbox (requests, window).
+    pub request_budget: Option<(u32, Duration)>,
 }
 
 impl Default for Options {
@@ -204,6 +206,7 @@ impl Default for Options {
             oauth_ttl: None,
             scheduler: false,
             page_size: None,
+            request_budget: None,
             // Tests must not wait for the production delays.
             throttle: Some(ThrottlePolicy {
                 base_delay: Duration::from_millis(10),
@@ -324,6 +327,9 @@ impl TestApp {
         config.run_scheduler = options.scheduler;
         if let Some(n) = options.page_size {
             config.sync_policy.page_size = n;
+        }
+        if let Some(b) = options.request_budget {
+            config.sync_policy.request_budget = b;
         }
         config.sync_policy.backoff_base = Duration::from_millis(50);
         config.sync_policy.tick = Duration::from_millis(200);

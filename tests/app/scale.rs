@@ -6,9 +6,9 @@ use datapump::storage::admins::Role;
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use datapump_sim::SimConfig;
 
-use crate::common::{Backend, on_both_backends};
-use crate::import::{import_world, run, subscribe};
-use crate::profiles::{World, create_profile, world};
+use crate::common::{Backend, Options, on_both_backends};
+use crate::import::{assert_matches_truth, import_world, run, subscribe};
+use crate::profiles::{World, authorize, create_profile, world, world_with};
 
 /// A subscription straight in the database (the list does not care whether Graph has it).
 async fn add(w: &World, profile: i64, name: &str, mailbox: &str) -> i64 {
@@ -348,3 +348,203 @@ async fn quiet_runs(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(quiet_runs_counted_per_hour, quiet_runs);
+
+/// Graph's request budget per app and mailbox (10,000 per 10 minutes, here shrunk to 8 per
+/// 3 s on both sides): Datapump paces itself and is never refused; a client that does not
+/// (an engine with the real budget) is refused by the simulator, waits as told, and still
+/// imports everything.
+async fn request_budget(backend: Backend) {
+    let budget = (8, std::time::Duration::from_secs(3));
+    let options = Options {
+        page_size: Some(20),
+        request_budget: Some(budget),
+        ..Options::default()
+    };
+    let sim_config = SimConfig {
+        mailbox_request_budget: Some((8, budget.1)),
+        ..SimConfig::default()
+    };
+    let w = world_with(backend, options, sim_config).await;
+    let profile = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, profile).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let report = run(&w, sub).await;
+    assert_eq!(
+        report.status,
+        datapump::model::RunStatus::Ok,
+        "{:?}",
+        report.error
+    );
+    assert!(
+        report.stats.requests > 12,
+        "enough requests to need pacing: {}",
+        report.stats.requests
+    );
+    assert!(report.stats.throttle_waits > 0, "it waited for its budget");
+    assert_eq!(w.sim.sim.lock().counters.over_budget, 0, "never refused");
+    assert_matches_truth(&w, sub, room, 7, 180).await;
+
+    // The stricter side holds: an engine that ignores the small budget is refused.
+    let mut policy = w.app.state.config.sync_policy.clone();
+    policy.request_budget = (10_000, std::time::Duration::from_secs(600));
+    let careless = datapump::sync::SyncEngine::new(
+        w.app.db().clone(),
+        w.app.state.tokens.clone(),
+        policy,
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let other = "raum.hamburg@contoso.example";
+    let sub2 = subscribe(&w, profile, other).await;
+    let report = careless
+        .run_subscription(sub2)
+        .await
+        .expect("run")
+        .expect("free");
+    assert_eq!(
+        report.status,
+        datapump::model::RunStatus::Ok,
+        "{:?}",
+        report.error
+    );
+    assert!(
+        w.sim.sim.lock().counters.over_budget > 0,
+        "the simulator enforces the budget: {:?}",
+        report.stats
+    );
+    assert_matches_truth(&w, sub2, other, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(request_budget_per_app_and_mailbox, request_budget);
+
+/// Two instances on one database share the due subscriptions: each runs some, none runs one
+/// that the other is running or has just run (every subscription exactly once), and when one
+/// stops, the other takes all the work.
+async fn two_schedulers(backend: Backend) {
+    let options = Options {
+        scheduler: true,
+        ..Options::default()
+    };
+    // Graph's latency makes a run last longer than a scheduler's tick, as in real life.
+    let sim_config = SimConfig {
+        latency: std::time::Duration::from_millis(50),
+        ..SimConfig::default()
+    };
+    let w = world_with(backend, options, sim_config).await;
+    let profile = create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    authorize(&w, profile).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let other = std::sync::Arc::new(datapump::sync::SyncEngine::new(
+        w.app.db().clone(),
+        w.app.state.tokens.clone(),
+        w.app.state.config.sync_policy.clone(),
+        shutdown.clone(),
+    ));
+    let second = tokio::spawn(other.clone().run_scheduler());
+    let rooms: Vec<String> = w
+        .sim
+        .sim
+        .lock()
+        .users
+        .iter()
+        .filter(|u| {
+            u.kind == datapump_sim::model::MailboxKind::Room
+                && u.upn != datapump_sim::seed::FORBIDDEN_ROOM
+        })
+        .map(|u| u.upn.clone())
+        .collect();
+    assert!(rooms.len() >= 6, "{rooms:?}");
+    let mut subs = Vec::new();
+    for room in &rooms {
+        subs.push(subscribe(&w, profile, room).await);
+    }
+    let db = w.app.db();
+    let done = |db: datapump::storage::Db, subs: Vec<i64>| async move {
+        for _ in 0..300 {
+            let mut all = true;
+            for s in &subs {
+                all &= db.subscription(*s).await.expect("s").last_sync_at.is_some();
+            }
+            if all {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("not every subscription was imported");
+    };
+    done(db.clone(), subs.clone()).await;
+    let finished = "SELECT owner FROM sync_runs WHERE finished_at IS NOT NULL ORDER BY id";
+    let first = w.app.query_strings(finished, &[]).await;
+    assert_eq!(
+        first.len(),
+        subs.len(),
+        "each subscription ran once: {first:?}"
+    );
+
+    // Once both engines know of each other, everything falls due at once: each takes its share.
+    for _ in 0..100 {
+        if db
+            .live_engines(chrono::Utc::now() - chrono::Duration::seconds(15))
+            .await
+            .expect("n")
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before = chrono::Utc::now();
+    db.bulk_change(
+        &subs,
+        datapump::storage::subscription_list::BulkChange::SyncNow,
+    )
+    .await
+    .expect("due");
+    let mut owners = Vec::new();
+    for _ in 0..300 {
+        owners = w.app.query_strings(finished, &[]).await;
+        if owners.len() == 2 * subs.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for s in &subs {
+        let last = db.subscription(*s).await.expect("s").last_sync_at;
+        assert!(last.is_some_and(|t| t > before), "{s} ran again");
+    }
+    assert_eq!(
+        owners.len(),
+        2 * subs.len(),
+        "each ran once more, no overlap: {owners:?}"
+    );
+    let second_round = &owners[subs.len()..];
+    let mut distinct = second_round.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 2, "both instances took work: {owners:?}");
+
+    // One instance stops; the other runs everything that becomes due.
+    shutdown.cancel();
+    second.await.expect("stopped");
+    let requested = chrono::Utc::now();
+    for s in &subs {
+        db.request_sync(*s).await.expect("due");
+    }
+    let mut again = 0;
+    for _ in 0..300 {
+        again = 0;
+        for s in &subs {
+            let last = db.subscription(*s).await.expect("s").last_sync_at;
+            again += usize::from(last.is_some_and(|t| t > requested));
+        }
+        if again == subs.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(again, subs.len(), "the remaining instance ran them all");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(two_instances_share_the_work, two_schedulers);
