@@ -326,7 +326,7 @@ impl Config {
                     .map_err(|e: String| invalid("DATAPUMP_GRAPH_CONCURRENCY", e))?,
             };
         let time_zone = match var("DATAPUMP_TIME_ZONE").or(file_cfg.time_zone) {
-            None => chrono_tz::Europe::Berlin,
+            None => server_zone(var("TZ")),
             Some(v) => v.trim().parse::<chrono_tz::Tz>().map_err(|_| {
                 invalid(
                     "DATAPUMP_TIME_ZONE",
@@ -428,6 +428,14 @@ fn number(
     Ok(value)
 }
 
+/// The server's zone: `TZ` when it names an IANA zone, else the system's, else UTC (a
+/// container without zone data).
+fn server_zone(tz: Option<String>) -> chrono_tz::Tz {
+    tz.and_then(|t| t.trim().trim_start_matches(':').parse().ok())
+        .or_else(|| iana_time_zone::get_timezone().ok()?.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,5 +515,34 @@ mod tests {
         std::fs::write(&path, "bnid = \"x\"\n").expect("write");
         let err = Config::from_sources(Some(&path), |_| None).expect_err("typo");
         assert!(err.to_string().contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn time_zone_from_setting_then_tz() {
+        let zone = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::from_sources(None, |k| {
+                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            })
+            .map(|c| c.sync_policy.time_zone)
+        };
+        assert_eq!(
+            zone(&[("TZ", "America/New_York")]).ok(),
+            Some(chrono_tz::America::New_York)
+        );
+        assert_eq!(
+            zone(&[("TZ", ":Europe/Vienna")]).ok(),
+            Some(chrono_tz::Europe::Vienna)
+        );
+        let both = [
+            ("TZ", "America/New_York"),
+            ("DATAPUMP_TIME_ZONE", "Europe/Berlin"),
+        ];
+        assert_eq!(zone(&both).ok(), Some(chrono_tz::Europe::Berlin));
+        let err = zone(&[("DATAPUMP_TIME_ZONE", "Mars/Olympus")]).expect_err("unknown zone");
+        assert!(err.to_string().contains("IANA"), "{err}");
     }
 }

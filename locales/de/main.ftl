@@ -84,6 +84,13 @@ account-title = Mein Konto
 account-password = Passwort ändern
 account-password-help = Geben Sie Ihr aktuelles Passwort zur Bestätigung ein. Ihre anderen Sitzungen werden danach abgemeldet.
 account-password-submit = Passwort ändern
+account-zone = Zeitzone
+account-zone-help = Alle Zeiten auf diesen Seiten werden in dieser Zeitzone angezeigt, mit ihrer Abkürzung (gespeichert wird UTC). Jetzt: { $now }
+account-zone-instance = Wie die Instanz ({ $zone })
+account-zone-submit = Zeitzone speichern
+account-zone-saved = Die Zeitzone wurde gespeichert.
+account-zone-unknown = Diese Zeitzone ist unbekannt. Wählen Sie einen Eintrag aus der Liste.
+field-zone = Zeitzone
 
 ## Protokoll
 audit-title = Protokoll

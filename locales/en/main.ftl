@@ -84,6 +84,13 @@ account-title = My account
 account-password = Change password
 account-password-help = Enter your current password to confirm it is you. Your other sessions are signed out afterwards.
 account-password-submit = Change password
+account-zone = Time zone
+account-zone-help = Every time on these pages is shown in this zone, with its abbreviation (the database keeps UTC). Now: { $now }
+account-zone-instance = The instance's ({ $zone })
+account-zone-submit = Save time zone
+account-zone-saved = The time zone was saved.
+account-zone-unknown = This time zone is unknown. Pick one from the list.
+field-zone = Time zone
 
 ## Audit log
 audit-title = Audit log

@@ -49,11 +49,31 @@ pub struct Admin {
     pub role: Role,
     pub disabled: bool,
     pub language: Option<String>,
+    #[sqlx(try_from = "Option<String>")]
+    pub time_zone: ZoneChoice,
     pub security_stamp: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// The zone an admin chose to see times in; `None`: the instance's (`DATAPUMP_TIME_ZONE`).
+/// A name chrono-tz does not know is an error, not a silent fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZoneChoice(pub Option<chrono_tz::Tz>);
+
+impl TryFrom<Option<String>> for ZoneChoice {
+    type Error = String;
+    fn try_from(s: Option<String>) -> std::result::Result<Self, Self::Error> {
+        match s {
+            None => Ok(Self(None)),
+            Some(name) => name
+                .parse::<chrono_tz::Tz>()
+                .map(|z| Self(Some(z)))
+                .map_err(|_| format!("unknown time zone {name:?}")),
+        }
+    }
 }
 
 pub struct NewAdmin<'a> {
@@ -73,7 +93,7 @@ pub struct AdminUpdate {
 /// run-time built SQL unless asserted safe).
 macro_rules! admin_columns {
     () => {
-        "id, username, password_hash, role, disabled, language, security_stamp, version, \
+        "id, username, password_hash, role, disabled, language, time_zone, security_stamp, version, \
          created_at, updated_at, last_login_at"
     };
 }
@@ -244,6 +264,17 @@ impl Db {
         dispatch!(self, pool => {
             sqlx::query("UPDATE admins SET language = $1 WHERE id = $2")
                 .bind(language)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_admin_time_zone(&self, id: i64, zone: ZoneChoice) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE admins SET time_zone = $1 WHERE id = $2")
+                .bind(zone.0.map(|z| z.name()))
                 .bind(id)
                 .execute(pool)
                 .await?;

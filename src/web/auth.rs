@@ -35,6 +35,8 @@ pub struct CurrentAdmin {
     pub username: String,
     pub role: Role,
     pub language: Option<String>,
+    /// Their own zone for showing times; `None`: the instance's.
+    pub time_zone: Option<chrono_tz::Tz>,
     /// The password was entered in this session within `REAUTH_WINDOW_SECS`.
     pub verified_recently: bool,
 }
@@ -46,6 +48,7 @@ impl CurrentAdmin {
             username: a.username.clone(),
             role: a.role,
             language: a.language.clone(),
+            time_zone: a.time_zone.0,
             verified_recently,
         }
     }

@@ -87,6 +87,10 @@ pub struct Page {
     pub flashes: Vec<Flash>,
     /// Path of the current request without prefix; used for the language switcher's return.
     pub path: String,
+    /// Where times are shown: the admin's own zone, else the instance's.
+    pub zone: chrono_tz::Tz,
+    /// The instance's zone (`DATAPUMP_TIME_ZONE`), for admins who chose none.
+    pub instance_zone: chrono_tz::Tz,
 }
 
 impl Page {
@@ -104,9 +108,15 @@ impl Page {
             ),
             None => (String::new(), Vec::new()),
         };
+        let zone = admin
+            .as_ref()
+            .and_then(|a| a.time_zone)
+            .unwrap_or(state.config.sync_policy.time_zone);
         Ok(Self {
             lang,
             prefix: state.config.public_url.prefix().to_string(),
+            zone,
+            instance_zone: state.config.sync_policy.time_zone,
             admin,
             csrf_token,
             flashes,
@@ -208,11 +218,24 @@ impl Page {
         if current { "current" } else { "" }
     }
 
+    /// A stored (UTC) time in the viewer's zone, with the zone's abbreviation (CET, CEST, UTC)
+    /// so that nobody has to guess which clock it is.
     pub fn time(&self, at: &DateTime<Utc>) -> String {
+        let local = at.with_timezone(&self.zone);
         match self.lang {
-            Lang::De => at.format("%d.%m.%Y %H:%M UTC").to_string(),
-            Lang::En => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            Lang::De => local.format("%d.%m.%Y %H:%M %Z").to_string(),
+            Lang::En => local.format("%Y-%m-%d %H:%M %Z").to_string(),
         }
+    }
+
+    /// The admin's own zone, if they chose one.
+    pub fn own_zone(&self) -> Option<chrono_tz::Tz> {
+        self.admin.as_ref().and_then(|a| a.time_zone)
+    }
+
+    /// Every zone an admin may choose (IANA names, sorted).
+    pub fn zones(&self) -> &'static [chrono_tz::Tz] {
+        &chrono_tz::TZ_VARIANTS
     }
 
     pub fn opt_time(&self, at: &Option<DateTime<Utc>>) -> String {

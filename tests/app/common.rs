@@ -306,6 +306,8 @@ impl TestApp {
                 data_dir.path().display().to_string(),
             ),
             ("DATAPUMP_DATABASE_URL".into(), test_db.url.clone()),
+            // Not the machine's zone: the tests' expected local times are Berlin's.
+            ("DATAPUMP_TIME_ZONE".into(), "Europe/Berlin".into()),
             (
                 "DATAPUMP_PUBLIC_URL".into(),
                 format!("{origin}{}", options.prefix),

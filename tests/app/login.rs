@@ -470,3 +470,90 @@ async fn sign_in_during_burst(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(sign_in_stays_open_during_a_burst, sign_in_during_burst);
+
+/// Times are shown in the instance's zone with its abbreviation, or in the admin's own
+/// choice; an unknown zone is refused on the account page and changes nothing.
+async fn times_in_the_admins_zone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (client, anna) = app.signed_in("anna", Role::Viewer).await;
+    let shown = |zone: chrono_tz::Tz| {
+        let local = anna.created_at.with_timezone(&zone);
+        [
+            local.format("%Y-%m-%d %H:%M %Z").to_string(),
+            local.format("%d.%m.%Y %H:%M %Z").to_string(),
+        ]
+    };
+    let page = format!("/admins/{}", anna.id);
+    let body = client.get(&page).await.body;
+    assert!(
+        shown(chrono_tz::Europe::Berlin)
+            .iter()
+            .any(|t| body.contains(t.as_str())),
+        "the instance's zone (Europe/Berlin): {body}"
+    );
+    assert!(!body.contains(" UTC<"), "{body}");
+
+    let account = client.get("/account").await.body;
+    assert!(
+        account.contains("(Europe/Berlin)"),
+        "the instance's zone offered"
+    );
+    let bad = client
+        .post("/account/time-zone", &[("zone", "Mars/Olympus")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("field-error"), "{}", bad.body);
+    let still = client.get(&page).await.body;
+    assert!(
+        shown(chrono_tz::Europe::Berlin)
+            .iter()
+            .any(|t| still.contains(t.as_str()))
+    );
+
+    // Without the CSRF token: refused.
+    let forged = client
+        .post_raw("/account/time-zone", &[("zone", "UTC")], &[])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let ok = client
+        .post("/account/time-zone", &[("zone", "America/New_York")])
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let body = client.get(&page).await.body;
+    assert!(
+        shown(chrono_tz::America::New_York)
+            .iter()
+            .any(|t| body.contains(t.as_str())),
+        "{body}"
+    );
+    let account = client.get("/account").await.body;
+    assert!(
+        account.contains(r#"<option value="America/New_York" selected>"#),
+        "{account}"
+    );
+    // Another admin still sees the instance's zone.
+    let (other, _) = app.signed_in("bert", Role::Admin).await;
+    let body = other.get(&page).await.body;
+    assert!(
+        shown(chrono_tz::Europe::Berlin)
+            .iter()
+            .any(|t| body.contains(t.as_str()))
+    );
+    // Back to the instance's.
+    assert_eq!(
+        client
+            .post("/account/time-zone", &[("zone", "")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let body = client.get(&page).await.body;
+    assert!(
+        shown(chrono_tz::Europe::Berlin)
+            .iter()
+            .any(|t| body.contains(t.as_str()))
+    );
+    app.stop().await;
+}
+on_both_backends!(times_in_the_admins_zone, times_in_the_admins_zone);

@@ -1,5 +1,5 @@
 //! An admin's own account: password change (with the current password as re-authentication),
-//! and re-authentication before sensitive actions.
+//! the time zone times are shown in, and re-authentication before sensitive actions.
 
 use askama::Template;
 use axum::Form;
@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use super::Actor;
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::Decision;
-use crate::storage::admins::Admin;
+use crate::storage::admins::{Admin, ZoneChoice};
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash};
@@ -139,13 +139,58 @@ pub async fn reauth(
 pub struct AccountTemplate {
     p: Page,
     errors: FormErrors,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl AccountTemplate {
+    fn new(p: Page, errors: FormErrors) -> Self {
+        Self {
+            p,
+            errors,
+            now: chrono::Utc::now(),
+        }
+    }
 }
 
 pub async fn show(p: Page) -> WebResult<Response> {
-    page::ok(&AccountTemplate {
-        p,
-        errors: FormErrors::default(),
-    })
+    page::ok(&AccountTemplate::new(p, FormErrors::default()))
+}
+
+#[derive(Deserialize)]
+pub struct ZoneForm {
+    /// An IANA name, or empty for the instance's zone.
+    #[serde(default)]
+    zone: String,
+}
+
+/// The admin's own zone for the times on every page (the database keeps UTC).
+pub async fn set_time_zone(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    Form(form): Form<ZoneForm>,
+) -> WebResult<Response> {
+    let zone = match form.zone.trim() {
+        "" => None,
+        name => match name.parse::<chrono_tz::Tz>() {
+            Ok(z) => Some(z),
+            Err(_) => {
+                let mut errors = FormErrors::default();
+                errors.add("zone", "account-zone-unknown");
+                return page::render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &AccountTemplate::new(p, errors),
+                );
+            }
+        },
+    };
+    state
+        .db
+        .set_admin_time_zone(me.id, ZoneChoice(zone))
+        .await?;
+    flash(&session, FlashKind::Success, "account-zone-saved").await?;
+    Ok(p.redirect("/account"))
 }
 
 #[derive(Deserialize)]
@@ -174,7 +219,7 @@ pub async fn change_password(
             errors.add("current", "password-current-throttled");
             return page::render(
                 StatusCode::TOO_MANY_REQUESTS,
-                &AccountTemplate { p, errors },
+                &AccountTemplate::new(p, errors),
             );
         }
         OwnPassword::Wrong => errors.add("current", "password-current-wrong"),
@@ -188,7 +233,7 @@ pub async fn change_password(
     if !errors.is_empty() {
         return page::render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &AccountTemplate { p, errors },
+            &AccountTemplate::new(p, errors),
         );
     }
     let hash = password::hash(&form.password).await?;

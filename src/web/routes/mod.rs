@@ -52,6 +52,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             SignedIn,
             post(account::change_password),
         )
+        .add(
+            M::POST,
+            "/account/time-zone",
+            SignedIn,
+            post(account::set_time_zone),
+        )
         .add(M::GET, "/admins", Viewer, get(admins::list))
         .add(M::GET, "/admins/new", Recent, get(admins::new_form))
         .add(M::POST, "/admins", Recent, post(admins::create))
