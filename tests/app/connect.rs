@@ -721,3 +721,200 @@ async fn connect_pages_render_in_both_languages() {
     w.app.stop().await;
     w.sim.stop().await;
 }
+
+/// Checked rows of the rooms list or the search results are subscribed in one go, each
+/// under its own name with the one set of settings; every row says what became of it.
+async fn bulk_subscribe(backend: Backend) {
+    let w = world(backend).await;
+    let id = crate::room_lists::rooms_profile(&w).await;
+    let db = w.app.db();
+    let rooms_page = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?rooms=1"))
+        .await;
+    assert_eq!(rooms_page.status, StatusCode::OK);
+    assert!(
+        rooms_page
+            .body
+            .contains(r#"name="mailbox" value="raum.berlin@contoso.example""#),
+        "{}",
+        rooms_page.body
+    );
+    let bulk = format!("/profiles/{id}/subscriptions/bulk");
+    let settings = [
+        ("days_back", "3"),
+        ("days_ahead", "30"),
+        ("interval_minutes", "15"),
+        ("enabled", "1"),
+        ("rooms", "1"),
+    ];
+    let with = |mailboxes: &[&'static str], extra: &[(&'static str, &'static str)]| {
+        let mut f: Vec<(&str, &str)> = mailboxes.iter().map(|m| ("mailbox", *m)).collect();
+        f.extend(extra.iter().copied());
+        f
+    };
+
+    // Settings refused: the same page, rows still checked, nothing subscribed.
+    let mut bad = settings.to_vec();
+    bad[2] = ("interval_minutes", "0");
+    let refused = w
+        .admin
+        .post(&bulk, &with(&["raum.berlin@contoso.example"], &bad))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("field-error"), "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains(r#"value="raum.berlin@contoso.example" aria-label="Raum Berlin" checked"#),
+        "{}",
+        refused.body
+    );
+    let none = w.admin.post(&bulk, &with(&[], &settings)).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.body.contains("Check at least one mailbox."));
+    assert!(db.list_subscriptions(None).await.expect("list").is_empty());
+
+    // Without the CSRF token, or as a viewer: refused.
+    let form = with(
+        &[
+            "raum.berlin@contoso.example",
+            "Raum.Muenchen@contoso.example",
+            "raum.berlin@CONTOSO.example",
+            "ex.mitarbeiter@contoso.example",
+            "nobody@contoso.example",
+            "raum.koeln@contoso.example",
+        ],
+        &settings,
+    );
+    let forged = w.admin.post_raw(&bulk, &form, &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let (viewer, _) = w.app.signed_in("vera", Role::Viewer).await;
+    assert!(
+        !viewer
+            .get(&format!("/profiles/{id}/connect?rooms=1"))
+            .await
+            .body
+            .contains(r#"name="mailbox""#)
+    );
+    assert_eq!(
+        viewer.post(&bulk, &form).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(db.list_subscriptions(None).await.expect("list").is_empty());
+
+    let done = w.admin.post(&bulk, &form).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        done.body.contains("3 newly subscribed, 2 not possible."),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.body
+            .contains("ex.mitarbeiter@contoso.example exists, but has no Exchange Online mailbox"),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.body
+            .contains("No mailbox with the address nobody@contoso.example")
+    );
+    let subs = db.list_subscriptions(None).await.expect("list");
+    let mut names: Vec<&str> = subs.iter().map(|s| s.display_name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Raum Berlin", "Raum Köln", "Raum München"]);
+    for s in &subs {
+        assert_eq!(
+            (s.days_back, s.days_ahead, s.interval_minutes, s.enabled),
+            (3, 30, 15, true)
+        );
+        assert!(
+            done.body.contains(&format!("/subscriptions/{}\"", s.id)),
+            "row links its subscription"
+        );
+    }
+    let audits = w.app.audit_actions().await;
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|a| *a == "subscription.created")
+            .count(),
+        3
+    );
+
+    // Again: nothing new, each says so; the list marks them as subscribed.
+    let again = w.admin.post(&bulk, &form).await;
+    assert!(again.body.contains("0 newly subscribed"), "{}", again.body);
+    assert_eq!(again.body.matches("was subscribed already").count(), 3);
+    assert_eq!(db.list_subscriptions(None).await.expect("list").len(), 3);
+    let listed = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?rooms=1"))
+        .await
+        .body;
+    assert!(!listed.contains(r#"value="raum.berlin@contoso.example""#));
+    assert!(
+        listed.contains(&format!(
+            r#"href="/subscriptions/{}" class="badge ok""#,
+            subs[0].id
+        )) || listed.contains("class=\"badge ok\">subscribed<")
+    );
+
+    // From the search results of a delegated profile, the same way; the account may not
+    // read the board room.
+    let delegated = connected(&w).await;
+    let results = w
+        .admin
+        .get(&format!("/profiles/{delegated}/connect?q=raum"))
+        .await;
+    assert!(
+        results
+            .body
+            .contains(r#"name="mailbox" value="raum.hamburg@contoso.example""#),
+        "{}",
+        results.body
+    );
+    let from_search = w
+        .admin
+        .post(
+            &format!("/profiles/{delegated}/subscriptions/bulk"),
+            &[
+                ("mailbox", "raum.hamburg@contoso.example"),
+                ("mailbox", "vorstandsraum@contoso.example"),
+                ("interval_minutes", "5"),
+                ("days_back", "7"),
+                ("days_ahead", "180"),
+                ("q", "raum"),
+                ("page", "1"),
+            ],
+        )
+        .await;
+    assert!(
+        from_search
+            .body
+            .contains("1 newly subscribed, 1 not possible."),
+        "{}",
+        from_search.body
+    );
+    assert!(
+        from_search.body.contains("may not read this calendar"),
+        "{}",
+        from_search.body
+    );
+    assert!(
+        from_search.body.contains("connect?q=raum&#38;page=1"),
+        "back to the results"
+    );
+    let hamburg = db
+        .list_subscriptions(Some(delegated))
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|s| s.display_name == "Raum Hamburg")
+        .expect("subscribed");
+    assert!(!hamburg.enabled, "unchecked: paused");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(bulk_subscribe, bulk_subscribe);

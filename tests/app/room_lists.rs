@@ -47,7 +47,7 @@ fn set_members(w: &World, list: &str, addresses: &[String]) {
     l.members = ids;
 }
 
-fn grant(w: &World, roles: &[&str]) {
+pub(crate) fn grant(w: &World, roles: &[&str]) {
     let mut s = w.sim.sim.lock();
     s.app_mut(DEFAULT_CLIENT_ID).expect("app").app_roles =
         roles.iter().map(|r| r.to_string()).collect();
@@ -84,8 +84,8 @@ async fn make_due(w: &World) {
         .await;
 }
 
-async fn room_list(backend: Backend) {
-    let w = world(backend).await;
+/// An application profile allowed to read the calendars and the rooms (Place.Read.All).
+pub(crate) async fn rooms_profile(w: &World) -> i64 {
     let form = [
         ("kind", "application"),
         ("name", "Räume"),
@@ -105,10 +105,16 @@ async fn room_list(backend: Backend) {
         .and_then(|i| i.parse().ok())
         .expect("id");
     grant(
-        &w,
+        w,
         &["Calendars.Read", "Place.Read.All", "User.ReadBasic.All"],
     );
     w.admin.post(&format!("/profiles/{id}/retry"), &[]).await;
+    id
+}
+
+async fn room_list(backend: Backend) {
+    let w = world(backend).await;
+    let id = rooms_profile(&w).await;
 
     let connect = w
         .admin

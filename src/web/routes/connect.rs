@@ -1,7 +1,7 @@
 //! "Connect": find a mailbox through a profile — by address, by searching names, from the rooms
 //! list, or among the signed-in account's calendars — preview its calendar and subscribe it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::Form;
@@ -25,7 +25,7 @@ use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;
 
-const PAGE_SIZE: usize = 25;
+pub(super) const PAGE_SIZE: usize = 25;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ConnectQuery {
@@ -122,9 +122,21 @@ pub struct ConnectTemplate {
     mine: Option<Listing<Calendar>>,
     errors: FormErrors,
     form: SubscribeForm,
+    /// Lower-cased address → subscription, for the search results and rooms.
+    subscribed: HashMap<String, i64>,
+    /// Lower-cased addresses checked for the bulk subscribe.
+    checked: HashSet<String>,
 }
 
 impl ConnectTemplate {
+    pub fn subscription_of(&self, address: &str) -> Option<i64> {
+        self.subscribed.get(&address.to_lowercase()).copied()
+    }
+
+    pub fn is_checked(&self, address: &str) -> bool {
+        self.checked.contains(&address.to_lowercase())
+    }
+
     /// `2026-12-01 09:00 UTC`, or the date alone for all-day events.
     pub fn when(&self, e: &PreviewEvent) -> String {
         let start = e
@@ -293,11 +305,14 @@ fn is_anonymized(events: &[PreviewEvent]) -> bool {
     events.len() >= 2 && anonymized * 2 > events.len()
 }
 
-async fn lookup(
+/// Finds the calendar `r` names; with `preview`, also its coming four weeks (the bulk
+/// subscribe skips that: it shows no preview and would double its requests).
+pub(super) async fn lookup(
     state: &AppState,
     profile: &Profile,
     graph: &Graph,
     r: CalendarRef,
+    with_preview: bool,
 ) -> WebResult<Lookup> {
     // Another mailbox is read by its directory id: its SMTP address need not be its UPN.
     let (r, mailbox_id) = match r {
@@ -328,10 +343,14 @@ async fn lookup(
         Err(e) => return Ok(Lookup::Failed(e.to_string())),
     };
     let now = Utc::now();
-    let preview = graph
-        .preview(&r, now, now + Duration::days(28))
-        .await
-        .map_err(|e| e.to_string());
+    let preview = if with_preview {
+        graph
+            .preview(&r, now, now + Duration::days(28))
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    };
     let anonymized = preview.as_ref().is_ok_and(|p| is_anonymized(p));
     let owner = calendar.owner.clone();
     let (source, mailbox_address) = match &r {
@@ -371,7 +390,7 @@ async fn lookup(
 }
 
 /// The profile's token, or the page explaining why the profile cannot connect.
-async fn token_or_paused(
+pub(super) async fn token_or_paused(
     state: &AppState,
     p: Page,
     profile: &Profile,
@@ -423,13 +442,28 @@ pub async fn show(
     .await
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     p: Page,
     id: i64,
     q: ConnectQuery,
     errors: FormErrors,
     form: Option<SubscribeForm>,
+    status: StatusCode,
+) -> WebResult<Response> {
+    render_checked(state, p, id, q, errors, form, HashSet::new(), status).await
+}
+
+/// [`render`], with the bulk subscribe's rows still checked (its settings were refused).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn render_checked(
+    state: &AppState,
+    p: Page,
+    id: i64,
+    q: ConnectQuery,
+    errors: FormErrors,
+    form: Option<SubscribeForm>,
+    checked: HashSet<String>,
     status: StatusCode,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
@@ -447,7 +481,16 @@ async fn render(
         .to_string();
     let personal = profile.personal_account();
     let lookup = if let Some(own) = q.own.as_deref().filter(|o| !o.is_empty()) {
-        Some(lookup(state, &profile, &graph, CalendarRef::Own(own.to_string())).await?)
+        Some(
+            lookup(
+                state,
+                &profile,
+                &graph,
+                CalendarRef::Own(own.to_string()),
+                true,
+            )
+            .await?,
+        )
     } else if !address.is_empty() && personal {
         Some(Lookup::PersonalAccount)
     } else if !address.is_empty() {
@@ -457,6 +500,7 @@ async fn render(
                 &profile,
                 &graph,
                 CalendarRef::Mailbox(address.clone()),
+                true,
             )
             .await?,
         )
@@ -579,6 +623,20 @@ async fn render(
         f
     });
     let account = profile.account_upn.clone().unwrap_or_default();
+    // Addresses this profile has subscribed already: those rows link to the subscription
+    // instead of offering a checkbox.
+    let subscribed = if search.is_some() || rooms.is_some() {
+        state
+            .db
+            .list_subscriptions(Some(profile.id))
+            .await?
+            .into_iter()
+            .filter(|s| s.source == SubscriptionSource::Mailbox)
+            .map(|s| (s.mailbox_address.to_lowercase(), s.id))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     page::render(
         status,
         &ConnectTemplate {
@@ -595,6 +653,8 @@ async fn render(
             mine,
             errors,
             form,
+            subscribed,
+            checked,
         },
     )
 }
@@ -644,7 +704,7 @@ pub async fn subscribe(
     };
     let endpoints = Endpoints::from(&profile);
     let graph = state.tokens.client().graph(&endpoints, &token);
-    let Lookup::Found(found) = lookup(&state, &profile, &graph, r).await? else {
+    let Lookup::Found(found) = lookup(&state, &profile, &graph, r, true).await? else {
         errors.add("form", "sub-calendar-unavailable");
         return render(
             &state,

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod audit;
 pub mod certificates;
 pub mod connect;
+pub mod connect_bulk;
 pub mod dashboard;
 pub mod domains;
 pub mod feeds;
@@ -243,6 +244,12 @@ pub(crate) fn register(r: Routes) -> Routes {
             "/profiles/{id}/subscriptions",
             Admin,
             post(connect::subscribe),
+        )
+        .add(
+            M::POST,
+            "/profiles/{id}/subscriptions/bulk",
+            Admin,
+            post(connect_bulk::subscribe),
         )
         .add(
             M::GET,
