@@ -57,6 +57,21 @@ pub fn local_times(
     }
 }
 
+/// When the local day `date` begins in `zone`. Where midnight does not exist (a zone that
+/// moves its clocks at midnight), the first instant after the gap.
+pub fn start_of_day(date: chrono::NaiveDate, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    (0..=2)
+        .find_map(|hour| {
+            let t = date.and_hms_opt(hour, 0, 0)?;
+            zone.from_local_datetime(&t).earliest()
+        })
+        .map_or_else(
+            || date.and_time(chrono::NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +94,21 @@ mod tests {
         assert_eq!(
             after(DateTime::<Utc>::MAX_UTC, Duration::from_secs(1)),
             DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn days_begin_at_local_midnight_or_after_the_gap() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).expect("date");
+        assert_eq!(
+            start_of_day(d, chrono_tz::Europe::Berlin).to_rfc3339(),
+            "2026-12-02T23:00:00+00:00"
+        );
+        // Santiago moved its clocks from 00:00 to 01:00 on 2022-09-11.
+        let gap = chrono::NaiveDate::from_ymd_opt(2022, 9, 11).expect("date");
+        assert_eq!(
+            start_of_day(gap, chrono_tz::America::Santiago).to_rfc3339(),
+            "2022-09-11T04:00:00+00:00"
         );
     }
 }

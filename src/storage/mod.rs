@@ -307,3 +307,21 @@ impl Db {
         dispatch!(self, pool => pool.close().await)
     }
 }
+
+/// `%text%` for `lower(column) LIKE $n ESCAPE '\'`, lower-cased, LIKE's wildcards taken
+/// literally; `None` for blank text (no filter).
+pub(crate) fn like_pattern(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut p = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    Some(p)
+}

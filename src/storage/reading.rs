@@ -36,6 +36,15 @@ pub struct Visitor {
     pub event_id: i64,
 }
 
+/// An event as the subscription's page lists it: the stored row (what readers get) and how
+/// many of its attendees are visitors.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedEvent {
+    #[sqlx(flatten)]
+    pub event: StoredEvent,
+    pub visitors: i64,
+}
+
 /// Where a page of events ends: the last event's start and id (the sort order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventKey {
@@ -82,6 +91,38 @@ impl Db {
                     .fetch_all(pool).await?
             }),
         };
+        Ok(rows)
+    }
+
+    /// A subscription's events overlapping `[from, to)` in start order, at most `limit`; with
+    /// `text`, only those whose subject, organizer, location or an attendee contains it
+    /// (case-insensitive; SQLite folds ASCII letters only).
+    pub async fn find_events(
+        &self,
+        subscription_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        text: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ListedEvent>> {
+        let sql = "SELECT e.id, e.graph_id, e.ical_uid, e.series_master_id, e.event_type, e.subject, e.organizer_name, \
+                   e.organizer_address, e.start_utc, e.end_utc, e.time_zone, e.is_all_day, e.start_date, e.end_date, \
+                   e.is_cancelled, e.sensitivity, e.show_as, e.location, e.locations, e.attendees, e.body_preview, \
+                   e.web_link, e.online_meeting_url, e.categories, e.last_modified, e.change_key, e.start_local, \
+                   e.end_local, e.local_date, \
+                   (SELECT COUNT(*) FROM event_attendees a WHERE a.event_id = e.id AND a.kind = 'external') AS visitors \
+                   FROM events e WHERE e.subscription_id = $1 AND e.start_utc < $2 AND e.end_utc > $3 \
+                   AND (CAST($4 AS TEXT) IS NULL OR lower(e.subject) LIKE $4 ESCAPE '\\' \
+                   OR lower(e.organizer_name) LIKE $4 ESCAPE '\\' OR lower(e.organizer_address) LIKE $4 ESCAPE '\\' \
+                   OR lower(e.location) LIKE $4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM event_attendees a \
+                   WHERE a.event_id = e.id AND (lower(a.name) LIKE $4 ESCAPE '\\' OR lower(a.address) LIKE $4 ESCAPE '\\'))) \
+                   ORDER BY e.start_utc, e.id LIMIT $5";
+        let pattern = text.and_then(super::like_pattern);
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, ListedEvent>(sql)
+                .bind(subscription_id).bind(to).bind(from).bind(&pattern).bind(limit)
+                .fetch_all(pool).await?
+        });
         Ok(rows)
     }
 

@@ -113,21 +113,8 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// `%text%` with LIKE's wildcards taken literally.
     fn pattern(&self) -> Option<String> {
-        let text = self.text.as_deref()?.trim();
-        if text.is_empty() {
-            return None;
-        }
-        let mut p = String::from("%");
-        for c in text.to_lowercase().chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                p.push('\\');
-            }
-            p.push(c);
-        }
-        p.push('%');
-        Some(p)
+        super::like_pattern(self.text.as_deref()?)
     }
 
     fn filter(&self) -> String {

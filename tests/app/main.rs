@@ -23,4 +23,5 @@ mod scale;
 mod security;
 mod setup;
 mod subpath;
+mod subscription_page;
 mod webhooks;

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use super::Actor;
 use super::connect::{SubscribeForm, settings_from};
 use crate::model::RunStatus;
 use crate::storage::StoreError;
+use crate::storage::reading::ListedEvent;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{QuietHour, SyncRun};
 use crate::web::error::WebResult;
@@ -33,9 +34,120 @@ pub struct ShowTemplate {
     feed_since: Option<chrono::DateTime<chrono::Utc>>,
     /// A feed link just made: shown this once.
     feed_url: Option<String>,
+    /// What the reader gets: today's and the coming week's events as stored (private ones
+    /// masked when the subscription says so), filtered by `events_q`.
+    events: Vec<ListedEvent>,
+    events_q: String,
+    /// More events matched than are listed.
+    events_more: bool,
+}
+
+/// Events listed on the subscription's page at most.
+const EVENTS_LISTED: usize = 200;
+/// Today and this many days after it.
+const EVENT_DAYS: i64 = 7;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    /// Search in the listed events.
+    events_q: Option<String>,
+}
+
+/// What the page shows besides the subscription and its form, read fresh.
+#[allow(clippy::too_many_arguments)]
+async fn template(
+    state: &AppState,
+    p: Page,
+    s: Subscription,
+    form: SubscribeForm,
+    errors: FormErrors,
+    conflict: bool,
+    feed_url: Option<String>,
+    events_q: String,
+) -> WebResult<ShowTemplate> {
+    let id = s.id;
+    // From the start of the admin's today: the door sign shows the whole day.
+    let today = chrono::Utc::now().with_timezone(&p.zone).date_naive();
+    let from = crate::time::start_of_day(today, p.zone);
+    let to = crate::time::start_of_day(today + chrono::Days::new(EVENT_DAYS as u64 + 1), p.zone);
+    let limit = i64::try_from(EVENTS_LISTED).unwrap_or(200) + 1;
+    let mut events = state
+        .db
+        .find_events(id, from, to, Some(events_q.as_str()), limit)
+        .await?;
+    let events_more = events.len() > EVENTS_LISTED;
+    events.truncate(EVENTS_LISTED);
+    Ok(ShowTemplate {
+        p,
+        s,
+        form,
+        errors,
+        conflict,
+        runs: state.db.runs_of(id, 20).await?,
+        quiet: state.db.quiet_hours_of(id, 24).await?,
+        feed_since: state.db.feed_created_at(id).await?,
+        feed_url,
+        events,
+        events_q,
+        events_more,
+    })
 }
 
 impl ShowTemplate {
+    pub fn event_days(&self) -> i64 {
+        EVENT_DAYS
+    }
+
+    /// When an event is, in the viewer's zone: `03.12.2026 09:00–10:00 CET`; all-day events
+    /// by their dates.
+    pub fn event_when(&self, e: &ListedEvent) -> String {
+        let row = &e.event.row;
+        if row.is_all_day {
+            let start = row.start_date.unwrap_or(row.start_utc.date_naive());
+            // The end date is exclusive.
+            let last = row
+                .end_date
+                .and_then(|d| d.pred_opt())
+                .filter(|d| *d > start);
+            let fmt = |d: chrono::NaiveDate| match self.p.lang {
+                crate::i18n::Lang::De => d.format("%d.%m.%Y").to_string(),
+                crate::i18n::Lang::En => d.format("%Y-%m-%d").to_string(),
+            };
+            return match last {
+                Some(l) => format!("{}–{}", fmt(start), fmt(l)),
+                None => fmt(start),
+            };
+        }
+        let start = self.p.time(&row.start_utc);
+        let (s, e) = (
+            row.start_utc.with_timezone(&self.p.zone),
+            row.end_utc.with_timezone(&self.p.zone),
+        );
+        if s.date_naive() == e.date_naive() {
+            // "… 09:00 CET" → "… 09:00–10:00 CET"
+            let end = e.format("%H:%M").to_string();
+            match start.rsplit_once(' ') {
+                Some((head, zone)) => format!("{head}–{end} {zone}"),
+                None => start,
+            }
+        } else {
+            format!("{start} – {}", self.p.time(&row.end_utc))
+        }
+    }
+
+    /// Masked by Datapump (private, the subscription masks): the reader gets no subject either.
+    pub fn is_masked(&self, e: &ListedEvent) -> bool {
+        let row = &e.event.row;
+        self.s.mask_private
+            && matches!(row.sensitivity.as_deref(), Some("private" | "confidential"))
+    }
+
+    pub fn is_private(&self, e: &ListedEvent) -> bool {
+        matches!(
+            e.event.row.sensitivity.as_deref(),
+            Some("private" | "confidential")
+        )
+    }
     /// A run under way: the page refreshes itself to show progress.
     pub fn running(&self) -> bool {
         self.runs
@@ -102,8 +214,24 @@ pub async fn show(
     State(state): State<AppState>,
     p: Page,
     Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
 ) -> WebResult<Response> {
-    show_page(&state, p, id, None).await
+    let s = state.db.subscription(id).await?;
+    let form = form_of(&s);
+    let events_q = q.events_q.unwrap_or_default().trim().to_string();
+    page::ok(
+        &template(
+            &state,
+            p,
+            s,
+            form,
+            FormErrors::default(),
+            false,
+            None,
+            events_q,
+        )
+        .await?,
+    )
 }
 
 /// The subscription's page; `feed_url` is a feed link made by this request, shown once.
@@ -115,17 +243,19 @@ pub(crate) async fn show_page(
 ) -> WebResult<Response> {
     let s = state.db.subscription(id).await?;
     let form = form_of(&s);
-    page::ok(&ShowTemplate {
-        p,
-        s,
-        form,
-        errors: FormErrors::default(),
-        conflict: false,
-        runs: state.db.runs_of(id, 20).await?,
-        quiet: state.db.quiet_hours_of(id, 24).await?,
-        feed_since: state.db.feed_created_at(id).await?,
-        feed_url,
-    })
+    page::ok(
+        &template(
+            state,
+            p,
+            s,
+            form,
+            FormErrors::default(),
+            false,
+            feed_url,
+            String::new(),
+        )
+        .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -148,17 +278,17 @@ pub async fn update(
     let Some(mut settings) = settings_from(&edit.form, &mut errors) else {
         return page::render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &ShowTemplate {
+            &template(
+                &state,
                 p,
-                s: before,
-                form: edit.form,
+                before,
+                edit.form,
                 errors,
-                conflict: false,
-                runs: state.db.runs_of(id, 20).await?,
-                quiet: state.db.quiet_hours_of(id, 24).await?,
-                feed_since: None,
-                feed_url: None,
-            },
+                false,
+                None,
+                String::new(),
+            )
+            .await?,
         );
     };
     if edit.form.minimisation.is_none() {
@@ -227,17 +357,17 @@ pub async fn update(
             let form = form_of(&current);
             page::render(
                 StatusCode::CONFLICT,
-                &ShowTemplate {
+                &template(
+                    &state,
                     p,
-                    s: current,
+                    current,
                     form,
-                    errors: FormErrors::default(),
-                    conflict: true,
-                    runs: state.db.runs_of(id, 20).await?,
-                    quiet: state.db.quiet_hours_of(id, 24).await?,
-                    feed_since: None,
-                    feed_url: None,
-                },
+                    FormErrors::default(),
+                    true,
+                    None,
+                    String::new(),
+                )
+                .await?,
             )
         }
         Err(e) => Err(e.into()),
