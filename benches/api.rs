@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use datapump::app;
@@ -19,32 +19,15 @@ use datapump::storage::Db;
 use datapump::storage::api_tokens::TokenScope;
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 
+mod support;
+use support::{figures, ms};
+
 const ROOMS: usize = 50;
 const PER_ROOM: usize = 2_000;
 const CLIENTS: usize = 32;
 const PER_CLIENT: usize = 200;
 const DAYS_BACK: i64 = 200;
 const DAYS: i64 = 600;
-
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    per_second: f64,
-}
-
-fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        per_second: samples.len() as f64 / wall.as_secs_f64(),
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// A random room and week, deterministic per (client, request).
 fn pick(rooms: &[i64], start: DateTime<Utc>, client: usize, i: usize) -> (i64, DateTime<Utc>) {

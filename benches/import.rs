@@ -15,56 +15,16 @@ use std::time::{Duration, Instant};
 
 use datapump::app;
 use datapump::config::Config;
-use datapump::profiles::{Cloud, ProfileSettings};
 use datapump::storage::Db;
 use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
-const SECRET: &str = "demo-secret-value";
-const REDIRECT: &str = "http://localhost:8000/callback";
+mod support;
+use support::{Sim, cpu_seconds, rss_kb};
+
 const PARALLEL: usize = 8;
 const PAGE: u32 = 200;
-
-fn rss_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) used so far by the processes whose `/proc` entry matches.
-fn cpu_seconds(matches: impl Fn(u32, &str) -> bool) -> f64 {
-    let mut ticks = 0u64;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state …": fields after the command name, utime and stime are 14 and 15.
-        let Some((head, tail)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let comm = head.split_once(" (").map_or("", |(_, c)| c);
-        if matches(pid, comm) {
-            let f: Vec<&str> = tail.split_whitespace().collect();
-            ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    ticks as f64 / 100.0
-}
 
 /// CPU seconds so far of the simulator, this process and the PostgreSQL server processes.
 fn cpu(sim: &Sim) -> [f64; 3] {
@@ -85,55 +45,18 @@ fn spent(before: [f64; 3], after: [f64; 3]) -> String {
     )
 }
 
-struct Sim {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_sim(http: &reqwest::Client) -> Sim {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_datapump"))
-        .args([
-            "sim",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
+    support::start_sim(
+        http,
+        &[
             "--rooms",
             "51",
             "--events-per-room",
             "2000",
             "--auto-consent",
-        ])
-        .env("DATAPUMP_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("sim");
-    // Owned by `Sim` at once so that its Drop reaps the child on every path.
-    let sim = Sim {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..600 {
-        if http
-            .get(format!("{}/_sim/state", sim.url))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return sim;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the simulator did not start");
+        ],
+    )
+    .await
 }
 
 /// The simulator's tenant: users, rooms and their calendars.
@@ -252,35 +175,7 @@ async fn setup(
     };
     let prepared = app::prepare(config, db).await.expect("prepare");
     let state = &prepared.state;
-    let settings = ProfileSettings {
-        kind: datapump::model::ProfileKind::Delegated,
-        name: "Bench".into(),
-        tenant: "common".into(),
-        client_id: CLIENT_ID.into(),
-        secret_expires_on: chrono::Utc::now().date_naive() + chrono::Duration::days(700),
-        cloud: Cloud::Custom,
-        login_base: sim.url.clone(),
-        graph_base: sim.url.clone(),
-        redirect_uri: Some(REDIRECT.into()),
-        notes: String::new(),
-    };
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let profile = state
-        .db
-        .create_profile(
-            &settings,
-            &uuid,
-            &state.tokens.seal(
-                datapump::crypto::context::ProfileColumn::ClientSecret,
-                &uuid,
-                SECRET,
-            ),
-        )
-        .await
-        .expect("profile");
-    datapump::demo::authorize_with_simulator(state, profile.id, "datapump@contoso.example")
-        .await
-        .expect("authorize");
+    let profile = support::authorized_profile(state, &sim.url).await;
     let calendars = sim_state(&engine_like_http(), sim).await;
     let mut subs = Vec::new();
     for room in rooms {
@@ -293,7 +188,7 @@ async fn setup(
         let id = state
             .db
             .create_subscription(&NewSubscription {
-                profile_id: profile.id,
+                profile_id: profile,
                 source: datapump::model::SubscriptionSource::Mailbox,
                 mailbox_id: None,
                 mailbox_address: room,

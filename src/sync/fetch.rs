@@ -198,7 +198,7 @@ impl RunContext<'_> {
             let result = tokio::select! {
                 () = self.engine.shutdown.cancelled() => return Err(RunError::Interrupted),
                 r = async {
-                    let _permit = self.mailbox.acquire().await;
+                    let _permit = self.mailbox.acquire_many(self.engine.permit_weight()).await;
                     op(graph).await
                 } => r,
             };

@@ -259,6 +259,8 @@ pub struct SyncEngine {
     budget: budget::RequestBudget,
     /// Runs going per profile, for the scheduler's fair share.
     profiles_running: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Engines alive on this database (itself included), as the scheduler last saw them.
+    engines: std::sync::atomic::AtomicUsize,
     /// Subscriptions whose runs panic, for the test of the panic guard.
     #[cfg(test)]
     panic_for: Mutex<HashSet<i64>>,
@@ -353,6 +355,7 @@ impl SyncEngine {
             budget: budget::RequestBudget::new(policy.request_budget.0, policy.request_budget.1),
             policy,
             profiles_running: Arc::default(),
+            engines: std::sync::atomic::AtomicUsize::new(1),
             #[cfg(test)]
             panic_for: Mutex::default(),
         }
@@ -380,6 +383,21 @@ impl SyncEngine {
                 ))
             })
             .clone()
+    }
+
+    /// Permits one Graph request takes from its semaphore. Graph's limit of concurrent
+    /// requests per app holds for all instances together, and each instance keeps its own
+    /// semaphore: with n engines alive, a request takes n of the app's permits, so that the
+    /// instances together stay within it. Per mailbox (`AppAndMailbox`) a mailbox is run by
+    /// one engine at a time (its lease), and one permit is enough.
+    fn permit_weight(&self) -> u32 {
+        match self.policy.concurrency_scope {
+            ConcurrencyScope::App => {
+                let n = self.engines.load(std::sync::atomic::Ordering::Relaxed);
+                u32::try_from(n.clamp(1, self.policy.mailbox_concurrency.max(1))).unwrap_or(1)
+            }
+            ConcurrencyScope::AppAndMailbox => 1,
+        }
     }
 
     pub fn policy(&self) -> &SyncPolicy {
@@ -423,6 +441,9 @@ impl SyncEngine {
         if !known && let Err(e) = self.db.refresh_internal_domains().await {
             tracing::warn!(error = %e, "could not refresh the internal domains");
         }
+        // When it fell due, for the lag (due to done) in the log: the scheduler's measure.
+        let due = sub.next_sync_at.unwrap_or(sub.created_at);
+        let started = Utc::now();
         let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
         let mut ctx = RunContext {
             engine: self,
@@ -532,6 +553,10 @@ impl SyncEngine {
                 created = stats.created,
                 updated = stats.updated,
                 deleted = stats.deleted,
+                requests = stats.requests,
+                duration_ms = (Utc::now() - started).num_milliseconds(),
+                lag_ms = (Utc::now() - due).num_milliseconds().max(0),
+                owner = %self.owner,
                 "sync finished"
             ),
             Err(e) => {
@@ -1095,6 +1120,8 @@ impl SyncEngine {
                 Ok(n) => usize::try_from(n).unwrap_or(1).max(1),
                 Err(_) => 1,
             };
+            self.engines
+                .store(engines, std::sync::atomic::Ordering::Relaxed);
             let mut due: Vec<Due> = {
                 let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
                 due.into_iter()

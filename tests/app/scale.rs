@@ -523,6 +523,9 @@ async fn two_schedulers(backend: Backend) {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 2, "both instances took work: {owners:?}");
+    // Graph's four concurrent requests per app hold for both instances together.
+    let throttled = w.sim.sim.lock().counters.throttled;
+    assert_eq!(throttled, 0, "no request refused for concurrency");
 
     // One instance stops; the other runs everything that becomes due.
     shutdown.cancel();
