@@ -9,7 +9,7 @@ COPY sim/Cargo.toml sim/Cargo.toml
 # Cargo.toml names the bench targets, so they need (empty) files for the manifest to load; the
 # simulator crate is a workspace member and gets an empty library meanwhile.
 RUN mkdir -p src benches sim/src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs sim/src/lib.rs \
-    && for b in sim import api scale; do cp src/main.rs benches/$b.rs; done \
+    && for b in sim import api scale dashboard; do cp src/main.rs benches/$b.rs; done \
     && cargo build --release --locked && rm -rf src sim/src
 COPY sim sim
 COPY src src

@@ -14,10 +14,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use datapump::app;
 use datapump::config::Config;
-use datapump::profiles::{Cloud, ProfileSettings};
 use datapump::storage::Db;
 use datapump::storage::api_tokens::TokenScope;
-use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 
 mod support;
 use support::{figures, ms};
@@ -36,120 +34,6 @@ fn pick(rooms: &[i64], start: DateTime<Utc>, client: usize, i: usize) -> (i64, D
     let room = rooms[(mixed % rooms.len() as u64) as usize];
     let day = ((mixed >> 20) % (DAYS - 7) as u64) as i64;
     (room, start + chrono::Duration::days(day))
-}
-
-async fn seed(db: &Db, key: &datapump::crypto::SecretKey) -> Vec<i64> {
-    let settings = ProfileSettings {
-        kind: datapump::model::ProfileKind::Delegated,
-        name: "Bench".into(),
-        tenant: "common".into(),
-        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
-        secret_expires_on: Utc::now().date_naive() + chrono::Duration::days(700),
-        cloud: Cloud::Custom,
-        login_base: "https://login.invalid".into(),
-        graph_base: "https://graph.invalid".into(),
-        redirect_uri: Some("http://localhost:8000/callback".into()),
-        notes: String::new(),
-    };
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let sealed = key.seal(
-        &datapump::crypto::context::profile(
-            datapump::crypto::context::ProfileColumn::ClientSecret,
-            &uuid,
-        ),
-        b"secret",
-    );
-    let profile = db
-        .create_profile(&settings, &uuid, &sealed)
-        .await
-        .expect("profile");
-    let mut rooms = Vec::new();
-    for r in 0..ROOMS {
-        let address = format!("raum{r:02}@contoso.example");
-        let id = db
-            .create_subscription(&NewSubscription {
-                profile_id: profile.id,
-                source: datapump::model::SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: &address,
-                mailbox_name: &address,
-                calendar_id: &format!("cal-{r}"),
-                calendar_name: "Kalender",
-                created_by: "bench",
-                settings: &SubscriptionSettings {
-                    display_name: format!("Raum {r}"),
-                    days_back: DAYS_BACK,
-                    days_ahead: DAYS - DAYS_BACK,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: datapump::model::StoredFields::default(),
-                    retention_days: None,
-                },
-            })
-            .await
-            .expect("subscription");
-        rooms.push(id);
-    }
-    rooms
-}
-
-/// Writes the events with plain SQL (the triggers add their feed entries and attendee rows).
-async fn fill(url: &str, schema: Option<&str>, rooms: &[i64], start: DateTime<Utc>) {
-    let attendees = r#"[{"name":"Anna Schmidt","address":"anna.schmidt@contoso.example","type":"required","response":"accepted"},{"name":"Petra Gast","address":"petra.gast@partner.example","type":"required","response":"none"}]"#;
-    macro_rules! insert_all {
-        ($pool:expr) => {{
-            for (r, room) in rooms.iter().enumerate() {
-                for chunk in 0..PER_ROOM / 500 {
-                    let mut tx = $pool.begin().await.expect("begin");
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO events (subscription_id, graph_id, event_type, subject, organizer_name, \
-                         organizer_address, start_utc, end_utc, attendees, first_imported_at, updated_at) ",
-                    );
-                    let now = Utc::now();
-                    q.push_values(0..500, |mut b, i| {
-                        let n = chunk * 500 + i;
-                        let begin = start
-                            + chrono::Duration::minutes((n as i64) * (DAYS * 24 * 60 / PER_ROOM as i64));
-                        b.push_bind(*room)
-                            .push_bind(format!("AAMk-{r}-{n}"))
-                            .push_bind("singleInstance")
-                            .push_bind(format!("Besprechung {n}"))
-                            .push_bind("Anna Schmidt")
-                            .push_bind("anna.schmidt@contoso.example")
-                            .push_bind(begin)
-                            .push_bind(begin + chrono::Duration::minutes(60))
-                            .push_bind(attendees)
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.build().execute(&mut *tx).await.expect("insert");
-                    tx.commit().await.expect("commit");
-                }
-            }
-        }};
-    }
-    match schema {
-        None => {
-            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-            insert_all!(pool);
-            pool.close().await;
-        }
-        Some(schema) => {
-            let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(2)
-                .connect_with(options.options([("search_path", schema)]))
-                .await
-                .expect("pg");
-            insert_all!(pool);
-            sqlx::query("ANALYZE")
-                .execute(&pool)
-                .await
-                .expect("analyze");
-            pool.close().await;
-        }
-    }
 }
 
 async fn case(name: &str, pg: Option<&str>) {
@@ -193,14 +77,14 @@ async fn case(name: &str, pg: Option<&str>) {
         None => app::open_database(&config).await.expect("db"),
     };
     let prepared = app::prepare(config, db.clone()).await.expect("prepare");
-    let rooms = seed(&db, &prepared.state.key).await;
+    let rooms = support::seed_rooms(&db, &prepared.state.key, ROOMS, DAYS_BACK, DAYS).await;
     let start = (Utc::now() - chrono::Duration::days(DAYS_BACK))
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
         .and_utc();
     let filled = Instant::now();
-    fill(
+    support::fill_events(
         if pg.is_some() {
             pg.unwrap_or_default()
         } else {
@@ -209,6 +93,8 @@ async fn case(name: &str, pg: Option<&str>) {
         pg.map(|_| schema),
         &rooms,
         start,
+        PER_ROOM,
+        DAYS,
     )
     .await;
     eprintln!(

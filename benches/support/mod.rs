@@ -154,3 +154,157 @@ pub async fn authorized_profile(state: &datapump::web::state::AppState, sim_url:
         .expect("authorize");
     profile.id
 }
+
+/// A profile (not authorized: nothing is fetched) and `rooms` room subscriptions.
+pub async fn seed_rooms(
+    db: &datapump::storage::Db,
+    key: &datapump::crypto::SecretKey,
+    rooms: usize,
+    days_back: i64,
+    days: i64,
+) -> Vec<i64> {
+    use chrono::Utc;
+    use datapump::profiles::{Cloud, ProfileSettings};
+    use datapump::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+    let settings = ProfileSettings {
+        kind: datapump::model::ProfileKind::Delegated,
+        name: "Bench".into(),
+        tenant: "common".into(),
+        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+        secret_expires_on: Utc::now().date_naive() + chrono::Duration::days(700),
+        cloud: Cloud::Custom,
+        login_base: "https://login.invalid".into(),
+        graph_base: "https://graph.invalid".into(),
+        redirect_uri: Some("http://localhost:8000/callback".into()),
+        notes: String::new(),
+    };
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let sealed = key.seal(
+        &datapump::crypto::context::profile(
+            datapump::crypto::context::ProfileColumn::ClientSecret,
+            &uuid,
+        ),
+        b"secret",
+    );
+    let profile = db
+        .create_profile(&settings, &uuid, &sealed)
+        .await
+        .expect("profile");
+    let mut ids = Vec::new();
+    for r in 0..rooms {
+        let address = format!("raum{r:04}@contoso.example");
+        let id = db
+            .create_subscription(&NewSubscription {
+                profile_id: profile.id,
+                source: datapump::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
+                mailbox_address: &address,
+                mailbox_name: &address,
+                calendar_id: &format!("cal-{r}"),
+                calendar_name: "Kalender",
+                created_by: "bench",
+                settings: &SubscriptionSettings {
+                    display_name: format!("Raum {r}"),
+                    days_back,
+                    days_ahead: days - days_back,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
+                },
+            })
+            .await
+            .expect("subscription");
+        ids.push(id);
+    }
+    ids
+}
+
+/// Writes `per_room` events per room spread over `days` from `start`, with plain SQL (the
+/// triggers add their feed entries and attendee rows).
+pub async fn fill_events(
+    url: &str,
+    schema: Option<&str>,
+    rooms: &[i64],
+    start: chrono::DateTime<chrono::Utc>,
+    per_room: usize,
+    days: i64,
+) {
+    use chrono::Utc;
+    let attendees = r#"[{"name":"Anna Schmidt","address":"anna.schmidt@contoso.example","type":"required","response":"accepted"},{"name":"Petra Gast","address":"petra.gast@partner.example","type":"required","response":"none"}]"#;
+    macro_rules! insert_all {
+        ($pool:expr) => {{
+            for (r, room) in rooms.iter().enumerate() {
+                for chunk in 0..per_room.div_ceil(500) {
+                    let mut tx = $pool.begin().await.expect("begin");
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO events (subscription_id, graph_id, event_type, subject, organizer_name, \
+                         organizer_address, start_utc, end_utc, attendees, first_imported_at, updated_at) ",
+                    );
+                    let now = Utc::now();
+                    q.push_values((0..500).filter(|i| chunk * 500 + i < per_room), |mut b, i| {
+                        let n = chunk * 500 + i;
+                        let begin = start
+                            + chrono::Duration::minutes((n as i64) * (days * 24 * 60 / per_room as i64));
+                        b.push_bind(*room)
+                            .push_bind(format!("AAMk-{r}-{n}"))
+                            .push_bind("singleInstance")
+                            .push_bind(format!("Besprechung {n}"))
+                            .push_bind("Anna Schmidt")
+                            .push_bind("anna.schmidt@contoso.example")
+                            .push_bind(begin)
+                            .push_bind(begin + chrono::Duration::minutes(60))
+                            .push_bind(attendees)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.build().execute(&mut *tx).await.expect("insert");
+                    tx.commit().await.expect("commit");
+                }
+            }
+        }};
+    }
+    match schema {
+        None => {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+            insert_all!(pool);
+            pool.close().await;
+        }
+        Some(schema) => {
+            let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options.options([("search_path", schema)]))
+                .await
+                .expect("pg");
+            insert_all!(pool);
+            sqlx::query("ANALYZE")
+                .execute(&pool)
+                .await
+                .expect("analyze");
+            pool.close().await;
+        }
+    }
+}
+
+/// Runs one statement on the database (PostgreSQL: in `schema`).
+pub async fn execute(url: &str, schema: Option<&str>, sql: &'static str) {
+    match schema {
+        None => {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+            pool.close().await;
+        }
+        Some(schema) => {
+            let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.options([("search_path", schema)]))
+                .await
+                .expect("pg");
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+            pool.close().await;
+        }
+    }
+}

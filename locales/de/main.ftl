@@ -452,6 +452,7 @@ runs-quiet-durations = Dauer Ø / längste
 runs-waits = Gedrosselt
 dashboard-attention = Braucht Aufmerksamkeit
 dashboard-attention-none = Alle Abonnements werden normal importiert.
+dashboard-attention-more = … und { $count } weitere: in der Abonnement-Liste zeigen
 attention-failing = Import schlägt fehl
 attention-paused = durch sein Profil pausiert
 attention-stale = seit { $minutes } Minuten nicht importiert

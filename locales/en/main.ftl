@@ -452,6 +452,7 @@ runs-quiet-durations = Duration avg / longest
 runs-waits = Throttled
 dashboard-attention = Needs attention
 dashboard-attention-none = All subscriptions are importing normally.
+dashboard-attention-more = … and { $count } more: show them in the subscriptions list
 attention-failing = import failing
 attention-paused = paused by its profile
 attention-stale = not imported for { $minutes } minutes

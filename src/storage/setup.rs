@@ -77,7 +77,7 @@ impl Db {
             let admin = sqlx::query_as::<_, Admin>(
                 "INSERT INTO admins (username, username_key, password_hash, role, security_stamp, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                 RETURNING id, username, password_hash, role, disabled, language, security_stamp, \
+                 RETURNING id, username, password_hash, role, disabled, language, time_zone, security_stamp, \
                  version, created_at, updated_at, last_login_at",
             )
             .bind(new.username.trim())

@@ -180,6 +180,32 @@ impl Db {
         Ok(rows)
     }
 
+    /// The subscriptions that may need attention (failing, paused, anonymized, or not synced
+    /// since `stale_before`), for the dashboard: at 2,000 rooms it must not read them all.
+    /// A superset; the caller decides with its own rule.
+    pub async fn attention_candidates(
+        &self,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<Subscription>> {
+        let sql = concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions s LEFT JOIN profiles p ON p.id = s.profile_id \
+             WHERE s.deleted_at IS NULL AND s.enabled AND (s.status IN ('error', 'paused') OR s.anonymized \
+             OR COALESCE(s.last_sync_at, s.created_at) < $1) ORDER BY lower(s.display_name), s.id"
+        );
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, Subscription>(sql).bind(stale_before).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn count_live_subscriptions(&self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM subscriptions WHERE deleted_at IS NULL";
+        let n: i64 = dispatch!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?);
+        Ok(n)
+    }
+
     pub async fn subscription(&self, id: i64) -> Result<Subscription> {
         let sql = concat!(
             "SELECT ",

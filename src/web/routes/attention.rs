@@ -5,6 +5,22 @@ use chrono::Utc;
 use crate::model::SubscriptionStatus;
 use crate::storage::subscriptions::Subscription;
 
+/// Shortest interval (1 minute) × 3 + 5 minutes: a subscription synced more recently is not
+/// stale whatever its interval, so the database need not return it.
+const STALE_AT_LEAST: chrono::Duration = chrono::Duration::minutes(8);
+
+/// Every subscription that needs attention now, with [`reason`].
+pub async fn needing_attention(
+    db: &crate::storage::Db,
+) -> crate::storage::Result<Vec<(Subscription, &'static str, i64)>> {
+    Ok(db
+        .attention_candidates(Utc::now() - STALE_AT_LEAST)
+        .await?
+        .into_iter()
+        .filter_map(|s| reason(&s).map(|(k, m)| (s, k, m)))
+        .collect())
+}
+
 /// Why a subscription needs attention: a translation key and, for staleness, the minutes.
 pub fn reason(s: &Subscription) -> Option<(&'static str, i64)> {
     if !s.enabled {

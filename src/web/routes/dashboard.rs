@@ -14,6 +14,9 @@ use crate::web::error::WebResult;
 use crate::web::page::{self, Page};
 use crate::web::state::AppState;
 
+/// Subscriptions needing attention listed on the dashboard; the rest via the list's filter.
+const ATTENTION_LISTED: usize = 50;
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardTemplate {
@@ -30,6 +33,8 @@ pub struct DashboardTemplate {
         i64,
     )>,
     subscriptions: usize,
+    /// All that need attention; the first `ATTENTION_LISTED` are listed.
+    attention_total: usize,
     /// Consumers whose webhook is failing or missed changes: (consumer name, webhook).
     failing_hooks: Vec<(String, crate::storage::webhooks::Webhook)>,
     /// Application profiles whose scope check found them reading every mailbox: (id, name).
@@ -63,12 +68,10 @@ pub async fn show(
         .filter(|v| v.scope() == Some(crate::model::ScopeResult::Unscoped))
         .map(|v| (v.p.id, v.p.name.clone()))
         .collect();
-    let subs = state.db.list_subscriptions(None).await?;
-    let subscriptions = subs.len();
-    let attention = subs
-        .into_iter()
-        .filter_map(|s| super::attention::reason(&s).map(|(k, m)| (s, k, m)))
-        .collect();
+    let subscriptions = usize::try_from(state.db.count_live_subscriptions().await?).unwrap_or(0);
+    let mut attention = super::attention::needing_attention(&state.db).await?;
+    let attention_total = attention.len();
+    attention.truncate(ATTENTION_LISTED);
     let names: std::collections::HashMap<i64, String> = state
         .db
         .list_api_tokens()
@@ -95,6 +98,7 @@ pub async fn show(
         recent,
         profiles,
         attention,
+        attention_total,
         subscriptions,
         failing_hooks,
         unscoped,

@@ -80,15 +80,11 @@ pub async fn status(State(state): State<AppState>) -> WebResult<Response> {
         .filter(|p| p.status != ProfileStatus::Ok)
         .map(|p| json!({"id": p.id, "name": p.name, "status": p.status.as_str(), "code": p.status_code}))
         .collect();
-    let attention: Vec<Value> = state
-        .db
-        .list_subscriptions(None)
+    let attention: Vec<Value> = super::attention::needing_attention(&state.db)
         .await?
         .iter()
-        .filter_map(|s| {
-            super::attention::reason(s).map(|(key, _)| {
-                json!({"id": s.id, "name": s.display_name, "reason": key.trim_start_matches("attention-"), "error": s.last_error})
-            })
+        .map(|(s, key, _)| {
+            json!({"id": s.id, "name": s.display_name, "reason": key.trim_start_matches("attention-"), "error": s.last_error})
         })
         .collect();
     Ok(
