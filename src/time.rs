@@ -57,6 +57,20 @@ pub fn local_times(
     }
 }
 
+/// Graph's `dateTime` (no offset, up to seven fractional digits), read as UTC.
+pub fn parse_graph_time(raw: &str) -> Option<chrono::NaiveDateTime> {
+    let trimmed = raw.trim_end_matches('Z');
+    let (main, fraction) = trimmed.split_once('.').unwrap_or((trimmed, ""));
+    let base = chrono::NaiveDateTime::parse_from_str(main, "%Y-%m-%dT%H:%M:%S").ok()?;
+    let digits: String = fraction.chars().take(9).collect();
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse::<i64>().ok()?
+    };
+    Some(base + chrono::Duration::nanoseconds(nanos))
+}
+
 /// When the local day `date` begins in `zone`. Where midnight does not exist (a zone that
 /// moves its clocks at midnight), the first instant after the gap.
 pub fn start_of_day(date: chrono::NaiveDate, zone: chrono_tz::Tz) -> DateTime<Utc> {

@@ -1,24 +1,12 @@
 //! Graph's events (as `calendarView/delta` sends them, requested in UTC) to `events` rows.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::graph::events::Event as GraphEvent;
 use crate::model::StoredFields;
 use crate::storage::sync::EventRow;
 
-/// Graph's `dateTime` (no offset, up to seven fractional digits), read as UTC.
-fn parse_time(raw: &str) -> Option<NaiveDateTime> {
-    let trimmed = raw.trim_end_matches('Z');
-    let (main, fraction) = trimmed.split_once('.').unwrap_or((trimmed, ""));
-    let base = NaiveDateTime::parse_from_str(main, "%Y-%m-%dT%H:%M:%S").ok()?;
-    let digits: String = fraction.chars().take(9).collect();
-    let nanos = if digits.is_empty() {
-        0
-    } else {
-        format!("{digits:0<9}").parse::<i64>().ok()?
-    };
-    Some(base + chrono::Duration::nanoseconds(nanos))
-}
+use crate::time::parse_graph_time as parse_time;
 
 fn json_or_none<T: serde::Serialize>(items: &[T]) -> Option<String> {
     (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())

@@ -137,17 +137,16 @@ impl ConnectTemplate {
         self.checked.contains(&address.to_lowercase())
     }
 
-    /// `2026-12-01 09:00 UTC`, or the date alone for all-day events.
+    /// The start in the admin's zone (`03.12.2026 10:00 CET`), or the date alone for all-day
+    /// events (floating dates). The preview asks Graph for UTC.
     pub fn when(&self, e: &PreviewEvent) -> String {
-        let start = e
-            .start
-            .as_ref()
-            .map(|s| s.date_time.replace('T', " "))
-            .unwrap_or_default();
+        let raw = e.start.as_ref().map(|s| s.date_time.as_str()).unwrap_or("");
         if e.is_all_day {
-            start.chars().take(10).collect()
-        } else {
-            format!("{} UTC", start.chars().take(16).collect::<String>())
+            return raw.chars().take(10).collect();
+        }
+        match crate::time::parse_graph_time(raw) {
+            Some(t) => self.p.time(&t.and_utc()),
+            None => raw.to_string(),
         }
     }
 
