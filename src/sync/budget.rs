@@ -41,12 +41,15 @@ impl RequestBudget {
     }
 
     /// Takes one request from `key`'s budget: how long to wait before sending it (zero when
-    /// it may go now). The request keeps its place: later callers wait behind it.
-    pub fn reserve(&self, key: &str) -> Duration {
-        self.reserve_at(key, Instant::now())
+    /// it may go now). The request keeps its place: later callers wait behind it. With
+    /// `engines` instances on one database each keeps its own bucket, and a mailbox's runs may
+    /// move between them: a request costs `engines` tokens, so that together they stay within
+    /// the limit.
+    pub fn reserve(&self, key: &str, engines: u32) -> Duration {
+        self.reserve_at(key, Instant::now(), engines)
     }
 
-    fn reserve_at(&self, key: &str, now: Instant) -> Duration {
+    fn reserve_at(&self, key: &str, now: Instant, engines: u32) -> Duration {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > KEEP {
             let (capacity, rate) = (self.capacity, self.rate);
@@ -58,7 +61,7 @@ impl RequestBudget {
             at: now,
         });
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate).min(self.capacity) - 1.0;
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.capacity) - f64::from(engines.max(1));
         b.at = now;
         if b.tokens >= 0.0 {
             Duration::ZERO
@@ -76,7 +79,7 @@ mod tests {
     fn sent_times(budget: &RequestBudget, n: usize) -> Vec<f64> {
         let start = Instant::now();
         (0..n)
-            .map(|_| budget.reserve_at("app|room", start).as_secs_f64())
+            .map(|_| budget.reserve_at("app|room", start, 1).as_secs_f64())
             .collect()
     }
 
@@ -103,18 +106,44 @@ mod tests {
     fn keys_are_separate_and_refill() {
         let budget = RequestBudget::new(10, Duration::from_secs(10));
         let t0 = Instant::now();
-        assert!(budget.reserve_at("a", t0).is_zero());
-        assert!(budget.reserve_at("a", t0).is_zero());
+        assert!(budget.reserve_at("a", t0, 1).is_zero());
+        assert!(budget.reserve_at("a", t0, 1).is_zero());
         assert!(
-            !budget.reserve_at("a", t0).is_zero(),
+            !budget.reserve_at("a", t0, 1).is_zero(),
             "burst of two used up"
         );
-        assert!(budget.reserve_at("b", t0).is_zero(), "another mailbox");
+        assert!(budget.reserve_at("b", t0, 1).is_zero(), "another mailbox");
         // Eight per ten seconds refill: after ten seconds there is room again.
         assert!(
             budget
-                .reserve_at("a", t0 + Duration::from_secs(10))
+                .reserve_at("a", t0 + Duration::from_secs(10), 1)
                 .is_zero()
         );
+    }
+
+    #[test]
+    fn instances_together_stay_within_the_limit() {
+        // Two instances, each with its own bucket, a mailbox's requests split between them.
+        let (a, b) = (
+            RequestBudget::new(100, Duration::from_secs(10)),
+            RequestBudget::new(100, Duration::from_secs(10)),
+        );
+        let start = Instant::now();
+        let mut times: Vec<f64> = (0..500)
+            .flat_map(|_| {
+                [
+                    a.reserve_at("app|room", start, 2).as_secs_f64(),
+                    b.reserve_at("app|room", start, 2).as_secs_f64(),
+                ]
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..].iter().take_while(|u| **u < t + 10.0).count();
+            assert!(
+                in_window <= 100,
+                "{in_window} requests within 10 s from {t}"
+            );
+        }
     }
 }

@@ -189,7 +189,10 @@ impl RunContext<'_> {
             };
             // Graph's request budget of the app and mailbox: wait for room rather than be
             // refused (a wait that counts as throttling, and renews the lease).
-            let budget = self.engine.budget.reserve(&self.budget_key);
+            let budget = self
+                .engine
+                .budget
+                .reserve(&self.budget_key, self.engine.engines_alive());
             if !budget.is_zero() {
                 self.wait(budget, true).await?;
             }

@@ -385,6 +385,16 @@ impl SyncEngine {
             .clone()
     }
 
+    /// Engines alive on this database, this one included (1 until the scheduler knows).
+    fn engines_alive(&self) -> u32 {
+        u32::try_from(
+            self.engines
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1),
+        )
+        .unwrap_or(1)
+    }
+
     /// Permits one Graph request takes from its semaphore. Graph's limit of concurrent
     /// requests per app holds for all instances together, and each instance keeps its own
     /// semaphore: with n engines alive, a request takes n of the app's permits, so that the
