@@ -14,7 +14,6 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use datapump::app;
 use datapump::config::Config;
-use datapump::storage::Db;
 use datapump::storage::api_tokens::TokenScope;
 
 mod support;
@@ -53,29 +52,7 @@ async fn case(name: &str, pg: Option<&str>) {
     let mut config = Config::from_sources(None, vars).expect("config");
     config.run_scheduler = false;
     let schema = "dp_api_bench";
-    let db = match pg {
-        Some(url) => {
-            let admin = sqlx::PgPool::connect(url).await.expect("pg");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&admin)
-            .await
-            .expect("drop");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&admin)
-                .await
-                .expect("create");
-            admin.close().await;
-            let db = Db::connect_postgres_schema(url, schema)
-                .await
-                .expect("connect");
-            db.migrate().await.expect("migrate");
-            config.database_url = url.to_string();
-            db
-        }
-        None => app::open_database(&config).await.expect("db"),
-    };
+    let db = support::fresh_database(&mut config, pg, schema).await;
     let prepared = app::prepare(config, db.clone()).await.expect("prepare");
     let rooms = support::seed_rooms(&db, &prepared.state.key, ROOMS, DAYS_BACK, DAYS).await;
     let start = (Utc::now() - chrono::Duration::days(DAYS_BACK))
@@ -85,11 +62,7 @@ async fn case(name: &str, pg: Option<&str>) {
         .and_utc();
     let filled = Instant::now();
     support::fill_events(
-        if pg.is_some() {
-            pg.unwrap_or_default()
-        } else {
-            &sqlite
-        },
+        pg.unwrap_or(&sqlite),
         pg.map(|_| schema),
         &rooms,
         start,
@@ -225,12 +198,7 @@ async fn case(name: &str, pg: Option<&str>) {
     state.shutdown.cancel();
     let _ = server.await;
     if let Some(url) = pg {
-        let admin = sqlx::PgPool::connect(url).await.expect("pg");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE"
-        )))
-        .execute(&admin)
-        .await;
+        support::drop_schema(url, schema).await;
     }
 }
 

@@ -308,3 +308,39 @@ pub async fn execute(url: &str, schema: Option<&str>, sql: &'static str) {
         }
     }
 }
+
+/// A migrated database for `config`: its SQLite file, or with `pg` a fresh PostgreSQL
+/// `schema` (dropped and recreated).
+pub async fn fresh_database(
+    config: &mut datapump::config::Config,
+    pg: Option<&str>,
+    schema: &str,
+) -> datapump::storage::Db {
+    let Some(url) = pg else {
+        return datapump::app::open_database(config).await.expect("db");
+    };
+    drop_schema(url, schema).await;
+    let admin = sqlx::PgPool::connect(url).await.expect("pg");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let db = datapump::storage::Db::connect_postgres_schema(url, schema)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    config.database_url = url.to_string();
+    db
+}
+
+pub async fn drop_schema(url: &str, schema: &str) {
+    let admin = sqlx::PgPool::connect(url).await.expect("pg");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&admin)
+    .await
+    .expect("drop schema");
+    admin.close().await;
+}
