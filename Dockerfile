@@ -5,6 +5,7 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY sim/Cargo.toml sim/Cargo.toml
 # Cargo.toml names the bench targets, so they need (empty) files for the manifest to load; the
 # simulator crate is a workspace member and gets an empty library meanwhile.

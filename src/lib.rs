@@ -25,6 +25,7 @@ pub mod webhooks;
 
 /// mimalloc for every binary built with Datapump (the server, its tests and benchmarks): the
 /// import allocates and frees many small strings per event on several threads, where glibc's
-/// allocator took about a fifth of the CPU (perf, import benchmark).
+/// allocator took about a fifth of the CPU (perf, import benchmark). With the `override` feature
+/// it is also the C allocator, so the bundled SQLite allocates from it as well.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

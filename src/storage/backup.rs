@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::{Db, Pool, Result, SQLITE_MIGRATIONS, StoreError};
+use super::{Db, Pool, Result, SQLITE_MIGRATIONS, SqlitePools, StoreError};
 use crate::crypto::SecretKey;
 
 /// Name pattern of the files `backup --dir` writes; the UTC time sorts them.
@@ -94,7 +94,7 @@ impl Db {
     /// carry on meanwhile), integrity-checked before it counts. Returns false for PostgreSQL,
     /// whose tool for this is `pg_dump`.
     pub async fn backup_sqlite(&self, to: &Path) -> Result<bool> {
-        let Pool::Sqlite(pool) = &self.pool else {
+        let Pool::Sqlite(SqlitePools { read: pool, .. }) = &self.pool else {
             return Ok(false);
         };
         // The copy holds sealed secrets and the audit log: readable by its owner only, from

@@ -14,7 +14,7 @@ use super::sync::EventRow;
 /// What is stored of an event already: its change key and the generation that last saw it.
 pub(super) type Existing = HashMap<String, (Option<String>, i64)>;
 
-/// The writes `apply_page` needs, inside its transaction.
+/// The writes `apply_pages` needs, inside its transaction.
 pub(super) trait EventWrites {
     /// Change key and generation of those of `ids` that are stored.
     async fn existing(&mut self, subscription: i64, ids: &[&str]) -> Result<Existing>;

@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the configured backend.
 macro_rules! dispatch {
     ($db:expr, $pool:ident => $body:expr) => {
         match &$db.pool {
-            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Sqlite(sqlite) => {
+                let $pool = &sqlite.read;
+                $body
+            }
             $crate::storage::Pool::Postgres($pool) => $body,
         }
     };
@@ -29,11 +30,12 @@ macro_rules! dispatch {
 macro_rules! transaction {
     ($db:expr, $tx:ident => $body:expr) => {
         match &$db.pool {
-            $crate::storage::Pool::Sqlite(pool) => {
+            $crate::storage::Pool::Sqlite(sqlite) => {
                 // One writer at a time in this process: queued here instead of sleeping in
                 // SQLite's busy handler, which polls and can wake long after the lock is free.
-                let _writer = $db.writer.lock().await;
-                let mut $tx = pool
+                let _queued = sqlite.queue.lock().await;
+                let mut $tx = sqlite
+                    .write
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err($crate::storage::StoreError::from)?;
@@ -42,6 +44,7 @@ macro_rules! transaction {
                     $tx.commit()
                         .await
                         .map_err($crate::storage::StoreError::from)?;
+                    sqlite.committed();
                 }
                 out
             }
@@ -77,6 +80,8 @@ pub mod rooms;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+mod sqlite;
+pub(crate) use sqlite::SqlitePools;
 pub mod subscription_list;
 pub mod subscriptions;
 pub mod sync;
@@ -150,7 +155,7 @@ impl Backend {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
@@ -170,8 +175,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) pool: Pool,
-    /// Serializes this process's SQLite write transactions (unused with PostgreSQL).
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// A shared lock on the SQLite file's lock file while this handle lives, so that a restore
     /// can tell that the database is in use (none for PostgreSQL).
     _in_use: Option<std::sync::Arc<std::fs::File>>,
@@ -210,13 +213,8 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let in_use = backup::hold_shared(options.get_filename())?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
         Ok(Self {
-            pool: Pool::Sqlite(pool),
-            writer: Default::default(),
+            pool: Pool::Sqlite(SqlitePools::connect(options).await?),
             _in_use: in_use.map(std::sync::Arc::new),
         })
     }
@@ -236,7 +234,6 @@ impl Db {
             .await?;
         Ok(Self {
             pool: Pool::Postgres(pool),
-            writer: Default::default(),
             _in_use: None,
         })
     }
@@ -252,7 +249,7 @@ impl Db {
     /// binary (it has migrations this build does not know) is refused.
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Sqlite(sqlite) => SQLITE_MIGRATIONS.run(&sqlite.read).await?,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -262,8 +259,8 @@ impl Db {
     pub async fn migrations_applied(&self) -> Result<bool> {
         let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
         let (applied, known): (i64, usize) = match &self.pool {
-            Pool::Sqlite(pool) => (
-                sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Pool::Sqlite(sqlite) => (
+                sqlx::query_scalar(sql).fetch_one(&sqlite.read).await?,
                 SQLITE_MIGRATIONS.iter().count(),
             ),
             Pool::Postgres(pool) => (
@@ -304,7 +301,10 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        dispatch!(self, pool => pool.close().await)
+        match &self.pool {
+            Pool::Sqlite(sqlite) => sqlite.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl Db {
     /// older ones went.
     pub async fn trim_anonymous_sessions(&self, keep: i64) -> Result<u64> {
         let n = match &self.pool {
-            super::Pool::Sqlite(pool) => sqlx::query(
+            super::Pool::Sqlite(super::SqlitePools { read: pool, .. }) => sqlx::query(
                 "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE admin_id IS NULL \
                  ORDER BY expires_at DESC LIMIT -1 OFFSET $1)",
             )

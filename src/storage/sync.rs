@@ -1,5 +1,6 @@
-//! The import engine's storage: leases, cursors, events and runs. Every page of a sync is one
-//! transaction that applies the changes and moves the cursor together, fenced by the lease.
+//! The import engine's storage: leases, cursors, events and runs. The pages of a sync are
+//! applied in transactions of one or more consecutive pages that write the changes and move the
+//! cursor together, fenced by the lease.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -61,6 +62,12 @@ pub struct Lease {
     pub subscription_id: i64,
     pub owner: String,
     pub version: i64,
+}
+
+/// One page's changes for `apply_pages`.
+pub struct PageWrite<'a> {
+    pub upserts: &'a [EventRow],
+    pub removed: &'a [String],
 }
 
 /// How a page moves the cursor.
@@ -298,21 +305,20 @@ impl Db {
         }
     }
 
-    /// Applies one page — upserts, removals, the new cursor — in one transaction. `Conflict`
-    /// when the lease was lost (another engine took over): nothing is written then. `progress`
-    /// (run id, counters before this page) is recorded in the same transaction.
-    pub async fn apply_page(
+    /// Applies consecutive pages of one round — each page's upserts and removals in order, then
+    /// the cursor that follows the last — in one transaction. `Conflict` when the lease was lost
+    /// (another engine took over): nothing is written then. `progress` (run id, counters before
+    /// these pages) is recorded in the same transaction. Returns each page's counts.
+    pub async fn apply_pages(
         &self,
         lease: &Lease,
         generation: i64,
-        upserts: &[EventRow],
-        removed: &[String],
+        pages: &[PageWrite<'_>],
         cursor: &PageCursor<'_>,
         progress: (i64, &RunStats),
-    ) -> Result<PageStats> {
+    ) -> Result<Vec<PageStats>> {
         let now = Utc::now();
         transaction!(self, tx => async {
-            let mut stats = PageStats::default();
             let fenced = sqlx::query(
                 "UPDATE subscriptions SET next_link = $1, delta_link = COALESCE($2, delta_link), lease_until = $3 \
                  WHERE id = $4 AND lease_owner = $5 AND lease_version = $6",
@@ -323,56 +329,32 @@ impl Db {
             if fenced.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
-            let ids: Vec<&str> = upserts.iter().map(|e| e.graph_id.as_str()).collect();
-            let existing = tx.existing(lease.subscription_id, &ids).await?;
-            let mut touch = Vec::new();
-            let mut write = Vec::new();
-            for e in upserts {
-                match existing.get(&e.graph_id) {
-                    // Replayed or unchanged: only the generation may move.
-                    Some((ck, g)) if ck.is_some() && *ck == e.change_key => {
-                        if *g != generation {
-                            touch.push(e.graph_id.as_str());
-                        }
-                    }
-                    Some(_) => {
-                        stats.updated += 1;
-                        write.push(e);
-                    }
-                    None => {
-                        stats.created += 1;
-                        write.push(e);
-                    }
-                }
+            let mut all = Vec::with_capacity(pages.len());
+            for page in pages {
+                all.push(write_page(&mut *tx, lease.subscription_id, generation, page, now).await?);
             }
-            // A row may come twice in one page (replays): the last one wins, written once.
-            let mut seen = std::collections::HashSet::new();
-            let mut unique: Vec<&EventRow> = write.into_iter().rev().filter(|e| seen.insert(&e.graph_id)).collect();
-            unique.reverse();
-            tx.upsert(lease.subscription_id, &unique, now, generation).await?;
-            tx.touch(lease.subscription_id, &touch, generation).await?;
-            // Unknown ids (outside the window, never imported) are a no-op.
-            let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
-            let n = tx.remove(lease.subscription_id, &removed).await?;
-            stats.deleted += i64::try_from(n).unwrap_or(0);
             let (run_id, before) = progress;
+            let sum = |f: fn(&PageStats) -> i64| all.iter().map(f).sum::<i64>();
+            let pages_done = i64::try_from(pages.len()).unwrap_or(i64::MAX);
             sqlx::query(
                 "UPDATE sync_runs SET pages = $1, created = $2, updated = $3, deleted = $4, requests = $5, \
                  throttle_waits = $6, waited_ms = $7 WHERE id = $8",
             )
-            .bind(before.pages + 1).bind(before.created + stats.created).bind(before.updated + stats.updated)
-            .bind(before.deleted + stats.deleted).bind(before.requests).bind(before.throttle_waits)
-            .bind(before.waited_ms).bind(run_id)
+            .bind(before.pages + pages_done).bind(before.created + sum(|s| s.created))
+            .bind(before.updated + sum(|s| s.updated)).bind(before.deleted + sum(|s| s.deleted))
+            .bind(before.requests).bind(before.throttle_waits).bind(before.waited_ms).bind(run_id)
             .execute(&mut *tx).await?;
             if let Some(g) = cursor.complete_full_round {
                 // The full result is in: whatever this round did not see is gone.
                 let n = sqlx::query("DELETE FROM events WHERE subscription_id = $1 AND sync_generation < $2")
                     .bind(lease.subscription_id).bind(g).execute(&mut *tx).await?.rows_affected();
-                stats.deleted += i64::try_from(n).unwrap_or(0);
+                if let Some(last) = all.last_mut() {
+                    last.deleted += i64::try_from(n).unwrap_or(0);
+                }
                 sqlx::query("UPDATE subscriptions SET sync_generation = $1, round_full = FALSE, last_full_sync_at = $2 WHERE id = $3")
                     .bind(g).bind(now).bind(lease.subscription_id).execute(&mut *tx).await?;
             }
-            Ok(stats)
+            Ok(all)
         }.await)
     }
 
@@ -600,4 +582,53 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// One page's rows inside `apply_pages`' transaction: new and changed rows written, unchanged
+/// ones only marked as seen by `generation`, removed ids deleted.
+async fn write_page<C: EventWrites>(
+    tx: &mut C,
+    subscription: i64,
+    generation: i64,
+    page: &PageWrite<'_>,
+    now: DateTime<Utc>,
+) -> Result<PageStats> {
+    let mut stats = PageStats::default();
+    let ids: Vec<&str> = page.upserts.iter().map(|e| e.graph_id.as_str()).collect();
+    let existing = tx.existing(subscription, &ids).await?;
+    let mut touch = Vec::new();
+    let mut write = Vec::new();
+    for e in page.upserts {
+        match existing.get(&e.graph_id) {
+            // Replayed or unchanged: only the generation may move.
+            Some((ck, g)) if ck.is_some() && *ck == e.change_key => {
+                if *g != generation {
+                    touch.push(e.graph_id.as_str());
+                }
+            }
+            Some(_) => {
+                stats.updated += 1;
+                write.push(e);
+            }
+            None => {
+                stats.created += 1;
+                write.push(e);
+            }
+        }
+    }
+    // A row may come twice in one page (replays): the last one wins, written once.
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<&EventRow> = write
+        .into_iter()
+        .rev()
+        .filter(|e| seen.insert(&e.graph_id))
+        .collect();
+    unique.reverse();
+    tx.upsert(subscription, &unique, now, generation).await?;
+    tx.touch(subscription, &touch, generation).await?;
+    // Unknown ids (outside the window, never imported) are a no-op.
+    let removed: Vec<&str> = page.removed.iter().map(String::as_str).collect();
+    let n = tx.remove(subscription, &removed).await?;
+    stats.deleted += i64::try_from(n).unwrap_or(0);
+    Ok(stats)
 }

@@ -115,7 +115,7 @@ async fn feed_numbers_follow_commit_order() {
                 assert_eq!(next.len(), 1, "the change committed later is not skipped");
                 assert_eq!(next[0].graph_id, "first-written");
             }
-            super::Pool::Sqlite(pool) => {
+            super::Pool::Sqlite(super::SqlitePools { read: pool, .. }) => {
                 for id in ["first-written", "first-committed"] {
                     sqlx::query(insert)
                         .bind(sub)
@@ -434,6 +434,198 @@ async fn quiet_runs_are_counted_per_hour() {
             .map(|r| r.id)
             .collect();
         assert_eq!(left, [latest]);
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}
+
+/// A minimal event row for the storage tests.
+fn event_row(id: &str, change_key: &str) -> super::sync::EventRow {
+    let start = Utc::now();
+    super::sync::EventRow {
+        graph_id: id.into(),
+        ical_uid: Some(format!("uid-{id}")),
+        series_master_id: None,
+        event_type: "singleInstance".into(),
+        subject: Some(format!("Termin {id}")),
+        organizer_name: None,
+        organizer_address: None,
+        start_utc: start,
+        end_utc: start + chrono::Duration::hours(1),
+        time_zone: None,
+        is_all_day: false,
+        start_date: None,
+        end_date: None,
+        is_cancelled: false,
+        sensitivity: None,
+        show_as: None,
+        location: None,
+        locations: None,
+        attendees: None,
+        body_preview: None,
+        web_link: None,
+        online_meeting_url: None,
+        categories: None,
+        last_modified: None,
+        change_key: Some(change_key.into()),
+        start_local: None,
+        end_local: None,
+        local_date: None,
+    }
+}
+
+/// Pages applied in one transaction take effect in their order, as if applied one by one: an
+/// event created on one page and removed on the next is gone, one removed and then created is
+/// there; each page keeps its own counts, the run its sum, the feed every step. A lost lease
+/// writes none of the pages.
+#[tokio::test]
+async fn pages_in_one_transaction_apply_in_order() {
+    use super::sync::{PageCursor, PageWrite, RunStats};
+    use crate::model::ChangeOp;
+
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sub = room_subscription(&db).await;
+        let until = Utc::now() + chrono::Duration::minutes(5);
+        let lease = db
+            .claim_subscription(sub, "me", until)
+            .await
+            .expect("claim")
+            .expect("lease");
+        let run = db.start_run(sub, RunKind::Full, "me").await.expect("run");
+        let cursor = |next: Option<&'static str>, delta: Option<&'static str>| PageCursor {
+            next_link: next,
+            delta_link: delta,
+            complete_full_round: None,
+            lease_until: until,
+        };
+        // First transaction: "gone" comes in; the second one removes it again.
+        let first = [event_row("gone", "1"), event_row("kept", "1")];
+        let stats = db
+            .apply_pages(
+                &lease,
+                1,
+                &[PageWrite {
+                    upserts: &first,
+                    removed: &[],
+                }],
+                &cursor(Some("next-1"), None),
+                (run, &RunStats::default()),
+            )
+            .await
+            .expect("first");
+        assert_eq!(stats.len(), 1);
+        assert_eq!(stats[0].created, 2);
+        let before = RunStats {
+            pages: 1,
+            created: 2,
+            ..RunStats::default()
+        };
+        // Second transaction, two pages: A removes "gone" and "later" (not there yet), B then
+        // creates "later" and changes "kept".
+        let removed_a = ["gone".to_string(), "later".to_string()];
+        let page_b = [event_row("later", "1"), event_row("kept", "2")];
+        let stats = db
+            .apply_pages(
+                &lease,
+                1,
+                &[
+                    PageWrite {
+                        upserts: &[],
+                        removed: &removed_a,
+                    },
+                    PageWrite {
+                        upserts: &page_b,
+                        removed: &[],
+                    },
+                ],
+                &cursor(None, Some("delta-2")),
+                (run, &before),
+            )
+            .await
+            .expect("second");
+        assert_eq!(stats.len(), 2);
+        assert_eq!(
+            (stats[0].created, stats[0].updated, stats[0].deleted),
+            (0, 0, 1)
+        );
+        assert_eq!(
+            (stats[1].created, stats[1].updated, stats[1].deleted),
+            (1, 1, 0)
+        );
+        let mut ids: Vec<String> = db
+            .events_of(sub)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| format!("{} {}", e.graph_id, e.change_key.unwrap_or_default()))
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["kept 2", "later 1"]);
+        let feed: Vec<(String, ChangeOp)> = db
+            .changes_since(0, 100)
+            .await
+            .expect("feed")
+            .into_iter()
+            .map(|c| (c.graph_id, c.operation))
+            .collect();
+        // Each event's steps in order, the first transaction's before the second's (within
+        // one statement PostgreSQL's statement-level triggers order rows by kind of change).
+        let steps = |id: &str| {
+            feed.iter()
+                .filter(|(g, _)| g == id)
+                .map(|(_, op)| *op)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(steps("gone"), [ChangeOp::Upsert, ChangeOp::Delete]);
+        assert_eq!(steps("kept"), [ChangeOp::Upsert, ChangeOp::Upsert]);
+        assert_eq!(steps("later"), [ChangeOp::Upsert]);
+        assert_eq!(feed.len(), 5);
+        let mut first_two: Vec<&str> = feed[..2].iter().map(|(g, _)| g.as_str()).collect();
+        first_two.sort_unstable();
+        assert_eq!(first_two, ["gone", "kept"]);
+        let runs = db.runs_of(sub, 1).await.expect("runs");
+        assert_eq!(
+            (
+                runs[0].pages,
+                runs[0].created,
+                runs[0].updated,
+                runs[0].deleted
+            ),
+            (3, 3, 1, 1)
+        );
+        let c = db.cursor(sub).await.expect("cursor");
+        assert_eq!(c.delta_link.as_deref(), Some("delta-2"));
+        assert_eq!(c.next_link, None);
+
+        // Another engine took the lease over: none of the pages is written.
+        let stale = super::sync::Lease {
+            version: lease.version - 1,
+            ..lease.clone()
+        };
+        let ignored = [event_row("stale", "1")];
+        let refused = db
+            .apply_pages(
+                &stale,
+                1,
+                &[
+                    PageWrite {
+                        upserts: &ignored,
+                        removed: &[],
+                    },
+                    PageWrite {
+                        upserts: &[],
+                        removed: &["kept".to_string()],
+                    },
+                ],
+                &cursor(Some("next-3"), None),
+                (run, &RunStats::default()),
+            )
+            .await;
+        assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+        assert_eq!(db.events_of(sub).await.expect("events").len(), 2);
+        assert_eq!(db.changes_since(0, 100).await.expect("feed").len(), 5);
         if let Some(s) = schema {
             s.drop().await;
         }

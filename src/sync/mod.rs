@@ -31,7 +31,7 @@ use crate::model::{
 };
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
-use crate::storage::sync::{Due, EventRow, Lease, PageCursor, RunOutcome, RunStats};
+use crate::storage::sync::{Due, EventRow, Lease, PageCursor, PageWrite, RunOutcome, RunStats};
 use crate::storage::{Db, StoreError};
 use crate::time::{delta as dur, from_now};
 
@@ -289,6 +289,9 @@ pub(crate) struct RunContext<'a> {
 
 /// How often a scheduler tells the others it is alive; three missed beats and it is not.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Pages the fetcher may have waiting for the writer; one transaction applies at most one more
+/// than this (the page in hand and those waiting).
+const LOOK_AHEAD: usize = 2;
 
 /// The key of Graph's request budget: the app and the mailbox (the account's own for its
 /// calendars).
@@ -794,11 +797,14 @@ impl SyncEngine {
         }
     }
 
-    /// Fetches and applies the pages of a round from `first` on. A fetcher runs up to two pages
-    /// ahead of the writer, so that the database's latency hides behind Graph's; the writer
-    /// applies the pages in order, each in one transaction with the link that follows it, so
-    /// what a crash leaves is the same as without the look-ahead. Ends with the first error
-    /// (after every page before it is applied).
+    /// Fetches and applies the pages of a round from `first` on. A fetcher keeps up to
+    /// `LOOK_AHEAD` pages waiting for the writer, so that the database's latency hides behind
+    /// Graph's; the writer applies the pages in order, and what has arrived while it waited for
+    /// the database goes into one transaction with the link that follows the last of them, so
+    /// what a crash leaves is the same as without the look-ahead: the pages up to a link, and
+    /// that link. One transaction per page cost a single-writer database (SQLite) a commit per
+    /// page, each rewriting the index pages the page touched. Ends with the first error (after
+    /// every page before it is applied).
     async fn round(
         &self,
         ctx: &mut RunContext<'_>,
@@ -814,7 +820,7 @@ impl SyncEngine {
         } = *plan;
         let mut pages = ctx.stats;
         let shared: &RunContext<'_> = ctx;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Page, RunError>>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Page, RunError>>(LOOK_AHEAD);
         let fetcher = async move {
             // Series masters and their occurrences' iCalUIds, fetched once per series and round.
             let mut series = Series::default();
@@ -832,32 +838,55 @@ impl SyncEngine {
             }
         };
         let writer = async {
-            while let Some(page) = rx.recv().await {
+            while let Some(first) = rx.recv().await {
                 if self.shutdown.is_cancelled() {
                     return Err(RunError::Interrupted);
                 }
-                let page = page?;
-                let complete = (full && page.delta_link.is_some()).then_some(generation);
+                // The pages that are ready, up to the round's last; an error that follows them
+                // ends the round after they are applied.
+                let mut batch = vec![first?];
+                let mut failed = None;
+                while batch.len() < LOOK_AHEAD + 1
+                    && batch.last().is_some_and(|p| p.next_link.is_some())
+                {
+                    match rx.try_recv() {
+                        Ok(Ok(page)) => batch.push(page),
+                        Ok(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let Some(last) = batch.last() else {
+                    continue;
+                };
+                let complete = (full && last.delta_link.is_some()).then_some(generation);
                 let cursor = PageCursor {
-                    next_link: page.next_link.as_deref(),
-                    delta_link: page.delta_link.as_deref(),
+                    next_link: last.next_link.as_deref(),
+                    delta_link: last.delta_link.as_deref(),
                     complete_full_round: complete,
                     lease_until: from_now(self.policy.lease),
                 };
+                let writes: Vec<PageWrite<'_>> = batch
+                    .iter()
+                    .map(|p| PageWrite {
+                        upserts: &p.rows,
+                        removed: &p.removed,
+                    })
+                    .collect();
                 let progress = shared.meter.stats(&pages);
                 let stats = self
                     .db
-                    .apply_page(
-                        lease,
-                        generation,
-                        &page.rows,
-                        &page.removed,
-                        &cursor,
-                        (run_id, &progress),
-                    )
+                    .apply_pages(lease, generation, &writes, &cursor, (run_id, &progress))
                     .await?;
-                pages.add_page(stats);
-                if page.next_link.is_none() {
+                for s in stats {
+                    pages.add_page(s);
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if cursor.next_link.is_none() {
                     return Ok(());
                 }
             }
