@@ -9,7 +9,7 @@ impl Db {
     /// `alive_since` (itself included).
     pub async fn engine_heartbeat(&self, owner: &str, alive_since: DateTime<Utc>) -> Result<i64> {
         let now = Utc::now();
-        let n: i64 = dispatch!(self, pool => {
+        let n: i64 = dispatch_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO engine_instances (owner, started_at, seen_at) VALUES ($1, $2, $2) \
                  ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
@@ -26,7 +26,7 @@ impl Db {
 
     /// The engine stopped: the others take its share at once.
     pub async fn engine_stopped(&self, owner: &str) -> Result<()> {
-        dispatch!(self, pool => {
+        dispatch_write!(self, pool => {
             sqlx::query("DELETE FROM engine_instances WHERE owner = $1").bind(owner).execute(pool).await?;
         });
         Ok(())

@@ -23,6 +23,25 @@ macro_rules! dispatch {
     };
 }
 
+/// Like `dispatch!`, for single statements that write: on SQLite they go to the write
+/// connection, queued with the write transactions, because a write from any other connection
+/// makes the write connection drop its whole page cache (see `sqlite.rs`). For the engine's
+/// writes between pages (leases, runs, cursors); a rare write elsewhere may use `dispatch!`.
+macro_rules! dispatch_write {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::storage::Pool::Sqlite(sqlite) => {
+                let _queued = sqlite.queue.lock().await;
+                let $pool = &sqlite.write;
+                let out = $body;
+                sqlite.committed();
+                out
+            }
+            $crate::storage::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Runs `$body` (an expression of type `Result<T, StoreError>`) in a write transaction bound to
 /// `$tx`, committing when it is `Ok`. SQLite transactions start with `BEGIN IMMEDIATE`: a
 /// deferred transaction that reads first and writes later can fail with SQLITE_BUSY at once in

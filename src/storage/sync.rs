@@ -214,7 +214,7 @@ impl Db {
         let sql = "UPDATE subscriptions SET lease_owner = $1, lease_until = $2, lease_version = lease_version + 1 \
                    WHERE id = $3 AND deleted_at IS NULL AND enabled AND (lease_until IS NULL OR lease_until < $4) \
                    AND (next_sync_at IS NULL OR next_sync_at <= $4) RETURNING lease_version";
-        let version = dispatch!(self, pool => {
+        let version = dispatch_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(sql).bind(owner).bind(until).bind(id).bind(Utc::now()).fetch_optional(pool).await?
         });
         Ok(version.map(|version| Lease {
@@ -234,7 +234,7 @@ impl Db {
         let sql = "UPDATE subscriptions SET lease_owner = $1, lease_until = $2, lease_version = lease_version + 1 \
                    WHERE id = $3 AND deleted_at IS NULL AND (lease_until IS NULL OR lease_until < $4) \
                    RETURNING lease_version";
-        let version = dispatch!(self, pool => {
+        let version = dispatch_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(sql).bind(owner).bind(until).bind(id).bind(Utc::now()).fetch_optional(pool).await?
         });
         Ok(version.map(|version| Lease {
@@ -248,7 +248,7 @@ impl Db {
     /// lost meanwhile.
     pub async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE subscriptions SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_version = $4";
-        let n = dispatch!(self, pool => {
+        let n = dispatch_write!(self, pool => {
             sqlx::query(sql).bind(until).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version)
                 .execute(pool).await?.rows_affected()
         });
@@ -268,7 +268,7 @@ impl Db {
                    WHERE finished_at IS NULL AND status = $3 AND NOT EXISTS ( \
                    SELECT 1 FROM subscriptions s WHERE s.id = sync_runs.subscription_id \
                    AND s.lease_owner = sync_runs.owner AND s.lease_until >= $2)";
-        let n = dispatch!(self, pool => {
+        let n = dispatch_write!(self, pool => {
             sqlx::query(sql).bind(RunStatus::Interrupted.as_str()).bind(now).bind(RunStatus::Running.as_str())
                 .execute(pool).await?.rows_affected()
         });
@@ -293,7 +293,7 @@ impl Db {
         let sql = "UPDATE subscriptions SET next_link = $1, delta_link = NULL, round_full = $2, \
                    round_generation = $3, window_start = $4, window_end = $5 \
                    WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
-        let n = dispatch!(self, pool => {
+        let n = dispatch_write!(self, pool => {
             sqlx::query(sql).bind(first_link).bind(full.is_some()).bind(full.unwrap_or(0))
                 .bind(window.0).bind(window.1).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version)
                 .execute(pool).await?.rows_affected()
@@ -416,7 +416,7 @@ impl Db {
     pub async fn reset_cursor(&self, lease: &Lease) -> Result<()> {
         let sql = "UPDATE subscriptions SET next_link = NULL, delta_link = NULL, round_full = FALSE \
                    WHERE id = $1 AND lease_owner = $2 AND lease_version = $3";
-        dispatch!(self, pool => {
+        dispatch_write!(self, pool => {
             sqlx::query(sql).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).execute(pool).await?;
         });
         Ok(())
@@ -426,7 +426,7 @@ impl Db {
         let sql = "INSERT INTO sync_runs (subscription_id, kind, status, started_at, owner, profile_kind) \
                    VALUES ($1, $2, $3, $4, $5, (SELECT p.kind FROM subscriptions s JOIN profiles p ON p.id = s.profile_id \
                    WHERE s.id = $1)) RETURNING id";
-        let id: i64 = dispatch!(self, pool => {
+        let id: i64 = dispatch_write!(self, pool => {
             sqlx::query_scalar(sql).bind(subscription_id).bind(kind.as_str()).bind(RunStatus::Running.as_str())
                 .bind(Utc::now()).bind(owner).fetch_one(pool).await?
         });
@@ -497,7 +497,7 @@ impl Db {
                    lease_owner = NULL, lease_until = NULL, error_hint = $9, \
                    series_unreadable = COALESCE($10, series_unreadable) \
                    WHERE id = $6 AND lease_owner = $7 AND lease_version = $8";
-        dispatch!(self, pool => {
+        dispatch_write!(self, pool => {
             sqlx::query(sql).bind(outcome.status.as_str()).bind(outcome.error).bind(outcome.next_sync_at).bind(outcome.success)
                 .bind(now).bind(lease.subscription_id).bind(&lease.owner).bind(lease.version).bind(outcome.hint)
                 .bind(outcome.series_unreadable)
@@ -507,7 +507,7 @@ impl Db {
     }
 
     pub async fn set_anonymized(&self, id: i64, anonymized: bool) -> Result<()> {
-        dispatch!(self, pool => {
+        dispatch_write!(self, pool => {
             sqlx::query("UPDATE subscriptions SET anonymized = $1 WHERE id = $2").bind(anonymized).bind(id).execute(pool).await?;
         });
         Ok(())
@@ -573,7 +573,7 @@ impl Db {
     /// "Sync now": due at once.
     /// Makes a subscription due now; `NotFound` when there is no such (undeleted) subscription.
     pub async fn request_sync(&self, id: i64) -> Result<()> {
-        let updated = dispatch!(self, pool => {
+        let updated = dispatch_write!(self, pool => {
             sqlx::query("UPDATE subscriptions SET next_sync_at = $1 WHERE id = $2 AND deleted_at IS NULL")
                 .bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
         });
