@@ -114,6 +114,68 @@ async fn feed_numbers_follow_commit_order() {
                 let next = db.changes_since(seen[0].seq, 100).await.expect("feed");
                 assert_eq!(next.len(), 1, "the change committed later is not skipped");
                 assert_eq!(next[0].graph_id, "first-written");
+
+                // Entries wait in the session's staging table until commit: one in a savepoint
+                // rolled back is gone, a transaction rolled back leaves nothing, and numbering
+                // forced before the commit neither repeats nor loses an entry.
+                let mut tx = pool.begin().await.expect("tx");
+                sqlx::query("SAVEPOINT s")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("savepoint");
+                for id in ["rolled-back", "rolled-back-too"] {
+                    sqlx::query(insert)
+                        .bind(sub)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("insert");
+                }
+                sqlx::query("ROLLBACK TO SAVEPOINT s")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("rollback");
+                for id in ["kept-1", "kept-2"] {
+                    sqlx::query(insert)
+                        .bind(sub)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("insert");
+                    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+                        .execute(&mut *tx)
+                        .await
+                        .expect("immediate");
+                    sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+                        .execute(&mut *tx)
+                        .await
+                        .expect("deferred");
+                }
+                tx.commit().await.expect("commit");
+                let mut gone = pool.begin().await.expect("tx");
+                sqlx::query(insert)
+                    .bind(sub)
+                    .bind("never-committed")
+                    .bind(now)
+                    .execute(&mut *gone)
+                    .await
+                    .expect("insert");
+                gone.rollback().await.expect("rollback");
+                let staged = db.changes_since(next[0].seq, 100).await.expect("feed");
+                let ids: Vec<_> = staged.iter().map(|c| c.graph_id.as_str()).collect();
+                assert_eq!(ids, ["kept-1", "kept-2"]);
+                assert_eq!(staged[1].seq, staged[0].seq + 1, "numbers without gaps");
+                sqlx::query("DELETE FROM events WHERE graph_id IN ('kept-1', 'kept-2')")
+                    .execute(pool)
+                    .await
+                    .expect("clean up");
+                sqlx::query("DELETE FROM event_changes WHERE seq > $1")
+                    .bind(next[0].seq)
+                    .execute(pool)
+                    .await
+                    .expect("clean up");
             }
             super::Pool::Sqlite(super::SqlitePools { read: pool, .. }) => {
                 for id in ["first-written", "first-committed"] {
