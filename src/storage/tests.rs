@@ -73,6 +73,31 @@ async fn unknown_stored_states_are_errors() {
     }
 }
 
+/// Runs `sql` on one PostgreSQL connection (a test step that must succeed).
+async fn pg_exec(conn: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .expect(sql);
+}
+
+/// Inserts the event `id` with `insert` (binds: subscription, id, time) on one connection.
+async fn pg_insert(
+    conn: &mut sqlx::PgConnection,
+    insert: &str,
+    sub: i64,
+    id: &str,
+    at: chrono::DateTime<Utc>,
+) {
+    sqlx::query(sqlx::AssertSqlSafe(insert.to_owned()))
+        .bind(sub)
+        .bind(id)
+        .bind(at)
+        .execute(conn)
+        .await
+        .expect("insert");
+}
+
 /// The change feed's ordering rule on both databases: a reader that has seen `seq` N never
 /// later finds a change below N. On PostgreSQL two transactions commit in the opposite order
 /// of their first writes; the feed numbers them in commit order, so a reader that read the
@@ -90,21 +115,9 @@ async fn feed_numbers_follow_commit_order() {
         match &db.pool {
             super::Pool::Postgres(pool) => {
                 let mut early = pool.begin().await.expect("tx");
-                sqlx::query(insert)
-                    .bind(sub)
-                    .bind("first-written")
-                    .bind(now)
-                    .execute(&mut *early)
-                    .await
-                    .expect("insert");
+                pg_insert(&mut early, insert, sub, "first-written", now).await;
                 let mut late = pool.begin().await.expect("tx");
-                sqlx::query(insert)
-                    .bind(sub)
-                    .bind("first-committed")
-                    .bind(now)
-                    .execute(&mut *late)
-                    .await
-                    .expect("insert");
+                pg_insert(&mut late, insert, sub, "first-committed", now).await;
                 late.commit().await.expect("commit");
                 // The reader catches up with what is committed so far.
                 let seen = db.changes_since(0, 100).await.expect("feed");
@@ -119,49 +132,19 @@ async fn feed_numbers_follow_commit_order() {
                 // rolled back is gone, a transaction rolled back leaves nothing, and numbering
                 // forced before the commit neither repeats nor loses an entry.
                 let mut tx = pool.begin().await.expect("tx");
-                sqlx::query("SAVEPOINT s")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("savepoint");
+                pg_exec(&mut tx, "SAVEPOINT s").await;
                 for id in ["rolled-back", "rolled-back-too"] {
-                    sqlx::query(insert)
-                        .bind(sub)
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .expect("insert");
+                    pg_insert(&mut tx, insert, sub, id, now).await;
                 }
-                sqlx::query("ROLLBACK TO SAVEPOINT s")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("rollback");
+                pg_exec(&mut tx, "ROLLBACK TO SAVEPOINT s").await;
                 for id in ["kept-1", "kept-2"] {
-                    sqlx::query(insert)
-                        .bind(sub)
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .expect("insert");
-                    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
-                        .execute(&mut *tx)
-                        .await
-                        .expect("immediate");
-                    sqlx::query("SET CONSTRAINTS ALL DEFERRED")
-                        .execute(&mut *tx)
-                        .await
-                        .expect("deferred");
+                    pg_insert(&mut tx, insert, sub, id, now).await;
+                    pg_exec(&mut tx, "SET CONSTRAINTS ALL IMMEDIATE").await;
+                    pg_exec(&mut tx, "SET CONSTRAINTS ALL DEFERRED").await;
                 }
                 tx.commit().await.expect("commit");
                 let mut gone = pool.begin().await.expect("tx");
-                sqlx::query(insert)
-                    .bind(sub)
-                    .bind("never-committed")
-                    .bind(now)
-                    .execute(&mut *gone)
-                    .await
-                    .expect("insert");
+                pg_insert(&mut gone, insert, sub, "never-committed", now).await;
                 gone.rollback().await.expect("rollback");
                 let staged = db.changes_since(next[0].seq, 100).await.expect("feed");
                 let ids: Vec<_> = staged.iter().map(|c| c.graph_id.as_str()).collect();
