@@ -4,7 +4,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that code changes do not rebuild them.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY .cargo .cargo
 COPY sim/Cargo.toml sim/Cargo.toml
 # Cargo.toml names the bench targets, so they need (empty) files for the manifest to load; the

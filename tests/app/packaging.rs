@@ -27,3 +27,38 @@ fn dockerfile_creates_every_bench_placeholder() {
         );
     }
 }
+
+/// Everything the build reads is in the image: the manifests and the build script before the
+/// dependency step (cargo only runs a `build.rs` it can see), the sources after it.
+#[test]
+fn dockerfile_copies_every_build_input() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dockerfile = std::fs::read_to_string(format!("{root}/Dockerfile")).expect("Dockerfile");
+    let lines: Vec<&str> = dockerfile.lines().collect();
+    let first_build = lines
+        .iter()
+        .position(|l| l.contains("cargo build"))
+        .expect("a cargo build step");
+    let copied = |name: &str, upto: usize| {
+        lines[..upto].iter().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.first() == Some(&"COPY") && words[1..words.len() - 1].contains(&name)
+        })
+    };
+    for name in ["Cargo.toml", "Cargo.lock", "build.rs", ".cargo"] {
+        assert!(
+            std::path::Path::new(&format!("{root}/{name}")).exists(),
+            "{name} is not in the repository"
+        );
+        assert!(
+            copied(name, first_build),
+            "{name} is not copied before the first build"
+        );
+    }
+    for name in ["sim", "src", "templates", "static", "migrations", "locales"] {
+        assert!(
+            copied(name, lines.len()),
+            "{name} is not copied into the image"
+        );
+    }
+}
