@@ -1079,12 +1079,35 @@ impl SyncEngine {
         }
         Ok(reports)
     }
+}
 
+/// How a task of the scheduler ended.
+enum TaskEnd {
+    Done,
+    /// Another instance held or had just taken the subscription: this engine ran nothing.
+    NotClaimed,
+}
+
+/// Records a finished task: a run another instance took first does not count against this
+/// engine's share, so that it takes something else at once instead of leaving the rest of the
+/// window to whoever won the race (both engines list the due work oldest first).
+fn ended(done: Result<TaskEnd, tokio::task::JoinError>, share: &mut schedule::Share) {
+    match done {
+        Ok(TaskEnd::NotClaimed) => share.gave_back(1),
+        Ok(TaskEnd::Done) => {}
+        Err(e) if e.is_panic() => {
+            tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
+        }
+        Err(_) => {}
+    }
+}
+
+impl SyncEngine {
     /// The background scheduler: picks due subscriptions, runs up to `concurrency` at once,
     /// never two runs of one subscription (the lease, and a set in this process).
     pub async fn run_scheduler(self: Arc<Self>) {
         let permits = Arc::new(tokio::sync::Semaphore::new(self.policy.concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = tokio::task::JoinSet::<TaskEnd>::new();
         let mut tick = tokio::time::interval(self.policy.tick);
         // At start, and again whenever a lease could have lapsed: another instance may have
         // been killed meanwhile.
@@ -1099,13 +1122,7 @@ impl SyncEngine {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = done
-                        && e.is_panic()
-                    {
-                        tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
-                    }
-                }
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => ended(done, &mut share),
             }
             if Instant::now() >= next_cleanup {
                 self.close_abandoned_runs().await;
@@ -1128,14 +1145,11 @@ impl SyncEngine {
                         tracing::warn!(error = %e, "room lists not checked");
                     }
                     flag.store(false, std::sync::atomic::Ordering::Release);
+                    TaskEnd::Done
                 });
             }
             while let Some(done) = tasks.try_join_next() {
-                if let Err(e) = done
-                    && e.is_panic()
-                {
-                    tracing::error!(panic = %guard::message(e.into_panic().as_ref()), "an import task panicked");
-                }
+                ended(done, &mut share);
             }
             // More than fit: the fair share needs to see every profile's due work.
             let limit = i64::try_from(self.policy.concurrency.max(1) * 8).unwrap_or(64);
@@ -1196,10 +1210,16 @@ impl SyncEngine {
                 let engine = self.clone();
                 tasks.spawn(async move {
                     let (_running, _slot) = (running, slot);
-                    if let Err(e) = engine.run_due(id).await {
-                        tracing::warn!(subscription = id, error = %e, "sync run failed to record");
-                    }
+                    let end = match engine.run_due(id).await {
+                        Ok(Some(_)) => TaskEnd::Done,
+                        Ok(None) => TaskEnd::NotClaimed,
+                        Err(e) => {
+                            tracing::warn!(subscription = id, error = %e, "sync run failed to record");
+                            TaskEnd::Done
+                        }
+                    };
                     drop(permit);
+                    end
                 });
             }
         }

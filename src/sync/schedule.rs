@@ -142,6 +142,11 @@ impl Share {
     pub fn took(&mut self, n: usize) {
         self.taken += n;
     }
+
+    /// `n` of the runs started found their subscription taken by another instance.
+    pub fn gave_back(&mut self, n: usize) {
+        self.taken = self.taken.saturating_sub(n);
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +235,11 @@ mod tests {
         // Still there two windows on: the other engine did not take them.
         let later = now + chrono::Duration::seconds(3);
         assert_eq!(share.allowance(at + window / 2, later, &due[4..], 2), 3);
+        // Two of its four found their subscription taken by the other engine meanwhile: it may
+        // start two others within the window.
+        share.gave_back(2);
+        assert_eq!(share.allowance(at + window / 2, now, &due[4..], 2), 2);
+        share.took(2);
         // A new window: its share of what is due then.
         assert_eq!(share.allowance(at + window, now, &due[4..], 2), 2);
         // Never run yet: anyone's.
