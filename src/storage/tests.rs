@@ -249,6 +249,120 @@ async fn feed_numbers_follow_commit_order() {
 }
 
 /// A delegated profile with one room subscription (`raum@contoso.example`); its id.
+/// An event always belongs to an existing subscription, on both databases (SQLite: a foreign
+/// key; PostgreSQL: per-statement triggers): an insert naming none fails and stores nothing, an
+/// event cannot move, and deleting a subscription takes its events.
+#[tokio::test]
+async fn events_belong_to_an_existing_subscription() {
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sub = room_subscription(&db).await;
+        let insert = "INSERT INTO events (subscription_id, graph_id, event_type, start_utc, end_utc, \
+                      first_imported_at, updated_at) VALUES ($1, $2, 'singleInstance', $3, $3, $3, $3)";
+        let now = Utc::now();
+        let count = |db: crate::storage::Db| async move {
+            let n: i64 = dispatch!(db, pool => {
+                sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.expect("count")
+            });
+            n
+        };
+        dispatch!(db, pool => {
+            let missing = sqlx::query(insert).bind(sub + 1000).bind("nowhere").bind(now).execute(pool).await;
+            let Err(sqlx::Error::Database(e)) = missing else {
+                panic!("an event of no subscription was stored: {missing:?}");
+            };
+            assert!(e.is_foreign_key_violation(), "{e}");
+            for id in ["a", "b"] {
+                sqlx::query(insert).bind(sub).bind(id).bind(now).execute(pool).await.expect("insert");
+            }
+            let moved = sqlx::query("UPDATE events SET subscription_id = $1 WHERE graph_id = 'a'")
+                .bind(sub + 1000).execute(pool).await;
+            assert!(moved.is_err(), "an event moved to another subscription");
+        });
+        assert_eq!(count(db.clone()).await, 2);
+        let before = db.latest_change().await.expect("latest");
+        db.delete_subscription(sub, false).await.expect("delete");
+        assert_eq!(count(db.clone()).await, 0);
+        let deletes = db.changes_since(before, 10).await.expect("feed");
+        assert_eq!(deletes.len(), 2, "{deletes:?}");
+        assert!(
+            deletes
+                .iter()
+                .all(|c| c.operation == crate::model::ChangeOp::Delete)
+        );
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}
+
+/// The feed's commit-time lock belongs to one schema: a transaction of one Datapump schema that
+/// holds it (numbering forced early, not yet committed) does not hold up a commit in another
+/// schema of the same database, while a second writer of its own schema waits for it.
+#[tokio::test]
+async fn feed_lock_is_per_schema() {
+    let Ok(_) = std::env::var("DATAPUMP_TEST_DATABASE_URL") else {
+        return;
+    };
+    let (a, b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut first = databases(a.path()).await;
+    let mut second = databases(b.path()).await;
+    let (Some(one), Some(other)) = (first.pop(), second.pop()) else {
+        panic!("no PostgreSQL schema");
+    };
+    let insert = "INSERT INTO events (subscription_id, graph_id, event_type, start_utc, end_utc, \
+                  first_imported_at, updated_at) VALUES ($1, $2, 'singleInstance', $3, $3, $3, $3)";
+    let now = Utc::now();
+    let (sub_one, sub_other) = (
+        room_subscription(&one.db).await,
+        room_subscription(&other.db).await,
+    );
+    let (super::Pool::Postgres(pool_one), super::Pool::Postgres(pool_other)) =
+        (&one.db.pool, &other.db.pool)
+    else {
+        panic!("PostgreSQL expected");
+    };
+    let mut holding = pool_one.begin().await.expect("tx");
+    pg_insert(&mut holding, insert, sub_one, "holds-the-lock", now).await;
+    pg_exec(&mut holding, "SET CONSTRAINTS ALL IMMEDIATE").await;
+    let commit_in = |pool: sqlx::PgPool, sub: i64, id: &'static str| async move {
+        let mut tx = pool.begin().await.expect("tx");
+        pg_insert(&mut tx, insert, sub, id, now).await;
+        tx.commit().await.expect("commit");
+    };
+    let wait = std::time::Duration::from_secs(5);
+    tokio::time::timeout(wait, commit_in(pool_other.clone(), sub_other, "elsewhere"))
+        .await
+        .expect("another schema commits while this one's lock is held");
+    let same = tokio::spawn(commit_in(pool_one.clone(), sub_one, "same-schema"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !same.is_finished(),
+        "a writer of the same schema waits for the lock"
+    );
+    holding.commit().await.expect("commit");
+    tokio::time::timeout(wait, same)
+        .await
+        .expect("released at commit")
+        .expect("task");
+    let ids: Vec<String> = one
+        .db
+        .changes_since(0, 10)
+        .await
+        .expect("feed")
+        .into_iter()
+        .map(|c| c.graph_id)
+        .collect();
+    assert_eq!(ids, ["holds-the-lock", "same-schema"]);
+    assert_eq!(other.db.changes_since(0, 10).await.expect("feed").len(), 1);
+    for s in [one.schema, other.schema].into_iter().flatten() {
+        s.drop().await;
+    }
+}
+
 async fn room_subscription(db: &crate::storage::Db) -> i64 {
     let settings = delegated_settings();
     let p = db
