@@ -1,6 +1,6 @@
 //! Derived data for reception readers: the events' local times in the configured zone, and
-//! which attendee domains are internal. (The attendee rows themselves and the views are kept
-//! by the database: see the reception migration.)
+//! which attendee domains are internal. (The attendee rows and the other views are the
+//! database's: `event_attendees` reads `events.attendees`, see migration 36.)
 
 use std::collections::BTreeSet;
 
@@ -130,10 +130,6 @@ impl Db {
         })
     }
 
-    /// Brings `internal_domains` up to date: the configured ones (environment, settings page,
-    /// tenants' verified domains) and the domains of the subscribed mailboxes and the
-    /// authorized accounts. When the set changed, every stored attendee is classified again,
-    /// in the same transaction. Returns whether it changed.
     /// Whether `domain` is among the internal domains already (one indexed row).
     pub async fn is_internal_domain(&self, domain: &str) -> Result<bool> {
         let found: Option<String> = dispatch!(self, pool => {
@@ -143,6 +139,10 @@ impl Db {
         Ok(found.is_some())
     }
 
+    /// Brings `internal_domains` up to date: the configured ones (environment, settings page,
+    /// tenants' verified domains) and the domains of the subscribed mailboxes and the
+    /// authorized accounts. `event_attendees` (a view) classifies every attendee by the
+    /// current set. Returns whether it changed.
     pub async fn refresh_internal_domains(&self) -> Result<bool> {
         let mut configured = split(self.setting(CONFIGURED_DOMAINS).await?);
         configured.extend(split(self.setting(ADMIN_DOMAINS).await?));
@@ -192,11 +192,6 @@ impl Db {
                 sqlx::query("INSERT INTO internal_domains (domain, source) VALUES ($1, $2)")
                     .bind(domain).bind(*source).execute(&mut *tx).await?;
             }
-            sqlx::query(
-                "UPDATE event_attendees SET kind = CASE WHEN type = 'resource' THEN 'room' \
-                 WHEN domain IN (SELECT domain FROM internal_domains) THEN 'internal' ELSE 'external' END",
-            )
-            .execute(&mut *tx).await?;
             Ok::<(), super::StoreError>(())
         }.await)?;
         Ok(true)
