@@ -1,6 +1,6 @@
 //! Read-only API benchmark: latency of `GET /api/v1/rooms/{id}/events` (a random room, a
 //! random week) at 32 concurrent clients against a database of 100,000 events (50 rooms ×
-//! 2,000, with their feed entries and attendee rows), beside the same query
+//! 2,000, with their feed entries and two attendees each), beside the same query
 //! (`Db::events_between`) run directly on the database at the same concurrency. SQLite, and
 //! PostgreSQL when DATAPUMP_TEST_DATABASE_URL is set (schema `dp_api_bench`, dropped and
 //! recreated).

@@ -1,6 +1,6 @@
 //! Admin pages at enterprise size (issue 17): 16 signed-in admins load the dashboard at once,
-//! against 2,000 room subscriptions and 1,000,000 events (with their feed entries and attendee
-//! rows), on SQLite and, when DATAPUMP_TEST_DATABASE_URL is set, PostgreSQL (schema
+//! against 2,000 room subscriptions and 1,000,000 events (with their feed entries and two
+//! attendees each), on SQLite and, when DATAPUMP_TEST_DATABASE_URL is set, PostgreSQL (schema
 //! `dp_dash_bench`, dropped and recreated). The load tool is this benchmark: 16 clients, each
 //! with its own session, requesting one page after the other. Reported beside the baseline of
 //! the same clients loading `/healthz` (the same server, sessions and middleware, no queries),

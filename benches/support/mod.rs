@@ -222,7 +222,7 @@ pub async fn seed_rooms(
 }
 
 /// Writes `per_room` events per room spread over `days` from `start`, with plain SQL (the
-/// triggers add their feed entries and attendee rows).
+/// triggers add their feed entries; `event_attendees` reads the attendees from the rows).
 pub async fn fill_events(
     url: &str,
     schema: Option<&str>,
