@@ -247,11 +247,14 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         state.db.request_sync(s.id).await.map_err(setup)?;
     }
     if existing.is_empty() {
+        // The rooms with meetings (the campus's hundred-odd empty rooms are there for the
+        // room directory and the room lists, not for the demo's list of subscriptions).
         let rooms: Vec<(String, String)> = {
             let s = sim_server.sim.lock();
             s.users
                 .iter()
                 .filter(|u| u.kind == sim::model::MailboxKind::Room)
+                .take(s.config.rooms)
                 .map(|u| (u.upn.clone(), u.display_name.clone()))
                 .collect()
         };

@@ -336,6 +336,7 @@ kind-unknown = Mailbox
 connect-show-calendar = Show calendar
 connect-search-permission = The mailbox list stays empty: the app registration needs the permission User.ReadBasic.All to list mailboxes. Add it (and grant consent), or enter the full address in the address field, which works without it.
 connect-rooms-none = The tenant lists no rooms.
+connect-rooms-incomplete = The directory did not return the rooms completely (it changed while being read, or a page came back short). What was read is shown; reload the page to try again.
 connect-rooms-permission = The rooms list needs the additional permission Place.Read.All with admin consent, which the setup guide does not include. Add it to the app registration and grant admin consent to use this list — or search by name or enter the room's address.
 connect-personal-account = This profile is authorized with a personal Microsoft account (such as outlook.com). Such accounts have no directory: people search, the rooms list and other mailboxes do not exist there (Microsoft Graph does not support them for personal accounts). "My calendars" lists the account's own calendars and those shared with it. For room and team calendars, authorize the profile with a work or school account.
 connect-calendars-permission = The account's calendars cannot be read: the permission Calendars.Read.Shared is missing.

@@ -5,6 +5,20 @@
 //! changed during a round is sent as it is now, and sent again in the next round (which diffs
 //! against the snapshot): replays happen, as they do with Graph. Tokens are kept per calendar in
 //! a small cache; an evicted or expired one answers 410 like a lost sync state.
+//!
+//! Delta is not a change log, and this simulator answers the stricter way wherever sources show
+//! or leave room for it (docs/graph-behaviours.md, "Delta is not a change log"):
+//! - series masters come in the pages, before or after their occurrences (Microsoft staff,
+//!   microsoft-graph-docs #3196: calendarView/delta "returns series masters");
+//! - an occurrence that vanished from a series still there (one occurrence deleted, the series
+//!   moved to another weekday: new occurrence ids) gets no `@removed`; the master and the
+//!   remaining occurrences come instead (observed: stackoverflow 55641502, microsoft-graph-docs
+//!   PR #4501 "No indication is given for a deleted occurrence", AvengeMedia/dankcalendar #95);
+//! - a deleted series comes as its master's `@removed` only (unverified whether Graph also lists
+//!   each occurrence: the stricter case);
+//! - an item deleted and restored comes as `@removed` and then again, and an item changed twice
+//!   comes twice ("A single entity will be contained multiple times in the response, if that
+//!   entity was changed multiple times", Microsoft's delta query overview).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -16,6 +30,8 @@ use super::state::SimState;
 
 #[derive(Debug, Clone)]
 pub enum RoundItem {
+    /// A series master, rendered in full.
+    Master { event_id: String },
     Instance {
         event_id: String,
         instance_id: String,
@@ -32,8 +48,74 @@ pub enum RoundItem {
     MovedAway { id: String, moves: u32 },
 }
 
-/// What a round remembers of each instance: its change key and its event's moves.
-type Snapshot = HashMap<String, (String, u32)>;
+/// What a round remembers of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    change_key: String,
+    /// Its event's moves (its REST id changes with each).
+    moves: u32,
+    event_id: String,
+    kind: InstanceKind,
+}
+
+type Snapshot = HashMap<String, Seen>;
+
+/// Whether a series' master comes before its occurrences in a round (else after): both
+/// happen, fixed per series.
+fn master_first(event_id: &str) -> bool {
+    event_id.bytes().map(u32::from).sum::<u32>() % 2 == 0
+}
+
+/// `items` (instances) with each series' master placed before its first or after its last
+/// instance in the list, for the series in `masters`.
+fn with_masters(
+    items: Vec<RoundItem>,
+    masters: &std::collections::BTreeSet<String>,
+) -> Vec<RoundItem> {
+    let event_of = |item: &RoundItem| match item {
+        RoundItem::Instance { event_id, .. } => Some(event_id.clone()),
+        _ => None,
+    };
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (n, item) in items.iter().enumerate() {
+        if let Some(e) = event_of(item).filter(|e| masters.contains(e)) {
+            first.entry(e.clone()).or_insert(n);
+            last.insert(e, n);
+        }
+    }
+    let mut out = Vec::with_capacity(items.len() + masters.len());
+    let mut placed = std::collections::BTreeSet::new();
+    for (n, item) in items.into_iter().enumerate() {
+        let event = event_of(&item);
+        if let Some(e) = &event
+            && master_first(e)
+            && first.get(e) == Some(&n)
+        {
+            out.push(RoundItem::Master {
+                event_id: e.clone(),
+            });
+            placed.insert(e.clone());
+        }
+        out.push(item);
+        if let Some(e) = &event
+            && !master_first(e)
+            && last.get(e) == Some(&n)
+        {
+            out.push(RoundItem::Master {
+                event_id: e.clone(),
+            });
+            placed.insert(e.clone());
+        }
+    }
+    // Masters of series none of whose instances is in the list (a master-only change).
+    for e in masters.iter().filter(|e| !placed.contains(*e)) {
+        out.push(RoundItem::Master {
+            event_id: e.clone(),
+        });
+    }
+    out
+}
 
 #[derive(Debug, Clone)]
 pub struct Round {
@@ -95,7 +177,15 @@ fn snapshot_of(
     let mut snapshot = HashMap::new();
     for i in state.instances(calendar_id, window.0, window.1) {
         let moves = state.events.get(&i.event_id).map_or(0, |e| e.moves);
-        snapshot.insert(i.id.clone(), (i.change_key.clone(), moves));
+        snapshot.insert(
+            i.id.clone(),
+            Seen {
+                change_key: i.change_key.clone(),
+                moves,
+                event_id: i.event_id.clone(),
+                kind: i.kind,
+            },
+        );
         items.push(RoundItem::Instance {
             event_id: i.event_id,
             instance_id: i.id,
@@ -104,6 +194,21 @@ fn snapshot_of(
         });
     }
     (items, snapshot)
+}
+
+/// The series (event ids) among `items`.
+fn series_in(items: &[RoundItem]) -> std::collections::BTreeSet<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            RoundItem::Instance {
+                event_id,
+                kind: InstanceKind::Occurrence | InstanceKind::Exception,
+                ..
+            } => Some(event_id.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 impl SimState {
@@ -127,6 +232,8 @@ impl SimState {
         window: (DateTime<Utc>, DateTime<Utc>),
     ) -> String {
         let (items, snapshot) = snapshot_of(self, calendar_id, window);
+        let masters = series_in(&items);
+        let items = with_masters(items, &masters);
         let round = Round {
             calendar_id: calendar_id.to_string(),
             window,
@@ -146,30 +253,140 @@ impl SimState {
             .cloned()
             .ok_or(DeltaError::SyncStateNotFound)?;
         let (current, snapshot) = snapshot_of(self, &previous.calendar_id, previous.window);
-        let mut items: Vec<RoundItem> = Vec::new();
-        if self.replay_delta {
-            items.extend(previous.emitted.iter().cloned());
-        }
-        for item in current {
-            if let RoundItem::Instance { instance_id, .. } = &item
-                && previous.snapshot.get(instance_id) != snapshot.get(instance_id)
-            {
-                items.push(item);
-            }
-        }
-        for (id, (_, moves)) in previous.snapshot.iter() {
+        let live = |event_id: &str| {
+            self.events
+                .get(event_id)
+                .is_some_and(|e| !e.deleted && e.calendar_id == previous.calendar_id)
+        };
+        let since = |seq: u64| seq > previous.seq;
+        // Series whose master and every instance in the window come again: an occurrence of
+        // theirs vanished (no `@removed` for it), or they were restored.
+        let mut back = std::collections::BTreeSet::new();
+        // Series gone whole: only the master's `@removed`.
+        let mut masters_removed: Vec<(String, u32)> = Vec::new();
+        let mut removals: Vec<RoundItem> = Vec::new();
+        for (id, seen) in previous.snapshot.iter() {
             match snapshot.get(id) {
-                None => items.push(RoundItem::Removed {
+                None if seen.kind == InstanceKind::SingleInstance => {
+                    removals.push(RoundItem::Removed {
+                        id: id.clone(),
+                        moves: seen.moves,
+                    })
+                }
+                None if live(&seen.event_id) => {
+                    back.insert(seen.event_id.clone());
+                }
+                None => {
+                    if !masters_removed.iter().any(|(e, _)| e == &seen.event_id) {
+                        masters_removed.push((seen.event_id.clone(), seen.moves));
+                    }
+                }
+                Some(now) if now.moves != seen.moves => removals.push(RoundItem::MovedAway {
                     id: id.clone(),
-                    moves: *moves,
-                }),
-                Some((_, now)) if now != moves => items.push(RoundItem::MovedAway {
-                    id: id.clone(),
-                    moves: *moves,
+                    moves: seen.moves,
                 }),
                 Some(_) => {}
             }
         }
+        let restored = |event_id: &str| {
+            self.events
+                .get(event_id)
+                .is_some_and(|e| since(e.deleted_seq))
+        };
+        let twice = |event_id: &str| self.events.get(event_id).is_some_and(|e| since(e.prev_seq));
+        let mut changed: Vec<RoundItem> = Vec::new();
+        let mut again: Vec<RoundItem> = Vec::new();
+        for item in current.iter().cloned() {
+            let RoundItem::Instance {
+                event_id,
+                instance_id,
+                kind,
+                ..
+            } = &item
+            else {
+                continue;
+            };
+            let differs = previous.snapshot.get(instance_id) != snapshot.get(instance_id);
+            if restored(event_id) {
+                if *kind == InstanceKind::SingleInstance {
+                    let moves = self.events.get(event_id).map_or(0, |e| e.moves);
+                    changed.push(RoundItem::Removed {
+                        id: instance_id.clone(),
+                        moves,
+                    });
+                } else {
+                    back.insert(event_id.clone());
+                }
+            }
+            if differs || restored(event_id) || back.contains(event_id) {
+                if twice(event_id) && differs {
+                    again.push(item.clone());
+                }
+                changed.push(item);
+            }
+        }
+        // A series that vanished occurrences or came back after its first instance was
+        // listed: its other instances too.
+        let listed: std::collections::HashSet<String> = changed
+            .iter()
+            .filter_map(|i| match i {
+                RoundItem::Instance { instance_id, .. } => Some(instance_id.clone()),
+                _ => None,
+            })
+            .collect();
+        for item in current {
+            if let RoundItem::Instance {
+                event_id,
+                instance_id,
+                ..
+            } = &item
+                && back.contains(event_id)
+                && !listed.contains(instance_id)
+            {
+                changed.push(item);
+            }
+        }
+        // Masters: of every series with an instance listed, and of series changed since
+        // (a master-only change) that have instances in the window.
+        let mut masters = series_in(&changed);
+        for id in self
+            .by_calendar
+            .get(&previous.calendar_id)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(e) = self.events.get(id)
+                && e.recurrence.is_some()
+                && !e.deleted
+                && since(e.seq)
+                && !e.instances(previous.window.0, previous.window.1).is_empty()
+            {
+                masters.insert(e.id.clone());
+            }
+        }
+        let mut items: Vec<RoundItem> = Vec::new();
+        if self.replay_delta {
+            items.extend(previous.emitted.iter().cloned());
+        }
+        // A restored series: its master's removal first, then the series again.
+        for e in &masters {
+            if restored(e) {
+                let moves = self.events.get(e).map_or(0, |x| x.moves);
+                items.push(RoundItem::Removed {
+                    id: e.clone(),
+                    moves,
+                });
+            }
+        }
+        items.extend(with_masters(changed, &masters));
+        items.extend(removals);
+        for (event_id, moves) in &masters_removed {
+            items.push(RoundItem::Removed {
+                id: event_id.clone(),
+                moves: *moves,
+            });
+        }
+        items.extend(again);
         // Items changed outside the window (or created and deleted meanwhile) come as removals
         // of ids the client never saw; clients must ignore them.
         for id in self
@@ -181,9 +398,11 @@ impl SimState {
             let Some(e) = self.events.get(id) else {
                 continue;
             };
-            if e.seq > previous.seq
+            if since(e.seq)
                 && !snapshot.contains_key(&e.id)
                 && !previous.snapshot.contains_key(&e.id)
+                && !masters_removed.iter().any(|(m, _)| m == &e.id)
+                && !masters.contains(&e.id)
                 && e.instances(previous.window.0, previous.window.1).is_empty()
             {
                 items.push(RoundItem::Removed {

@@ -1201,7 +1201,16 @@ fn view(
         .get("odata.maxpagesize")
         .and_then(|v| v.parse::<usize>().ok());
     if delta {
-        return delta_view(s, req, user, calendar, zone.as_deref(), text, max_page);
+        return delta_view(
+            s,
+            req,
+            user,
+            calendar,
+            reader,
+            zone.as_deref(),
+            text,
+            max_page,
+        );
     }
     let window = match required_window(req) {
         Ok(w) => w,
@@ -1255,11 +1264,13 @@ fn generation_gone(req: &Request, generation: u64, kept: &[u64]) -> Response {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn delta_view(
     s: &mut SimState,
     req: &Request,
     user: &User,
     calendar: &super::model::Calendar,
+    reader: &str,
     zone: Option<&str>,
     text: bool,
     max_page: Option<usize>,
@@ -1307,6 +1318,21 @@ fn delta_view(
             RoundItem::Removed { id, moves } => {
                 value.push(json::removed(&req.ids.render(id, *moves)));
             }
+            RoundItem::Master { event_id } => match s.events.get(event_id) {
+                // A private series the reader may not open is not sent whole either
+                // (inferred, the stricter case: the client must cope without it).
+                Some(e)
+                    if matches!(e.sensitivity.as_str(), "private" | "confidential")
+                        && !s.may_view_private(reader, &calendar.owner_id) => {}
+                Some(e) if !e.deleted => {
+                    match s.calendar(&e.calendar_id).and_then(|c| s.user(&c.owner_id)) {
+                        Some(owner) => value.push(json::event(e, None, owner, zone, text, req.ids)),
+                        None => value.push(json::removed(&req.ids.render(event_id, e.moves))),
+                    }
+                }
+                Some(e) => value.push(json::removed(&req.ids.render(event_id, e.moves))),
+                None => {}
+            },
             // A moved item's old REST id is gone; its immutable id is not.
             RoundItem::MovedAway { id, moves } => {
                 if req.ids == IdForm::Rest {
@@ -1470,8 +1496,13 @@ fn room_json(i: usize, r: &User, building: Option<&str>) -> Value {
     })
 }
 
-/// A page of `items` after `$skip`, at most `$top`, with `@odata.nextLink` while more follow.
-fn place_page(req: &Request, context: &str, items: Vec<Value>) -> Response {
+/// A page of `items` after `$skip`, at most `$top` (default 100), the way `/places` answers:
+/// no `@odata.nextLink` however many follow (observed: microsoft-graph-docs #6427, #9923,
+/// #9542, #18604, microsoft-graph-docs-contrib #341, msgraph-sdk-dotnet #2190,
+/// msgraph-sdk-powershell #2260), `@odata.count` with `$count=true`. `s.places_quirk` makes a
+/// read uneven, as a directory that changes while it is read is: a short page once, or the
+/// order shifted by one between requests.
+fn place_page(s: &mut SimState, req: &Request, context: &str, mut items: Vec<Value>) -> Response {
     let top = req
         .param("$top")
         .and_then(|v| v.parse::<usize>().ok())
@@ -1482,21 +1513,32 @@ fn place_page(req: &Request, context: &str, items: Vec<Value>) -> Response {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
     let total = items.len();
-    let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+    let mut take = top;
+    match s.places_quirk {
+        Some(super::state::PlacesQuirk::ShortPage) => {
+            take = top / 2;
+            s.places_quirk = None;
+        }
+        Some(super::state::PlacesQuirk::Reorder) => {
+            s.places_shift = (s.places_shift + 1) % total.max(1);
+            items.rotate_right(s.places_shift);
+        }
+        None => {}
+    }
+    let value: Vec<Value> = items.into_iter().skip(skip).take(take).collect();
     let mut body =
         json!({ "@odata.context": format!("{GRAPH}/$metadata#{context}"), "value": value });
-    if skip + top < total
+    if req
+        .param("$count")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"))
         && let Some(obj) = body.as_object_mut()
     {
-        obj.insert(
-            "@odata.nextLink".into(),
-            json!(req.link(&[("$skip", (skip + top).to_string())])),
-        );
+        obj.insert("@odata.count".into(), json!(total));
     }
     axum::Json(body).into_response()
 }
 
-fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+fn rooms(s: &mut SimState, req: &Request, token: &AccessToken) -> Response {
     if !has_any(token, &["Place.Read.All"]) {
         return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
     }
@@ -1513,12 +1555,12 @@ fn rooms(s: &SimState, req: &Request, token: &AccessToken) -> Response {
             room_json(i, r, building)
         })
         .collect();
-    place_page(req, "places/microsoft.graph.room", items)
+    place_page(s, req, "places/microsoft.graph.room", items)
 }
 
 /// `GET /places/microsoft.graph.roomlist` (documented; roomList: id, displayName,
 /// emailAddress, address, geoCoordinates, phone).
-fn roomlists(s: &SimState, req: &Request, token: &AccessToken) -> Response {
+fn roomlists(s: &mut SimState, req: &Request, token: &AccessToken) -> Response {
     if !has_any(token, &["Place.Read.All"]) {
         return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
     }
@@ -1536,12 +1578,12 @@ fn roomlists(s: &SimState, req: &Request, token: &AccessToken) -> Response {
             })
         })
         .collect();
-    place_page(req, "places/microsoft.graph.roomList", items)
+    place_page(s, req, "places/microsoft.graph.roomList", items)
 }
 
 /// `GET /places/{room list email}/microsoft.graph.roomlist/rooms` (documented: the room list is
 /// addressed by its email address). An unknown list: 404 `ErrorItemNotFound` (inferred).
-fn roomlist_rooms(s: &SimState, req: &Request, token: &AccessToken, email: &str) -> Response {
+fn roomlist_rooms(s: &mut SimState, req: &Request, token: &AccessToken, email: &str) -> Response {
     if !has_any(token, &["Place.Read.All"]) {
         return req.error(StatusCode::FORBIDDEN, "ErrorAccessDenied", ACCESS_DENIED);
     }
@@ -1559,7 +1601,7 @@ fn roomlist_rooms(s: &SimState, req: &Request, token: &AccessToken, email: &str)
         .into_iter()
         .map(|(i, r)| room_json(i, r, Some(name)))
         .collect();
-    place_page(req, "places/microsoft.graph.room", items)
+    place_page(s, req, "places/microsoft.graph.room", items)
 }
 
 #[cfg(test)]

@@ -171,6 +171,12 @@ pub struct Event {
     /// The tenant-wide change sequence number of the latest change (drives delta).
     pub seq: u64,
     pub deleted: bool,
+    /// The change sequence number at which it was last deleted (0: never); a restored item
+    /// keeps it, so delta can report the removal and the item again.
+    pub deleted_seq: u64,
+    /// The sequence number of the change before the latest (0: none): an item changed twice
+    /// since a delta token comes twice in the next round.
+    pub prev_seq: u64,
     /// How often the item moved to another folder or calendar: its REST id changes each time,
     /// its immutable id never (see `ids`).
     pub moves: u32,
@@ -436,6 +442,8 @@ mod tests {
             version: 1,
             seq: 1,
             deleted: false,
+            deleted_seq: 0,
+            prev_seq: 0,
             moves: 0,
         }
     }

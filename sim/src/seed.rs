@@ -297,6 +297,17 @@ pub fn build(config: SimConfig) -> SimState {
         let id = b.user(&name, None, None, &local, MailboxKind::Room);
         rooms.push(id);
     }
+    let campus: Vec<String> = (1..=config.campus_rooms)
+        .map(|i| {
+            b.user(
+                &format!("Campus {i:03}"),
+                None,
+                None,
+                &format!("campus.{i:03}"),
+                MailboxKind::Room,
+            )
+        })
+        .collect();
     let shared: Vec<String> = [("Empfang", "empfang"), ("Fuhrpark", "fuhrpark")]
         .iter()
         .map(|(n, l)| b.user(n, None, None, l, MailboxKind::Shared))
@@ -326,7 +337,7 @@ pub fn build(config: SimConfig) -> SimState {
     let trainings = b.calendar(&service, "Schulungen", false);
 
     let mut delegations = HashSet::new();
-    for m in rooms.iter().chain(&shared) {
+    for m in rooms.iter().chain(&campus).chain(&shared) {
         let upn = b.users.iter().find(|u| &u.id == m).map(|u| u.upn.clone());
         if upn.as_deref() != Some(FORBIDDEN_ROOM) {
             delegations.insert((service.clone(), m.clone()));
@@ -366,6 +377,8 @@ pub fn build(config: SimConfig) -> SimState {
         used_assertions: HashMap::new(),
         delta: DeltaStore::default(),
         faults: Vec::new(),
+        places_quirk: None,
+        places_shift: 0,
         counters: Counters::default(),
         in_flight: HashMap::new(),
         recent_requests: HashMap::new(),
@@ -374,11 +387,11 @@ pub fn build(config: SimConfig) -> SimState {
         auto_login: None,
         replay_delta: false,
     };
-    // Two buildings, each a room list; rooms alternate between them.
+    // Two buildings, each a room list; rooms alternate between them. The campus is a third.
     let rooms: Vec<String> = state
         .users
         .iter()
-        .filter(|u| u.kind == MailboxKind::Room && !u.personal)
+        .filter(|u| u.kind == MailboxKind::Room && !u.personal && !campus.contains(&u.id))
         .map(|u| u.id.clone())
         .collect();
     state.room_lists = [
@@ -397,6 +410,13 @@ pub fn build(config: SimConfig) -> SimState {
             .collect(),
     })
     .collect();
+    if !campus.is_empty() {
+        state.room_lists.push(super::state::RoomList {
+            name: "Campus".into(),
+            address: "campus@contoso.example".into(),
+            members: campus.clone(),
+        });
+    }
     state.apps.insert(
         DEFAULT_CLIENT_ID.to_string(),
         App {
@@ -512,6 +532,8 @@ pub fn build(config: SimConfig) -> SimState {
                 version: 1,
                 seq: 0,
                 deleted: false,
+                deleted_seq: 0,
+                prev_seq: 0,
                 moves: 0,
             });
         }
@@ -720,6 +742,8 @@ fn random_event(
         version: 1,
         seq: 0,
         deleted: false,
+        deleted_seq: 0,
+        prev_seq: 0,
         moves: 0,
     };
     // A series gets a moved occurrence and a cancelled one.

@@ -40,12 +40,24 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "Place.Read.All",
 ];
 
+/// How `/places` answers unevenly, as a directory that changes while it is read does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacesQuirk {
+    /// The next page has half of `$top` although more follow.
+    ShortPage,
+    /// Every request sees the order shifted by one more.
+    Reorder,
+}
+
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub seed: u64,
     pub rooms: usize,
     pub users: usize,
     pub events_per_room: usize,
+    /// Rooms of a third building, the room list "Campus", without events: together with the
+    /// others more than the 100 rooms `/places` answers at once (docs/graph-behaviours.md).
+    pub campus_rooms: usize,
     pub latency: StdDuration,
     pub fault_rate: f64,
     pub auto_consent: bool,
@@ -93,6 +105,7 @@ impl Default for SimConfig {
             rooms: 8,
             users: 24,
             events_per_room: 120,
+            campus_rooms: 120,
             latency: StdDuration::ZERO,
             fault_rate: 0.0,
             auto_consent: false,
@@ -310,6 +323,9 @@ pub struct SimState {
     pub used_assertions: HashMap<String, DateTime<Utc>>,
     pub delta: DeltaStore,
     pub faults: Vec<FaultRule>,
+    /// Makes `/places` reads uneven (tests of incomplete directory reads).
+    pub places_quirk: Option<PlacesQuirk>,
+    pub places_shift: usize,
     pub counters: Counters,
     pub in_flight: HashMap<(String, String), usize>,
     /// When each (app, mailbox) pair's recent Outlook requests arrived, oldest first (the
@@ -829,6 +845,8 @@ impl SimState {
             version: 1,
             seq,
             deleted: false,
+            deleted_seq: 0,
+            prev_seq: 0,
             moves: 0,
         };
         self.deliver(&calendar_id, &mut event, &new.subject);
@@ -885,6 +903,7 @@ impl SimState {
             self.deliver(&calendar_id, &mut event, &subject);
             event.version += 1;
             event.modified = now;
+            event.prev_seq = event.seq;
             event.seq = seq;
             self.events.insert(id.to_string(), event);
             return Ok(());
@@ -926,6 +945,7 @@ impl SimState {
                 },
             );
         }
+        master.prev_seq = master.seq;
         master.seq = seq;
         Ok(())
     }
@@ -939,7 +959,9 @@ impl SimState {
         if let Some(event) = self.events.get_mut(id).filter(|e| !e.deleted) {
             event.deleted = true;
             event.modified = now;
+            event.prev_seq = event.seq;
             event.seq = seq;
+            event.deleted_seq = seq;
             return Ok(());
         }
         self.update_event(
@@ -949,6 +971,23 @@ impl SimState {
                 ..EventPatch::default()
             },
         )
+    }
+
+    /// Restores a deleted single event or series from Deleted Items / Recoverable Items: it
+    /// comes back with its id (an immutable id survives the round trip; "Obtain immutable
+    /// identifiers for Outlook resources"), and delta reports it again after its removal.
+    pub fn restore_event(&mut self, id: &str) -> Result<(), SimError> {
+        let key = self.item_key(id);
+        let now = self.now();
+        let seq = self.next_seq();
+        let Some(event) = self.events.get_mut(&key).filter(|e| e.deleted) else {
+            return Err(SimError::NoEvent(id.into()));
+        };
+        event.deleted = false;
+        event.modified = now;
+        event.prev_seq = event.seq;
+        event.seq = seq;
+        Ok(())
     }
 
     /// Password reset in the admin center or "revoke sessions": refresh tokens stop working.

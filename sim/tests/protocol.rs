@@ -1127,6 +1127,140 @@ fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
         .expect("time")
 }
 
+/// Delta is not a change log (docs/graph-behaviours.md): a series moved to another weekday
+/// comes with new occurrence ids and no word of the old ones; a deleted series as its master's
+/// `@removed` only; an item deleted and restored as `@removed` and then again; an item
+/// changed twice, twice.
+#[tokio::test]
+async fn delta_is_not_a_change_log() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (start, end) = window();
+    let room = "raum.muenchen@contoso.example";
+    let url = format!(
+        "{}/v1.0/users/{room}/calendarView/delta?startDateTime={start}&endDateTime={end}",
+        sim.url
+    );
+    let new = |subject: &str, days: i64, recurrence| NewEvent {
+        calendar: room.into(),
+        subject: subject.into(),
+        body: String::new(),
+        start: naive(days, 9),
+        end: naive(days, 10),
+        time_zone: "W. Europe Standard Time".into(),
+        is_all_day: false,
+        sensitivity: "normal".into(),
+        organizer: Some("anna.schmidt@contoso.example".into()),
+        attendees: vec![],
+        location: None,
+        recurrence,
+        categories: vec![],
+    };
+    let weekly = || {
+        Some(datapump_sim::model::Recurrence {
+            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
+            days_of_week: vec![],
+            range: datapump_sim::model::RecurrenceRange::Numbered {
+                number_of_occurrences: 4,
+            },
+        })
+    };
+    let (moving, doomed, single) = {
+        let mut s = sim.sim.lock();
+        (
+            s.create_event(new("Wandert", 2, weekly())).expect("series"),
+            s.create_event(new("Entfällt", 3, weekly()))
+                .expect("series"),
+            s.create_event(new("Einzeln", 4, None)).expect("single"),
+        )
+    };
+    let (initial, link) = delta_round(at, &url, 1000).await;
+    let ids_of = |items: &[Value], master: &str| -> BTreeSet<String> {
+        items
+            .iter()
+            .filter(|e| e["seriesMasterId"] == master)
+            .filter_map(|e| e["id"].as_str().map(String::from))
+            .collect()
+    };
+    let old_ids = ids_of(&initial, &moving);
+    assert_eq!(old_ids.len(), 4);
+    {
+        let mut s = sim.sim.lock();
+        s.update_event(
+            &moving,
+            EventPatch {
+                start: Some(naive(3, 9)),
+                end: Some(naive(3, 10)),
+                ..Default::default()
+            },
+        )
+        .expect("moved a day");
+        s.delete_event(&doomed).expect("series deleted");
+        s.delete_event(&single).expect("deleted");
+        s.restore_event(&single).expect("restored");
+    }
+    let (items, link) = delta_round(at, &link, 1000).await;
+    let new_ids = ids_of(&items, &moving);
+    assert_eq!(
+        new_ids.len(),
+        4,
+        "the moved series' occurrences: {items:#?}"
+    );
+    assert!(new_ids.is_disjoint(&old_ids), "new occurrence ids");
+    let removed: Vec<&str> = items
+        .iter()
+        .filter(|e| e.get("@removed").is_some())
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert!(
+        old_ids.iter().all(|id| !removed.contains(&id.as_str())),
+        "the old occurrences are never mentioned"
+    );
+    assert!(
+        removed.contains(&doomed.as_str()),
+        "the series master's removal"
+    );
+    assert!(
+        items.iter().all(|e| e["seriesMasterId"] != doomed.as_str()),
+        "nothing of the deleted series' occurrences"
+    );
+    let single_entries: Vec<bool> = items
+        .iter()
+        .filter(|e| e["id"] == single.as_str())
+        .map(|e| e.get("@removed").is_some())
+        .collect();
+    assert_eq!(single_entries, [true, false], "removed, then there again");
+    assert!(
+        items
+            .iter()
+            .any(|e| e["id"] == moving.as_str() && e["type"] == "seriesMaster")
+    );
+
+    // Changed twice since the last round: sent twice.
+    {
+        let mut s = sim.sim.lock();
+        for subject in ["Einmal", "Zweimal"] {
+            s.update_event(
+                &single,
+                EventPatch {
+                    subject: Some(subject.into()),
+                    ..Default::default()
+                },
+            )
+            .expect("rename");
+        }
+    }
+    let (items, _) = delta_round(at, &link, 1000).await;
+    let subjects: Vec<&str> = items
+        .iter()
+        .filter(|e| e["id"] == single.as_str())
+        .filter_map(|e| e["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["Zweimal", "Zweimal"]);
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn delta_sequences_after_each_kind_of_change() {
     let sim = start().await;
@@ -1150,6 +1284,7 @@ async fn delta_sequences_after_each_kind_of_change() {
         .expect("truth");
     let ids: BTreeSet<String> = initial
         .iter()
+        .filter(|e| e["type"] != "seriesMaster")
         .map(|e| e["id"].as_str().unwrap_or("").to_string())
         .collect();
     let truth_ids: BTreeSet<String> = truth
@@ -1157,6 +1292,18 @@ async fn delta_sequences_after_each_kind_of_change() {
         .map(|e| e["id"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(ids, truth_ids, "the initial round is the whole window");
+    // Series masters come in the pages too, each once (microsoft-graph-docs #3196).
+    let series: BTreeSet<&str> = initial
+        .iter()
+        .filter_map(|e| e["seriesMasterId"].as_str())
+        .collect();
+    let masters: Vec<&str> = initial
+        .iter()
+        .filter(|e| e["type"] == "seriesMaster")
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(masters.iter().copied().collect::<BTreeSet<_>>(), series);
+    assert_eq!(masters.len(), series.len(), "each master once");
     // Occurrences arrive minimal; the master has the rest.
     let occ = initial
         .iter()
@@ -1263,13 +1410,40 @@ async fn delta_sequences_after_each_kind_of_change() {
         .collect();
     assert_eq!(by_id[&created]["subject"], "Neu");
     assert_eq!(by_id[&updated]["subject"], "Geändert");
-    for gone in [&deleted, &cancelled_occ, &moved_out] {
+    for gone in [&deleted, &moved_out] {
         assert_eq!(by_id[gone]["@removed"]["reason"], "deleted", "{gone}");
         assert_shape(&fixture("graph/delta-removed.json"), by_id[gone], "removed");
     }
     assert_eq!(by_id[&moved_occ]["type"], "exception");
     assert_eq!(by_id[&moved_occ]["subject"], "Ausnahme");
-    assert_eq!(items.len(), 6, "exactly the changes: {items:#?}");
+    // The cancelled occurrence gets no `@removed` (microsoft-graph-docs PR #4501): its master
+    // and the series' remaining occurrences come instead.
+    assert!(!by_id.contains_key(&cancelled_occ), "no trace of it");
+    let master = initial
+        .iter()
+        .find(|e| e["id"] == cancelled_occ.as_str())
+        .and_then(|e| e["seriesMasterId"].as_str())
+        .expect("master");
+    assert_eq!(by_id[master]["type"], "seriesMaster");
+    let remaining: BTreeSet<String> = sim
+        .sim
+        .truth(
+            room,
+            json_instant(&start),
+            json_instant(&end),
+            IdForm::Immutable,
+        )
+        .expect("truth")
+        .iter()
+        .filter(|e| e["seriesMasterId"] == master)
+        .filter_map(|e| e["id"].as_str().map(String::from))
+        .collect();
+    assert!(remaining.iter().all(|id| by_id.contains_key(id)));
+    assert!(
+        items.iter().all(|e| e.get("@removed").is_none()
+            || [&deleted, &moved_out].contains(&&e["id"].as_str().unwrap_or("").to_string())),
+        "no other removals: {items:#?}"
+    );
 
     // A change outside the window comes as a removal of an id the client never saw.
     let outside = sim

@@ -247,14 +247,6 @@ fn translated(answer: Vec<Converted>, asked: &[String]) -> Vec<(String, String)>
         .collect()
 }
 
-/// An instance of a series as `$select=iCalUId` returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InstanceUid {
-    pub id: String,
-    #[serde(rename = "iCalUId")]
-    pub ical_uid: Option<String>,
-}
-
 /// A room from `/places/microsoft.graph.room` (Microsoft's documented room resource:
 /// https://learn.microsoft.com/en-us/graph/api/resources/room; graph-protocol §2.8). Every
 /// field may be missing or null: rooms are often registered with little more than a name.
@@ -275,6 +267,21 @@ pub struct Room {
     pub floor_label: Option<String>,
     #[serde(default)]
     pub address: Option<PhysicalAddress>,
+}
+
+impl Room {
+    /// What identifies a room in a listing: its id, else its address.
+    fn key(&self) -> Option<String> {
+        self.id.clone().or_else(|| self.email_address.clone())
+    }
+}
+
+/// A `/places` collection as read: `complete` only when the read proves nothing is missing
+/// (see `Graph::places`); what was read is in `items` either way.
+#[derive(Debug, Clone)]
+pub struct Places<T> {
+    pub items: Vec<T>,
+    pub complete: bool,
 }
 
 /// A room list from `/places/microsoft.graph.roomlist` (documented roomList resource).
@@ -545,32 +552,94 @@ impl Graph {
     }
 
     /// The tenant's room lists (`/places/microsoft.graph.roomlist`, Place.Read.All).
-    pub async fn room_lists(&self) -> Result<Vec<RoomList>, GraphError> {
-        self.get_all(
-            &self.url(&["places", "microsoft.graph.roomlist"], &[("$top", "100")]),
-            &[],
-        )
+    pub async fn room_lists(&self) -> Result<Places<RoomList>, GraphError> {
+        self.places(&["places", "microsoft.graph.roomlist"], |l: &RoomList| {
+            l.email_address.clone()
+        })
         .await
     }
 
     /// The rooms of a room list, addressed by the list's email address (documented).
-    pub async fn rooms_of_list(&self, list_address: &str) -> Result<Vec<Room>, GraphError> {
-        self.get_all(
-            &self.url(
-                &["places", list_address, "microsoft.graph.roomlist", "rooms"],
-                &[("$top", "100")],
-            ),
-            &[],
+    pub async fn rooms_of_list(&self, list_address: &str) -> Result<Places<Room>, GraphError> {
+        self.places(
+            &["places", list_address, "microsoft.graph.roomlist", "rooms"],
+            Room::key,
         )
         .await
     }
 
-    pub async fn rooms(&self) -> Result<Vec<Room>, GraphError> {
-        self.get_all(
-            &self.url(&["places", "microsoft.graph.room"], &[("$top", "100")]),
-            &[],
-        )
-        .await
+    pub async fn rooms(&self) -> Result<Places<Room>, GraphError> {
+        self.places(&["places", "microsoft.graph.room"], Room::key)
+            .await
+    }
+
+    /// Reads a `/places` collection whole. Graph answers it with the first `$top` (100 by
+    /// default) and no `@odata.nextLink` (observed: microsoft-graph-docs #6427, #9923, #9542,
+    /// #18604, msgraph-sdk-dotnet #2190, msgraph-sdk-powershell #2260), so it is paged with
+    /// `$skip` and `$top` and `$count=true` until the count is reached or a page comes short.
+    /// `complete` only where the read proves nothing is missing: as many distinct items as the
+    /// count said, the same count on every page (a directory that changed between pages shifts
+    /// `$skip`: one item twice, another never), or without a count a short page and no item
+    /// twice.
+    async fn places<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        key: impl Fn(&T) -> Option<String>,
+    ) -> Result<Places<T>, GraphError> {
+        #[derive(Deserialize)]
+        struct Page<T> {
+            value: Vec<T>,
+            #[serde(rename = "@odata.count")]
+            count: Option<u64>,
+        }
+        const TOP: usize = 100;
+        const MAX_PAGES: usize = 200;
+        let mut items: Vec<T> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut twice = false;
+        let mut counts = std::collections::BTreeSet::new();
+        let mut short = false;
+        for n in 0..MAX_PAGES {
+            let skip = (n * TOP).to_string();
+            let top = TOP.to_string();
+            let url = self.url(
+                segments,
+                &[("$top", &top), ("$skip", &skip), ("$count", "true")],
+            );
+            let page: Page<T> = self.get(&url, &[]).await?;
+            if let Some(c) = page.count {
+                counts.insert(c);
+            }
+            let got = page.value.len();
+            for item in page.value {
+                if let Some(k) = key(&item)
+                    && !seen.insert(k.to_lowercase())
+                {
+                    twice = true;
+                    continue;
+                }
+                items.push(item);
+            }
+            if got < TOP {
+                short = true;
+                break;
+            }
+            if counts
+                .iter()
+                .next_back()
+                .is_some_and(|c| (n + 1) * TOP >= usize::try_from(*c).unwrap_or(usize::MAX))
+            {
+                break;
+            }
+        }
+        let complete = match counts.len() {
+            0 => short && !twice,
+            1 => counts
+                .first()
+                .is_some_and(|c| usize::try_from(*c).is_ok_and(|c| c == items.len()) && !twice),
+            _ => false,
+        };
+        Ok(Places { items, complete })
     }
 
     /// The first link of a delta round over `[from, to)`. Nothing is requested: the caller
@@ -622,16 +691,18 @@ impl Graph {
             .await
     }
 
-    /// The iCalUId of each occurrence and exception of a series in `[from, to)` (Graph's
-    /// `events/{id}/instances`). Each occurrence has its own ("different for each occurrence
-    /// in a recurring series", event resource), and delta's minimal occurrences leave it out.
-    pub async fn instance_uids(
+    /// The occurrences and exceptions of a series in `[from, to)` (Graph's
+    /// `events/{id}/instances`), with what delta's minimal occurrences carry plus each one's
+    /// own iCalUId ("different for each occurrence in a recurring series", event resource),
+    /// which delta leaves out. What a series is now: delta does not say which occurrences
+    /// vanished (docs/graph-behaviours.md).
+    pub async fn instances(
         &self,
         r: &CalendarRef,
         master_id: &str,
         (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
         ids: ItemIds,
-    ) -> Result<Vec<InstanceUid>, GraphError> {
+    ) -> Result<Vec<Event>, GraphError> {
         let mut segments = Self::mailbox_segments(r);
         segments.extend(["events", master_id, "instances"]);
         let (start, end) = (utc(from), utc(to));
@@ -640,7 +711,10 @@ impl Graph {
             &[
                 ("startDateTime", &start),
                 ("endDateTime", &end),
-                ("$select", "iCalUId"),
+                (
+                    "$select",
+                    "id,type,seriesMasterId,start,end,iCalUId,changeKey",
+                ),
                 ("$top", "1000"),
             ],
         );

@@ -30,6 +30,12 @@ pub(super) trait EventWrites {
     async fn touch(&mut self, subscription: i64, ids: &[&str], generation: i64) -> Result<()>;
     /// Deletes `ids`; unknown ones are a no-op. Returns how many rows went.
     async fn remove(&mut self, subscription: i64, ids: &[&str]) -> Result<u64>;
+    /// The stored rows (Graph id, series master id) of the series `masters`.
+    async fn series_rows(
+        &mut self,
+        subscription: i64,
+        masters: &[&str],
+    ) -> Result<Vec<(String, String)>>;
 }
 
 /// What `existing` reads, as `ExistingRow`s.
@@ -176,6 +182,21 @@ impl EventWrites for PgConnection {
                 .await?;
         Ok(done.rows_affected())
     }
+
+    async fn series_rows(
+        &mut self,
+        subscription: i64,
+        masters: &[&str],
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query_as(
+            "SELECT graph_id, series_master_id FROM events WHERE subscription_id = $1 AND series_master_id = ANY($2)",
+        )
+        .bind(subscription)
+        .bind(masters)
+        .fetch_all(&mut *self)
+        .await?;
+        Ok(rows)
+    }
 }
 
 /// SQLite's default bind limit is 32,766; 200 rows × 32 columns and 500 ids stay well under it.
@@ -273,5 +294,28 @@ impl EventWrites for SqliteConnection {
             n += q.build().execute(&mut *self).await?.rows_affected();
         }
         Ok(n)
+    }
+
+    async fn series_rows(
+        &mut self,
+        subscription: i64,
+        masters: &[&str],
+    ) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in masters.chunks(SQLITE_IDS) {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT graph_id, series_master_id FROM events WHERE subscription_id = ",
+            );
+            q.push_bind(subscription);
+            q.push(" AND series_master_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            list.push_unseparated(")");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 }

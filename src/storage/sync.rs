@@ -64,10 +64,34 @@ pub struct Lease {
     pub version: i64,
 }
 
-/// One page's changes for `apply_pages`.
+/// One entry of a delta page, in the order Graph sent it: the same id may come more than once
+/// ("assume that the same item can show up anywhere", Microsoft's delta query overview), and
+/// the last entry per id wins.
+#[derive(Debug, Clone)]
+// Nearly every entry is an upsert: boxing the row would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum Change {
+    Upsert(EventRow),
+    /// `@removed`: an event, or a series master (its stored occurrences go with it).
+    Remove(String),
+}
+
+/// What a series is now, from its `instances` read after the page: the ids of its
+/// occurrences and exceptions in the window, and its occurrences as rows. Delta may bring a
+/// series back without saying which occurrences vanished (docs/graph-behaviours.md): stored
+/// rows of the series not among `instances` are deleted.
+#[derive(Debug, Clone)]
+pub struct SeriesNow {
+    pub master_id: String,
+    pub instances: std::collections::HashSet<String>,
+    pub rows: Vec<EventRow>,
+}
+
+/// One page's changes for `apply_pages`: its entries in order, then the series it brought
+/// back as they are now.
 pub struct PageWrite<'a> {
-    pub upserts: &'a [EventRow],
-    pub removed: &'a [String],
+    pub changes: &'a [Change],
+    pub series: &'a [SeriesNow],
 }
 
 /// How a page moves the cursor.
@@ -584,8 +608,19 @@ impl Db {
     }
 }
 
-/// One page's rows inside `apply_pages`' transaction: new and changed rows written, unchanged
-/// ones only marked as seen by `generation`, removed ids deleted.
+/// What one page leaves of an id.
+#[derive(Clone, Copy)]
+enum Last<'a> {
+    /// Written, from the page's entry at this position (series rows come after all entries).
+    Upsert(&'a EventRow, usize),
+    Remove,
+}
+
+/// One page's rows inside `apply_pages`' transaction, applied as if each entry were applied in
+/// order: the last entry per id wins; a removed series master takes the series' rows stored or
+/// sent before it with it; the series brought back end as their `instances` say. New and
+/// changed rows are written, unchanged ones only marked as seen by `generation`, removed ones
+/// deleted (each once).
 async fn write_page<C: EventWrites>(
     tx: &mut C,
     subscription: i64,
@@ -593,12 +628,96 @@ async fn write_page<C: EventWrites>(
     page: &PageWrite<'_>,
     now: DateTime<Utc>,
 ) -> Result<PageStats> {
+    use std::collections::HashMap;
     let mut stats = PageStats::default();
-    let ids: Vec<&str> = page.upserts.iter().map(|e| e.graph_id.as_str()).collect();
+    let mut last: HashMap<&str, Last<'_>> = HashMap::with_capacity(page.changes.len());
+    // Where each id was last removed: a series master's removal covers its occurrences.
+    let mut removed_at: HashMap<&str, usize> = HashMap::new();
+    for (pos, change) in page.changes.iter().enumerate() {
+        match change {
+            Change::Upsert(row) => {
+                last.insert(row.graph_id.as_str(), Last::Upsert(row, pos));
+            }
+            Change::Remove(id) => {
+                last.insert(id.as_str(), Last::Remove);
+                removed_at.insert(id.as_str(), pos);
+            }
+        }
+    }
+    let master_removed_after = |row: &EventRow, pos: usize| {
+        row.series_master_id
+            .as_deref()
+            .and_then(|m| removed_at.get(m))
+            .is_some_and(|r| *r > pos)
+    };
+    for entry in last.values_mut() {
+        if let Last::Upsert(row, pos) = *entry
+            && master_removed_after(row, pos)
+        {
+            *entry = Last::Remove;
+        }
+    }
+    let series: HashMap<&str, &SeriesNow> = page
+        .series
+        .iter()
+        .map(|s| (s.master_id.as_str(), s))
+        .collect();
+    for entry in last.values_mut() {
+        if let Last::Upsert(row, _) = *entry
+            && let Some(s) = row.series_master_id.as_deref().and_then(|m| series.get(m))
+            && !s.instances.contains(&row.graph_id)
+        {
+            *entry = Last::Remove;
+        }
+    }
+    for s in page.series {
+        for row in &s.rows {
+            last.insert(row.graph_id.as_str(), Last::Upsert(row, usize::MAX));
+        }
+    }
+    // Stored rows of removed masters and of the series brought back.
+    let masters: Vec<&str> = removed_at
+        .keys()
+        .copied()
+        .chain(series.keys().copied())
+        .collect();
+    let stored = if masters.is_empty() {
+        Vec::new()
+    } else {
+        tx.series_rows(subscription, &masters).await?
+    };
+    let mut gone: Vec<&str> = Vec::new();
+    for (id, master) in &stored {
+        let removed =
+            removed_at
+                .get(master.as_str())
+                .is_some_and(|r| match last.get(id.as_str()) {
+                    Some(Last::Upsert(_, pos)) => *pos < *r,
+                    _ => true,
+                });
+        let vanished = series
+            .get(master.as_str())
+            .is_some_and(|s| !s.instances.contains(id));
+        if (removed || vanished) && !matches!(last.get(id.as_str()), Some(Last::Remove)) {
+            last.remove(id.as_str());
+            gone.push(id.as_str());
+        }
+    }
+    let mut upserts: Vec<(usize, &EventRow)> = Vec::with_capacity(last.len());
+    for (id, entry) in &last {
+        match entry {
+            Last::Upsert(row, pos) => upserts.push((*pos, row)),
+            Last::Remove => gone.push(id),
+        }
+    }
+    // Page order for the writes, so that the feed lists a page's changes as Graph sent them.
+    upserts.sort_unstable_by_key(|(pos, r)| (*pos, r.graph_id.as_str()));
+    let upserts: Vec<&EventRow> = upserts.into_iter().map(|(_, r)| r).collect();
+    let ids: Vec<&str> = upserts.iter().map(|e| e.graph_id.as_str()).collect();
     let existing = tx.existing(subscription, &ids).await?;
     let mut touch = Vec::new();
-    let mut write = Vec::new();
-    for e in page.upserts {
+    let mut write = Vec::with_capacity(upserts.len());
+    for e in upserts {
         match existing.get(&e.graph_id) {
             // Replayed or unchanged: only the generation may move.
             Some((ck, g)) if ck.is_some() && *ck == e.change_key => {
@@ -616,19 +735,10 @@ async fn write_page<C: EventWrites>(
             }
         }
     }
-    // A row may come twice in one page (replays): the last one wins, written once.
-    let mut seen = std::collections::HashSet::new();
-    let mut unique: Vec<&EventRow> = write
-        .into_iter()
-        .rev()
-        .filter(|e| seen.insert(&e.graph_id))
-        .collect();
-    unique.reverse();
-    tx.upsert(subscription, &unique, now, generation).await?;
+    tx.upsert(subscription, &write, now, generation).await?;
     tx.touch(subscription, &touch, generation).await?;
     // Unknown ids (outside the window, never imported) are a no-op.
-    let removed: Vec<&str> = page.removed.iter().map(String::as_str).collect();
-    let n = tx.remove(subscription, &removed).await?;
+    let n = tx.remove(subscription, &gone).await?;
     stats.deleted += i64::try_from(n).unwrap_or(0);
     Ok(stats)
 }

@@ -634,17 +634,160 @@ fn event_row(id: &str, change_key: &str) -> super::sync::EventRow {
     }
 }
 
+fn occurrence_row(id: &str, master: &str, change_key: &str) -> super::sync::EventRow {
+    super::sync::EventRow {
+        series_master_id: Some(master.into()),
+        event_type: "occurrence".into(),
+        ..event_row(id, change_key)
+    }
+}
+
+/// A delta page is applied as if each entry were applied in order (Graph may send an id more
+/// than once, "assume that the same item can show up anywhere"): an item removed and then sent
+/// again (restored) stays, one sent and then removed goes; a removed series master takes the
+/// series' rows stored and sent before it, not those sent after; a series brought back ends as
+/// its instances say, its vanished occurrences deleted. Every deletion is in the feed once.
+#[tokio::test]
+async fn page_entries_apply_in_order() {
+    use super::sync::{Change, PageCursor, PageWrite, RunStats, SeriesNow};
+    use crate::model::ChangeOp;
+
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sub = room_subscription(&db).await;
+        let until = Utc::now() + chrono::Duration::minutes(5);
+        let lease = db
+            .claim_subscription(sub, "me", until)
+            .await
+            .expect("claim")
+            .expect("lease");
+        let run = db.start_run(sub, RunKind::Delta, "me").await.expect("run");
+        let cursor = PageCursor {
+            next_link: None,
+            delta_link: Some("d"),
+            complete_full_round: None,
+            lease_until: until,
+        };
+        let apply = |changes: Vec<Change>, series: Vec<SeriesNow>| {
+            let db = db.clone();
+            let lease = lease.clone();
+            async move {
+                db.apply_pages(
+                    &lease,
+                    1,
+                    &[PageWrite {
+                        changes: &changes,
+                        series: &series,
+                    }],
+                    &PageCursor {
+                        next_link: cursor.next_link,
+                        delta_link: cursor.delta_link,
+                        complete_full_round: None,
+                        lease_until: cursor.lease_until,
+                    },
+                    (run, &RunStats::default()),
+                )
+                .await
+                .expect("page")
+            }
+        };
+        let stored = || async {
+            let mut ids: Vec<String> = db
+                .events_of(sub)
+                .await
+                .expect("events")
+                .into_iter()
+                .map(|e| format!("{} {}", e.graph_id, e.change_key.unwrap_or_default()))
+                .collect();
+            ids.sort();
+            ids
+        };
+        apply(
+            vec![
+                Change::Upsert(event_row("restored", "1")),
+                Change::Upsert(event_row("dropped", "1")),
+                Change::Upsert(occurrence_row("a1", "A", "1")),
+                Change::Upsert(occurrence_row("a2", "A", "1")),
+                Change::Upsert(occurrence_row("b1", "B", "1")),
+                Change::Upsert(occurrence_row("b2", "B", "1")),
+                Change::Upsert(occurrence_row("c1", "C", "1")),
+                Change::Upsert(occurrence_row("c2", "C", "1")),
+            ],
+            vec![],
+        )
+        .await;
+        let feed_before = db.latest_change().await.expect("feed");
+        let stats = apply(
+            vec![
+                Change::Remove("restored".into()),
+                Change::Upsert(event_row("restored", "1")),
+                Change::Upsert(event_row("dropped", "2")),
+                Change::Remove("dropped".into()),
+                // Series A: an occurrence sent before its master's removal goes with it, one
+                // sent after (the series restored) stays.
+                Change::Upsert(occurrence_row("a3", "A", "1")),
+                Change::Remove("A".into()),
+                Change::Upsert(occurrence_row("a2", "A", "2")),
+                // Series B: brought back, its instances are b2 and b3 now (b1 vanished).
+                Change::Upsert(occurrence_row("b2", "B", "1")),
+            ],
+            vec![SeriesNow {
+                master_id: "B".into(),
+                instances: ["b2".to_string(), "b3".to_string()].into_iter().collect(),
+                rows: vec![occurrence_row("b3", "B", "1")],
+            }],
+        )
+        .await;
+        assert_eq!(
+            stored().await,
+            ["a2 2", "b2 1", "b3 1", "c1 1", "c2 1", "restored 1"]
+        );
+        assert_eq!(
+            (stats[0].created, stats[0].updated, stats[0].deleted),
+            (1, 1, 3),
+            "b3 created, a2 changed; dropped, a1, b1 deleted"
+        );
+        let feed: Vec<(String, ChangeOp)> = db
+            .changes_since(feed_before, 100)
+            .await
+            .expect("feed")
+            .into_iter()
+            .map(|c| (c.graph_id, c.operation))
+            .collect();
+        let mut feed_ids: Vec<String> = feed.iter().map(|(g, op)| format!("{g} {op:?}")).collect();
+        feed_ids.sort();
+        assert_eq!(
+            feed_ids,
+            [
+                "a1 Delete",
+                "a2 Upsert",
+                "b1 Delete",
+                "b3 Upsert",
+                "dropped Delete"
+            ]
+        );
+        if let Some(s) = schema {
+            s.drop().await;
+        }
+    }
+}
+
 /// Pages applied in one transaction take effect in their order, as if applied one by one: an
 /// event created on one page and removed on the next is gone, one removed and then created is
 /// there; each page keeps its own counts, the run its sum, the feed every step. A lost lease
 /// writes none of the pages.
 #[tokio::test]
 async fn pages_in_one_transaction_apply_in_order() {
-    use super::sync::{PageCursor, PageWrite, RunStats};
+    use super::sync::{Change, PageCursor, PageWrite, RunStats};
     use crate::model::ChangeOp;
 
     let dir = tempfile::tempdir().expect("dir");
     for TestDb { db, schema } in databases(dir.path()).await {
+        let ups = |rows: &[super::sync::EventRow]| -> Vec<Change> {
+            rows.iter().cloned().map(Change::Upsert).collect()
+        };
+        let rems =
+            |ids: &[String]| -> Vec<Change> { ids.iter().cloned().map(Change::Remove).collect() };
         let sub = room_subscription(&db).await;
         let until = Utc::now() + chrono::Duration::minutes(5);
         let lease = db
@@ -666,8 +809,8 @@ async fn pages_in_one_transaction_apply_in_order() {
                 &lease,
                 1,
                 &[PageWrite {
-                    upserts: &first,
-                    removed: &[],
+                    changes: &ups(&first),
+                    series: &[],
                 }],
                 &cursor(Some("next-1"), None),
                 (run, &RunStats::default()),
@@ -691,12 +834,12 @@ async fn pages_in_one_transaction_apply_in_order() {
                 1,
                 &[
                     PageWrite {
-                        upserts: &[],
-                        removed: &removed_a,
+                        changes: &rems(&removed_a),
+                        series: &[],
                     },
                     PageWrite {
-                        upserts: &page_b,
-                        removed: &[],
+                        changes: &ups(&page_b),
+                        series: &[],
                     },
                 ],
                 &cursor(None, Some("delta-2")),
@@ -770,12 +913,12 @@ async fn pages_in_one_transaction_apply_in_order() {
                 1,
                 &[
                     PageWrite {
-                        upserts: &ignored,
-                        removed: &[],
+                        changes: &ups(&ignored),
+                        series: &[],
                     },
                     PageWrite {
-                        upserts: &[],
-                        removed: &["kept".to_string()],
+                        changes: &rems(&["kept".to_string()]),
+                        series: &[],
                     },
                 ],
                 &cursor(Some("next-3"), None),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{RunContext, RunError};
-use crate::graph::api::{Graph, InstanceUid, User};
+use crate::graph::api::{Graph, User};
 use crate::graph::events::{DeltaPage, Event};
 use crate::graph::{GraphError, GraphFailure};
 use crate::profiles::tokens::TokenFailure;
@@ -116,8 +116,8 @@ impl RunContext<'_> {
         .await
     }
 
-    /// Each instance's iCalUId of a series within the run's window, with the retry policy.
-    pub async fn instance_uids(&self, master_id: &str) -> Result<Vec<InstanceUid>, RunError> {
+    /// A series' occurrences and exceptions within the run's window, with the retry policy.
+    pub async fn instances(&self, master_id: &str) -> Result<Vec<Event>, RunError> {
         self.call(|g| {
             let (calendar, id, ids, window) = (
                 self.calendar.clone(),
@@ -125,7 +125,7 @@ impl RunContext<'_> {
                 self.ids,
                 self.window,
             );
-            async move { g.instance_uids(&calendar, &id, window, ids).await }
+            async move { g.instances(&calendar, &id, window, ids).await }
         })
         .await
     }

@@ -31,7 +31,9 @@ use crate::model::{
 };
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
-use crate::storage::sync::{Due, EventRow, Lease, PageCursor, PageWrite, RunOutcome, RunStats};
+use crate::storage::sync::{
+    Change, Due, Lease, PageCursor, PageWrite, RunOutcome, RunStats, SeriesNow,
+};
 use crate::storage::{Db, StoreError};
 use crate::time::{delta as dur, from_now};
 
@@ -197,14 +199,14 @@ impl From<StoreError> for RunError {
     }
 }
 
-/// What the pages of a round are written under.
-/// What a round learned about the series its occurrences belong to.
+/// What a round learned about the series its pages brought: each is read once per round.
 #[derive(Default)]
 struct Series {
-    /// Each master; `None` when the account may not open it.
+    /// Each master (the newest a page sent, else fetched); `None` when the account may not
+    /// open it.
     masters: HashMap<String, Option<Event>>,
-    /// Each occurrence's own iCalUId, per master; `None` when not readable.
-    uids: HashMap<String, Option<HashMap<String, String>>>,
+    /// Each series' occurrences and exceptions in the window, by id; `None` when not readable.
+    instances: HashMap<String, Option<HashMap<String, Event>>>,
 }
 
 /// A series' detail, or `None` where Graph answers 404: the account may not open it (a
@@ -227,10 +229,11 @@ struct RoundPlan<'a> {
     run_id: i64,
 }
 
-/// One delta page, mapped and ready to store.
+/// One delta page, mapped and ready to store: its entries in order, and the series it brought
+/// back as they are now (delta rounds only; a full round's sweep removes what it did not see).
 struct Page {
-    rows: Vec<EventRow>,
-    removed: Vec<String>,
+    changes: Vec<Change>,
+    series: Vec<SeriesNow>,
     next_link: Option<String>,
     delta_link: Option<String>,
 }
@@ -826,7 +829,7 @@ impl SyncEngine {
             let mut series = Series::default();
             let mut link = first.to_string();
             loop {
-                let page = self.fetch_page(shared, &link, sub, &mut series).await;
+                let page = self.fetch_page(shared, &link, sub, full, &mut series).await;
                 let next = page.as_ref().ok().and_then(|p| p.next_link.clone());
                 if tx.send(page).await.is_err() {
                     return;
@@ -871,8 +874,8 @@ impl SyncEngine {
                 let writes: Vec<PageWrite<'_>> = batch
                     .iter()
                     .map(|p| PageWrite {
-                        upserts: &p.rows,
-                        removed: &p.removed,
+                        changes: &p.changes,
+                        series: &p.series,
                     })
                     .collect();
                 let progress = shared.meter.stats(&pages);
@@ -906,14 +909,18 @@ impl SyncEngine {
         result
     }
 
-    /// Fetches one delta page and maps it to rows, fetching what minimal occurrences need: the
-    /// series master and each occurrence's own iCalUId (once per series and round; `series`
-    /// remembers them).
+    /// Fetches one delta page and maps it to rows. Every series the page brings back (its
+    /// master, an occurrence or an exception) is read once per round: its master unless the
+    /// page (or an earlier one) sent it, and its instances in the window, which give each
+    /// occurrence its own iCalUId and, in a delta round, say what the series is now — Graph
+    /// does not say which occurrences vanished when one was deleted or the series moved
+    /// (docs/graph-behaviours.md). A series that cannot be read (404: private) never deletes.
     async fn fetch_page(
         &self,
         ctx: &RunContext<'_>,
         link: &str,
         sub: &Subscription,
+        full: bool,
         series: &mut Series,
     ) -> Result<Page, RunError> {
         let DeltaPage {
@@ -926,31 +933,34 @@ impl SyncEngine {
                 "a page with neither nextLink nor deltaLink".into(),
             ));
         }
-        let mut events = Vec::with_capacity(items.len());
-        let mut removed = Vec::new();
-        for item in items {
-            match item.into_item() {
-                DeltaItem::Removed(id) => removed.push(id),
+        let items: Vec<DeltaItem> = items.into_iter().map(|i| i.into_item()).collect();
+        // The series this page brings back that the round has not read yet, in page order.
+        let mut brought: Vec<String> = Vec::new();
+        for item in &items {
+            let mid = match item {
                 DeltaItem::Event(e) if e.is_series_master() => {
-                    series.masters.insert(e.id.clone(), Some(*e));
+                    // Sent in the page: used as is, never a row of its own.
+                    series.masters.insert(e.id.clone(), Some((**e).clone()));
+                    Some(&e.id)
                 }
-                DeltaItem::Event(e) => events.push(e),
+                DeltaItem::Event(e) => e.series_master_id.as_ref(),
+                DeltaItem::Removed(_) => None,
+            };
+            if let Some(mid) = mid
+                && !series.instances.contains_key(mid)
+                && !brought.contains(mid)
+            {
+                brought.push(mid.clone());
             }
         }
-        let needed: HashSet<String> = events
-            .iter()
-            .filter(|e| e.is_minimal_occurrence())
-            .filter_map(|e| e.series_master_id.clone())
-            .collect();
-        // What this page needs and the round has not seen, fetched side by side (the
-        // mailbox's permits keep it within Graph's limit).
+        // Read side by side (the mailbox's permits keep it within Graph's limit).
         let width = self.policy.mailbox_concurrency.max(1);
-        let missing: Vec<String> = needed
+        let masters_missing: Vec<String> = brought
             .iter()
             .filter(|m| !series.masters.contains_key(*m))
             .cloned()
             .collect();
-        let fetched: Vec<_> = futures_util::stream::iter(missing)
+        let fetched: Vec<_> = futures_util::stream::iter(masters_missing)
             .map(|mid| async move {
                 let master = ctx.series_master(&mid).await;
                 (mid, master)
@@ -964,69 +974,108 @@ impl SyncEngine {
             let master = unless_unreadable(master)?;
             series.masters.insert(mid, master);
         }
-        let missing: Vec<String> = needed
-            .iter()
-            .filter(|m| !series.uids.contains_key(*m))
-            .cloned()
-            .collect();
-        let fetched: Vec<_> = futures_util::stream::iter(missing)
+        let fetched: Vec<_> = futures_util::stream::iter(brought.clone())
             .map(|mid| async move {
-                let uids = ctx.instance_uids(&mid).await;
-                (mid, uids)
+                let instances = ctx.instances(&mid).await;
+                (mid, instances)
             })
             .buffer_unordered(width)
             .collect()
             .await;
-        for (mid, uids) in fetched {
-            let uids = unless_unreadable(uids)?.map(|list| {
-                list.into_iter()
-                    .filter_map(|i| Some((i.id, i.ical_uid?)))
-                    .collect()
-            });
-            series.uids.insert(mid, uids);
+        for (mid, instances) in fetched {
+            let instances = unless_unreadable(instances)?
+                .map(|list| list.into_iter().map(|i| (i.id.clone(), i)).collect());
+            series.instances.insert(mid, instances);
         }
-        let mut rows = Vec::with_capacity(events.len());
-        for e in events {
-            let minimal = e.is_minimal_occurrence();
-            let (master, unreadable) = match (minimal, &e.series_master_id) {
-                (true, Some(mid)) => match series.masters.get(mid) {
-                    Some(Some(m)) => (Some(m), false),
-                    _ => (None, true),
-                },
-                _ => (None, false),
-            };
-            let mut row = map::to_row(
-                &e,
-                master,
-                sub.mask_private,
-                sub.fields(),
-                self.policy.time_zone,
-            )
-            .map_err(RunError::Protocol)?;
-            if minimal {
-                row.ical_uid = e
-                    .series_master_id
-                    .as_ref()
-                    .and_then(|mid| series.uids.get(mid))
-                    .and_then(Option::as_ref)
-                    .and_then(|uids| uids.get(&e.id))
-                    .cloned();
+        let mut changes = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                DeltaItem::Removed(id) => changes.push(Change::Remove(id)),
+                DeltaItem::Event(e) if e.is_series_master() => {}
+                DeltaItem::Event(e) => {
+                    changes.push(Change::Upsert(self.row(ctx, &e, sub, series)?))
+                }
             }
-            if unreadable {
-                // Stored with what delta gave (times, type, series id); removed only through
-                // `@removed` or a full round. Without a change key it is rewritten whenever it
-                // is seen again, so its details arrive once the series becomes readable.
-                row.change_key = None;
-                ctx.meter.series_unreadable();
+        }
+        // What the series brought back are now; the full round's sweep does this for it.
+        let mut now = Vec::new();
+        if !full {
+            for mid in brought {
+                let (Some(Some(master)), Some(Some(instances))) =
+                    (series.masters.get(&mid), series.instances.get(&mid))
+                else {
+                    continue;
+                };
+                let mut rows = Vec::new();
+                for i in instances.values().filter(|i| i.is_minimal_occurrence()) {
+                    let mut row = map::to_row(
+                        i,
+                        Some(master),
+                        sub.mask_private,
+                        sub.fields(),
+                        self.policy.time_zone,
+                    )
+                    .map_err(RunError::Protocol)?;
+                    row.ical_uid = i.ical_uid.clone();
+                    rows.push(row);
+                }
+                now.push(SeriesNow {
+                    master_id: mid,
+                    instances: instances.keys().cloned().collect(),
+                    rows,
+                });
             }
-            rows.push(row);
         }
         Ok(Page {
-            rows,
-            removed,
+            changes,
+            series: now,
             next_link,
             delta_link,
         })
+    }
+
+    /// One event of a page as a row; a minimal occurrence with its series' details and its
+    /// own iCalUId.
+    fn row(
+        &self,
+        ctx: &RunContext<'_>,
+        e: &Event,
+        sub: &Subscription,
+        series: &Series,
+    ) -> Result<crate::storage::sync::EventRow, RunError> {
+        let minimal = e.is_minimal_occurrence();
+        let (master, unreadable) = match (minimal, &e.series_master_id) {
+            (true, Some(mid)) => match series.masters.get(mid) {
+                Some(Some(m)) => (Some(m), false),
+                _ => (None, true),
+            },
+            _ => (None, false),
+        };
+        let mut row = map::to_row(
+            e,
+            master,
+            sub.mask_private,
+            sub.fields(),
+            self.policy.time_zone,
+        )
+        .map_err(RunError::Protocol)?;
+        if minimal {
+            row.ical_uid = e
+                .series_master_id
+                .as_ref()
+                .and_then(|mid| series.instances.get(mid))
+                .and_then(Option::as_ref)
+                .and_then(|list| list.get(&e.id))
+                .and_then(|i| i.ical_uid.clone());
+        }
+        if unreadable {
+            // Stored with what delta gave (times, type, series id); removed only through
+            // `@removed` or a full round. Without a change key it is rewritten whenever it
+            // is seen again, so its details arrive once the series becomes readable.
+            row.change_key = None;
+            ctx.meter.series_unreadable();
+        }
+        Ok(row)
     }
 
     /// Flags a room whose upcoming subjects are mostly empty or the organizer's name.

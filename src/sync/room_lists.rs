@@ -18,6 +18,10 @@ use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
 /// How often each subscribed list is read again.
 pub const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(15);
 
+/// Recorded when a list was read but not provably whole: rooms were added, none paused.
+pub const INCOMPLETE: &str =
+    "the directory did not return the list completely; rooms were added, none paused";
+
 /// What a check of one list did, by room address.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ListCheck {
@@ -60,8 +64,8 @@ impl SyncEngine {
             }
         };
         let graph = self.client.graph(&Endpoints::from(&profile), &token.token);
-        let rooms = match graph.rooms_of_list(&list.list_address).await {
-            Ok(r) => r,
+        let (rooms, complete) = match graph.rooms_of_list(&list.list_address).await {
+            Ok(r) => (r.items, r.complete),
             Err(e) => {
                 check.error = Some(e.to_string());
                 self.db
@@ -108,7 +112,15 @@ impl SyncEngine {
                 },
             }
         }
-        for s in subs.iter().filter(|s| s.room_list_id == Some(id)) {
+        // Only a read that proves itself whole may say a room left the list: a short page or a
+        // directory that changed while it was read (docs/graph-behaviours.md) pauses nothing.
+        if !complete {
+            check.error = Some(INCOMPLETE.into());
+        }
+        for s in subs
+            .iter()
+            .filter(|s| complete && s.room_list_id == Some(id))
+        {
             if s.removed_from_list_at.is_none()
                 && !members.contains(&s.mailbox_address.to_lowercase())
             {
@@ -117,7 +129,7 @@ impl SyncEngine {
             }
         }
         self.db
-            .room_list_checked(id, None, Utc::now() + CHECK_EVERY)
+            .room_list_checked(id, check.error.as_deref(), Utc::now() + CHECK_EVERY)
             .await?;
         if !(check.added.is_empty() && check.removed.is_empty() && check.resumed.is_empty()) {
             let record = AuditRecord {

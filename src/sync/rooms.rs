@@ -109,8 +109,10 @@ impl SyncEngine {
                 }
             };
             let graph = self.client.graph(&Endpoints::from(&profile), &token.token);
+            // What was read is applied to the rooms it names, whole or not: nothing is removed
+            // on the strength of a listing.
             let rooms = match graph.rooms().await {
-                Ok(r) => r,
+                Ok(r) => r.items,
                 Err(e) => {
                     tracing::warn!(profile = %profile.name, error = %e, "room directory not read");
                     report.failed.push((profile.name.clone(), e.to_string()));
@@ -122,14 +124,20 @@ impl SyncEngine {
             let mut lists: Option<HashMap<String, String>> = Some(HashMap::new());
             match graph.room_lists().await {
                 Ok(found) => {
-                    for list in found {
+                    if !found.complete {
+                        lists = None;
+                    }
+                    for list in found.items {
                         let (Some(name), Some(address)) = (list.display_name, list.email_address)
                         else {
                             continue;
                         };
                         match graph.rooms_of_list(&address).await {
                             Ok(members) => {
-                                for m in members.into_iter().filter_map(|r| r.email_address) {
+                                if !members.complete {
+                                    lists = None;
+                                }
+                                for m in members.items.into_iter().filter_map(|r| r.email_address) {
                                     if let Some(map) = lists.as_mut() {
                                         map.insert(m.to_lowercase(), name.clone());
                                     }

@@ -17,6 +17,7 @@ mod login;
 mod nginx;
 mod packaging;
 mod profiles;
+mod reconcile;
 mod room_lists;
 mod rooms;
 mod scale;

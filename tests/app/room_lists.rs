@@ -303,3 +303,106 @@ async fn room_list(backend: Backend) {
 }
 
 on_both_backends!(room_lists, room_list);
+
+/// `/places` answers with the first 100 and no next link (docs/graph-behaviours.md); the
+/// simulator's campus list has 120 rooms. The picker shows all of them, the whole list is
+/// subscribed, a room past the hundredth gets its directory details, and a read that is not
+/// provably whole — a short page, a directory whose order shifts between pages — pauses
+/// nothing and says so.
+async fn campus(backend: Backend) {
+    const CAMPUS: &str = "campus@contoso.example";
+    let w = world(backend).await;
+    let id = rooms_profile(&w).await;
+    let rooms = members(&w, CAMPUS);
+    assert_eq!(rooms.len(), 120);
+
+    let connect = w
+        .admin
+        .get(&format!("/profiles/{id}/connect?rooms=1"))
+        .await
+        .body;
+    for room in &rooms {
+        assert!(connect.contains(room.as_str()), "{room} on the picker");
+    }
+    assert!(
+        !connect.contains("did not return the rooms completely"),
+        "{connect}"
+    );
+
+    let r = w
+        .admin
+        .post(
+            &format!("/profiles/{id}/room-lists"),
+            &[
+                ("list_address", CAMPUS),
+                ("list_name", "Campus"),
+                ("days_back", "7"),
+                ("days_ahead", "30"),
+                ("interval_minutes", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/room-lists"));
+    let subs = list_subscriptions(&w.app).await;
+    assert_eq!(subs.len(), 120, "the whole list");
+    assert!(
+        subs.iter()
+            .all(|(_, enabled, removed)| *enabled && !removed)
+    );
+
+    // The room directory's details reach a room past the hundredth.
+    w.admin.post("/rooms/refresh", &[]).await;
+    let last = w
+        .app
+        .db()
+        .list_subscriptions(None)
+        .await
+        .expect("subs")
+        .into_iter()
+        .find(|s| {
+            s.mailbox_address
+                .eq_ignore_ascii_case("campus.120@contoso.example")
+        })
+        .expect("subscribed")
+        .id;
+    let room = w
+        .app
+        .db()
+        .room(last)
+        .await
+        .expect("room")
+        .expect("from the directory");
+    assert_eq!(room.building.as_deref(), Some("Campus"));
+    assert_eq!(room.room_list.as_deref(), Some("Campus"));
+
+    // Uneven reads with a room really gone from the list: nothing paused until a read is whole.
+    let mut fewer = rooms.clone();
+    fewer.remove(0);
+    set_members(&w, CAMPUS, &fewer);
+    for quirk in [
+        datapump_sim::state::PlacesQuirk::ShortPage,
+        datapump_sim::state::PlacesQuirk::Reorder,
+    ] {
+        w.sim.sim.lock().places_quirk = Some(quirk);
+        let check = w.app.state.sync.check_room_list(1).await.expect("check");
+        assert!(check.removed.is_empty(), "{quirk:?}: {check:?}");
+        assert_eq!(
+            check.error.as_deref(),
+            Some(datapump::sync::room_lists::INCOMPLETE),
+            "{quirk:?}"
+        );
+        assert!(
+            list_subscriptions(&w.app)
+                .await
+                .iter()
+                .all(|(_, enabled, _)| *enabled),
+            "{quirk:?}: nothing paused"
+        );
+    }
+    w.sim.sim.lock().places_quirk = None;
+    let check = w.app.state.sync.check_room_list(1).await.expect("check");
+    assert_eq!(check.removed, [rooms[0].clone()], "{check:?}");
+    assert!(check.error.is_none());
+}
+
+on_both_backends!(campus_of_120_rooms, campus);

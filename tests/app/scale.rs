@@ -356,7 +356,7 @@ on_both_backends!(quiet_runs_counted_per_hour, quiet_runs);
 async fn request_budget(backend: Backend) {
     let budget = (8, std::time::Duration::from_secs(3));
     let options = Options {
-        page_size: Some(20),
+        page_size: Some(10),
         request_budget: Some(budget),
         ..Options::default()
     };

@@ -119,6 +119,8 @@ pub struct ConnectTemplate {
     /// The tenant's room lists with their rooms (or why those could not be read), each to
     /// subscribe whole.
     room_lists: Option<Listing<ListWithRooms>>,
+    /// The directory answered a listing that is not provably whole (see `Graph::places`).
+    rooms_incomplete: bool,
     mine: Option<Listing<Calendar>>,
     errors: FormErrors,
     form: SubscribeForm,
@@ -521,7 +523,8 @@ pub(super) async fn render_checked(
                     .rooms()
                     .await
                     .map(|r| {
-                        r.into_iter()
+                        r.items
+                            .into_iter()
                             .filter_map(|x| x.email_address.map(|e| e.to_lowercase()))
                             .collect()
                     })
@@ -564,11 +567,15 @@ pub(super) async fn render_checked(
             Err(e) => Search::Failed(e.to_string()),
         })
     };
+    let mut rooms_incomplete = false;
     let rooms = if q.rooms.is_some() && personal {
         Some(Listing::PersonalAccount)
     } else if q.rooms.is_some() {
         Some(match graph.rooms().await {
-            Ok(r) => Listing::Items(r),
+            Ok(r) => {
+                rooms_incomplete |= !r.complete;
+                Listing::Items(r.items)
+            }
             Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
             Err(e) => Listing::Failed(e.to_string()),
         })
@@ -579,15 +586,19 @@ pub(super) async fn render_checked(
         Some(Listing::Items(_)) => Some(match graph.room_lists().await {
             Ok(found) => {
                 let mut out = Vec::new();
-                for (n, list) in found.into_iter().enumerate() {
+                rooms_incomplete |= !found.complete;
+                for (n, list) in found.items.into_iter().enumerate() {
                     let Some(address) = list.email_address.clone() else {
                         continue;
                     };
                     let members = if n < LISTS_WITH_ROOMS {
-                        graph
-                            .rooms_of_list(&address)
-                            .await
-                            .map_err(|e| e.to_string())
+                        match graph.rooms_of_list(&address).await {
+                            Ok(r) => {
+                                rooms_incomplete |= !r.complete;
+                                Ok(r.items)
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
                     } else {
                         Ok(Vec::new())
                     };
@@ -649,6 +660,7 @@ pub(super) async fn render_checked(
             search,
             rooms,
             room_lists,
+            rooms_incomplete,
             mine,
             errors,
             form,

@@ -1,0 +1,299 @@
+//! Delta is not a change log (docs/graph-behaviours.md, "Delta is not a change log"): the
+//! simulator answers the stricter observed way — no tombstones for vanished occurrences, a
+//! deleted series as its master only, series masters inside the pages, an id more than once —
+//! and the stored rows (and a reader of the change feed) must still equal Graph's truth.
+
+use chrono::{Duration, Utc};
+use datapump::model::ChangeOp;
+use datapump::storage::sync::EventRow;
+use datapump_sim::{EventPatch, NewEvent, SimConfig};
+
+use crate::common::{Backend, on_both_backends};
+use crate::import::{assert_matches_truth, import_world, run, subscribe};
+use crate::profiles::World;
+
+const ROOM: &str = "raum.berlin@contoso.example";
+
+fn at(days: i64, hour: u32) -> chrono::NaiveDateTime {
+    (Utc::now() + Duration::days(days))
+        .date_naive()
+        .and_hms_opt(hour, 0, 0)
+        .expect("time")
+}
+
+fn event(subject: &str, days: i64, weekly: Option<u32>) -> NewEvent {
+    NewEvent {
+        calendar: ROOM.into(),
+        subject: subject.into(),
+        body: "Text".into(),
+        start: at(days, 9),
+        end: at(days, 10),
+        time_zone: "W. Europe Standard Time".into(),
+        is_all_day: false,
+        sensitivity: "normal".into(),
+        organizer: Some("anna.schmidt@contoso.example".into()),
+        attendees: vec!["ben.mueller@contoso.example".into()],
+        location: None,
+        recurrence: weekly.map(|count| datapump_sim::model::Recurrence {
+            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
+            days_of_week: vec![],
+            range: datapump_sim::model::RecurrenceRange::Numbered {
+                number_of_occurrences: count,
+            },
+        }),
+        categories: vec![],
+    }
+}
+
+async fn rows_of_series(w: &World, sub: i64, master: &str) -> Vec<EventRow> {
+    w.app
+        .db()
+        .events_of(sub)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|r| r.series_master_id.as_deref() == Some(master))
+        .collect()
+}
+
+/// The feed entries of `ids` since `after`, by operation.
+async fn feed_ops(w: &World, after: i64, id: &str) -> Vec<ChangeOp> {
+    w.app
+        .db()
+        .changes_since(after, 10_000)
+        .await
+        .expect("feed")
+        .into_iter()
+        .filter(|c| c.graph_id == id)
+        .map(|c| c.operation)
+        .collect()
+}
+
+/// A room with a weekly series, imported; returns the world, the subscription and the series.
+async fn room_with_series(backend: Backend, page_size: u32) -> (World, i64, String) {
+    let (w, profile) = import_world(backend, SimConfig::default(), page_size).await;
+    let series = w
+        .sim
+        .sim
+        .lock()
+        .create_event(event("Jour fixe", 2, Some(5)))
+        .expect("series");
+    let sub = subscribe(&w, profile, ROOM).await;
+    let first = run(&w, sub).await;
+    assert_eq!(first.status.as_str(), "ok", "{:?}", first.error);
+    assert_eq!(rows_of_series(&w, sub, &series).await.len(), 5);
+    (w, sub, series)
+}
+
+/// One occurrence deleted: Graph sends the master and the remaining occurrences and says
+/// nothing of the deleted one (stackoverflow 55641502, microsoft-graph-docs PR #4501). It is
+/// deleted, with its `delete` in the feed.
+async fn deleted_occurrence(backend: Backend) {
+    let (w, sub, series) = room_with_series(backend, 50).await;
+    let victim = rows_of_series(&w, sub, &series).await[2].graph_id.clone();
+    let feed = w.app.db().latest_change().await.expect("feed");
+    w.sim.sim.lock().delete_event(&victim).expect("cancel one");
+    let r = run(&w, sub).await;
+    assert_eq!(
+        (r.status.as_str(), r.kind.as_str()),
+        ("ok", "delta"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(r.stats.deleted, 1);
+    assert_eq!(rows_of_series(&w, sub, &series).await.len(), 4);
+    assert_eq!(feed_ops(&w, feed, &victim).await, [ChangeOp::Delete]);
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(deleted_occurrence_without_tombstone, deleted_occurrence);
+
+/// A series moved to another weekday: its occurrences get new ids (they embed the original
+/// start, microsoft-graph-docs #2804) and the old ids are never mentioned
+/// (AvengeMedia/dankcalendar #95). The old rows go, the new ones come.
+async fn series_moved(backend: Backend) {
+    let (w, sub, series) = room_with_series(backend, 50).await;
+    let old: Vec<String> = rows_of_series(&w, sub, &series)
+        .await
+        .into_iter()
+        .map(|r| r.graph_id)
+        .collect();
+    w.sim
+        .sim
+        .lock()
+        .update_event(
+            &series,
+            EventPatch {
+                start: Some(at(3, 9)),
+                end: Some(at(3, 10)),
+                ..EventPatch::default()
+            },
+        )
+        .expect("moved a day later");
+    let r = run(&w, sub).await;
+    assert_eq!(
+        (r.status.as_str(), r.kind.as_str()),
+        ("ok", "delta"),
+        "{:?}",
+        r.error
+    );
+    let now = rows_of_series(&w, sub, &series).await;
+    assert_eq!(now.len(), 5);
+    assert!(
+        now.iter().all(|r| !old.contains(&r.graph_id)),
+        "new ids only"
+    );
+    assert_eq!(r.stats.deleted, 5);
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(series_moved_to_another_weekday, series_moved);
+
+/// A deleted series comes as its master's `@removed` only (whether Graph also lists each
+/// occurrence is unverified: the stricter case). Its occurrences go with it.
+async fn removed_master(backend: Backend) {
+    let (w, sub, series) = room_with_series(backend, 50).await;
+    let feed = w.app.db().latest_change().await.expect("feed");
+    let rows = rows_of_series(&w, sub, &series).await;
+    w.sim
+        .sim
+        .lock()
+        .delete_event(&series)
+        .expect("series deleted");
+    let r = run(&w, sub).await;
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
+    assert!(rows_of_series(&w, sub, &series).await.is_empty());
+    for row in rows {
+        assert_eq!(feed_ops(&w, feed, &row.graph_id).await, [ChangeOp::Delete]);
+    }
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    removed_series_master_removes_its_occurrences,
+    removed_master
+);
+
+/// An item deleted and restored (its immutable id kept) comes as `@removed` and then again:
+/// entries apply in page order, the last per id wins — in one page, and across pages (page
+/// size 1). A series deleted and restored the same way keeps its occurrences.
+async fn restored(backend: Backend, page_size: u32) {
+    let (w, sub, series) = room_with_series(backend, page_size).await;
+    let single = w
+        .sim
+        .sim
+        .lock()
+        .create_event(event("Wiederhergestellt", 4, None))
+        .expect("single");
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    let feed = w.app.db().latest_change().await.expect("feed");
+    {
+        let mut sim = w.sim.sim.lock();
+        for id in [&single, &series] {
+            sim.delete_event(id).expect("deleted");
+            sim.restore_event(id).expect("restored");
+        }
+    }
+    let r = run(&w, sub).await;
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
+    let stored = w.app.db().events_of(sub).await.expect("events");
+    assert!(
+        stored.iter().any(|e| e.graph_id == single),
+        "the restored item"
+    );
+    assert_eq!(
+        rows_of_series(&w, sub, &series).await.len(),
+        5,
+        "the restored series"
+    );
+    // Nothing changed for a reader: no entry at all, or a delete and an upsert in order.
+    let ops = feed_ops(&w, feed, &single).await;
+    assert!(ops.last() != Some(&ChangeOp::Delete), "{ops:?}");
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+
+async fn restored_in_one_page(backend: Backend) {
+    restored(backend, 200).await;
+}
+on_both_backends!(restored_item_in_one_page, restored_in_one_page);
+
+async fn restored_across_pages(backend: Backend) {
+    restored(backend, 1).await;
+}
+on_both_backends!(restored_item_across_pages, restored_across_pages);
+
+/// Series masters come inside delta (microsoft-graph-docs #3196): a master sent in a page is
+/// used as is — not requested again — and never stored as a row; a change of the master alone
+/// (occurrence keys not following it) reaches every stored occurrence in the next delta round.
+async fn masters_inside_delta(backend: Backend) {
+    let config = SimConfig {
+        occurrence_keys_follow_master: false,
+        ..SimConfig::default()
+    };
+    let (w, profile) = import_world(backend, config, 200).await;
+    let series = w
+        .sim
+        .sim
+        .lock()
+        .create_event(event("Jour fixe", 2, Some(5)))
+        .expect("series");
+    let sub = subscribe(&w, profile, ROOM).await;
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    let master_gets = |w: &World| {
+        let suffix = format!("/events/{series}");
+        w.sim
+            .sim
+            .lock()
+            .counters
+            .by_path
+            .iter()
+            .filter(|(p, _)| p.ends_with(&suffix))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let before = master_gets(&w);
+    w.sim
+        .sim
+        .lock()
+        .update_event(
+            &series,
+            EventPatch {
+                subject: Some("Jour fixe (neu)".into()),
+                ..EventPatch::default()
+            },
+        )
+        .expect("rename the series");
+    let r = run(&w, sub).await;
+    assert_eq!(
+        (r.status.as_str(), r.kind.as_str()),
+        ("ok", "delta"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(
+        master_gets(&w),
+        before,
+        "the page's master was used, not fetched"
+    );
+    let rows = rows_of_series(&w, sub, &series).await;
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows.iter()
+            .all(|r| r.subject.as_deref() == Some("Jour fixe (neu)")),
+        "{rows:?}"
+    );
+    let all = w.app.db().events_of(sub).await.expect("events");
+    assert!(
+        all.iter()
+            .all(|r| r.event_type != "seriesMaster" && r.graph_id != series)
+    );
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(series_masters_inside_delta, masters_inside_delta);
