@@ -3,7 +3,8 @@
 //!
 //! 1. initial import of 50 rooms x 2,000 events, events/s, and the ratio to a raw fetch of the
 //!    same delta pages without storing (same page size and parallelism), at 0 and 50 ms latency;
-//! 2. a no-change delta round over the 50 subscriptions: requests and wall time;
+//! 2. a no-change delta round over the 50 subscriptions: requests and wall time, and the same
+//!    with the self-check (calendar view compared with the stored rows);
 //! 3. peak resident memory of this process during imports of about 10,000 and 100,000 events.
 //!
 //!     cargo bench --bench import
@@ -321,8 +322,8 @@ fn engine_like_http() -> reqwest::Client {
 }
 
 /// The same requests, fetched and parsed but not stored: per room the directory lookup, the
-/// delta pages and, per series, its master and its occurrences' iCalUIds; within the same
-/// concurrency limit as the engine under `scope`.
+/// delta pages and, per series, its instances and its master unless a page brought it; within
+/// the same concurrency limit as the engine under `scope`.
 async fn raw_fetch(
     prepared: &app::Prepared,
     sim: &Sim,
@@ -375,26 +376,47 @@ async fn raw_fetch(
                 let mut next = Some(format!(
                     "{base}/v1.0/users/{room}/calendarView/delta?startDateTime={from}&endDateTime={to}"
                 ));
+                // Series whose master the pages brought or that were fetched, and series read.
                 let mut masters = std::collections::HashSet::new();
+                let mut read = std::collections::HashSet::new();
                 while let Some(url) = next {
                     let page = graph_get(&http, &token, &url, &permits).await;
-                    // Per unseen series, as the engine does: the master, then the iCalUIds,
+                    // As the engine does per page: every series it brings back and the round
+                    // has not read (a master in the page, an occurrence's or exception's
+                    // series) gets its instances, and its master unless a page brought it;
                     // each four at a time at most.
-                    let wanted: Vec<String> = page["value"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|item| item.get("subject").is_none())
-                        .filter_map(|item| item["seriesMasterId"].as_str())
-                        .filter(|m| masters.insert(m.to_string()))
+                    let items = page["value"].as_array().cloned().unwrap_or_default();
+                    for item in &items {
+                        if item["type"] == "seriesMaster"
+                            && let Some(id) = item["id"].as_str()
+                        {
+                            masters.insert(id.to_string());
+                        }
+                    }
+                    let brought: Vec<String> = items
+                        .iter()
+                        .filter(|item| item.get("@removed").is_none())
+                        .filter_map(|item| {
+                            if item["type"] == "seriesMaster" {
+                                item["id"].as_str()
+                            } else {
+                                item["seriesMasterId"].as_str()
+                            }
+                        })
+                        .filter(|m| read.insert(m.to_string()))
                         .map(String::from)
                         .collect();
-                    for instances in [false, true] {
+                    let fetch_masters: Vec<String> = brought
+                        .iter()
+                        .filter(|m| masters.insert(m.to_string()))
+                        .cloned()
+                        .collect();
+                    for (wanted, instances) in [(&fetch_masters, false), (&brought, true)] {
                         let urls: Vec<String> = wanted
                             .iter()
                             .map(|m| {
                                 if instances {
-                                    format!("{base}/v1.0/users/{room}/events/{m}/instances?startDateTime={from}&endDateTime={to}&$select=iCalUId&$top=1000")
+                                    format!("{base}/v1.0/users/{room}/events/{m}/instances?startDateTime={from}&endDateTime={to}&$select=id,type,seriesMasterId,start,end,iCalUId,changeKey&$top=1000")
                                 } else {
                                     format!("{base}/v1.0/users/{room}/events/{m}")
                                 }
@@ -423,6 +445,16 @@ async fn raw_fetch(
     }
     while workers.join_next().await.is_some() {}
     (started.elapsed(), total.load(Ordering::Relaxed) as i64)
+}
+
+/// Makes every subscription's self-check due.
+async fn sqlx_set_unverified(prepared: &app::Prepared) {
+    prepared
+        .state
+        .db
+        .make_all_checks_due()
+        .await
+        .expect("checks due");
 }
 
 fn main() {
@@ -520,6 +552,14 @@ fn main() {
                         }
                         let (idle, _, idle_requests) = import_all(&prepared, &subs).await;
                         println!("{case}, no-change delta round over 50 subscriptions: {idle_requests} requests in {:.2} s", idle.as_secs_f64());
+                        // The self-check (hourly by default): a no-change delta round plus the
+                        // calendar view of each window, compared with the stored rows.
+                        for id in &subs {
+                            prepared.state.db.request_sync(*id).await.expect("due");
+                        }
+                        sqlx_set_unverified(&prepared).await;
+                        let (checked, _, check_requests) = import_all(&prepared, &subs).await;
+                        println!("{case}, no-change delta round with the self-check over 50 subscriptions: {check_requests} requests in {:.2} s", checked.as_secs_f64());
                     }
                     prepared.state.db.close().await;
                 }

@@ -131,6 +131,7 @@ struct FileConfig {
     sync_concurrency: Option<u64>,
     sync_page_size: Option<u64>,
     sync_lease_seconds: Option<u64>,
+    verify_minutes: Option<u64>,
     graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
     change_retention_days: Option<u64>,
@@ -318,6 +319,12 @@ impl Config {
             file_cfg.sync_lease_seconds,
             120,
         )?;
+        let verify_minutes = number(
+            "DATAPUMP_VERIFY_MINUTES",
+            var("DATAPUMP_VERIFY_MINUTES"),
+            file_cfg.verify_minutes,
+            60,
+        )?;
         let concurrency_scope =
             match var("DATAPUMP_GRAPH_CONCURRENCY").or(file_cfg.graph_concurrency) {
                 None => crate::sync::ConcurrencyScope::default(),
@@ -357,6 +364,8 @@ impl Config {
             time_zone,
             page_size: u32::try_from(page_size.min(1000)).unwrap_or(200),
             lease: Duration::from_secs(lease),
+            verify_every: (verify_minutes > 0)
+                .then(|| Duration::from_secs(verify_minutes.min(10_080) * 60)),
             ..crate::sync::SyncPolicy::default()
         };
 

@@ -436,6 +436,14 @@ sub-sync-requested = { $name } wird in wenigen Sekunden importiert.
 sub-anonymized = Die meisten anstehenden Termine dieses Raums haben keinen Betreff oder zeigen stattdessen den Namen des Organisators: Exchange schreibt die Termine des Raums um (AddOrganizerToSubject / DeleteSubject). Eine Exchange-Administration kann das abschalten; es wirkt für danach gebuchte oder geänderte Termine:
 sub-anonymized-short = Betreff vom Raum ausgeblendet
 sub-series-unreadable = Einige Serientermine in diesem Kalender sind privat, und das Konto des Profils darf private Elemente nicht öffnen: Microsoft zeigt ihm nur deren Zeiten. Ihre Vorkommen werden mit Zeiten, Art und Serien-ID importiert; Betreff, Organisator und Teilnehmer bleiben leer. Exchange erlaubt nur Stellvertretern, private Elemente zu sehen (ein Stellvertreter darf den Kalender auch bearbeiten); wenn das vertretbar ist, kann ein Exchange-Administrator es erteilen, und die Details kommen mit dem nächsten vollständigen Import:
+sub-self-check = Selbstprüfung
+sub-drift-none = keine Abweichung
+sub-drift-last = { $count ->
+    [one] 1 Abweichung gefunden und behoben
+   *[other] { $count } Abweichungen gefunden und behoben
+}
+sub-drift-total = ({ $count } insgesamt)
+sub-drift-streak = Die Selbstprüfung hat { $count }-mal in Folge Termine gefunden, die von Microsoft 365 abweichen, obwohl jede Runde sie behoben hat. Die Abweichungen stehen mit ihren IDs im Protokoll (self-check); bitte dort nachsehen.
 runs-title = Letzte Importe
 runs-none = Noch nicht importiert.
 runs-chart = Dauer der letzten Importe
@@ -458,6 +466,7 @@ attention-failing = Import schlägt fehl
 attention-paused = durch sein Profil pausiert
 attention-stale = seit { $minutes } Minuten nicht importiert
 attention-anonymized = Betreff vom Raum ausgeblendet
+attention-drift = Selbstprüfung findet wiederholt Abweichungen
 
 sync-hint-detail = Antwort von Microsoft:
 sync-hint-forbidden = Das Konto des Profils darf diesen Kalender nicht lesen. Der Postfachinhaber oder ein Exchange-Administrator muss ihm Lesezugriff geben (zum Beispiel `Add-MailboxFolderPermission -Identity raum@example.com:\Kalender -User konto@example.com -AccessRights Reviewer`); Änderungen brauchen einige Minuten, bis sie wirken, und Datapump versucht es weiter.

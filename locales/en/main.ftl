@@ -436,6 +436,14 @@ sub-sync-requested = { $name } will be imported within a few seconds.
 sub-anonymized = Most upcoming meetings of this room have no subject or show the organizer's name instead: Exchange rewrites meetings delivered to the room (AddOrganizerToSubject / DeleteSubject). An Exchange administrator can switch this off; it applies to meetings booked or updated afterwards:
 sub-anonymized-short = subjects hidden by the room
 sub-series-unreadable = Some recurring meetings in this calendar are private, and the profile's account may not open private items: Microsoft shows it their times only. Their occurrences are imported with times, type and series id; subject, organizer and attendees stay empty. Exchange lets only delegates view private items (a delegate may also edit the calendar); if that is acceptable, an Exchange administrator can grant it, and the details arrive with the next full import:
+sub-self-check = Self-check
+sub-drift-none = no difference
+sub-drift-last = { $count ->
+    [one] 1 difference found and repaired
+   *[other] { $count } differences found and repaired
+}
+sub-drift-total = ({ $count } in all)
+sub-drift-streak = The self-check has found events that differ from Microsoft 365 { $count } times in a row, although each time they were repaired. The differences are in the log with their ids (self-check); please look there.
 runs-title = Recent imports
 runs-none = Not imported yet.
 runs-chart = Duration of recent imports
@@ -458,6 +466,7 @@ attention-failing = import failing
 attention-paused = paused by its profile
 attention-stale = not imported for { $minutes } minutes
 attention-anonymized = subjects hidden by the room
+attention-drift = the self-check keeps finding differences
 
 sync-hint-detail = Microsoft's answer:
 sync-hint-forbidden = The profile's account may not read this calendar. The mailbox owner or an Exchange administrator must grant it read access (for example `Add-MailboxFolderPermission -Identity room@example.com:\Calendar -User account@example.com -AccessRights Reviewer`); changes take a few minutes to replicate, and Datapump keeps trying.

@@ -722,6 +722,33 @@ impl Graph {
         self.get_all(&url, &[("Prefer", &prefer)]).await
     }
 
+    /// Every instance in `[from, to)` with only what the self-check compares (id, change key,
+    /// times), from `calendarView` — another listing than delta, read whole through its
+    /// next links.
+    pub async fn view_versions(
+        &self,
+        r: &CalendarRef,
+        (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        ids: ItemIds,
+    ) -> Result<Vec<Event>, GraphError> {
+        let mut segments = Self::calendar_segments(r);
+        segments.push("calendarView");
+        let (start, end) = (utc(from), utc(to));
+        let url = self.url(
+            &segments,
+            &[
+                ("startDateTime", &start),
+                ("endDateTime", &end),
+                ("$select", "id,type,changeKey,start,end"),
+            ],
+        );
+        let prefer = format!(
+            "outlook.timezone=\"UTC\", odata.maxpagesize=500{}",
+            id_preference(ids)
+        );
+        self.get_all(&url, &[("Prefer", &prefer)]).await
+    }
+
     /// Translates default (REST) item ids of the calendar's mailbox to immutable ones (Graph's
     /// `translateExchangeIds`, at most 1000 ids a call): old id and new for each id Graph
     /// translated; an id Graph could not translate is left out.

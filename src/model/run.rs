@@ -11,6 +11,8 @@ stored_enum! {
         Full = "full",
         /// A full round after Graph refused the delta token (410).
         Resync = "resync",
+        /// A full round after the self-check found stored rows that differ from Graph.
+        Repair = "repair",
     }
 }
 

@@ -12,7 +12,8 @@ macro_rules! subscription_columns {
          s.mask_private, s.status, s.last_error, s.error_hint, s.last_sync_at, s.next_sync_at, s.event_count, \
          s.created_by, s.version, s.created_at, s.updated_at, s.anonymized, s.failures, s.series_unreadable, \
          s.item_ids, s.store_body, s.store_attendee_addresses, s.store_online_meeting, s.store_categories, \
-         s.retention_days, s.room_list_id, s.removed_from_list_at, p.name AS profile_name"
+         s.retention_days, s.room_list_id, s.removed_from_list_at, s.verified_at, s.drift_last, s.drift_total, \
+         s.drift_streak, p.name AS profile_name"
     };
 }
 pub(super) use subscription_columns;
@@ -68,6 +69,13 @@ pub struct Subscription {
     pub room_list_id: Option<i64>,
     /// When that list stopped naming the room: the subscription is paused since.
     pub removed_from_list_at: Option<DateTime<Utc>>,
+    /// When the self-check last compared the stored rows with Graph's calendar view.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// Rows that differed in that check (and were repaired), in all checks, and how many
+    /// checks in a row found some.
+    pub drift_last: i64,
+    pub drift_total: i64,
+    pub drift_streak: i64,
     pub profile_name: Option<String>,
 }
 
@@ -180,6 +188,20 @@ impl Db {
         Ok(rows)
     }
 
+    /// The subscriptions whose self-check has ever found drift, most recent drift first.
+    pub async fn drifting_subscriptions(&self) -> Result<Vec<Subscription>> {
+        let sql = concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions s LEFT JOIN profiles p ON p.id = s.profile_id \
+             WHERE s.deleted_at IS NULL AND s.drift_total > 0 ORDER BY s.drift_streak DESC, s.id"
+        );
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, Subscription>(sql).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
     /// The subscriptions that may need attention (failing, paused, anonymized, or not synced
     /// since `stale_before`), for the dashboard: at 2,000 rooms it must not read them all.
     /// A superset; the caller decides with its own rule.
@@ -192,7 +214,7 @@ impl Db {
             subscription_columns!(),
             " FROM subscriptions s LEFT JOIN profiles p ON p.id = s.profile_id \
              WHERE s.deleted_at IS NULL AND s.enabled AND (s.status IN ('error', 'paused') OR s.anonymized \
-             OR COALESCE(s.last_sync_at, s.created_at) < $1) ORDER BY lower(s.display_name), s.id"
+             OR s.drift_streak > 0 OR COALESCE(s.last_sync_at, s.created_at) < $1) ORDER BY lower(s.display_name), s.id"
         );
         let rows = dispatch!(self, pool => {
             sqlx::query_as::<_, Subscription>(sql).bind(stale_before).fetch_all(pool).await?

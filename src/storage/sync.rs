@@ -43,6 +43,15 @@ pub struct EventRow {
     pub local_date: Option<NaiveDate>,
 }
 
+/// One stored row as the self-check compares it with Graph.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredVersion {
+    pub graph_id: String,
+    pub change_key: Option<String>,
+    pub start_utc: DateTime<Utc>,
+    pub end_utc: DateTime<Utc>,
+}
+
 /// Where a subscription's sync stands.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Cursor {
@@ -380,6 +389,41 @@ impl Db {
             }
             Ok(all)
         }.await)
+    }
+
+    /// What the self-check compares of each stored row: Graph id, change key, start, end.
+    pub async fn stored_versions(&self, subscription_id: i64) -> Result<Vec<StoredVersion>> {
+        let sql = "SELECT graph_id, change_key, start_utc, end_utc FROM events WHERE subscription_id = $1";
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, StoredVersion>(sql).bind(subscription_id).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// Makes every subscription's self-check due at its next run (an admin's "check now", and
+    /// the benchmark).
+    pub async fn make_all_checks_due(&self) -> Result<u64> {
+        let n = dispatch_write!(self, pool => {
+            sqlx::query("UPDATE subscriptions SET verified_at = NULL").execute(pool).await?.rows_affected()
+        });
+        Ok(n)
+    }
+
+    /// Records a self-check fenced by the lease: `drift` rows differed (0: none, or a full round
+    /// stood in for the check).
+    pub async fn record_check(&self, lease: &Lease, drift: i64) -> Result<()> {
+        let sql = "UPDATE subscriptions SET verified_at = $1, drift_last = $2, drift_total = drift_total + $2, \
+                   drift_streak = CASE WHEN $2 > 0 THEN drift_streak + 1 ELSE 0 END \
+                   WHERE id = $3 AND lease_owner = $4 AND lease_version = $5";
+        let n = dispatch_write!(self, pool => {
+            sqlx::query(sql).bind(Utc::now()).bind(drift).bind(lease.subscription_id).bind(&lease.owner)
+                .bind(lease.version).execute(pool).await?.rows_affected()
+        });
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
     }
 
     /// The Graph ids the subscription's rows refer to: their own and their series masters'.

@@ -130,6 +130,15 @@ impl RunContext<'_> {
         .await
     }
 
+    /// The window's instances as the self-check compares them, with the retry policy.
+    pub async fn view_versions(&self) -> Result<Vec<Event>, RunError> {
+        self.call(|g| {
+            let (calendar, ids, window) = (self.calendar.clone(), self.ids, self.window);
+            async move { g.view_versions(&calendar, window, ids).await }
+        })
+        .await
+    }
+
     /// Graph's immutable ids for default ones of this mailbox, with the retry policy.
     pub async fn translate_to_immutable(
         &self,

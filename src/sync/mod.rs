@@ -17,6 +17,7 @@ pub mod rooms;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,9 @@ pub struct SyncPolicy {
     /// Outlook requests per app and mailbox and window: Graph's limit is 10,000 per
     /// 10 minutes.
     pub request_budget: (u32, Duration),
+    /// How often the self-check compares a subscription's rows with Graph's calendar view
+    /// (`None`: never).
+    pub verify_every: Option<Duration>,
 }
 
 /// What Graph's Outlook limit of four concurrent requests counts. Microsoft's throttling page
@@ -108,6 +112,7 @@ impl Default for SyncPolicy {
             concurrency_scope: ConcurrencyScope::App,
             time_zone: chrono_tz::Europe::Berlin,
             request_budget: (10_000, Duration::from_secs(600)),
+            verify_every: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -795,9 +800,86 @@ impl SyncEngine {
                     full = true;
                     *kind = RunKind::Resync;
                 }
-                other => return other,
+                Err(e) => return Err(e),
+                Ok(()) => break,
             }
         }
+        self.self_check(ctx, lease, sub, run_id, kind, full).await
+    }
+
+    /// The self-check after a round that ended well, when it is due (`verify`): a full round
+    /// stands in for it; otherwise the rows are compared with Graph's calendar view, and what
+    /// differs in two reads with a delta round between is counted, logged and repaired by a
+    /// full round.
+    async fn self_check(
+        &self,
+        ctx: &mut RunContext<'_>,
+        lease: &Lease,
+        sub: &Subscription,
+        run_id: i64,
+        kind: &mut RunKind,
+        full: bool,
+    ) -> Result<(), RunError> {
+        let Some(every) = self.policy.verify_every else {
+            return Ok(());
+        };
+        if full {
+            self.db.record_check(lease, 0).await?;
+            return Ok(());
+        }
+        if sub.verified_at.is_some_and(|t| Utc::now() - t < dur(every)) {
+            return Ok(());
+        }
+        let first = verify::drift(
+            &ctx.view_versions().await?,
+            &self.db.stored_versions(sub.id).await?,
+        );
+        let mut drift = first.clone();
+        if !first.is_empty() {
+            // What changed since the round is no drift: another delta round, another read.
+            let cursor = self.db.cursor(sub.id).await?;
+            if let Some(delta) = cursor.delta_link {
+                self.db.start_round(lease, &delta, None, ctx.window).await?;
+                let plan = RoundPlan {
+                    lease,
+                    generation: cursor.sync_generation,
+                    full: false,
+                    run_id,
+                };
+                self.round(ctx, &delta, sub, &plan).await?;
+            }
+            let second = verify::drift(
+                &ctx.view_versions().await?,
+                &self.db.stored_versions(sub.id).await?,
+            );
+            drift = first.confirmed_by(&second);
+        }
+        let n = i64::try_from(drift.len()).unwrap_or(i64::MAX);
+        self.db.record_check(lease, n).await?;
+        if drift.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            subscription = sub.id,
+            drift = n,
+            missing = ?drift.missing,
+            extra = ?drift.extra,
+            changed = ?drift.changed,
+            "self-check: stored rows differ from Graph; repairing with a full round"
+        );
+        let generation = self.db.cursor(sub.id).await?.sync_generation + 1;
+        let first_link = ctx.delta_start(ctx.window);
+        self.db
+            .start_round(lease, &first_link, Some(generation), ctx.window)
+            .await?;
+        *kind = RunKind::Repair;
+        let plan = RoundPlan {
+            lease,
+            generation,
+            full: true,
+            run_id,
+        };
+        self.round(ctx, &first_link, sub, &plan).await
     }
 
     /// Fetches and applies the pages of a round from `first` on. A fetcher keeps up to

@@ -297,3 +297,99 @@ async fn masters_inside_delta(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(series_masters_inside_delta, masters_inside_delta);
+
+/// The self-check finds what delta missed: a planted difference (a row gone, a row changed
+/// behind Graph's back) is found by comparing with the calendar view, counted, repaired by a
+/// full round (feed entries included), shown on the subscription page, in /status.json and
+/// /metrics; a clean check counts nothing, and drift in three checks in a row needs attention.
+async fn self_check(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 100).await;
+    let sub = subscribe(&w, profile, ROOM).await;
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    let s = w.app.db().subscription(sub).await.expect("sub");
+    assert!(
+        s.verified_at.is_some(),
+        "the full round stood in for a check"
+    );
+    assert_eq!((s.drift_last, s.drift_total), (0, 0));
+    // Not due yet: a plain delta run.
+    assert_eq!(run(&w, sub).await.kind.as_str(), "delta");
+
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    let singles: Vec<&EventRow> = rows
+        .iter()
+        .filter(|r| r.event_type == "singleInstance")
+        .collect();
+    let (lost, altered) = (singles[0].graph_id.clone(), singles[1].graph_id.clone());
+    let plant = || async {
+        w.app
+            .execute_sql(&[
+                ("DELETE FROM events WHERE graph_id = $1", vec![lost.as_str()]),
+                (
+                    "UPDATE events SET change_key = 'planted', subject = 'Gefälscht' WHERE graph_id = $1",
+                    vec![altered.as_str()],
+                ),
+                ("UPDATE subscriptions SET verified_at = NULL", vec![]),
+            ])
+            .await;
+    };
+    plant().await;
+    let r = run(&w, sub).await;
+    assert_eq!(
+        (r.status.as_str(), r.kind.as_str()),
+        ("ok", "repair"),
+        "{:?}",
+        r.error
+    );
+    let s = w.app.db().subscription(sub).await.expect("sub");
+    assert_eq!((s.drift_last, s.drift_total, s.drift_streak), (2, 2, 1));
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    let page = w.admin.get(&format!("/subscriptions/{sub}")).await.body;
+    assert!(page.contains("2 differences found and repaired"), "{page}");
+    let de = w
+        .admin
+        .get_with(
+            &format!("/subscriptions/{sub}"),
+            &[("accept-language", "de")],
+        )
+        .await
+        .body;
+    assert!(de.contains("2 Abweichungen gefunden und behoben"), "{de}");
+    let status = w.admin.get("/status.json").await.body;
+    let status: serde_json::Value = serde_json::from_str(&status).expect("json");
+    assert_eq!(status["subscriptions_drift"][0]["id"], sub);
+    assert_eq!(status["subscriptions_drift"][0]["drift_total"], 2);
+    let metrics = w.admin.get("/metrics").await.body;
+    assert!(
+        metrics.contains(&format!(
+            "datapump_subscription_drift_total{{subscription=\"{sub}\"}} 2"
+        )),
+        "{metrics}"
+    );
+
+    // A clean check: nothing counted, the streak ends.
+    w.app
+        .execute_sql(&[("UPDATE subscriptions SET verified_at = NULL", vec![])])
+        .await;
+    let r = run(&w, sub).await;
+    assert_eq!((r.status.as_str(), r.kind.as_str()), ("ok", "delta"));
+    let s = w.app.db().subscription(sub).await.expect("sub");
+    assert_eq!((s.drift_last, s.drift_total, s.drift_streak), (0, 2, 0));
+
+    // Drift in three checks in a row: the subscription needs attention.
+    for _ in 0..3 {
+        plant().await;
+        assert_eq!(run(&w, sub).await.kind.as_str(), "repair");
+    }
+    let s = w.app.db().subscription(sub).await.expect("sub");
+    assert_eq!((s.drift_streak, s.drift_total), (3, 8));
+    let dashboard = w.admin.get("/").await.body;
+    assert!(
+        dashboard.contains("the self-check keeps finding differences"),
+        "{dashboard}"
+    );
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(self_check_repairs_and_counts_drift, self_check);

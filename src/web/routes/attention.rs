@@ -9,6 +9,11 @@ use crate::storage::subscriptions::Subscription;
 /// stale whatever its interval, so the database need not return it.
 const STALE_AT_LEAST: chrono::Duration = chrono::Duration::minutes(8);
 
+/// Self-checks in a row that found drift before a subscription needs attention: one repaired
+/// difference is Graph's delta being what it is; three in a row mean the repair does not hold
+/// (docs/graph-behaviours.md).
+pub const DRIFT_STREAK: i64 = 3;
+
 /// Every subscription that needs attention now, with [`reason`].
 pub async fn needing_attention(
     db: &crate::storage::Db,
@@ -38,6 +43,9 @@ pub fn reason(s: &Subscription) -> Option<(&'static str, i64)> {
     }
     if s.anonymized {
         return Some(("attention-anonymized", 0));
+    }
+    if s.drift_streak >= DRIFT_STREAK {
+        return Some(("attention-drift", s.drift_streak));
     }
     None
 }

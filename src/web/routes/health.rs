@@ -87,8 +87,21 @@ pub async fn status(State(state): State<AppState>) -> WebResult<Response> {
             json!({"id": s.id, "name": s.display_name, "reason": key.trim_start_matches("attention-"), "error": s.last_error})
         })
         .collect();
-    Ok(
-        Json(json!({"degraded_profiles": degraded, "subscriptions_attention": attention}))
-            .into_response(),
-    )
+    // The self-check's findings: what delta missed and a full round repaired.
+    let drift: Vec<Value> = state
+        .db
+        .drifting_subscriptions()
+        .await?
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "name": s.display_name, "drift_last": s.drift_last,
+                   "drift_total": s.drift_total, "drift_streak": s.drift_streak, "verified_at": s.verified_at})
+        })
+        .collect();
+    Ok(Json(json!({
+        "degraded_profiles": degraded,
+        "subscriptions_attention": attention,
+        "subscriptions_drift": drift,
+    }))
+    .into_response())
 }

@@ -42,6 +42,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "1 when the subscription needs attention.",
     );
     metric(
+        "datapump_subscription_drift_total",
+        "counter",
+        "Stored rows the self-check found differing from Graph (and repaired).",
+    );
+    metric(
+        "datapump_subscription_verified_timestamp_seconds",
+        "gauge",
+        "Time of the last self-check.",
+    );
+    metric(
         "datapump_sync_runs_total",
         "counter",
         "Import runs by outcome.",
@@ -76,6 +86,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "datapump_subscription_failures{{subscription=\"{id}\"}} {}",
             s.failures
         );
+        let _ = writeln!(
+            out,
+            "datapump_subscription_drift_total{{subscription=\"{id}\"}} {}",
+            s.drift_total
+        );
+        if let Some(t) = s.verified_at {
+            let _ = writeln!(
+                out,
+                "datapump_subscription_verified_timestamp_seconds{{subscription=\"{id}\"}} {}",
+                t.timestamp()
+            );
+        }
         let _ = writeln!(
             out,
             "datapump_subscription_attention{{subscription=\"{id}\"}} {}",
