@@ -19,14 +19,39 @@ pub enum MailboxKind {
     NoMailbox,
 }
 
-/// Exchange's `Set-CalendarProcessing` switches that rewrite meetings delivered to a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Exchange's `Set-CalendarProcessing` switches that shape meetings delivered to a room
+/// (documented defaults, "Set-CalendarProcessing"). `Default` is a room whose subject
+/// rewriting an admin switched off, the rest as Exchange ships it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct RoomPolicy {
     pub add_organizer_to_subject: bool,
     pub delete_subject: bool,
     pub delete_comments: bool,
     pub remove_private_property: bool,
+    /// `RemoveCanceledMeetings` (default `$false`): a meeting its organizer cancelled stays in
+    /// the room's calendar, marked cancelled.
+    pub remove_canceled_meetings: bool,
+    /// `TentativePendingApproval` (default `$true`): a booking that waits for a delegate's
+    /// approval is in the calendar as tentative.
+    pub tentative_pending_approval: bool,
+    /// Bookings wait for a delegate's approval (`AllBookInPolicy $false` with
+    /// `ResourceDelegates`; default: booked at once).
+    pub requires_approval: bool,
+}
+
+impl Default for RoomPolicy {
+    fn default() -> Self {
+        Self {
+            add_organizer_to_subject: false,
+            delete_subject: false,
+            delete_comments: false,
+            remove_private_property: false,
+            remove_canceled_meetings: false,
+            tentative_pending_approval: true,
+            requires_approval: false,
+        }
+    }
 }
 
 impl RoomPolicy {
@@ -37,6 +62,7 @@ impl RoomPolicy {
             delete_subject: true,
             delete_comments: true,
             remove_private_property: true,
+            ..Self::default()
         }
     }
 }

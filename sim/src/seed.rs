@@ -74,6 +74,8 @@ const ROOMS: &[&str] = &[
 ];
 /// The room whose calendar processing anonymizes meetings (Exchange defaults left on).
 pub const ANONYMIZED_ROOM: &str = "raum.hamburg@contoso.example";
+/// The room whose bookings wait for a delegate's approval.
+pub const APPROVAL_ROOM: &str = "konferenzraum.3.og@contoso.example";
 /// The room the service account has no permission on.
 pub const FORBIDDEN_ROOM: &str = "vorstandsraum@contoso.example";
 pub const SHARING_USER: &str = "anna.schmidt@contoso.example";
@@ -324,6 +326,11 @@ pub fn build(config: SimConfig) -> SimState {
         }
         if u.upn == ANONYMIZED_ROOM {
             u.room_policy = RoomPolicy::exchange_defaults();
+        }
+        // Bookings of the boardroom on the third floor wait for a delegate's approval: they are
+        // in its calendar as tentative until then (`TentativePendingApproval`).
+        if u.upn == APPROVAL_ROOM {
+            u.room_policy.requires_approval = true;
         }
         // A mailbox whose primary SMTP address is not its UPN, as in many tenants (Microsoft
         // staff in microsoft-graph-docs #3979): found by address only through the directory.
@@ -692,9 +699,13 @@ fn random_event(
         }
     });
     let created = Utc::now() - Duration::days(b.rng.random_range(1..200));
-    // Now and then a series its organizer cancelled stays in an attendee's calendar, cancelled
-    // (on the master; delta's occurrences do not say so, graph-protocol §9.6). Rooms drop them.
-    let cancelled_series = !is_room && recurrence.is_some() && (7..9).contains(&r);
+    // Now and then a meeting its organizer cancelled stays in the calendar, cancelled (a
+    // series on its master; delta's occurrences do not say so, graph-protocol §9.6). Rooms keep
+    // them too (`RemoveCanceledMeetings $false` by default) unless set to remove them.
+    let keeps_cancelled = !is_room || !owner.room_policy.remove_canceled_meetings;
+    let cancelled_series = keeps_cancelled && recurrence.is_some() && (7..9).contains(&r);
+    let cancelled_single =
+        keeps_cancelled && is_room && recurrence.is_none() && (9..11).contains(&r);
     let mut event = Event {
         id: graph_id(&["event", calendar_id, &serial.to_string()]),
         calendar_id: calendar_id.to_string(),
@@ -710,7 +721,7 @@ fn random_event(
         }
         .into(),
         is_all_day: all_day,
-        is_cancelled: cancelled_series,
+        is_cancelled: cancelled_series || cancelled_single,
         sensitivity: if (9..14).contains(&r) {
             "private"
         } else {
@@ -782,6 +793,9 @@ fn random_event(
         }
         if p.remove_private_property {
             event.sensitivity = "normal".into();
+        }
+        if p.requires_approval && p.tentative_pending_approval {
+            event.show_as = "tentative".into();
         }
     }
     event

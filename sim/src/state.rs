@@ -718,6 +718,16 @@ impl SimState {
         if p.remove_private_property && event.sensitivity != "normal" {
             event.sensitivity = "normal".into();
         }
+        // Waiting for a delegate's approval: in the calendar, tentative.
+        if p.requires_approval && p.tentative_pending_approval {
+            event.show_as = "tentative".into();
+        }
+    }
+
+    /// Whether a room removes meetings their organizer cancels (`RemoveCanceledMeetings`).
+    fn removes_cancelled(&self, calendar_id: &str) -> bool {
+        self.owner_of_calendar(calendar_id)
+            .is_some_and(|o| o.kind == MailboxKind::Room && o.room_policy.remove_canceled_meetings)
     }
 
     pub fn person(&self, address: &str) -> Person {
@@ -901,6 +911,12 @@ impl SimState {
             let subject = patch.subject.unwrap_or_else(|| event.subject.clone());
             let calendar_id = event.calendar_id.clone();
             self.deliver(&calendar_id, &mut event, &subject);
+            // Cancelled by its organizer: a room keeps it, marked cancelled, unless it is set
+            // to remove cancelled meetings.
+            if patch.is_cancelled == Some(true) && self.removes_cancelled(&calendar_id) {
+                event.deleted = true;
+                event.deleted_seq = seq;
+            }
             event.version += 1;
             event.modified = now;
             event.prev_seq = event.seq;

@@ -1549,6 +1549,7 @@ async fn room_calendar_processing_rewrites_delivered_meetings() {
                 delete_subject: true,
                 delete_comments: true,
                 remove_private_property: true,
+                ..RoomPolicy::default()
             },
         )
         .expect("policy");
@@ -2040,5 +2041,48 @@ async fn personal_accounts_have_no_directory() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    sim.stop().await;
+}
+
+/// v1.0 documents `calendarView/delta` on a user's primary calendar only (the stricter reading,
+/// docs/graph-behaviours.md): on another calendar it is refused, `calendarView` (with
+/// `$count=true`) answers; an item of a calendar shared with the account is reached through
+/// that calendar, not `/me/events`.
+#[tokio::test]
+async fn delta_only_on_the_primary_calendar() {
+    let sim = start().await;
+    let t = tokens(&sim).await;
+    let at = t["access_token"].as_str().expect("at");
+    let (s, _, cals) = graph(&sim, at, "/me/calendars", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    let list = cals["value"].as_array().cloned().unwrap_or_default();
+    let id_of = |default: bool| {
+        list.iter()
+            .find(|c| c["isDefaultCalendar"] == default && c["canEdit"] == true)
+            .or_else(|| list.iter().find(|c| c["isDefaultCalendar"] == default))
+            .and_then(|c| c["id"].as_str())
+            .expect("calendar")
+            .to_string()
+    };
+    let (primary, other) = (id_of(true), id_of(false));
+    let (start, end) = window();
+    let path = |id: &str, delta: &str| {
+        format!(
+            "/me/calendars/{id}/calendarView{delta}?startDateTime={start}&endDateTime={end}&$count=true"
+        )
+    };
+    let (s, _, body) = graph(&sim, at, &path(&other, "/delta"), &[]).await;
+    assert_graph_error(s, &body, StatusCode::BAD_REQUEST, "BadRequest");
+    let (s, _, _) = graph(&sim, at, &path(&primary, "/delta"), &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, body) = graph(&sim, at, &path(&other, ""), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let listed = body["value"].as_array().map_or(0, Vec::len) as u64;
+    assert!(
+        body["@odata.count"]
+            .as_u64()
+            .is_some_and(|c| c >= listed && c > 0),
+        "{body}"
+    );
     sim.stop().await;
 }

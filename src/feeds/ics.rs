@@ -110,8 +110,12 @@ fn event(e: &EventRow, labels: &Labels<'_>, zone: Tz) -> icalendar::Event {
         }
         ev.append_property(organizer);
     }
+    // A room keeps cancelled meetings, and shows bookings awaiting approval as tentative
+    // (docs/database.md): RFC 5545's STATUS says which is which.
     ev.status(if e.is_cancelled {
         EventStatus::Cancelled
+    } else if e.show_as.as_deref() == Some("tentative") {
+        EventStatus::Tentative
     } else {
         EventStatus::Confirmed
     });

@@ -425,14 +425,24 @@ impl Graph {
         }
     }
 
-    /// `calendarView/delta` as Microsoft's "event: delta" page lists it: on the mailbox for its
-    /// primary calendar (`users/{address}/calendarView/delta`), on the calendar otherwise.
+    /// `calendarView/delta` as Microsoft's v1.0 "event: delta" page lists it: on a mailbox's
+    /// primary calendar only (`users/{id}/calendarView/delta`). Another calendar of the
+    /// account is read whole by `calendarView` instead (`first_link`).
     fn delta_segments(r: &CalendarRef) -> Vec<&str> {
+        let mut segments = Self::mailbox_segments(r);
+        segments.extend(["calendarView", "delta"]);
+        segments
+    }
+
+    /// Where a series' master and instances are found: under the mailbox for its primary
+    /// calendar, through the calendar for the account's listed calendars (one shared with it
+    /// lives in another mailbox: `/me/events/{id}` does not reach it).
+    fn item_segments(r: &CalendarRef) -> Vec<&str> {
         let mut segments = match r {
             CalendarRef::Mailbox(_) => Self::mailbox_segments(r),
             CalendarRef::Own(_) => Self::calendar_segments(r),
         };
-        segments.extend(["calendarView", "delta"]);
+        segments.push("events");
         segments
     }
 
@@ -642,19 +652,37 @@ impl Graph {
         Ok(Places { items, complete })
     }
 
-    /// The first link of a delta round over `[from, to)`. Nothing is requested: the caller
-    /// stores the link first, so that a round can be resumed from it after a crash.
+    /// The first link of a round over `[from, to)`: `calendarView/delta` on a mailbox's
+    /// primary calendar; `calendarView` with `$count=true` on a listed calendar of the account
+    /// (read whole every round). Nothing is requested: the caller stores the link first, so
+    /// that a round can be resumed from it after a crash.
     pub fn delta_start(
         endpoints: &Endpoints,
         r: &CalendarRef,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> String {
-        graph_url(
-            endpoints,
-            &Self::delta_segments(r),
-            &[("startDateTime", &utc(from)), ("endDateTime", &utc(to))],
-        )
+        let (from, to) = (utc(from), utc(to));
+        match r {
+            CalendarRef::Mailbox(_) => graph_url(
+                endpoints,
+                &Self::delta_segments(r),
+                &[("startDateTime", &from), ("endDateTime", &to)],
+            ),
+            CalendarRef::Own(_) => {
+                let mut segments = Self::calendar_segments(r);
+                segments.push("calendarView");
+                graph_url(
+                    endpoints,
+                    &segments,
+                    &[
+                        ("startDateTime", &from),
+                        ("endDateTime", &to),
+                        ("$count", "true"),
+                    ],
+                )
+            }
+        }
     }
 
     /// One page of a delta round: the first link, or a next/delta link Graph returned. A page
@@ -684,8 +712,8 @@ impl Graph {
         id: &str,
         ids: ItemIds,
     ) -> Result<Event, GraphError> {
-        let mut segments = Self::mailbox_segments(r);
-        segments.extend(["events", id]);
+        let mut segments = Self::item_segments(r);
+        segments.push(id);
         let prefer = format!("outlook.timezone=\"UTC\"{}", id_preference(ids));
         self.get(&self.url(&segments, &[]), &[("Prefer", &prefer)])
             .await
@@ -703,8 +731,8 @@ impl Graph {
         (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
         ids: ItemIds,
     ) -> Result<Vec<Event>, GraphError> {
-        let mut segments = Self::mailbox_segments(r);
-        segments.extend(["events", master_id, "instances"]);
+        let mut segments = Self::item_segments(r);
+        segments.extend([master_id, "instances"]);
         let (start, end) = (utc(from), utc(to));
         let url = self.url(
             &segments,
@@ -962,9 +990,13 @@ mod tests {
             "https://graph.microsoft.com/v1.0/users/raum.berlin@contoso.example/calendarView/delta?startDateTime=2026-05-28T20%3A26%3A40Z&endDateTime=2026-05-28T20%3A26%3A40Z"
         );
         let own = CalendarRef::Own("AAMk=".into());
-        assert!(Graph::delta_start(&ep, &own, t, t).starts_with(
-            "https://graph.microsoft.com/v1.0/me/calendars/AAMk=/calendarView/delta?"
-        ));
+        // Not delta: v1.0 has it on the primary calendar only.
+        let first = Graph::delta_start(&ep, &own, t, t);
+        assert!(
+            first.starts_with("https://graph.microsoft.com/v1.0/me/calendars/AAMk=/calendarView?")
+                && first.ends_with("&%24count=true"),
+            "{first}"
+        );
     }
 
     #[tokio::test]

@@ -91,7 +91,7 @@ pub struct Event {
     removed: Option<serde::de::IgnoredAny>,
 }
 
-/// One page of `calendarView/delta`, deserialized in one pass.
+/// One page of `calendarView/delta` (or of `calendarView`), deserialized in one pass.
 #[derive(Debug, Deserialize)]
 pub struct DeltaPage {
     pub value: Vec<Event>,
@@ -99,6 +99,9 @@ pub struct DeltaPage {
     pub next_link: Option<String>,
     #[serde(rename = "@odata.deltaLink")]
     pub delta_link: Option<String>,
+    /// `calendarView` with `$count=true`: how many items the whole listing has.
+    #[serde(rename = "@odata.count")]
+    pub count: Option<u64>,
 }
 
 /// One item of a delta page.

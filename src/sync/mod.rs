@@ -740,6 +740,10 @@ impl SyncEngine {
         self.adopt_immutable_ids(ctx, lease, sub).await?;
         let w = window(sub.effective_days_back(), sub.days_ahead, Utc::now());
         ctx.window = w;
+        if matches!(ctx.calendar, CalendarRef::Own(_)) {
+            *kind = RunKind::Full;
+            return self.view_round(ctx, lease, sub, run_id).await;
+        }
         let cursor = self.db.cursor(sub.id).await?;
         let same_window = cursor.window_start == Some(w.0) && cursor.window_end == Some(w.1);
         let full_due = cursor
@@ -805,6 +809,83 @@ impl SyncEngine {
             }
         }
         self.self_check(ctx, lease, sub, run_id, kind, full).await
+    }
+
+    /// A listed calendar of the account other than a mailbox's primary one: v1.0 has no delta
+    /// for it (docs/graph-behaviours.md), so every run reads its `calendarView` whole (such
+    /// calendars are small) and reconciles like a full round. The sweep runs only when the
+    /// listing proves itself whole: it ended without a next link and, where Graph sent
+    /// `@odata.count`, with that many items; otherwise nothing is removed this run.
+    async fn view_round(
+        &self,
+        ctx: &mut RunContext<'_>,
+        lease: &Lease,
+        sub: &Subscription,
+        run_id: i64,
+    ) -> Result<(), RunError> {
+        let w = ctx.window;
+        let generation = self.db.cursor(sub.id).await?.sync_generation + 1;
+        let mut link = ctx.delta_start(w);
+        self.db
+            .start_round(lease, &link, Some(generation), w)
+            .await?;
+        let mut pages = ctx.stats;
+        let series = Series::default();
+        let (mut read, mut count) = (0u64, None);
+        loop {
+            if self.shutdown.is_cancelled() {
+                return Err(RunError::Interrupted);
+            }
+            let page = ctx.delta_page(&link).await?;
+            count = page.count.or(count);
+            read += u64::try_from(page.value.len()).unwrap_or(u64::MAX);
+            let mut changes = Vec::with_capacity(page.value.len());
+            for e in page.value {
+                if !e.is_series_master() {
+                    changes.push(Change::Upsert(self.row(ctx, &e, sub, &series)?));
+                }
+            }
+            let whole = page.next_link.is_none() && count.is_none_or(|c| c == read);
+            if page.next_link.is_none() && !whole {
+                tracing::warn!(
+                    subscription = sub.id,
+                    read,
+                    count = ?count,
+                    "the calendar view ended short of its count; nothing removed this run"
+                );
+            }
+            let cursor = PageCursor {
+                next_link: page.next_link.as_deref(),
+                delta_link: None,
+                complete_full_round: whole.then_some(generation),
+                lease_until: from_now(self.policy.lease),
+            };
+            let progress = ctx.meter.stats(&pages);
+            let stats = self
+                .db
+                .apply_pages(
+                    lease,
+                    generation,
+                    &[PageWrite {
+                        changes: &changes,
+                        series: &[],
+                    }],
+                    &cursor,
+                    (run_id, &progress),
+                )
+                .await?;
+            for s in stats {
+                pages.add_page(s);
+            }
+            match page.next_link {
+                Some(next) => link = next,
+                None => break,
+            }
+        }
+        ctx.stats = pages;
+        // Every run is a full reconciliation: the self-check has nothing to add.
+        self.db.record_check(lease, 0).await?;
+        Ok(())
     }
 
     /// The self-check after a round that ended well, when it is due (`verify`): a full round
@@ -1009,6 +1090,7 @@ impl SyncEngine {
             value: items,
             next_link,
             delta_link,
+            ..
         } = ctx.delta_page(link).await?;
         if next_link.is_none() && delta_link.is_none() {
             return Err(RunError::Protocol(

@@ -393,3 +393,174 @@ async fn self_check(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(self_check_repairs_and_counts_drift, self_check);
+
+/// Room mailboxes as Exchange ships them (`Set-CalendarProcessing`): a meeting its organizer
+/// cancelled stays, marked cancelled (`RemoveCanceledMeetings $false`), unless the room is set
+/// to remove them; a booking awaiting a delegate's approval is tentative
+/// (`TentativePendingApproval $true`). Datapump stores what Graph says.
+async fn room_processing(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let approval = datapump_sim::seed::APPROVAL_ROOM;
+    let (cancelled, removed, pending) = {
+        let mut sim = w.sim.sim.lock();
+        let cancelled = sim.create_event(event("Abgesagt", 3, None)).expect("event");
+        let removed = sim.create_event(event("Entfernt", 4, None)).expect("event");
+        let mut request = event("Vorstandssitzung", 5, None);
+        request.calendar = approval.into();
+        let pending = sim.create_event(request).expect("booking");
+        (cancelled, removed, pending)
+    };
+    let sub = subscribe(&w, profile, ROOM).await;
+    let boardroom = subscribe(&w, profile, approval).await;
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    assert_eq!(run(&w, boardroom).await.status.as_str(), "ok");
+    let stored = |sub: i64, id: String| {
+        let w = &w;
+        async move {
+            w.app
+                .db()
+                .events_of(sub)
+                .await
+                .expect("events")
+                .into_iter()
+                .find(|e| e.graph_id == id)
+        }
+    };
+    let booking = stored(boardroom, pending.clone())
+        .await
+        .expect("the booking");
+    assert_eq!(booking.show_as.as_deref(), Some("tentative"));
+    assert!(!booking.is_cancelled);
+
+    let cancel = EventPatch {
+        is_cancelled: Some(true),
+        ..EventPatch::default()
+    };
+    w.sim
+        .sim
+        .lock()
+        .update_event(&cancelled, cancel.clone())
+        .expect("cancelled by the organizer");
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    let kept = stored(sub, cancelled.clone())
+        .await
+        .expect("kept by the room");
+    assert!(kept.is_cancelled);
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+
+    // A room set to remove cancelled meetings.
+    {
+        let mut sim = w.sim.sim.lock();
+        let mut policy = sim.find_user(ROOM).expect("room").room_policy;
+        policy.remove_canceled_meetings = true;
+        sim.set_room_policy(ROOM, policy).expect("policy");
+        sim.update_event(&removed, cancel).expect("cancelled");
+    }
+    assert_eq!(run(&w, sub).await.status.as_str(), "ok");
+    assert!(stored(sub, removed).await.is_none(), "removed by the room");
+    assert_matches_truth(&w, sub, ROOM, 7, 180).await;
+    assert_matches_truth(&w, boardroom, approval, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    rooms_keep_cancelled_and_show_pending_as_tentative,
+    room_processing
+);
+
+/// A listed calendar of the account other than a mailbox's primary one (its own "Schulungen",
+/// a colleague's calendar shared with it): v1.0 has no delta for it, the simulator refuses it,
+/// and Datapump reads its calendar view whole every run — deleted items and cancelled
+/// occurrences go, new ones come.
+async fn own_calendars(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let (trainings, shared) = {
+        let sim = w.sim.sim.lock();
+        let account = sim
+            .find_user(datapump_sim::state::DEFAULT_ACCOUNT)
+            .expect("account")
+            .id
+            .clone();
+        let trainings = sim
+            .calendars_of(&account)
+            .into_iter()
+            .find(|c| c.name == "Schulungen")
+            .expect("trainings")
+            .id
+            .clone();
+        let colleague = sim
+            .find_user(datapump_sim::seed::SHARING_USER)
+            .expect("colleague")
+            .id
+            .clone();
+        let shared = sim.primary_calendar(&colleague).expect("shared").id.clone();
+        (trainings, shared)
+    };
+    let mut subs = Vec::new();
+    for (calendar, name) in [(&trainings, "Schulungen"), (&shared, "Anna")] {
+        let id = w
+            .app
+            .db()
+            .create_subscription(&datapump::storage::subscriptions::NewSubscription {
+                profile_id: profile,
+                source: datapump::model::SubscriptionSource::Own,
+                mailbox_id: None,
+                mailbox_address: datapump_sim::state::DEFAULT_ACCOUNT,
+                mailbox_name: name,
+                calendar_id: calendar,
+                calendar_name: name,
+                settings: &datapump::storage::subscriptions::SubscriptionSettings {
+                    display_name: name.into(),
+                    days_back: 7,
+                    days_ahead: 180,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
+                },
+                created_by: "test",
+            })
+            .await
+            .expect("subscription");
+        subs.push((id, calendar.clone()));
+    }
+    let series = {
+        let mut sim = w.sim.sim.lock();
+        let mut e = event("Schulungsreihe", 2, Some(4));
+        e.calendar = trainings.clone();
+        sim.create_event(e).expect("series")
+    };
+    for (sub, calendar) in &subs {
+        let r = run(&w, *sub).await;
+        assert_eq!(
+            (r.status.as_str(), r.kind.as_str()),
+            ("ok", "full"),
+            "{:?}",
+            r.error
+        );
+        assert!(r.stats.created > 0);
+        assert_matches_truth(&w, *sub, calendar, 7, 180).await;
+    }
+    let (sub, calendar) = &subs[0];
+    let rows = w.app.db().events_of(*sub).await.expect("events");
+    let single = rows
+        .iter()
+        .find(|r| r.event_type == "singleInstance" && r.start_utc > Utc::now())
+        .expect("a single")
+        .graph_id
+        .clone();
+    let occurrence = rows_of_series(&w, *sub, &series).await[1].graph_id.clone();
+    {
+        let mut sim = w.sim.sim.lock();
+        sim.delete_event(&single).expect("deleted");
+        sim.delete_event(&occurrence).expect("one cancelled");
+    }
+    let r = run(&w, *sub).await;
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
+    assert_eq!(r.stats.deleted, 2);
+    assert_matches_truth(&w, *sub, calendar, 7, 180).await;
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(own_calendars_read_whole_each_run, own_calendars);
