@@ -1014,11 +1014,14 @@ fn event_instances(
         Err(r) => return req.refuse(r),
     };
     // Only a series master has instances (an occurrence's id names one of them: none here).
-    let all = if date.is_none() && event.recurrence.is_some() {
+    let mut all = if date.is_none() && event.recurrence.is_some() {
         s.instances_of(event, window.0, window.1)
     } else {
         Vec::new()
     };
+    if s.instances_cut_short {
+        all.truncate(all.len() / 2);
+    }
     let zone = req.prefer.get("outlook.timezone").cloned();
     let page: Vec<Value> = all
         .iter()

@@ -385,6 +385,7 @@ pub fn build(config: SimConfig) -> SimState {
         delta: DeltaStore::default(),
         faults: Vec::new(),
         places_quirk: None,
+        instances_cut_short: false,
         places_shift: 0,
         counters: Counters::default(),
         in_flight: HashMap::new(),

@@ -325,6 +325,9 @@ pub struct SimState {
     pub faults: Vec<FaultRule>,
     /// Makes `/places` reads uneven (tests of incomplete directory reads).
     pub places_quirk: Option<PlacesQuirk>,
+    /// `events/{id}/instances` answers its first half and no next link (a listing cut short,
+    /// for tests that nothing is deleted on the strength of one).
+    pub instances_cut_short: bool,
     pub places_shift: usize,
     pub counters: Counters,
     pub in_flight: HashMap<(String, String), usize>,

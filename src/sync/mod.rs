@@ -1170,6 +1170,22 @@ impl SyncEngine {
                 else {
                     continue;
                 };
+                // A listing that lacks what the page just sent of the series is not taken as
+                // what the series is (cut short, or changed meanwhile): nothing of it is
+                // deleted this round.
+                let lacking = changes.iter().any(|c| {
+                    matches!(c, Change::Upsert(r)
+                        if r.series_master_id.as_deref() == Some(mid.as_str())
+                            && !instances.contains_key(&r.graph_id))
+                });
+                if lacking {
+                    tracing::info!(
+                        subscription = sub.id,
+                        series = %mid,
+                        "a series' instances lack an occurrence the page sent; not reconciled this round"
+                    );
+                    continue;
+                }
                 let mut rows = Vec::new();
                 for i in instances.values().filter(|i| i.is_minimal_occurrence()) {
                     let mut row = map::to_row(

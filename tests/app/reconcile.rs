@@ -564,3 +564,33 @@ async fn own_calendars(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(own_calendars_read_whole_each_run, own_calendars);
+
+/// A series' instances cut short (half of them, no next link) while the page sends the whole
+/// series: the listing is not taken as what the series is, and nothing of it is deleted.
+async fn instances_cut_short(backend: Backend) {
+    let (w, sub, series) = room_with_series(backend, 200).await;
+    {
+        let mut sim = w.sim.sim.lock();
+        sim.instances_cut_short = true;
+        sim.update_event(
+            &series,
+            EventPatch {
+                subject: Some("Jour fixe (neu)".into()),
+                ..EventPatch::default()
+            },
+        )
+        .expect("renamed");
+    }
+    let r = run(&w, sub).await;
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
+    assert_eq!(r.stats.deleted, 0);
+    let rows = rows_of_series(&w, sub, &series).await;
+    assert_eq!(rows.len(), 5, "nothing deleted on a short listing");
+    assert!(
+        rows.iter()
+            .all(|r| r.subject.as_deref() == Some("Jour fixe (neu)"))
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(short_instances_delete_nothing, instances_cut_short);
