@@ -385,8 +385,8 @@ async fn raw_fetch(
                     // has not read (a master in the page, an occurrence's or exception's
                     // series) gets its instances, and its master unless a page brought it;
                     // each four at a time at most.
-                    let items = page["value"].as_array().cloned().unwrap_or_default();
-                    for item in &items {
+                    let items: &[Value] = page["value"].as_array().map_or(&[], Vec::as_slice);
+                    for item in items {
                         if item["type"] == "seriesMaster"
                             && let Some(id) = item["id"].as_str()
                         {
@@ -434,10 +434,9 @@ async fn raw_fetch(
                             .collect::<Vec<()>>()
                             .await;
                     }
-                    total.fetch_add(
-                        page["value"].as_array().map_or(0, Vec::len) as u64,
-                        Ordering::Relaxed,
-                    );
+                    // Events, as the import counts them (masters are not stored).
+                    let events = items.iter().filter(|i| i["type"] != "seriesMaster").count();
+                    total.fetch_add(events as u64, Ordering::Relaxed);
                     next = page["@odata.nextLink"].as_str().map(String::from);
                 }
             }
