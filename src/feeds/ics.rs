@@ -22,10 +22,55 @@ pub struct Labels<'a> {
     pub untitled: &'a str,
 }
 
+/// A value as it may go into a content line: every C0 control but TAB (and DEL) is gone, CR
+/// and LF become spaces. Anyone who can put an event into a subscribed calendar (an external
+/// invitation to a room) controls subjects, locations and names: a line break in one would
+/// end the line and start properties or events of the sender's choosing.
+fn text(value: &str) -> String {
+    value
+        .chars()
+        .filter_map(|c| match c {
+            '\r' | '\n' => Some(' '),
+            '\t' => Some(c),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// A parameter value (RFC 5545 §3.2, RFC 6868): controls gone as in `text`, `^` and `"`
+/// caret-encoded (a `"` would end the quoted value); the crate quotes values with `:;,`.
+fn param(value: &str) -> String {
+    text(value).replace('^', "^^").replace('"', "^'")
+}
+
+/// An address fit for `mailto:` (a plain addr-spec of common characters), or `None`.
+fn mailto(address: &str) -> Option<String> {
+    let (local, domain) = address.trim().rsplit_once('@')?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let domain_ok = domain.contains('.')
+        && domain.len() <= 253
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    (local_ok && domain_ok).then(|| format!("mailto:{}", address.trim()))
+}
+
 /// The feed of `name` with `events`, times in `zone`.
 pub fn calendar(name: &str, events: &[EventRow], labels: &Labels<'_>, zone: Tz) -> String {
-    let mut cal = Calendar::new();
-    cal.name(name)
+    // The crate's defaults name the crate as the producer: RFC 5545's PRODID names the product.
+    let mut cal = Calendar::empty();
+    cal.append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new(
+            "PRODID",
+            concat!("-//Datapump//Datapump ", env!("CARGO_PKG_VERSION"), "//EN"),
+        ))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .name(&text(name))
         .timezone(zone.name())
         .append_property(Property::new("METHOD", "PUBLISH"))
         .ttl(&chrono::Duration::minutes(REFRESH_MINUTES));
@@ -78,7 +123,7 @@ fn event(e: &EventRow, labels: &Labels<'_>, zone: Tz) -> icalendar::Event {
         .ical_uid
         .clone()
         .unwrap_or_else(|| format!("{}@datapump", e.graph_id));
-    ev.uid(&uid);
+    ev.uid(&text(&uid));
     let stamp: DateTime<Utc> = e.last_modified.unwrap_or(e.start_utc);
     ev.timestamp(stamp);
     if let Some(t) = e.last_modified {
@@ -99,14 +144,15 @@ fn event(e: &EventRow, labels: &Labels<'_>, zone: Tz) -> icalendar::Event {
         (None, true) => labels.private,
         (None, false) => labels.untitled,
     };
-    ev.summary(summary);
+    ev.summary(&text(summary));
     if let Some(l) = &e.location {
-        ev.add_property("LOCATION", l);
+        ev.add_property("LOCATION", text(l));
     }
-    if let Some(address) = &e.organizer_address {
-        let mut organizer = Property::new("ORGANIZER", format!("mailto:{address}"));
+    // An organizer whose address is not a plain address is left out rather than written.
+    if let Some(address) = e.organizer_address.as_deref().and_then(mailto) {
+        let mut organizer = Property::new("ORGANIZER", address);
         if let Some(n) = &e.organizer_name {
-            organizer.add_parameter("CN", n);
+            organizer.add_parameter("CN", &param(n));
         }
         ev.append_property(organizer);
     }
@@ -237,6 +283,67 @@ mod tests {
                 .any(|c| matches!(c, icalendar::CalendarComponent::Other(o) if o.component_kind() == "VTIMEZONE")),
             "the parser sees the VTIMEZONE"
         );
+    }
+
+    /// Hostile values (line breaks, bare CRs, quotes in names, addresses that are not
+    /// addresses) neither add events or properties nor break out of a quoted parameter: a
+    /// parser finds one VEVENT per row and every field as stored, controls replaced by spaces.
+    #[test]
+    fn hostile_values_stay_inside_their_fields() {
+        let mut forged = row("a");
+        forged.subject =
+            Some("Termin\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:Raum blockiert".into());
+        forged.location = Some("Raum\rATTACH:https://evil.example/x".into());
+        forged.organizer_name = Some("Eve \"\";X=1:\r\nATTACH:https://evil.example/y".into());
+        forged.organizer_address = Some("eve@evil.example".into());
+        let mut odd = row("b");
+        odd.organizer_name = Some("Max ^ Muster".into());
+        odd.organizer_address = Some("x@y.example:ATTACH:https://evil.example".into());
+        odd.ical_uid = Some("uid-b\r\nATTACH:z".into());
+        let text = calendar(
+            "Raum\r\nX-EVIL:1",
+            &[forged, odd],
+            &Labels {
+                private: "p",
+                untitled: "u",
+            },
+            chrono_tz::Europe::Berlin,
+        );
+        // No content line of the attacker's: what they wrote stays inside values.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("ATTACH") || l.starts_with("X-EVIL")),
+            "{text}"
+        );
+        assert!(text.contains("PRODID:-//Datapump//Datapump "), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| *l == "BEGIN:VEVENT").count(),
+            2,
+            "{text}"
+        );
+        let parsed: Calendar = text.parse().expect("parses");
+        let events: Vec<_> = parsed.events().collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[0].get_summary(),
+            Some("Termin  END:VEVENT  BEGIN:VEVENT  SUMMARY:Raum blockiert")
+        );
+        assert_eq!(
+            events[0].property_value("LOCATION"),
+            Some("Raum ATTACH:https://evil.example/x")
+        );
+        let organizer = events[0].properties().get("ORGANIZER").expect("organizer");
+        assert_eq!(organizer.value(), "mailto:eve@evil.example");
+        assert_eq!(
+            organizer.params().get("CN").map(|p| p.value()),
+            Some("Eve ^'^';X=1:  ATTACH:https://evil.example/y"),
+            "caret-encoded (RFC 6868), inside one quoted value"
+        );
+        // Not an address: no ORGANIZER at all.
+        assert!(events[1].properties().get("ORGANIZER").is_none(), "{text}");
+        assert_eq!(events[1].get_uid(), Some("uid-b  ATTACH:z"));
+        assert_eq!(parsed.get_name(), Some("Raum  X-EVIL:1"));
     }
 
     /// When clocks go back, 02:30 happens twice: the first is written with TZID, the second

@@ -180,3 +180,87 @@ async fn ics_feed(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(ics_feed, ics_feed);
+
+/// Anyone who can put an event into a subscribed calendar (an external invitation to a room)
+/// controls its subject, location and organizer: planted at the simulator with line breaks,
+/// bare CRs and quotes, they stay inside their fields. A parser finds one VEVENT per stored
+/// row, no property of the sender's, and each field as stored (controls as spaces).
+async fn hostile_feed(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 200).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let day = (Utc::now() + Duration::days(3)).date_naive();
+    let subject = "Termin\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20270101\r\nSUMMARY:Raum blockiert";
+    let id = {
+        let mut sim = w.sim.sim.lock();
+        let id = sim
+            .create_event(NewEvent {
+                calendar: room.into(),
+                subject: subject.into(),
+                body: String::new(),
+                start: day.and_hms_opt(9, 0, 0).expect("t"),
+                end: day.and_hms_opt(10, 0, 0).expect("t"),
+                time_zone: "W. Europe Standard Time".into(),
+                is_all_day: false,
+                sensitivity: "normal".into(),
+                organizer: Some("anna.schmidt@contoso.example".into()),
+                attendees: vec![],
+                location: Some("Lobby\rATTACH:https://evil.example/a".into()),
+                recurrence: None,
+                categories: vec![],
+            })
+            .expect("event");
+        let e = sim.events.get_mut(&id).expect("stored");
+        e.organizer = datapump_sim::model::Person {
+            name: "Eve \"\";X=1:\r\nATTACH:https://evil.example/b".into(),
+            address: "eve@fabrikam.example".into(),
+        };
+        id
+    };
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let created = w
+        .admin
+        .post(
+            &format!("/subscriptions/{sub}/feed"),
+            &[("action", "create")],
+        )
+        .await;
+    let url = feed_url(&created.body).expect("address");
+    let text = reqwest::get(&url)
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("ATTACH") || l == "DTSTART;VALUE=DATE:20270101"),
+        "no line of the sender's: {text}"
+    );
+    let calendar: Calendar = text.parse().expect("valid iCalendar");
+    let events: Vec<_> = calendar.events().collect();
+    let rows = w.app.db().events_of(sub).await.expect("events");
+    assert_eq!(events.len(), rows.len(), "one VEVENT per row");
+    let row = rows.iter().find(|r| r.graph_id == id).expect("stored");
+    let spaced = |s: &str| s.replace(['\r', '\n'], " ");
+    let forged = events
+        .iter()
+        .find(|e| e.get_summary() == row.subject.as_deref().map(spaced).as_deref())
+        .expect("the event, its subject as stored");
+    assert_eq!(
+        forged.property_value("LOCATION"),
+        row.location.as_deref().map(spaced).as_deref()
+    );
+    let organizer = forged.properties().get("ORGANIZER").expect("organizer");
+    assert_eq!(organizer.value(), "mailto:eve@fabrikam.example");
+    assert_eq!(
+        organizer.params().get("CN").map(|p| p.value().to_string()),
+        row.organizer_name
+            .as_deref()
+            .map(|n| spaced(n).replace('"', "^'"))
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(hostile_values_stay_in_their_fields, hostile_feed);
