@@ -689,6 +689,7 @@ fn issue(
         }
     }
     if scopes.contains("openid")
+        && !s.omit_id_token
         && let Some(u) = s.user(user_id).cloned()
     {
         // A personal account's tenant is the consumers tenant (observed id; graph-protocol

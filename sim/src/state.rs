@@ -325,6 +325,9 @@ pub struct SimState {
     pub faults: Vec<FaultRule>,
     /// Makes `/places` reads uneven (tests of incomplete directory reads).
     pub places_quirk: Option<PlacesQuirk>,
+    /// The token endpoint leaves out the ID token although `openid` was asked for (a broken
+    /// or hostile identity provider, for the test that such an answer is refused).
+    pub omit_id_token: bool,
     /// `events/{id}/instances` answers its first half and no next link (a listing cut short,
     /// for tests that nothing is deleted on the strength of one).
     pub instances_cut_short: bool,

@@ -341,9 +341,15 @@ pub async fn exchange_code(
         .request_async(&http)
         .await
         .map_err(map_error)?;
+    // `openid` was asked for (SCOPES): without an ID token neither audience, issuer nor
+    // nonce could be checked, so such an answer is refused rather than taken on trust.
     let tenant = match response.extra_fields().id_token.as_deref() {
         Some(t) => checked_tenant(t, endpoints, app.client_id, pkce_verifier)?,
-        None => None,
+        None => {
+            return Err(TokenError::Unexpected(
+                "the token response has no ID token although openid was asked for".into(),
+            ));
+        }
     };
     let mut set = token_set(response);
     set.tenant_id = tenant;

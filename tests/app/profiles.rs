@@ -1037,6 +1037,23 @@ async fn mixed_up_answers_are_refused(backend: Backend) {
         "nothing stored"
     );
 
+    // A token response without the ID token that `openid` asks for: refused, nothing stored
+    // (issue 30, item 7).
+    w.sim.sim.lock().omit_id_token = true;
+    let callback = start_authorization(&w, &w.admin, a).await;
+    let r = w.admin.get_abs(&own_path(&callback, a)).await;
+    let shown = match r.location() {
+        Some(to) => w.admin.get(to).await.body,
+        None => r.body,
+    };
+    assert!(shown.contains("no ID token"), "{shown}");
+    assert_eq!(
+        w.app.db().profile(a).await.expect("a").refresh_token_enc,
+        None,
+        "nothing stored"
+    );
+    w.sim.sim.lock().omit_id_token = false;
+
     // At its own path and with its own issuer, A's answer is taken.
     let callback = start_authorization(&w, &w.admin, a).await;
     let iss: String =
