@@ -537,6 +537,7 @@ webhook-position-value = nach { $seq } ({ $behind } neuere Änderungen im Feed, 
 webhook-delivered = Zugestellte Änderungen
 webhook-last-success = Letzte bestätigte Zustellung
 webhook-last-failure = Letzter Fehler
+webhook-failed-generic = Zustellung fehlgeschlagen (Einzelheiten sehen Administratoren)
 webhook-next-attempt = nächster Versuch
 webhook-gap = Änderungen wurden aus dem Feed gelöscht (Aufbewahrungsfrist abgelaufen), bevor sie zugestellt werden konnten. Die nächste Zustellung enthält "resync": true: Der Abnehmer muss die Termine erneut über die API lesen.
 webhook-gap-short = Änderungen verpasst: neu lesen

@@ -537,6 +537,7 @@ webhook-position-value = after { $seq } ({ $behind } newer changes in the feed, 
 webhook-delivered = Changes delivered
 webhook-last-success = Last acknowledged delivery
 webhook-last-failure = Last failure
+webhook-failed-generic = delivery failed (admins see the details)
 webhook-next-attempt = next attempt
 webhook-gap = Changes were deleted from the feed (past its retention) before they could be delivered. The next delivery carries "resync": true: the consumer must read the events again from the API.
 webhook-gap-short = missed changes: re-read needed

@@ -422,3 +422,62 @@ async fn webhooks(backend: Backend) {
     w.app.stop().await;
 }
 on_both_backends!(webhooks, webhooks);
+
+/// A viewer sees a webhook's address without its query (a receiver's key may be in it, as the
+/// audit log keeps it) and one generic word for a failure, not the detail that tells one
+/// intranet target from another (issue 30, items 4 and 8); an admin sees both.
+async fn viewers_see_less(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let sub = subscribe(&w, profile, "raum.berlin@contoso.example")
+        .await
+        .to_string();
+    let receiver = Receiver::start().await;
+    let created = w
+        .admin
+        .post(
+            "/api-tokens",
+            &[("name", "Empfang"), ("subscription", &sub)],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token_id = w
+        .app
+        .query_strings("SELECT CAST(id AS TEXT) FROM api_tokens", &[])
+        .await[0]
+        .clone();
+    let page = format!("/api-tokens/{token_id}/webhook");
+    let keyed = format!("{}?key=geheim-123", receiver.url);
+    let saved = w.admin.post(&page, &[("url", &keyed)]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    w.app
+        .execute_sql(&[(
+            "UPDATE webhooks SET failures = 1, last_error = $1",
+            vec!["connection refused by 10.0.0.1:6379"],
+        )])
+        .await;
+    let (viewer, _) = w
+        .app
+        .signed_in("vera", datapump::storage::admins::Role::Viewer)
+        .await;
+    let seen = viewer.get(&page).await.body;
+    assert!(!seen.contains("geheim-123"), "{seen}");
+    assert!(
+        seen.contains(&receiver.url),
+        "the address without its query"
+    );
+    assert!(
+        !seen.contains("6379") && seen.contains("admins see the details"),
+        "{seen}"
+    );
+    let admin = w.admin.get(&page).await.body;
+    assert!(
+        admin.contains("geheim-123") && admin.contains("6379"),
+        "{admin}"
+    );
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(
+    viewers_see_no_webhook_keys_or_failure_details,
+    viewers_see_less
+);

@@ -33,6 +33,22 @@ pub struct WebhookTemplate {
     secret: Option<String>,
 }
 
+impl WebhookTemplate {
+    /// The address as this viewer may see it: a query may carry the receiver's own key, which
+    /// only admins (who can change the address anyway) see, as in the audit log.
+    pub fn shown_url(&self) -> String {
+        let Some(h) = &self.hook else {
+            return String::new();
+        };
+        if self.p.is_admin() {
+            return h.url.clone();
+        }
+        url::Url::parse(&h.url)
+            .map(|u| without_query(&u))
+            .unwrap_or_default()
+    }
+}
+
 async fn token(state: &AppState, id: i64) -> WebResult<ApiToken> {
     state
         .db
