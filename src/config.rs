@@ -85,6 +85,10 @@ impl PublicUrl {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(format!("{raw:?} must not carry a query or fragment"));
         }
+        // A user name or password in it would be in every link and redirect Datapump writes.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("the address must not carry a user name or password".into());
+        }
         let prefix = url.path().trim_end_matches('/').to_string();
         Ok(Self { url, prefix })
     }
@@ -313,6 +317,12 @@ impl Config {
             file_cfg.sync_page_size,
             200,
         )?;
+        if page_size > 1000 {
+            return Err(invalid(
+                "DATAPUMP_SYNC_PAGE_SIZE",
+                format!("{page_size} is more than Graph's 1000 events per page"),
+            ));
+        }
         let lease = number(
             "DATAPUMP_SYNC_LEASE_SECONDS",
             var("DATAPUMP_SYNC_LEASE_SECONDS"),
@@ -411,11 +421,24 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Accepts a CIDR or a bare address (taken as a single host).
+/// Accepts a CIDR or a bare address (taken as a single host). A range wider than /8 (IPv4) or
+/// /16 (IPv6) is refused: trusting `0.0.0.0/0` would let any client choose the address that
+/// sign-in throttling counts.
 fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    text.parse::<IpNet>()
+    let net = text
+        .parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{text:?} is not an address or CIDR such as 10.0.0.0/8"))
+        .map_err(|_| format!("{text:?} is not an address or CIDR such as 10.0.0.0/8"))?;
+    let widest = match net {
+        IpNet::V4(_) => 8,
+        IpNet::V6(_) => 16,
+    };
+    if net.prefix_len() < widest {
+        return Err(format!(
+            "{text:?} trusts too many addresses: name the proxies (at most a /{widest})"
+        ));
+    }
+    Ok(net)
 }
 
 fn number(
@@ -491,6 +514,11 @@ mod tests {
             ("DATAPUMP_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"),
             ("DATAPUMP_LOG_FORMAT", "xml"),
             ("DATAPUMP_SESSION_IDLE_MINUTES", "0"),
+            // Refused since issue 30 (item 11): they used to be taken silently.
+            ("DATAPUMP_PUBLIC_URL", "https://admin:secret@intranet.example/"),
+            ("DATAPUMP_SYNC_PAGE_SIZE", "5000"),
+            ("DATAPUMP_TRUSTED_PROXIES", "0.0.0.0/0"),
+            ("DATAPUMP_TRUSTED_PROXIES", "::/0"),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)]).expect_err(var).to_string();
