@@ -136,6 +136,7 @@ struct FileConfig {
     sync_page_size: Option<u64>,
     sync_lease_seconds: Option<u64>,
     verify_minutes: Option<u64>,
+    webhook_allow: Option<TrustedProxies>,
     graph_concurrency: Option<String>,
     run_history_days: Option<u64>,
     change_retention_days: Option<u64>,
@@ -232,6 +233,22 @@ impl Config {
             .map(|p| parse_cidr(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("DATAPUMP_TRUSTED_PROXIES", e))?;
+
+        // Internal ranges webhooks may reach all the same (a receiver on this machine or in
+        // the intranet); each named, never a wildcard.
+        let allow: Vec<String> = match var("DATAPUMP_WEBHOOK_ALLOW") {
+            Some(text) => split_list(&text),
+            None => match file_cfg.webhook_allow {
+                Some(TrustedProxies::List(list)) => list,
+                Some(TrustedProxies::Text(text)) => split_list(&text),
+                None => Vec::new(),
+            },
+        };
+        let webhook_allow = allow
+            .iter()
+            .map(|p| parse_cidr(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("DATAPUMP_WEBHOOK_ALLOW", e))?;
 
         let log = var("DATAPUMP_LOG")
             .or(file_cfg.log)
@@ -401,7 +418,12 @@ impl Config {
             oauth_transaction_ttl: Duration::from_secs(600),
             sync_policy,
             run_scheduler: true,
-            webhooks: crate::webhooks::WebhookPolicy::default(),
+            webhooks: crate::webhooks::WebhookPolicy {
+                destinations: crate::webhooks::destination::Destinations {
+                    allow: webhook_allow,
+                },
+                ..crate::webhooks::WebhookPolicy::default()
+            },
         })
     }
 }
@@ -515,7 +537,10 @@ mod tests {
             ("DATAPUMP_LOG_FORMAT", "xml"),
             ("DATAPUMP_SESSION_IDLE_MINUTES", "0"),
             // Refused since issue 30 (item 11): they used to be taken silently.
-            ("DATAPUMP_PUBLIC_URL", "https://admin:secret@intranet.example/"),
+            (
+                "DATAPUMP_PUBLIC_URL",
+                "https://admin:secret@intranet.example/",
+            ),
             ("DATAPUMP_SYNC_PAGE_SIZE", "5000"),
             ("DATAPUMP_TRUSTED_PROXIES", "0.0.0.0/0"),
             ("DATAPUMP_TRUSTED_PROXIES", "::/0"),

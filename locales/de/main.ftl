@@ -553,6 +553,7 @@ webhook-secret = Signatur-Geheimnis
 webhook-secret-shown = Das Signatur-Geheimnis. Geben Sie es jetzt an den Empfänger weiter: Es wird nur dieses eine Mal angezeigt. Das bisherige Geheimnis gilt nicht mehr.
 webhook-url-invalid = Geben Sie eine vollständige Adresse an, etwa https://empfang.example.com/datapump (ohne Benutzername oder Kennwort).
 webhook-url-https = Zustellungen enthalten Besprechungsbetreffs: Verwenden Sie https (einfaches http nur zu diesem Rechner).
+webhook-url-internal = Diese Adresse liegt im internen Netz (Loopback, privat, link-local …). Zustellungen gehen dorthin nur, wenn der Betreiber sie in DATAPUMP_WEBHOOK_ALLOW freigibt.
 webhook-verify = Eine Zustellung prüfen
 webhook-verify-help = Der Empfänger berechnet HMAC-SHA256 mit dem Signatur-Geheimnis über den Zeitstempel t, einen Punkt und den unveränderten Body, vergleicht das Ergebnis zeitkonstant mit v1 und lehnt Zeitstempel ab, die älter als fünf Minuten sind (so werden auch wiederholt eingespielte Zustellungen abgelehnt).
 dashboard-webhooks = Webhooks, die Aufmerksamkeit brauchen

@@ -553,6 +553,7 @@ webhook-secret = Signing secret
 webhook-secret-shown = The signing secret. Give it to the receiver now: it is shown only this once. The previous secret no longer works.
 webhook-url-invalid = Enter a complete address such as https://reception.example.com/datapump (without user name or password).
 webhook-url-https = Deliveries contain meeting subjects: use https (plain http only to this machine).
+webhook-url-internal = This address is inside the network (loopback, private, link-local …). Deliveries go there only if the operator allows it in DATAPUMP_WEBHOOK_ALLOW.
 webhook-verify = Checking a delivery
 webhook-verify-help = The receiver computes HMAC-SHA256 with the signing secret over the timestamp t, a dot and the raw body, compares it with v1 in constant time, and refuses timestamps older than five minutes (that also refuses replayed deliveries).
 dashboard-webhooks = Webhooks that need attention

@@ -3,6 +3,7 @@
 //! the cursor moves only when the receiver answered 2xx, so every change arrives at least once
 //! (receivers drop repeats by `seq`). Failures back off exponentially and show on the dashboard.
 
+pub mod destination;
 pub mod signature;
 
 use std::collections::HashMap;
@@ -31,6 +32,8 @@ pub struct WebhookPolicy {
     pub timeout: Duration,
     /// At most this many changes per delivery.
     pub batch: usize,
+    /// Where deliveries may go (`DATAPUMP_WEBHOOK_ALLOW` names internal ranges).
+    pub destinations: destination::Destinations,
 }
 
 impl Default for WebhookPolicy {
@@ -41,6 +44,7 @@ impl Default for WebhookPolicy {
             retry_max: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             batch: 100,
+            destinations: destination::Destinations::default(),
         }
     }
 }
@@ -69,6 +73,11 @@ enum Failure {
     Timeout(u64),
     #[error("connection failed")]
     Connect,
+    /// The address is (or resolves only to) an address inside the network.
+    #[error(
+        "the address is inside the network; deliveries go there only if DATAPUMP_WEBHOOK_ALLOW names it"
+    )]
+    Inside,
     #[error("request failed")]
     Request,
     #[error("the signing secret cannot be opened with this key")]
@@ -104,6 +113,10 @@ impl Dispatcher {
         // not point them.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Names resolve to checked addresses only, and the connection goes to one of them.
+            .dns_resolver(destination::CheckedResolver(Arc::new(
+                policy.destinations.clone(),
+            )))
             .connect_timeout(policy.timeout)
             .timeout(policy.timeout)
             .user_agent(concat!("Datapump-Webhooks/", env!("CARGO_PKG_VERSION")))
@@ -256,6 +269,19 @@ impl Dispatcher {
             .key
             .open_string(&context::webhook_secret(hook.token_id), &hook.secret_enc)
             .map_err(|_| Failure::Secret)?;
+        // An address given as a number never reaches the resolver: checked here.
+        let literal = match url::Url::parse(&hook.url)
+            .ok()
+            .as_ref()
+            .and_then(url::Url::host)
+        {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if literal.is_some_and(|ip| !self.policy.destinations.permits(ip)) {
+            return Err(Failure::Inside);
+        }
         let json = serde_json::to_vec(body).map_err(|_| Failure::Request)?;
         let timestamp = Utc::now().timestamp();
         let request = self
@@ -275,7 +301,14 @@ impl Dispatcher {
             r = request => r,
         };
         let response = response.map_err(|e| {
-            if e.is_timeout() {
+            let inside =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<destination::InsideTheNetwork>());
+            if inside {
+                Failure::Inside
+            } else if e.is_timeout() {
                 Failure::Timeout(self.policy.timeout.as_secs())
             } else if e.is_connect() {
                 Failure::Connect
@@ -307,17 +340,29 @@ impl Dispatcher {
     }
 }
 
-/// Why an address is not accepted for a webhook (a translation key).
-pub fn check_url(raw: &str) -> Result<url::Url, &'static str> {
+/// Why an address is not accepted for a webhook (a translation key). An address given as a
+/// number inside the network is refused here unless `destinations` allows it; a name is
+/// checked when a delivery resolves it.
+pub fn check_url(
+    raw: &str,
+    destinations: &destination::Destinations,
+) -> Result<url::Url, &'static str> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "webhook-url-invalid")?;
     if raw.len() > 2000 || !url.username().is_empty() || url.password().is_some() {
         return Err("webhook-url-invalid");
     }
+    let literal = match url.host() {
+        Some(url::Host::Domain(_)) => None,
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        None => return Err("webhook-url-invalid"),
+    };
+    if literal.is_some_and(|ip| !destinations.permits(ip)) {
+        return Err("webhook-url-internal");
+    }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("webhook-url-invalid"),
+        _ => literal.is_some_and(|ip| ip.is_loopback()),
     };
     match url.scheme() {
         "https" => Ok(url),
@@ -334,21 +379,45 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert!(check_url("https://reception.example.com/hook").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(check_url("http://localhost/hook").is_ok());
+        let none = destination::Destinations::default();
+        let here = destination::Destinations {
+            allow: vec!["127.0.0.0/8".parse().expect("net")],
+        };
+        assert!(check_url("https://reception.example.com/hook", &none).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/hook", &here).is_ok());
+        assert!(
+            check_url("http://localhost/hook", &none).is_ok(),
+            "a name: checked when sent"
+        );
+        for inside in [
+            "http://127.0.0.1:6379/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.1/",
+            "https://[fe80::1]/",
+            "https://0.0.0.0/",
+            "https://[::ffff:192.168.0.1]/",
+        ] {
+            assert_eq!(
+                check_url(inside, &none).err(),
+                Some("webhook-url-internal"),
+                "{inside}"
+            );
+        }
         assert_eq!(
-            check_url("http://reception.example.com/hook").err(),
+            check_url("http://reception.example.com/hook", &none).err(),
             Some("webhook-url-https")
         );
         assert_eq!(
-            check_url("https://user:pw@example.com/").err(),
+            check_url("https://user:pw@example.com/", &none).err(),
             Some("webhook-url-invalid")
         );
         assert_eq!(
-            check_url("ftp://example.com/").err(),
+            check_url("ftp://example.com/", &none).err(),
             Some("webhook-url-invalid")
         );
-        assert_eq!(check_url("not a url").err(), Some("webhook-url-invalid"));
+        assert_eq!(
+            check_url("not a url", &none).err(),
+            Some("webhook-url-invalid")
+        );
     }
 }

@@ -336,12 +336,25 @@ impl TestApp {
         config.sync_policy.backoff_base = Duration::from_millis(50);
         config.sync_policy.tick = Duration::from_millis(200);
         // Deliveries in small batches, retried within the test's patience.
+        // Receivers in tests listen on this machine, which deliveries reach only when the
+        // operator allows it (DATAPUMP_WEBHOOK_ALLOW); a test of the refusal clears it.
+        let destinations = if config.webhooks.destinations.allow.is_empty() {
+            datapump::webhooks::destination::Destinations {
+                allow: vec![
+                    "127.0.0.0/8".parse().expect("net"),
+                    "::1/128".parse().expect("net"),
+                ],
+            }
+        } else {
+            config.webhooks.destinations.clone()
+        };
         config.webhooks = datapump::webhooks::WebhookPolicy {
             poll: Duration::from_millis(100),
             retry_base: Duration::from_millis(200),
             retry_max: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             batch: 3,
+            destinations,
         };
         let prepared = app::prepare(config, test_db.db.clone())
             .await

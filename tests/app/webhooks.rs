@@ -481,3 +481,74 @@ on_both_backends!(
     viewers_see_no_webhook_keys_or_failure_details,
     viewers_see_less
 );
+
+/// Without the operator's allowance, deliveries never reach the network inside (issue 30,
+/// item 4): an internal address given as a number is refused on the page, a name resolving
+/// inside (`localhost`) is saved but its deliveries are refused before anything is sent, and
+/// the admin is told why. Only loopback receivers are used here.
+async fn internal_destinations(backend: Backend) {
+    let options = crate::common::Options {
+        // An allowance for another range only: this machine is not allowed.
+        env: vec![("DATAPUMP_WEBHOOK_ALLOW", "192.0.2.1".into())],
+        ..crate::common::Options::default()
+    };
+    let w = crate::profiles::world_with(backend, options, SimConfig::default()).await;
+    let profile =
+        crate::profiles::create_profile(&w, "Zentrale", &format!("{}/callback", w.app.base)).await;
+    crate::profiles::authorize(&w, profile).await;
+    let berlin = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, berlin).await;
+    let receiver = Receiver::start().await;
+    w.admin
+        .post(
+            "/api-tokens",
+            &[("name", "Empfang"), ("subscription", &sub.to_string())],
+        )
+        .await;
+    let token_id = w
+        .app
+        .query_strings("SELECT CAST(id AS TEXT) FROM api_tokens", &[])
+        .await[0]
+        .clone();
+    let page = format!("/api-tokens/{token_id}/webhook");
+    let refused = w.admin.post(&page, &[("url", &receiver.url)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("inside the network"),
+        "{}",
+        refused.body
+    );
+    let db = w.app.db().clone();
+    let id: i64 = token_id.parse().expect("id");
+    assert!(db.webhook(id).await.expect("read").is_none());
+
+    // By name: saved, then refused when a delivery resolves it.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let saved = w.admin.post(&page, &[("url", &by_name)]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    w.sim
+        .sim
+        .lock()
+        .create_event(meeting(berlin, "Besuch", 24))
+        .expect("create");
+    assert_eq!(run(&w, sub).await.status, "ok");
+    eventually("a refused attempt", async || {
+        db.webhook(id)
+            .await
+            .expect("read")
+            .is_some_and(|h| h.failures > 0)
+    })
+    .await;
+    let hook = db.webhook(id).await.expect("read").expect("hook");
+    assert!(
+        hook.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("inside the network")),
+        "{:?}",
+        hook.last_error
+    );
+    assert_eq!(receiver.requests(), 0, "nothing was sent");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(internal_destinations_are_refused, internal_destinations);

@@ -128,7 +128,7 @@ pub async fn save(
     Form(form): Form<UrlForm>,
 ) -> WebResult<Response> {
     let token = token(&state, id).await?;
-    let url = match crate::webhooks::check_url(&form.url) {
+    let url = match crate::webhooks::check_url(&form.url, &state.config.webhooks.destinations) {
         Ok(u) => u,
         Err(key) => {
             let mut errors = FormErrors::default();
