@@ -918,3 +918,32 @@ async fn bulk_subscribe(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(bulk_subscribe, bulk_subscribe);
+
+/// The connect page searches the directory and previews any mailbox with the profile's
+/// rights: viewers may not use it (issue 30, item 12). They are refused before Graph is asked,
+/// and the profile page offers them no link to it; admins keep it.
+async fn viewers_do_not_search(backend: Backend) {
+    let w = world(backend).await;
+    let id = connected(&w).await;
+    let (viewer, _) = w.app.signed_in("vera", Role::Viewer).await;
+    let before = w.sim.sim.lock().counters.total;
+    for query in ["q=ber", "address=vorstandsraum@contoso.example", "rooms=1"] {
+        let page = viewer.get(&format!("/profiles/{id}/connect?{query}")).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{query}");
+    }
+    assert_eq!(
+        w.sim.sim.lock().counters.total,
+        before,
+        "Graph was not asked"
+    );
+    let profile = viewer.get(&format!("/profiles/{id}")).await.body;
+    assert!(
+        !profile.contains(&format!("/profiles/{id}/connect")),
+        "{profile}"
+    );
+    let admin = w.admin.get(&format!("/profiles/{id}/connect?q=ber")).await;
+    assert_eq!(admin.status, StatusCode::OK);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(viewers_do_not_search_the_directory, viewers_do_not_search);

@@ -238,7 +238,9 @@ pub(crate) fn register(r: Routes) -> Routes {
             Admin,
             get(profiles::profile_callback),
         )
-        .add(M::GET, "/profiles/{id}/connect", Viewer, get(connect::show))
+        // Searching the directory and previewing any mailbox act with the profile's rights:
+        // admins only (issue 30, item 12); viewers see what is stored.
+        .add(M::GET, "/profiles/{id}/connect", Admin, get(connect::show))
         .add(
             M::POST,
             "/profiles/{id}/subscriptions",
