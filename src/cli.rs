@@ -312,6 +312,8 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
 async fn serve(config: Config) -> Result<(), CliError> {
     let bind = config.bind;
     let db = app::open_database(&config).await?;
+    // One serving instance per SQLite file, held until this process ends.
+    let _serving = crate::storage::backup::hold_serving(&config.database_url)?;
     let prepared = app::prepare(config, db).await?;
     if prepared.key_created {
         tracing::warn!(

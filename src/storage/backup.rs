@@ -37,8 +37,44 @@ pub(super) fn hold_shared(db: &Path) -> Result<Option<File>> {
     }
 }
 
+/// The exclusive lock of a serving instance on `<db>.serve.lock`, held for as long as the
+/// returned file lives: a second `serve` on the same SQLite file would run a second scheduler
+/// beside the first, so it is refused (commands such as `sync --once` or `backup` do not take
+/// it). Nothing for PostgreSQL, where instances share the work (`engine_instances`).
+pub fn hold_serving(database_url: &str) -> Result<Option<File>> {
+    if !database_url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let options =
+        <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(database_url)?;
+    let db = options.get_filename();
+    if db.as_os_str().is_empty() || db == Path::new(":memory:") {
+        return Ok(None);
+    }
+    if let Some(dir) = db.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        return Ok(None);
+    }
+    let file = open_named_lock(db, ".serve.lock")?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "another `datapump serve` is running on {}: SQLite serves one instance at a time \
+             (several instances need PostgreSQL); stop the other one first",
+            db.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(io_error(&with_suffix(db, ".serve.lock"), e)),
+    }
+}
+
 fn open_lock_file(db: &Path) -> Result<File> {
-    let path = with_suffix(db, ".lock");
+    open_named_lock(db, ".lock")
+}
+
+fn open_named_lock(db: &Path, suffix: &str) -> Result<File> {
+    let path = with_suffix(db, suffix);
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]

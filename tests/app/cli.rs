@@ -472,3 +472,35 @@ fn dated_backups_are_pruned_and_restore_checks_before_replacing() {
         });
     assert!(kept, "{}", text(&again));
 }
+
+/// A second `serve` on the same SQLite data directory would run a second scheduler beside the
+/// first: it is refused with a message naming the database, and the first keeps serving
+/// (issue 30, item 10). A command such as `sync --once` still works beside it.
+#[cfg(unix)]
+#[test]
+fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (first, port) = serve_until_ready(dir.path());
+    let other = crate::common::free_port();
+    let second = datapump(dir.path())
+        .env("DATAPUMP_BIND", format!("127.0.0.1:{other}"))
+        .output()
+        .expect("second serve");
+    assert!(!second.status.success());
+    let said = text(&second);
+    assert!(
+        said.contains("another `datapump serve` is running") && said.contains("datapump.db"),
+        "{said}"
+    );
+    let once = datapump(dir.path())
+        .args(["sync", "--once"])
+        .output()
+        .expect("sync --once");
+    assert!(once.status.success(), "{}", text(&once));
+    let probe = datapump(dir.path())
+        .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .expect("probe");
+    assert!(probe.status.success(), "the first still serves");
+    assert_eq!(terminate(first), Some(0));
+}
