@@ -53,17 +53,28 @@ macro_rules! transaction {
                 // One writer at a time in this process: queued here instead of sleeping in
                 // SQLite's busy handler, which polls and can wake long after the lock is free.
                 let _queued = sqlite.queue.lock().await;
+                // BEGIN and COMMIT by hand on the write connection: a COMMIT SQLite refuses
+                // (a full disk, a deferred constraint) leaves the transaction open, and sqlx's
+                // own bookkeeping then refused every later transaction on the connection until a
+                // restart. `sqlite::abandon` rolls back, or closes a connection it cannot clean.
                 let mut $tx = sqlite
                     .write
-                    .begin_with("BEGIN IMMEDIATE")
+                    .acquire()
                     .await
                     .map_err($crate::storage::StoreError::from)?;
+                if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *$tx).await {
+                    $crate::storage::sqlite::abandon(&mut $tx).await;
+                    Err($crate::storage::StoreError::from(e))?;
+                }
                 let out = $body;
                 if out.is_ok() {
-                    $tx.commit()
-                        .await
-                        .map_err($crate::storage::StoreError::from)?;
+                    if let Err(e) = sqlx::query("COMMIT").execute(&mut *$tx).await {
+                        $crate::storage::sqlite::abandon(&mut $tx).await;
+                        Err($crate::storage::StoreError::from(e))?;
+                    }
                     sqlite.committed();
+                } else {
+                    $crate::storage::sqlite::abandon(&mut $tx).await;
                 }
                 out
             }
@@ -303,12 +314,15 @@ impl Db {
     }
 
     /// A committed write of one fixed row, for readiness checks.
+    /// A write through the path every write transaction takes (on SQLite the one write
+    /// connection), so that readiness fails while the application's writes would.
     pub async fn write_probe(&self) -> Result<()> {
         let sql = "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";
-        dispatch!(self, pool => {
-            sqlx::query(sql).bind(chrono::Utc::now()).execute(pool).await?;
-        });
-        Ok(())
+        transaction!(self, tx => async {
+            sqlx::query(sql).bind(chrono::Utc::now()).execute(&mut *tx).await?;
+            Ok(())
+        }
+        .await)
     }
 
     /// A trivial round trip, for health checks.

@@ -75,6 +75,21 @@ impl SqlitePools {
     }
 }
 
+/// Ends a write transaction that did not commit. ROLLBACK, where SQLite may already have
+/// rolled back on its own ("no transaction is active" is then fine); a connection that cannot
+/// roll back is closed, and the pool opens a fresh one for the next writer, so no failed write
+/// leaves the writer inside a transaction.
+pub(crate) async fn abandon(conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>) {
+    match sqlx::query("ROLLBACK").execute(&mut **conn).await {
+        Ok(_) => {}
+        Err(e) if e.to_string().contains("no transaction is active") => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the SQLite write connection could not roll back; replacing it");
+            conn.close_on_drop();
+        }
+    }
+}
+
 /// The checkpoint task's handle; the task ends with the last clone of the pools.
 #[derive(Debug)]
 struct Checkpointer {
