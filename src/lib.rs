@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod disk;
 pub mod feeds;
 pub mod graph;
 pub mod i18n;

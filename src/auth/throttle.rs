@@ -255,13 +255,15 @@ impl ThrottlePolicy {
         db.withdraw_login_attempt(&attempt.ids).await
     }
 
-    /// Whether another failed sign-in may go to the audit log this minute.
+    /// Whether another failed or refused sign-in may go to the audit log this minute: both
+    /// are caused by requests nobody signed in for, and share one cap, so that a flood of them
+    /// cannot fill the disk.
     pub async fn audit_failure(&self, db: &Db) -> Result<bool> {
         let since = Utc::now() - chrono::Duration::minutes(1);
-        Ok(
-            db.count_audit_since("login.failure", since).await?
-                < self.max_failure_audits_per_minute,
-        )
+        Ok(db
+            .count_audit_since(("login.failure", "login.refused"), since)
+            .await?
+            < self.max_failure_audits_per_minute)
     }
 
     pub async fn prune(&self, db: &Db) -> Result<u64> {

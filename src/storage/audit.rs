@@ -69,12 +69,16 @@ pub fn escape_control(text: &str) -> String {
 }
 
 impl Db {
-    /// How many entries with `action` were recorded since `since` (rate limits on what
+    /// How many entries with either action were recorded since `since` (rate limits on what
     /// anonymous requests may add).
-    pub async fn count_audit_since(&self, action: &str, since: DateTime<Utc>) -> Result<i64> {
+    pub async fn count_audit_since(
+        &self,
+        actions: (&str, &str),
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
         let n: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE at > $1 AND action = $2")
-                .bind(since).bind(action).fetch_one(pool).await?
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE at > $1 AND action IN ($2, $3)")
+                .bind(since).bind(actions.0).bind(actions.1).fetch_one(pool).await?
         });
         Ok(n)
     }

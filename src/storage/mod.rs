@@ -241,7 +241,10 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // After a checkpoint the write-ahead log is cut back to this size (64 MiB) instead
+            // of keeping its largest size for good.
+            .pragma("journal_size_limit", "67108864");
         let in_use = backup::hold_shared(options.get_filename())?;
         Ok(Self {
             pool: Pool::Sqlite(SqlitePools::connect(options).await?),

@@ -1094,3 +1094,25 @@ async fn a_full_disk_does_not_wedge_the_writer() {
     assert_eq!(check, "ok");
     db.close().await;
 }
+
+/// SQLite's write-ahead log is cut back to 64 MiB after a checkpoint on every connection, the
+/// writer's and the readers' (issue 30, item 2).
+#[tokio::test]
+async fn the_write_ahead_log_has_a_size_limit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = super::Db::connect_sqlite_file(&dir.path().join("t.db"))
+        .await
+        .expect("sqlite");
+    let read: i64 = dispatch!(db, pool => {
+        sqlx::query_scalar("PRAGMA journal_size_limit").fetch_one(pool).await.expect("pragma")
+    });
+    let write: i64 = async {
+        let n: super::Result<i64> = dispatch_write!(db, pool => {
+            Ok(sqlx::query_scalar("PRAGMA journal_size_limit").fetch_one(pool).await?)
+        });
+        n
+    }
+    .await
+    .expect("pragma");
+    assert_eq!((read, write), (67_108_864, 67_108_864));
+}

@@ -557,3 +557,70 @@ async fn times_in_the_admins_zone(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(times_in_the_admins_zone, times_in_the_admins_zone);
+
+/// A flood of sign-ins for a refused username adds a bounded number of audit rows: refused
+/// attempts share the cap of failed ones (60 a minute), where each used to write a row
+/// (issue 30, item 2).
+async fn refused_flood(backend: Backend) {
+    let mut options = Options::default();
+    if let Some(t) = options.throttle.as_mut() {
+        t.user_delay_after = 2;
+        t.user_refuse_after = 4;
+    }
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_admin("anna", Role::Admin).await;
+    let client = app.client();
+    for _ in 0..4 {
+        client.login("anna", "wrong password here").await;
+    }
+    let mut refused = 0;
+    for _ in 0..200 {
+        if client.login("anna", "wrong password here").await.status == StatusCode::TOO_MANY_REQUESTS
+        {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 200, "the username stays refused");
+    let rows = app
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|a| *a == "login.refused" || *a == "login.failure")
+        .count();
+    assert!(rows <= 60, "{rows} audit rows for 204 anonymous attempts");
+    assert!(rows >= 5, "the first ones are audited: {rows}");
+    app.stop().await;
+}
+on_both_backends!(a_refused_flood_adds_bounded_audit_rows, refused_flood);
+
+/// Below the free-space floor (`DATAPUMP_MIN_FREE_DISK_MB`, here above any disk's size),
+/// failed sign-ins write no audit row (issue 30, item 2); a signed-in admin's actions still do.
+async fn low_disk(backend: Backend) {
+    let options = Options {
+        env: vec![("DATAPUMP_MIN_FREE_DISK_MB", "999999999".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_admin("anna", Role::Admin).await;
+    let client = app.client();
+    for _ in 0..3 {
+        assert_eq!(
+            client.login("anna", "wrong password here").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let actions = app.audit_actions().await;
+    assert!(!actions.iter().any(|a| a == "login.failure"), "{actions:?}");
+    assert_eq!(
+        client.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "login.success")
+    );
+    app.stop().await;
+}
+on_both_backends!(low_disk_writes_no_anonymous_audit_rows, low_disk);

@@ -17,20 +17,6 @@ pub async fn healthz() -> Response {
     (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
 }
 
-/// Free space of the file system holding `path`, in MiB.
-fn free_disk_mb(path: &std::path::Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        let stat = rustix::fs::statvfs(path).ok()?;
-        Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let limit = std::time::Duration::from_secs(5);
     let database = tokio::time::timeout(limit, state.db.ping())
@@ -48,7 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         && tokio::time::timeout(limit, state.db.key_fits(&state.key))
             .await
             .is_ok_and(|r| r.unwrap_or(false));
-    let free = free_disk_mb(&state.config.data_dir);
+    let free = crate::disk::free_mb(&state.config.data_dir);
     let disk_ok = free.is_none_or(|mb| mb >= state.config.min_free_disk_mb);
     let ready = database && write && migrated && key && disk_ok;
     let body = json!({

@@ -102,14 +102,21 @@ pub async fn login(
     match attempt.decision {
         Decision::Refuse { retry_after } => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            state
-                .db
-                .record_audit(actor.record(
-                    "login.refused",
-                    Some(audit_name(&username)),
-                    Some("too many failed attempts from devices this username has not signed in from".into()),
-                ))
-                .await?;
+            // Under the same cap as failures, and nothing below the free-space floor.
+            if anonymous_audit_allowed(&state).await? {
+                state
+                    .db
+                    .record_audit(actor.record(
+                        "login.refused",
+                        Some(audit_name(&username)),
+                        Some("too many failed attempts from devices this username has not signed in from".into()),
+                    ))
+                    .await?;
+            } else {
+                tracing::warn!(
+                    "refused sign-in not audited: over the audit log's cap or low on disk"
+                );
+            }
             let message = p.t1("login-refused", "minutes", minutes);
             let mut response = fail(p, StatusCode::TOO_MANY_REQUESTS, message)?;
             if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
@@ -152,7 +159,7 @@ pub async fn login(
         _ => {
             // The reserved attempt stays: it is the failure's record. The audit log takes a
             // bounded number per minute, so that anonymous requests cannot fill the disk.
-            if state.throttle.audit_failure(&state.db).await? {
+            if anonymous_audit_allowed(&state).await? {
                 state
                     .db
                     .record_audit(actor.record("login.failure", Some(audit_name(&username)), None))
@@ -200,6 +207,16 @@ pub async fn login(
         );
     }
     Ok(response)
+}
+
+/// Whether a sign-in nobody is signed in for (failed or refused) may add an audit row: at most
+/// the throttle's cap a minute, and none while the data's file system is below the free-space
+/// floor (`DATAPUMP_MIN_FREE_DISK_MB`).
+async fn anonymous_audit_allowed(state: &AppState) -> WebResult<bool> {
+    Ok(
+        crate::disk::has_room(&state.config.data_dir, state.config.min_free_disk_mb)
+            && state.throttle.audit_failure(&state.db).await?,
+    )
 }
 
 /// A username as the audit log keeps it from a failed attempt: anyone can type anything, so
