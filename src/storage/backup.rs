@@ -222,10 +222,18 @@ async fn check_backup(backup: &Path, key: &SecretKey) -> Result<()> {
         )));
     }
     use crate::crypto::context::{CANARY_TEXT, KEY_CANARY};
-    if let Some(sealed) = canary.map_err(not_ours)?
-        && !key
-            .open(KEY_CANARY, &sealed)
-            .is_ok_and(|plain| plain.as_slice() == CANARY_TEXT)
+    // Every Datapump database that ever started holds the canary: one without it cannot be
+    // checked against the key (and restored, it would get a new canary, its secrets lost).
+    let Some(sealed) = canary.map_err(not_ours)? else {
+        return Err(StoreError::Backup(
+            "the backup has no key canary, so it cannot be checked against the secret key: \
+             it was not made by a Datapump that ran, or was altered"
+                .into(),
+        ));
+    };
+    if !key
+        .open(KEY_CANARY, &sealed)
+        .is_ok_and(|plain| plain.as_slice() == CANARY_TEXT)
     {
         return Err(StoreError::Backup(
             "the secret key does not open this backup's secrets: put the key file that belongs \
@@ -233,7 +241,81 @@ async fn check_backup(backup: &Path, key: &SecretKey) -> Result<()> {
                 .into(),
         ));
     }
-    Ok(())
+    check_schema(backup, &versions).await
+}
+
+/// The schema objects (tables, indexes, triggers, views) of a database, by type and name, with
+/// their SQL with runs of white space as one space.
+async fn schema_of(
+    pool: &sqlx::SqlitePool,
+) -> Result<std::collections::BTreeMap<(String, String), String>> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, name, sql)| {
+            let sql = sql
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            ((kind, name), sql)
+        })
+        .collect())
+}
+
+/// Refuses a backup whose schema is not exactly what this build's migrations (those the backup
+/// has applied) create: a trigger or view planted in a backup would run in the restored
+/// instance — one emptied the audit log after every sign-in.
+async fn check_schema(backup: &Path, versions: &[i64]) -> Result<()> {
+    let reference = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str("sqlite::memory:")?
+                .foreign_keys(true),
+        )
+        .await?;
+    for m in SQLITE_MIGRATIONS
+        .iter()
+        .filter(|m| versions.contains(&m.version))
+    {
+        sqlx::raw_sql(m.sql.clone()).execute(&reference).await?;
+    }
+    let expected = schema_of(&reference).await?;
+    reference.close().await;
+    let pool = read_only(backup).await?;
+    let found = schema_of(&pool).await;
+    pool.close().await;
+    let found = found?;
+    let unknown: Vec<String> = found
+        .iter()
+        .filter(|(k, sql)| expected.get(*k) != Some(*sql))
+        .map(|((kind, name), _)| format!("{kind} {name}"))
+        .collect();
+    let missing: Vec<String> = expected
+        .keys()
+        .filter(|k| !found.contains_key(*k))
+        .map(|(kind, name)| format!("{kind} {name}"))
+        .collect();
+    if unknown.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Backup(format!(
+        "the backup's schema is not what Datapump creates (not created by Datapump or changed: {}; missing: {}): refused",
+        if unknown.is_empty() {
+            "none".into()
+        } else {
+            unknown.join(", ")
+        },
+        if missing.is_empty() {
+            "none".into()
+        } else {
+            missing.join(", ")
+        },
+    )))
 }
 
 /// Replaces the SQLite database at `db` with `backup`, after checking it. Refuses while any
@@ -300,6 +382,71 @@ pub async fn restore_sqlite(backup: &Path, db: &Path, key: &SecretKey) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Edits a copy of `from` at `to` with `sql`, as someone holding the file could.
+    async fn altered(from: &Path, to: &Path, sql: &str) {
+        std::fs::copy(from, to).expect("copy");
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", to.display()))
+            .await
+            .expect("open");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&pool)
+            .await
+            .expect("alter");
+        pool.close().await;
+    }
+
+    /// A restore requires the key canary and refuses schema objects Datapump's migrations do
+    /// not create (issue 30, item 6): a planted trigger or a deleted canary is refused before
+    /// anything is replaced; the untouched backup restores.
+    #[tokio::test]
+    async fn restore_refuses_planted_objects_and_a_missing_canary() {
+        use crate::crypto::context::{CANARY_SETTING, CANARY_TEXT, KEY_CANARY};
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::connect_sqlite_file(&dir.path().join("live.db"))
+            .await
+            .expect("sqlite");
+        db.migrate().await.expect("migrate");
+        let key = SecretKey::generate();
+        db.set_setting(CANARY_SETTING, &key.seal(KEY_CANARY, CANARY_TEXT))
+            .await
+            .expect("canary");
+        let clean = dir.path().join("clean.db");
+        db.backup_sqlite(&clean).await.expect("backup");
+        db.close().await;
+
+        let planted = dir.path().join("planted.db");
+        altered(
+            &clean,
+            &planted,
+            "CREATE TRIGGER wipe AFTER INSERT ON sessions BEGIN DELETE FROM audit_log; END;",
+        )
+        .await;
+        let target = dir.path().join("target.db");
+        let refused = restore_sqlite(&planted, &target, &key).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Backup(m)) if m.contains("trigger wipe")),
+            "{refused:?}"
+        );
+        assert!(!target.exists(), "nothing replaced");
+
+        let bare = dir.path().join("bare.db");
+        altered(
+            &clean,
+            &bare,
+            &format!("DELETE FROM settings WHERE name = '{CANARY_SETTING}'"),
+        )
+        .await;
+        let refused = restore_sqlite(&bare, &target, &key).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Backup(m)) if m.contains("no key canary")),
+            "{refused:?}"
+        );
+
+        restore_sqlite(&clean, &target, &key)
+            .await
+            .expect("the untouched backup restores");
+    }
 
     #[test]
     fn prune_keeps_the_newest_and_nothing_else_is_touched() {
