@@ -698,6 +698,7 @@ certificate-error-unreadable = Die Datei ist weder eine PEM- noch eine PFX-Datei
 certificate-error-no-certificate = Die Datei enthält kein Zertifikat.
 certificate-error-no-key = Die Datei enthält keinen privaten Schlüssel. Datapump braucht das Zertifikat mit seinem privaten Schlüssel (PFX „mit privatem Schlüssel“ exportieren).
 certificate-error-locked = Die PFX-Datei ließ sich nicht öffnen: Das Kennwort ist falsch, oder sie ist auf eine Weise verschlüsselt, die Datapump nicht unterstützt. Ein verschlüsselter PEM-Schlüssel muss zuerst entschlüsselt werden.
+certificate-error-too-costly = Diese PFX-Datei verlangt mehr Rechenarbeit, als ein Zertifikatsexport braucht (zu groß, zu viele Schlüsselableitungen). Exportiere das Zertifikat neu (z. B. mit Export-PfxCertificate) oder lade es als PEM hoch.
 certificate-error-mismatch = Der private Schlüssel gehört nicht zum Zertifikat.
 certificate-error-not-rsa = Der Schlüssel ist kein RSA-Schlüssel. Zertifikate für Entra brauchen RSA.
 certificate-error-short = Der RSA-Schlüssel ist kürzer als 2048 Bit.

@@ -698,6 +698,7 @@ certificate-error-unreadable = The file is neither a PEM nor a PFX file.
 certificate-error-no-certificate = The file holds no certificate.
 certificate-error-no-key = The file holds no private key. Datapump needs the certificate together with its private key (export the PFX “with private key”).
 certificate-error-locked = The PFX file could not be opened: the password is wrong, or the file is encrypted in a way Datapump does not support. An encrypted PEM key must be decrypted first.
+certificate-error-too-costly = This PFX file asks for more work than a certificate export needs (too large, too many key-derivation rounds). Export the certificate again (for example with Export-PfxCertificate) or upload it as PEM.
 certificate-error-mismatch = The private key does not belong to the certificate.
 certificate-error-not-rsa = The key is not an RSA key. Entra certificate credentials need RSA.
 certificate-error-short = The RSA key is shorter than 2048 bits.

@@ -36,6 +36,107 @@ pub enum CertificateError {
     BadValidity,
     #[error("could not create the certificate: {0}")]
     Create(String),
+    /// More bags or key-derivation rounds than a certificate export has: opening it would
+    /// keep a core busy for seconds.
+    #[error("the PFX file asks for more work than a certificate export needs")]
+    PfxTooCostly,
+}
+
+/// The largest PFX accepted: a certificate with a 4096-bit key and a chain of a few issuers is
+/// well under it.
+pub const MAX_PFX_BYTES: usize = 32 * 1024;
+/// Key-derivation rounds a PFX may ask for in all, as far as they can be read before opening
+/// it (Windows and OpenSSL exports use 2,000–10,000 per derivation, a handful of derivations).
+const MAX_PFX_ROUNDS: u64 = 1 << 21;
+/// Nesting depth the DER walk follows.
+const MAX_DER_DEPTH: usize = 24;
+
+/// One DER element: tag, and the contents' range in `der`.
+fn der_element(der: &[u8], at: usize) -> Option<(u8, std::ops::Range<usize>)> {
+    let tag = *der.get(at)?;
+    let first = *der.get(at + 1)? as usize;
+    let (len, head) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *der.get(at + 2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let start = at + head;
+    let end = start.checked_add(len)?;
+    (end <= der.len()).then_some((tag, start..end))
+}
+
+/// The children of a constructed DER element's contents, or `None` if they do not parse.
+fn der_children(
+    der: &[u8],
+    range: std::ops::Range<usize>,
+) -> Option<Vec<(u8, std::ops::Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut at = range.start;
+    while at < range.end {
+        let (tag, r) = der_element(der, at)?;
+        if r.end > range.end {
+            return None;
+        }
+        at = r.end;
+        out.push((tag, r));
+    }
+    Some(out)
+}
+
+/// Sums the iteration counts a PFX states where they can be read without a password: every
+/// SEQUENCE of an OCTET STRING (a salt) followed by an INTEGER (PBKDF2's and PKCS#12's PBE
+/// parameters, MacData), walking into OCTET STRINGs that hold DER (unencrypted SafeContents).
+fn stated_rounds(der: &[u8], range: std::ops::Range<usize>, depth: usize, total: &mut u64) {
+    if depth > MAX_DER_DEPTH || *total > MAX_PFX_ROUNDS {
+        return;
+    }
+    let Some(children) = der_children(der, range) else {
+        return;
+    };
+    for pair in children.windows(2) {
+        if let [(0x04, _), (0x02, int)] = pair {
+            let value = der[int.clone()]
+                .iter()
+                .take(8)
+                .fold(0u64, |v, b| (v << 8) | u64::from(*b));
+            *total = total.saturating_add(value);
+        }
+    }
+    for (tag, r) in children {
+        match tag {
+            // SEQUENCE, SET, context-specific constructed: walk in.
+            0x30 | 0x31 | 0xa0..=0xbf => stated_rounds(der, r, depth + 1, total),
+            // An OCTET STRING may hold DER (SafeContents, the authSafe's content).
+            0x04 if der_element(der, r.start)
+                .is_some_and(|(t, inner)| t == 0x30 && inner.end == r.end) =>
+            {
+                stated_rounds(der, r, depth + 1, total);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Refuses a PFX that asks for more work than a certificate export needs, before any of it
+/// is done.
+fn check_pfx_cost(bytes: &[u8]) -> Result<()> {
+    if bytes.len() > MAX_PFX_BYTES {
+        return Err(CertificateError::PfxTooCostly);
+    }
+    let mut total = 0;
+    stated_rounds(bytes, 0..bytes.len(), 0, &mut total);
+    if total > MAX_PFX_ROUNDS {
+        return Err(CertificateError::PfxTooCostly);
+    }
+    Ok(())
 }
 
 type Result<T> = std::result::Result<T, CertificateError>;
@@ -193,6 +294,7 @@ impl CertificateCredential {
     /// A PFX (PKCS#12) file as Windows' `Export-PfxCertificate` or OpenSSL writes it.
     pub fn from_pfx(bytes: &[u8], password: &str) -> Result<Self> {
         use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+        check_pfx_cost(bytes)?;
         let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed).map_err(
             |e| match e {
                 p12_keystore::error::Error::DerError(_)
@@ -466,5 +568,34 @@ mod tests {
             CertificateCredential::from_pfx(&pfx, "falsch").map(|_| ()),
             Err(CertificateError::PfxLocked)
         );
+        // The same with a million key-derivation rounds (issue 30, item 5: 56 KB of such bags
+        // took 18 s): refused before any round is done, at once.
+        let costly = store
+            .writer("geheim")
+            .encryption_iterations(1_000_000)
+            .mac_iterations(1_000_000)
+            .write()
+            .expect("pfx");
+        let started = std::time::Instant::now();
+        assert_eq!(
+            CertificateCredential::from_pfx(&costly, "geheim").map(|_| ()),
+            Err(CertificateError::PfxTooCostly)
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        // Larger than any certificate export.
+        let mut big = pfx.clone();
+        big.resize(MAX_PFX_BYTES + 1, 0);
+        assert_eq!(
+            CertificateCredential::from_pfx(&big, "geheim").map(|_| ()),
+            Err(CertificateError::PfxTooCostly)
+        );
+        // Exports as Windows and OpenSSL write them (2,000–10,000 rounds) still open.
+        let usual = store
+            .writer("geheim")
+            .encryption_iterations(10_000)
+            .mac_iterations(10_000)
+            .write()
+            .expect("pfx");
+        assert!(CertificateCredential::from_pfx(&usual, "geheim").is_ok());
     }
 }

@@ -194,7 +194,31 @@ fn message(e: &CertificateError) -> &'static str {
         CertificateError::BadValidity | CertificateError::Create(_) => {
             "certificate-error-unreadable"
         }
+        CertificateError::PfxTooCostly => "certificate-error-too-costly",
     }
+}
+
+/// Opening a PFX derives keys for tens of milliseconds or more: on a blocking thread, one
+/// upload at a time, so that uploads never stall the requests and imports beside them.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+async fn parse_upload(
+    file: Vec<u8>,
+    password: String,
+) -> Result<CertificateCredential, &'static str> {
+    let _permit = PARSING
+        .acquire()
+        .await
+        .map_err(|_| "certificate-error-unreadable")?;
+    tokio::task::spawn_blocking(move || {
+        let c = match std::str::from_utf8(&file) {
+            Ok(text) if text.contains("-----BEGIN ") => CertificateCredential::from_pem(text),
+            _ => CertificateCredential::from_pfx(&file, &password),
+        };
+        c.map_err(|e| message(&e))
+    })
+    .await
+    .map_err(|_| "certificate-error-unreadable")?
 }
 
 /// An uploaded certificate with its private key: checked (key belongs to the certificate,
@@ -208,17 +232,16 @@ pub async fn upload(
     form: Multipart,
 ) -> WebResult<Response> {
     application_profile(&state, id).await?;
-    let parsed = read_upload(form).await.and_then(|(file, password)| {
-        let c = match std::str::from_utf8(&file) {
-            Ok(text) if text.contains("-----BEGIN ") => CertificateCredential::from_pem(text),
-            _ => CertificateCredential::from_pfx(&file, &password),
-        };
-        let c = c.map_err(|e| message(&e))?;
-        if c.info().not_after <= Utc::now() {
-            return Err("certificate-error-expired");
-        }
-        Ok(c)
-    });
+    let parsed = match read_upload(form).await {
+        Ok((file, password)) => parse_upload(file, password).await.and_then(|c| {
+            if c.info().not_after <= Utc::now() {
+                Err("certificate-error-expired")
+            } else {
+                Ok(c)
+            }
+        }),
+        Err(e) => Err(e),
+    };
     match parsed {
         Ok(c) => store(&state, &session, &p, &actor, id, &c, "uploaded").await,
         Err(key) => {
