@@ -81,6 +81,7 @@ async fn case(name: &str, pg: Option<&str>) {
         &datapump::crypto::token_hash(&token),
         &TokenScope::All,
         "bench",
+        None,
     )
     .await
     .expect("token");

@@ -1,7 +1,7 @@
 //! Tokens of the read-only API. Only a hash of each token is stored; a token reaches every
 //! subscription or those listed for it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Db, Result, StoreError};
 
@@ -31,6 +31,8 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub use_count: i64,
+    /// From this day on (UTC) the token is refused; `None`: it does not expire.
+    pub expires_on: Option<NaiveDate>,
 }
 
 type TokenRow = (
@@ -42,10 +44,11 @@ type TokenRow = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     i64,
+    Option<NaiveDate>,
 );
 
-const COLUMNS: &str =
-    "id, name, all_subscriptions, created_by, created_at, revoked_at, last_used_at, use_count";
+const COLUMNS: &str = "id, name, all_subscriptions, created_by, created_at, revoked_at, last_used_at, use_count, \
+     expires_on";
 
 impl Db {
     /// Stores a new token (its hash) with its scope; returns its id.
@@ -55,15 +58,16 @@ impl Db {
         token_hash: &str,
         scope: &TokenScope,
         created_by: &str,
+        expires_on: Option<NaiveDate>,
     ) -> Result<i64> {
         let all = matches!(scope, TokenScope::All);
         let now = Utc::now();
         transaction!(self, tx => async {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO api_tokens (name, token_hash, all_subscriptions, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO api_tokens (name, token_hash, all_subscriptions, created_by, created_at, expires_on) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
-            .bind(name).bind(token_hash).bind(all).bind(created_by).bind(now)
+            .bind(name).bind(token_hash).bind(all).bind(created_by).bind(now).bind(expires_on)
             .fetch_one(&mut *tx).await?;
             if let TokenScope::Subscriptions(ids) = scope {
                 for sub in ids {
@@ -76,7 +80,17 @@ impl Db {
     }
 
     async fn token_scope(&self, row: TokenRow) -> Result<ApiToken> {
-        let (id, name, all, created_by, created_at, revoked_at, last_used_at, use_count) = row;
+        let (
+            id,
+            name,
+            all,
+            created_by,
+            created_at,
+            revoked_at,
+            last_used_at,
+            use_count,
+            expires_on,
+        ) = row;
         let scope = if all {
             TokenScope::All
         } else {
@@ -95,6 +109,7 @@ impl Db {
             revoked_at,
             last_used_at,
             use_count,
+            expires_on,
         })
     }
 
@@ -112,15 +127,17 @@ impl Db {
         Ok(out)
     }
 
-    /// The live (not revoked) token with this hash. Its uses are counted by the caller and
+    /// The live (not revoked, not expired) token with this hash. Its uses are counted by the caller and
     /// added with [`Db::add_api_token_uses`] (a write per API request would make every read a
     /// write).
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
+            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
+             AND (expires_on IS NULL OR expires_on > $2)"
         );
+        let today = Utc::now().date_naive();
         let row: Option<TokenRow> = dispatch!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(token_hash).fetch_optional(pool).await?
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(token_hash).bind(today).fetch_optional(pool).await?
         });
         let Some(row) = row else { return Ok(None) };
         Ok(Some(self.token_scope(row).await?))

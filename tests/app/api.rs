@@ -303,6 +303,7 @@ async fn rate_per_token(backend: Backend) {
                 &datapump::crypto::token_hash(name),
                 &TokenScope::All,
                 "test",
+                None,
             )
             .await
             .expect("token");
@@ -344,3 +345,80 @@ async fn rate_per_token(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(rate_per_token, rate_per_token);
+
+/// An API token may expire (issue 30, item 9): a past date is refused on the form; a token
+/// with a date works until that day, then is refused like a revoked one, and the tokens page
+/// says so in both languages.
+async fn token_expiry(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let sub = subscribe(&w, profile, "raum.berlin@contoso.example")
+        .await
+        .to_string();
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive().to_string();
+    let refused = w
+        .admin
+        .post(
+            "/api-tokens",
+            &[
+                ("name", "Alt"),
+                ("subscription", &sub),
+                ("expires_on", &yesterday),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("a date in the future"),
+        "{}",
+        refused.body
+    );
+    let soon = (Utc::now() + Duration::days(10)).date_naive().to_string();
+    let created = w
+        .admin
+        .post(
+            "/api-tokens",
+            &[
+                ("name", "Messe"),
+                ("subscription", &sub),
+                ("expires_on", &soon),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token = token_in(&created.body).expect("token");
+    let http = reqwest::Client::new();
+    let rooms = format!("{}/api/v1/rooms", w.app.base);
+    let status = |token: String| {
+        let (http, rooms) = (http.clone(), rooms.clone());
+        async move {
+            http.get(rooms)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET")
+                .status()
+        }
+    };
+    assert_eq!(status(token.clone()).await, StatusCode::OK);
+    let page = w.admin.get("/api-tokens").await.body;
+    assert!(page.contains(&format!("expires on {soon}")), "{page}");
+    let de = w
+        .admin
+        .get_with("/api-tokens", &[("accept-language", "de")])
+        .await
+        .body;
+    assert!(de.contains(&format!("läuft am {soon} ab")), "{de}");
+    let today = Utc::now().date_naive().to_string();
+    let sql = if w.app.is_sqlite() {
+        "UPDATE api_tokens SET expires_on = $1"
+    } else {
+        "UPDATE api_tokens SET expires_on = $1::date"
+    };
+    w.app.execute_sql(&[(sql, vec![today.as_str()])]).await;
+    assert_eq!(status(token).await, StatusCode::UNAUTHORIZED);
+    let page = w.admin.get("/api-tokens").await.body;
+    assert!(page.contains(&format!("expired on {today}")), "{page}");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(api_tokens_expire, token_expiry);

@@ -436,6 +436,7 @@ async fn every_page_renders_in_both_languages() {
             "hash",
             &datapump::storage::api_tokens::TokenScope::All,
             "anna",
+            None,
         )
         .await
         .expect("token");

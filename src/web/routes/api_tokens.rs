@@ -34,6 +34,26 @@ pub struct TokensTemplate {
 }
 
 impl TokensTemplate {
+    /// A token's expiry as shown, with the reminder a client secret's gets: a CSS class
+    /// (`bad` expired, `warn` within 30 days, empty otherwise) and the text.
+    fn expiry(&self, t: &ApiToken) -> (&'static str, String) {
+        use crate::profiles::SecretWarning;
+        let Some(on) = t.expires_on else {
+            return ("", self.p.t("tokens-expires-never"));
+        };
+        let today = chrono::Utc::now().date_naive();
+        let days = (on - today).num_days();
+        match crate::profiles::secret_warning(on - chrono::Duration::days(1), today) {
+            SecretWarning::Expired => ("bad", self.p.t1("tokens-expired", "date", on)),
+            SecretWarning::Days7 | SecretWarning::Days30 => (
+                "warn",
+                self.p
+                    .t2("tokens-expires-soon", "date", on, "days", days.max(0)),
+            ),
+            _ => ("", on.to_string()),
+        }
+    }
+
     fn hook(&self, t: &ApiToken) -> Option<&crate::storage::webhooks::Webhook> {
         self.hooks.iter().find(|h| h.token_id == t.id)
     }
@@ -115,6 +135,18 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         errors.add("name", "tokens-name-invalid");
     }
+    // Optional: from that day on (UTC) the token is refused. It must lie in the future.
+    let today = chrono::Utc::now().date_naive();
+    let expires_on = match field("expires_on").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+            Ok(d) if d > today => Some(d),
+            _ => {
+                errors.add("expires_on", "tokens-expiry-invalid");
+                None
+            }
+        },
+    };
     let live = state.db.list_subscriptions(None).await?;
     let scope = if field("scope").as_deref() == Some("all") {
         Some(TokenScope::All)
@@ -155,6 +187,7 @@ pub async fn create(
             &crate::crypto::token_hash(&token),
             &scope,
             &me.username,
+            expires_on,
         )
         .await?;
     state
