@@ -515,6 +515,7 @@ tokens-scope-invalid = Wählen Sie „alle Abonnements“ oder mindestens ein Ab
 tokens-created-by = Erstellt
 tokens-last-use = Zuletzt benutzt
 tokens-uses = Aufrufe
+dashboard-tokens-expiring = API-Tokens, die ablaufen
 tokens-expires = Läuft ab
 tokens-expires-never = nie
 tokens-expired = abgelaufen am { $date }

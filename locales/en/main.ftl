@@ -515,6 +515,7 @@ tokens-scope-invalid = Choose "all subscriptions" or at least one subscription.
 tokens-created-by = Created
 tokens-last-use = Last used
 tokens-uses = Uses
+dashboard-tokens-expiring = API tokens expiring
 tokens-expires = Expires
 tokens-expires-never = never
 tokens-expired = expired on { $date }

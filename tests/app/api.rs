@@ -408,6 +408,12 @@ async fn token_expiry(backend: Backend) {
         .await
         .body;
     assert!(de.contains(&format!("läuft am {soon} ab")), "{de}");
+    // Reminded on the dashboard, as an expiring client secret is.
+    let dashboard = w.admin.get("/").await.body;
+    assert!(
+        dashboard.contains("API tokens expiring") && dashboard.contains("Messe"),
+        "{dashboard}"
+    );
     let today = Utc::now().date_naive().to_string();
     let sql = if w.app.is_sqlite() {
         "UPDATE api_tokens SET expires_on = $1"

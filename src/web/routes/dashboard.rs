@@ -39,6 +39,8 @@ pub struct DashboardTemplate {
     failing_hooks: Vec<(String, crate::storage::webhooks::Webhook)>,
     /// Application profiles whose scope check found them reading every mailbox: (id, name).
     unscoped: Vec<(i64, String)>,
+    /// API tokens that expire within 30 days or have expired: (name, date, days left).
+    expiring_tokens: Vec<(String, chrono::NaiveDate, i64)>,
 }
 
 /// The dashboard; also the redirect target when an app registration uses the root address
@@ -72,13 +74,21 @@ pub async fn show(
     let mut attention = super::attention::needing_attention(&state.db).await?;
     let attention_total = attention.len();
     attention.truncate(ATTENTION_LISTED);
-    let names: std::collections::HashMap<i64, String> = state
-        .db
-        .list_api_tokens()
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.name))
+    let tokens = state.db.list_api_tokens().await?;
+    // Live tokens that expire within 30 days or have expired, as client secrets are reminded:
+    // (name, expiry date, days left).
+    let today = chrono::Utc::now().date_naive();
+    let expiring_tokens: Vec<(String, chrono::NaiveDate, i64)> = tokens
+        .iter()
+        .filter(|t| t.revoked_at.is_none())
+        .filter_map(|t| {
+            let on = t.expires_on?;
+            let days = (on - today).num_days();
+            (days <= 30).then(|| (t.name.clone(), on, days))
+        })
         .collect();
+    let names: std::collections::HashMap<i64, String> =
+        tokens.into_iter().map(|t| (t.id, t.name)).collect();
     let failing_hooks = state
         .db
         .list_webhooks()
@@ -102,5 +112,6 @@ pub async fn show(
         subscriptions,
         failing_hooks,
         unscoped,
+        expiring_tokens,
     })
 }
