@@ -474,6 +474,10 @@ async fn viewers_see_less(backend: Backend) {
         admin.contains("geheim-123") && admin.contains("6379"),
         "{admin}"
     );
+    // The dashboard too: the failing consumer for viewers, its detail for admins.
+    let viewer_dashboard = viewer.get("/").await.body;
+    assert!(viewer_dashboard.contains("Empfang") && !viewer_dashboard.contains("6379"));
+    assert!(w.admin.get("/").await.body.contains("6379"));
     w.app.stop().await;
     w.sim.stop().await;
 }
