@@ -62,3 +62,36 @@ fn dockerfile_copies_every_build_input() {
         );
     }
 }
+
+/// Requirement 28: no template turns askama's escaping off (`|safe`, `escape("none")`), so
+/// nothing Graph or a user supplies is written as markup.
+#[test]
+fn no_template_turns_escaping_off() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("templates") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        &mut files,
+    );
+    assert!(files.len() > 10);
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for marker in ["|safe", "filtersafe", "escape(\"none\")", "e(\"none\")"] {
+            assert!(
+                !squeezed.contains(marker),
+                "{} turns escaping off ({marker})",
+                file.display()
+            );
+        }
+    }
+}

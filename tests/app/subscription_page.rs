@@ -155,3 +155,50 @@ async fn imported_events_on_the_page(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(imported_events_on_the_page, imported_events_on_the_page);
+
+/// Requirement 28: what Graph delivers is escaped wherever a page shows it. A subject, an
+/// organizer name and a location carrying markup appear as text on the subscription page.
+async fn markup_is_text(backend: Backend) {
+    let (w, profile) = import_world(backend, SimConfig::default(), 50).await;
+    let room = "raum.berlin@contoso.example";
+    let sub = subscribe(&w, profile, room).await;
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    w.sim
+        .sim
+        .lock()
+        .create_event(NewEvent {
+            calendar: room.into(),
+            subject: "<script>alert(1)</script>".into(),
+            body: String::new(),
+            start: day.and_hms_opt(10, 0, 0).expect("t"),
+            end: day.and_hms_opt(11, 0, 0).expect("t"),
+            time_zone: "W. Europe Standard Time".into(),
+            is_all_day: false,
+            sensitivity: "normal".into(),
+            organizer: Some("anna.schmidt@contoso.example".into()),
+            attendees: vec![],
+            location: Some("<img src=x onerror=alert(2)>".into()),
+            recurrence: None,
+            categories: vec![],
+        })
+        .expect("event");
+    assert_eq!(run(&w, sub).await.status, "ok");
+    let page = w
+        .admin
+        .get(&format!("/subscriptions/{sub}?events_q=alert"))
+        .await
+        .body;
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#60;img src=x onerror=alert(2)&#62;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert(1)"), "no markup of Graph's");
+    assert!(!page.contains("<img src=x"), "no markup of Graph's");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(graph_markup_is_shown_as_text, markup_is_text);
