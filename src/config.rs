@@ -41,6 +41,8 @@ pub struct Config {
     pub session_max_lifetime: Duration,
     /// `/readyz` reports not ready when the data directory's file system has less free space.
     pub min_free_disk_mb: u64,
+    /// A request not answered within this gets 503 (requirement 47).
+    pub request_timeout: Duration,
     /// How long finished import runs are kept (the latest of each subscription always stays).
     pub run_history: Duration,
     /// How long the change feed keeps its entries.
@@ -408,6 +410,7 @@ impl Config {
             session_idle_timeout: Duration::from_secs(idle_minutes * 60),
             session_max_lifetime: Duration::from_secs(max_hours * 3600),
             min_free_disk_mb,
+            request_timeout: Duration::from_secs(60),
             run_history: Duration::from_secs(run_days.min(36_500) * 86_400),
             change_retention: Duration::from_secs(change_days.clamp(1, 36_500) * 86_400),
             internal_domains,

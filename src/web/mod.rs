@@ -12,8 +12,6 @@ mod routes;
 pub mod state;
 pub mod static_files;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode};
@@ -218,7 +216,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(60),
+                    state.config.request_timeout,
                 ))
                 .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES)),
         )

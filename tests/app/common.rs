@@ -195,6 +195,8 @@ pub struct Options {
     pub page_size: Option<u32>,
     /// Graph's request budget per app and mailbox (requests, window).
     pub request_budget: Option<(u32, Duration)>,
+    /// The time a request may take before it is answered 503.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -207,6 +209,7 @@ impl Default for Options {
             scheduler: false,
             page_size: None,
             request_budget: None,
+            request_timeout: None,
             // Tests must not wait for the production delays.
             throttle: Some(ThrottlePolicy {
                 base_delay: Duration::from_millis(10),
@@ -332,6 +335,9 @@ impl TestApp {
         }
         if let Some(b) = options.request_budget {
             config.sync_policy.request_budget = b;
+        }
+        if let Some(t) = options.request_timeout {
+            config.request_timeout = t;
         }
         config.sync_policy.backoff_base = Duration::from_millis(50);
         config.sync_policy.tick = Duration::from_millis(200);

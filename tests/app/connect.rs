@@ -947,3 +947,25 @@ async fn viewers_do_not_search(backend: Backend) {
     w.sim.stop().await;
 }
 on_both_backends!(viewers_do_not_search_the_directory, viewers_do_not_search);
+
+/// Requirement 47: a request that takes longer than the request timeout is answered 503 (here
+/// a directory search against a simulator that answers after 1.5 s, with a 0.5 s timeout),
+/// and the instance goes on serving.
+async fn slow_requests_time_out(backend: Backend) {
+    let options = Options {
+        request_timeout: Some(std::time::Duration::from_millis(500)),
+        ..Options::default()
+    };
+    let w = world_with(backend, options, SimConfig::default()).await;
+    let id = connected(&w).await;
+    w.sim.sim.lock().config.latency = std::time::Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let slow = w.admin.get(&format!("/profiles/{id}/connect?q=ber")).await;
+    assert_eq!(slow.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < std::time::Duration::from_millis(1400));
+    w.sim.sim.lock().config.latency = std::time::Duration::ZERO;
+    assert_eq!(w.admin.get("/").await.status, StatusCode::OK);
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(slow_requests_get_503, slow_requests_time_out);
