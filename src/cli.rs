@@ -314,6 +314,15 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let db = app::open_database(&config).await?;
     // One serving instance per SQLite file, held until this process ends.
     let _serving = crate::storage::backup::hold_serving(&config.database_url)?;
+    if config.database_url.starts_with("sqlite:")
+        && let Some(kind) = crate::disk::network_filesystem(&config.data_dir)
+    {
+        tracing::warn!(
+            filesystem = kind,
+            dir = %config.data_dir.display(),
+            "the SQLite database is on a network file system, where its locking is not reliable: keep the data directory on a local disk, or use PostgreSQL"
+        );
+    }
     let prepared = app::prepare(config, db).await?;
     if prepared.key_created {
         tracing::warn!(

@@ -1116,3 +1116,44 @@ async fn the_write_ahead_log_has_a_size_limit() {
     .expect("pragma");
     assert_eq!((read, write), (67_108_864, 67_108_864));
 }
+
+/// Requirement 40: SQLite runs in WAL mode with foreign keys on, and 50 write transactions at
+/// once all commit (one writer, queued; never "database is locked").
+#[tokio::test]
+async fn sqlite_wal_and_concurrent_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = super::Db::connect_sqlite_file(&dir.path().join("t.db"))
+        .await
+        .expect("sqlite");
+    db.migrate().await.expect("migrate");
+    let (mode, fk): (String, i64) = dispatch!(db, pool => {
+        (
+            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.expect("mode"),
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.expect("fk"),
+        )
+    });
+    assert_eq!((mode.as_str(), fk), ("wal", 1));
+    let writes = (0..50).map(|n| {
+        let db = db.clone();
+        async move {
+            let r: super::Result<()> = async {
+                transaction!(db, tx => async {
+                    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, 'x')")
+                        .bind(format!("concurrent-{n}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                }
+                .await)
+            }
+            .await;
+            r
+        }
+    });
+    let results = futures_util::future::join_all(writes).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let n: i64 = dispatch!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE name LIKE 'concurrent-%'").fetch_one(pool).await.expect("count")
+    });
+    assert_eq!(n, 50);
+}
