@@ -3,8 +3,9 @@
 //! Every attempt is *reserved* in the database before its password is checked: it counts as a
 //! failure from that moment, so parallel attempts see each other, on every instance, and a
 //! burst cannot slip past the count. A right password withdraws the reservation. Failures slow
-//! further attempts down per username and per address (progressively, never refusing an
-//! address: many people may sit behind one proxy). After many failures a username refuses
+//! further attempts down per username and per address (progressively); more than a few from
+//! one address within a minute refuse further attempts from devices that never signed in (a
+//! known device is never refused for its address: many people may sit behind one proxy). After many failures a username refuses
 //! attempts from devices it does not know, while a device the admin signed in from before (a
 //! device cookie, as OWASP recommends) keeps signing in at once; that device's own failures
 //! are counted apart. Password hashing runs a bounded number at a time, with a permit kept for
@@ -29,8 +30,13 @@ pub struct ThrottlePolicy {
     pub max_delay: Duration,
     /// Failures for one username after which attempts from unknown devices are refused.
     pub user_refuse_after: i64,
-    /// Failures from one address after which its attempts are delayed (never refused).
+    /// Failures from one address after which its attempts are delayed.
     pub ip_delay_after: i64,
+    /// Failures from one address within a minute after which attempts from devices that
+    /// never signed in are refused until the minute has passed (requirement 22: the sixth bad
+    /// sign-in from an address within a minute gets 429). A known device is never refused
+    /// for its address, so people behind one proxy who signed in before are not locked out.
+    pub ip_refuse_per_minute: i64,
     /// Failures with one known device after which it is refused too.
     pub device_refuse_after: i64,
     /// How long a refusal lasts after the latest failure.
@@ -55,6 +61,7 @@ impl Default for ThrottlePolicy {
             max_delay: Duration::from_secs(8),
             user_refuse_after: 10,
             ip_delay_after: 30,
+            ip_refuse_per_minute: 5,
             device_refuse_after: 10,
             refuse_for: Duration::from_secs(15 * 60),
             device_lifetime: Duration::from_secs(180 * 86_400),
@@ -202,6 +209,28 @@ impl ThrottlePolicy {
                 known_device,
                 decision: Decision::Refuse { retry_after },
             });
+        }
+        if !known_device && let Some(address) = ip {
+            let minute = now - chrono::Duration::minutes(1);
+            let (recent, _) = db.login_failures_since(&ip_key(address), minute).await?;
+            // This attempt's own reservation is among them.
+            if recent - 1 >= self.ip_refuse_per_minute {
+                db.withdraw_login_attempt(&ids).await?;
+                // Try again when the oldest of the minute's failures has aged out of it.
+                let oldest = db
+                    .oldest_login_failure_since(&ip_key(address), minute)
+                    .await?;
+                let until = oldest.unwrap_or(now) + chrono::Duration::minutes(1);
+                let retry_after = (until - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .max(Duration::from_secs(1));
+                return Ok(Attempt {
+                    ids: Vec::new(),
+                    known_device,
+                    decision: Decision::Refuse { retry_after },
+                });
+            }
         }
         let delay = if known_device {
             Duration::ZERO

@@ -95,6 +95,20 @@ impl Db {
         Ok(row)
     }
 
+    /// The oldest failure of `key` after `since`.
+    pub async fn oldest_login_failure_since(
+        &self,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2";
+        let at = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(sql)
+                .bind(key).bind(since).fetch_one(pool).await?
+        });
+        Ok(at)
+    }
+
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
         dispatch!(self, pool => {
             sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(pool).await?;

@@ -419,6 +419,7 @@ async fn sign_in_during_burst(backend: Backend) {
     let mut options = Options::default();
     if let Some(t) = options.throttle.as_mut() {
         t.ip_delay_after = 10_000;
+        t.ip_refuse_per_minute = 10_000;
         t.max_recorded_attempts = 100_000;
     }
     let app = TestApp::spawn_with(backend, options).await;
@@ -624,3 +625,63 @@ async fn low_disk(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(low_disk_writes_no_anonymous_audit_rows, low_disk);
+
+/// Requirement 22: the sixth bad sign-in within a minute from one address gets 429 with
+/// `Retry-After`, whatever username it tries; an `X-Forwarded-For` from a peer that is not a
+/// trusted proxy does not move it to another bucket; a browser that signed in before still
+/// signs in from that address.
+async fn per_address_refusal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_admin("anna", Role::Admin).await;
+    let own = app.client();
+    assert_eq!(
+        own.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    own.post("/logout", &[]).await;
+    let attacker = app.client();
+    for n in 0..5 {
+        assert_eq!(
+            attacker
+                .login(&format!("user{n}"), "wrong password here")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {n}"
+        );
+    }
+    let sixth = attacker.login("someone", "wrong password here").await;
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = sixth.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another claimed address from an untrusted peer: the same bucket.
+    let spoofing = app.client();
+    let token = spoofing.csrf_of("/login").await;
+    let spoofed = spoofing
+        .post_raw(
+            "/login",
+            &[
+                ("_csrf", token.as_str()),
+                ("username", "other"),
+                ("password", "wrong password here"),
+            ],
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
+    // Anna's own browser is not refused for the address.
+    own.get("/login").await;
+    assert_eq!(
+        own.login("anna", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.stop().await;
+}
+on_both_backends!(
+    sixth_bad_sign_in_from_an_address_is_refused,
+    per_address_refusal
+);
