@@ -214,7 +214,7 @@ impl ThrottlePolicy {
             let minute = now - chrono::Duration::minutes(1);
             let (recent, _) = db.login_failures_since(&ip_key(address), minute).await?;
             // This attempt's own reservation is among them.
-            if recent - 1 >= self.ip_refuse_per_minute {
+            if recent > self.ip_refuse_per_minute {
                 db.withdraw_login_attempt(&ids).await?;
                 // Try again when the oldest of the minute's failures has aged out of it.
                 let oldest = db
