@@ -470,7 +470,7 @@ pub fn app_claims(access_token: &str) -> Option<AppClaims> {
     roles.dedup();
     Some(AppClaims {
         roles,
-        service_principal: claims.oid.filter(|o| crate::profiles::is_guid(o)),
+        service_principal: claims.oid.filter(|o| crate::model::is_guid(o)),
     })
 }
 

@@ -126,3 +126,26 @@ mod tests {
         assert_eq!(e.to_string(), "unknown profile status \"nope\"");
     }
 }
+
+/// Whether `s` is a GUID in its usual text form (8-4-4-4-12 hex digits): Entra's tenant,
+/// client and object ids. Here, not in `profiles`, so that the Graph client (a layer below
+/// profiles) can use it too.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod guid_tests {
+    #[test]
+    fn guids() {
+        assert!(super::is_guid("6731de76-14a6-49ae-97bc-6eba6914391e"));
+        assert!(!super::is_guid("6731de76-14a6-49ae-97bc-6eba6914391"));
+        assert!(!super::is_guid("6731de76_14a6-49ae-97bc-6eba6914391e"));
+        assert!(!super::is_guid("contoso.com"));
+    }
+}

@@ -118,14 +118,7 @@ impl ProfileInput {
     }
 }
 
-pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && [8, 4, 4, 4, 12]
-            .iter()
-            .zip(&parts)
-            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
+use crate::model::is_guid;
 
 fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
