@@ -888,6 +888,18 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// What differs now between Graph's calendar view and the stored rows.
+    async fn drift_now(
+        &self,
+        ctx: &RunContext<'_>,
+        subscription: i64,
+    ) -> Result<verify::Drift, RunError> {
+        Ok(verify::drift(
+            &ctx.view_versions().await?,
+            &self.db.stored_versions(subscription).await?,
+        ))
+    }
+
     /// The self-check after a round that ended well, when it is due (`verify`): a full round
     /// stands in for it; otherwise the rows are compared with Graph's calendar view, and what
     /// differs in two reads with a delta round between is counted, logged and repaired by a
@@ -911,10 +923,7 @@ impl SyncEngine {
         if sub.verified_at.is_some_and(|t| Utc::now() - t < dur(every)) {
             return Ok(());
         }
-        let first = verify::drift(
-            &ctx.view_versions().await?,
-            &self.db.stored_versions(sub.id).await?,
-        );
+        let first = self.drift_now(ctx, sub.id).await?;
         let mut drift = first.clone();
         if !first.is_empty() {
             // What changed since the round is no drift: another delta round, another read.
@@ -929,10 +938,7 @@ impl SyncEngine {
                 };
                 self.round(ctx, &delta, sub, &plan).await?;
             }
-            let second = verify::drift(
-                &ctx.view_versions().await?,
-                &self.db.stored_versions(sub.id).await?,
-            );
+            let second = self.drift_now(ctx, sub.id).await?;
             drift = first.confirmed_by(&second);
         }
         let n = i64::try_from(drift.len()).unwrap_or(i64::MAX);
