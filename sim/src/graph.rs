@@ -1249,7 +1249,11 @@ fn view(
         Ok(p) => p,
         Err(r) => return req.refuse(r),
     };
-    let all = s.instances(&calendar.id, window.0, window.1);
+    let mut all = s.instances(&calendar.id, window.0, window.1);
+    if s.view_cut_short {
+        s.view_cut_short = false;
+        all.truncate(all.len() / 2);
+    }
     let page: Vec<Value> = all
         .iter()
         .skip(skip)
@@ -1266,13 +1270,10 @@ fn view(
                 json!(req.link(&[("$skip", (skip + top).to_string())])),
             );
         }
-        // OData's `$count=true` (documented for Graph collections, "count parameter").
-        if req
-            .param("$count")
-            .is_some_and(|c| c.eq_ignore_ascii_case("true"))
-        {
-            obj.insert("@odata.count".into(), json!(all.len()));
-        }
+        // `$count=true` is not documented for calendarView (the "count parameter" page names
+        // directory objects and some Outlook collections): it is accepted and ignored, the
+        // stricter case — a client cannot count on a count. `view_cut_short` ends one listing
+        // early without a next link, as a list may.
     }
     let mut response = axum::Json(body).into_response();
     preference_applied(

@@ -386,6 +386,7 @@ pub fn build(config: SimConfig) -> SimState {
         faults: Vec::new(),
         places_quirk: None,
         instances_cut_short: false,
+        view_cut_short: false,
         omit_id_token: false,
         places_shift: 0,
         counters: Counters::default(),

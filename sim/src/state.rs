@@ -331,6 +331,8 @@ pub struct SimState {
     /// `events/{id}/instances` answers its first half and no next link (a listing cut short,
     /// for tests that nothing is deleted on the strength of one).
     pub instances_cut_short: bool,
+    /// The next calendarView listing ends after half its items without a next link.
+    pub view_cut_short: bool,
     pub places_shift: usize,
     pub counters: Counters,
     pub in_flight: HashMap<(String, String), usize>,

@@ -2045,8 +2045,8 @@ async fn personal_accounts_have_no_directory() {
 }
 
 /// v1.0 documents `calendarView/delta` on a user's primary calendar only (the stricter reading,
-/// docs/graph-behaviours.md): on another calendar it is refused, `calendarView` (with
-/// `$count=true`) answers; an item of a calendar shared with the account is reached through
+/// docs/graph-behaviours.md): on another calendar it is refused, `calendarView` answers
+/// (`$count=true` ignored); an item of a calendar shared with the account is reached through
 /// that calendar, not `/me/events`.
 #[tokio::test]
 async fn delta_only_on_the_primary_calendar() {
@@ -2077,12 +2077,8 @@ async fn delta_only_on_the_primary_calendar() {
     assert_eq!(s, StatusCode::OK);
     let (s, _, body) = graph(&sim, at, &path(&other, ""), &[]).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let listed = body["value"].as_array().map_or(0, Vec::len) as u64;
-    assert!(
-        body["@odata.count"]
-            .as_u64()
-            .is_some_and(|c| c >= listed && c > 0),
-        "{body}"
-    );
+    assert!(body["value"].as_array().is_some_and(|v| !v.is_empty()));
+    // `$count` is accepted and not answered: undocumented for calendarView (the stricter case).
+    assert!(body.get("@odata.count").is_none(), "{body}");
     sim.stop().await;
 }

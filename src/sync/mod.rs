@@ -813,9 +813,10 @@ impl SyncEngine {
 
     /// A listed calendar of the account other than a mailbox's primary one: v1.0 has no delta
     /// for it (docs/graph-behaviours.md), so every run reads its `calendarView` whole (such
-    /// calendars are small) and reconciles like a full round. The sweep runs only when the
-    /// listing proves itself whole: it ended without a next link and, where Graph sent
-    /// `@odata.count`, with that many items; otherwise nothing is removed this run.
+    /// calendars are small) and reconciles like a full round. Where Graph sends `@odata.count`,
+    /// the sweep runs when the listing has that many items (otherwise nothing is removed this
+    /// run); without it, the listing is read twice and only what neither read saw is removed,
+    /// so one listing cut short without a next link removes nothing.
     async fn view_round(
         &self,
         ctx: &mut RunContext<'_>,
@@ -825,61 +826,74 @@ impl SyncEngine {
     ) -> Result<(), RunError> {
         let w = ctx.window;
         let generation = self.db.cursor(sub.id).await?.sync_generation + 1;
-        let mut link = ctx.delta_start(w);
+        let first = ctx.delta_start(w);
         self.db
-            .start_round(lease, &link, Some(generation), w)
+            .start_round(lease, &first, Some(generation), w)
             .await?;
         let mut pages = ctx.stats;
         let series = Series::default();
-        let (mut read, mut count) = (0u64, None);
-        loop {
-            if self.shutdown.is_cancelled() {
-                return Err(RunError::Interrupted);
-            }
-            let page = ctx.delta_page(&link).await?;
-            count = page.count.or(count);
-            read += u64::try_from(page.value.len()).unwrap_or(u64::MAX);
-            let mut changes = Vec::with_capacity(page.value.len());
-            for e in page.value {
-                if !e.is_series_master() {
-                    changes.push(Change::Upsert(self.row(ctx, &e, sub, &series)?));
+        // Without a count, one listing that ends without a next link proves nothing: a second
+        // one follows, and only what neither saw is removed (both stamp this generation).
+        for pass in 0..2 {
+            let (mut read, mut count) = (0u64, None);
+            let mut link = first.clone();
+            let counted = loop {
+                if self.shutdown.is_cancelled() {
+                    return Err(RunError::Interrupted);
                 }
-            }
-            let whole = page.next_link.is_none() && count.is_none_or(|c| c == read);
-            if page.next_link.is_none() && !whole {
-                tracing::warn!(
-                    subscription = sub.id,
-                    read,
-                    count = ?count,
-                    "the calendar view ended short of its count; nothing removed this run"
-                );
-            }
-            let cursor = PageCursor {
-                next_link: page.next_link.as_deref(),
-                delta_link: None,
-                complete_full_round: whole.then_some(generation),
-                lease_until: from_now(self.policy.lease),
+                let page = ctx.delta_page(&link).await?;
+                count = page.count.or(count);
+                read += u64::try_from(page.value.len()).unwrap_or(u64::MAX);
+                let mut changes = Vec::with_capacity(page.value.len());
+                for e in page.value {
+                    if !e.is_series_master() {
+                        changes.push(Change::Upsert(self.row(ctx, &e, sub, &series)?));
+                    }
+                }
+                let last = page.next_link.is_none();
+                let whole = last
+                    && match count {
+                        Some(c) => c == read,
+                        None => pass == 1,
+                    };
+                if last && count.is_some_and(|c| c != read) {
+                    tracing::warn!(
+                        subscription = sub.id,
+                        read,
+                        count = ?count,
+                        "the calendar view ended short of its count; nothing removed this run"
+                    );
+                }
+                let cursor = PageCursor {
+                    next_link: page.next_link.as_deref(),
+                    delta_link: None,
+                    complete_full_round: whole.then_some(generation),
+                    lease_until: from_now(self.policy.lease),
+                };
+                let progress = ctx.meter.stats(&pages);
+                let stats = self
+                    .db
+                    .apply_pages(
+                        lease,
+                        generation,
+                        &[PageWrite {
+                            changes: &changes,
+                            series: &[],
+                        }],
+                        &cursor,
+                        (run_id, &progress),
+                    )
+                    .await?;
+                for s in stats {
+                    pages.add_page(s);
+                }
+                match page.next_link {
+                    Some(next) => link = next,
+                    None => break count.is_some(),
+                }
             };
-            let progress = ctx.meter.stats(&pages);
-            let stats = self
-                .db
-                .apply_pages(
-                    lease,
-                    generation,
-                    &[PageWrite {
-                        changes: &changes,
-                        series: &[],
-                    }],
-                    &cursor,
-                    (run_id, &progress),
-                )
-                .await?;
-            for s in stats {
-                pages.add_page(s);
-            }
-            match page.next_link {
-                Some(next) => link = next,
-                None => break,
+            if counted {
+                break;
             }
         }
         ctx.stats = pages;

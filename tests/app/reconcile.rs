@@ -551,6 +551,16 @@ async fn own_calendars(backend: Backend) {
         .graph_id
         .clone();
     let occurrence = rows_of_series(&w, *sub, &series).await[1].graph_id.clone();
+    // A listing cut short without a next link removes nothing: the second read sees it all.
+    w.sim.sim.lock().view_cut_short = true;
+    let r = run(&w, *sub).await;
+    assert_eq!(
+        (r.status.as_str(), r.stats.deleted),
+        ("ok", 0),
+        "{:?}",
+        r.error
+    );
+    assert_matches_truth(&w, *sub, calendar, 7, 180).await;
     {
         let mut sim = w.sim.sim.lock();
         sim.delete_event(&single).expect("deleted");
