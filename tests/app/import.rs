@@ -227,14 +227,14 @@ pub(crate) async fn assert_feed_converges(
     );
 }
 
-fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
+pub(crate) fn naive(days: i64, hour: u32) -> chrono::NaiveDateTime {
     (Utc::now() + Duration::days(days))
         .date_naive()
         .and_hms_opt(hour, 0, 0)
         .expect("time")
 }
 
-fn new_event(calendar: &str, subject: &str, days: i64) -> NewEvent {
+pub(crate) fn new_event(calendar: &str, subject: &str, days: i64) -> NewEvent {
     NewEvent {
         calendar: calendar.into(),
         subject: subject.into(),
@@ -265,7 +265,7 @@ async fn change_settings(w: &World, sub: i64, change: impl FnOnce(&mut Subscript
 }
 
 /// A weekly series of `count` occurrences from `days` ahead.
-fn weekly(calendar: &str, subject: &str, days: i64, count: u32) -> NewEvent {
+pub(crate) fn weekly(calendar: &str, subject: &str, days: i64, count: u32) -> NewEvent {
     let mut series = new_event(calendar, subject, days);
     series.recurrence = Some(datapump_sim::model::Recurrence {
         pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },

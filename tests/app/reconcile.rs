@@ -3,47 +3,18 @@
 //! deleted series as its master only, series masters inside the pages, an id more than once —
 //! and the stored rows (and a reader of the change feed) must still equal Graph's truth.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use datapump::model::ChangeOp;
 use datapump::storage::sync::EventRow;
-use datapump_sim::{EventPatch, NewEvent, SimConfig};
+use datapump_sim::{EventPatch, SimConfig};
 
 use crate::common::{Backend, on_both_backends};
-use crate::import::{assert_matches_truth, import_world, run, subscribe};
+use crate::import::{
+    assert_matches_truth, import_world, naive as at, new_event, run, subscribe, weekly,
+};
 use crate::profiles::World;
 
 const ROOM: &str = "raum.berlin@contoso.example";
-
-fn at(days: i64, hour: u32) -> chrono::NaiveDateTime {
-    (Utc::now() + Duration::days(days))
-        .date_naive()
-        .and_hms_opt(hour, 0, 0)
-        .expect("time")
-}
-
-fn event(subject: &str, days: i64, weekly: Option<u32>) -> NewEvent {
-    NewEvent {
-        calendar: ROOM.into(),
-        subject: subject.into(),
-        body: "Text".into(),
-        start: at(days, 9),
-        end: at(days, 10),
-        time_zone: "W. Europe Standard Time".into(),
-        is_all_day: false,
-        sensitivity: "normal".into(),
-        organizer: Some("anna.schmidt@contoso.example".into()),
-        attendees: vec!["ben.mueller@contoso.example".into()],
-        location: None,
-        recurrence: weekly.map(|count| datapump_sim::model::Recurrence {
-            pattern: datapump_sim::model::Pattern::Weekly { interval: 1 },
-            days_of_week: vec![],
-            range: datapump_sim::model::RecurrenceRange::Numbered {
-                number_of_occurrences: count,
-            },
-        }),
-        categories: vec![],
-    }
-}
 
 async fn rows_of_series(w: &World, sub: i64, master: &str) -> Vec<EventRow> {
     w.app
@@ -76,7 +47,7 @@ async fn room_with_series(backend: Backend, page_size: u32) -> (World, i64, Stri
         .sim
         .sim
         .lock()
-        .create_event(event("Jour fixe", 2, Some(5)))
+        .create_event(weekly(ROOM, "Jour fixe", 2, 5))
         .expect("series");
     let sub = subscribe(&w, profile, ROOM).await;
     let first = run(&w, sub).await;
@@ -186,7 +157,7 @@ async fn restored(backend: Backend, page_size: u32) {
         .sim
         .sim
         .lock()
-        .create_event(event("Wiederhergestellt", 4, None))
+        .create_event(new_event(ROOM, "Wiederhergestellt", 4))
         .expect("single");
     assert_eq!(run(&w, sub).await.status.as_str(), "ok");
     let feed = w.app.db().latest_change().await.expect("feed");
@@ -240,7 +211,7 @@ async fn masters_inside_delta(backend: Backend) {
         .sim
         .sim
         .lock()
-        .create_event(event("Jour fixe", 2, Some(5)))
+        .create_event(weekly(ROOM, "Jour fixe", 2, 5))
         .expect("series");
     let sub = subscribe(&w, profile, ROOM).await;
     assert_eq!(run(&w, sub).await.status.as_str(), "ok");
@@ -403,9 +374,13 @@ async fn room_processing(backend: Backend) {
     let approval = datapump_sim::seed::APPROVAL_ROOM;
     let (cancelled, removed, pending) = {
         let mut sim = w.sim.sim.lock();
-        let cancelled = sim.create_event(event("Abgesagt", 3, None)).expect("event");
-        let removed = sim.create_event(event("Entfernt", 4, None)).expect("event");
-        let mut request = event("Vorstandssitzung", 5, None);
+        let cancelled = sim
+            .create_event(new_event(ROOM, "Abgesagt", 3))
+            .expect("event");
+        let removed = sim
+            .create_event(new_event(ROOM, "Entfernt", 4))
+            .expect("event");
+        let mut request = new_event(ROOM, "Vorstandssitzung", 5);
         request.calendar = approval.into();
         let pending = sim.create_event(request).expect("booking");
         (cancelled, removed, pending)
@@ -527,7 +502,7 @@ async fn own_calendars(backend: Backend) {
     }
     let series = {
         let mut sim = w.sim.sim.lock();
-        let mut e = event("Schulungsreihe", 2, Some(4));
+        let mut e = weekly(ROOM, "Schulungsreihe", 2, 4);
         e.calendar = trainings.clone();
         sim.create_event(e).expect("series")
     };
