@@ -188,26 +188,30 @@ async fn setup(
             .to_string();
         let id = state
             .db
-            .create_subscription(&NewSubscription {
-                profile_id: profile,
-                source: datapump::model::SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: room,
-                mailbox_name: room,
-                calendar_id: &calendar,
-                calendar_name: "Kalender",
-                created_by: "bench",
-                settings: &SubscriptionSettings {
-                    display_name: room.clone(),
-                    days_back: 200,
-                    days_ahead: 400,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: datapump::model::StoredFields::default(),
-                    retention_days: None,
+            .create_subscription(
+                &NewSubscription {
+                    profile_id: profile,
+                    source: datapump::model::SubscriptionSource::Mailbox,
+                    mailbox_id: None,
+                    mailbox_address: room,
+                    mailbox_name: room,
+                    calendar_id: &calendar,
+                    calendar_name: "Kalender",
+                    created_by: "bench",
+                    settings: &SubscriptionSettings {
+                        display_name: room.clone(),
+                        days_back: 200,
+                        days_ahead: 400,
+                        interval_minutes: 5,
+                        enabled: true,
+                        mask_private: false,
+                        fields: datapump::model::StoredFields::default(),
+                        retention_days: None,
+                    },
+                    room_list_id: None,
                 },
-            })
+                &Default::default(),
+            )
             .await
             .expect("subscription");
         subs.push(id);

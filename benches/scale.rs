@@ -265,26 +265,30 @@ async fn setup(sim: &support::Sim, url: &str, dir: &std::path::Path, rooms: &[(S
     for (address, calendar) in rooms {
         state
             .db
-            .create_subscription(&NewSubscription {
-                profile_id: profile,
-                source: datapump::model::SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: address,
-                mailbox_name: address,
-                calendar_id: calendar,
-                calendar_name: "Kalender",
-                created_by: "bench",
-                settings: &SubscriptionSettings {
-                    display_name: address.clone(),
-                    days_back: 1,
-                    days_ahead: 14,
-                    interval_minutes: 1,
-                    enabled: true,
-                    mask_private: false,
-                    fields: datapump::model::StoredFields::default(),
-                    retention_days: None,
+            .create_subscription(
+                &NewSubscription {
+                    profile_id: profile,
+                    source: datapump::model::SubscriptionSource::Mailbox,
+                    mailbox_id: None,
+                    mailbox_address: address,
+                    mailbox_name: address,
+                    calendar_id: calendar,
+                    calendar_name: "Kalender",
+                    created_by: "bench",
+                    settings: &SubscriptionSettings {
+                        display_name: address.clone(),
+                        days_back: 1,
+                        days_ahead: 14,
+                        interval_minutes: 1,
+                        enabled: true,
+                        mask_private: false,
+                        fields: datapump::model::StoredFields::default(),
+                        retention_days: None,
+                    },
+                    room_list_id: None,
                 },
-            })
+                &Default::default(),
+            )
             .await
             .expect("subscription");
     }

@@ -14,7 +14,8 @@ use crate::profiles::authorization::{Completion, Reply};
 use crate::profiles::{Cloud, ProfileSettings};
 use crate::storage::admins::{NewAdmin, Role};
 use crate::storage::audit::Actor;
-use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use crate::storage::subscriptions::SubscriptionSettings;
+use crate::subscriptions;
 use crate::web::state::AppState;
 use datapump_sim::{self as sim, SimConfig};
 
@@ -262,31 +263,16 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         let profile = state.db.profile(profile_id).await.map_err(setup)?;
         let endpoints = crate::graph::Endpoints::from(&profile);
         let graph = state.tokens.client().graph(&endpoints, &token.token);
-        let mut targets: Vec<(String, String, String, SubscriptionSource)> = Vec::new();
-        for (address, name) in rooms {
-            // A room the account may not read is subscribed anyway (by its known calendar id), so
-            // the demo shows what such a failure looks like.
-            let calendar = match graph.calendar(&CalendarRef::Mailbox(address.clone())).await {
-                Ok(c) => c.id,
-                Err(_) => sim_server
-                    .sim
-                    .lock()
-                    .resolve_calendar(&address)
-                    .map_err(setup)?,
-            };
-            targets.push((address, name, calendar, SubscriptionSource::Mailbox));
-        }
-        let own = graph
-            .calendar(&CalendarRef::Mailbox(sim::state::DEFAULT_ACCOUNT.into()))
-            .await
-            .map_err(setup)?;
-        targets.push((
+        let admin = Actor {
+            name: Some(ADMIN.into()),
+            ..Actor::default()
+        };
+        let mut mailboxes = rooms;
+        mailboxes.push((
             sim::state::DEFAULT_ACCOUNT.into(),
             "Datapump Service".into(),
-            own.id,
-            SubscriptionSource::Mailbox,
         ));
-        for (address, name, calendar, source) in targets {
+        for (address, name) in mailboxes {
             let settings = SubscriptionSettings {
                 display_name: name.clone(),
                 days_back: 7,
@@ -297,21 +283,45 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
                 fields: crate::model::StoredFields::default(),
                 retention_days: None,
             };
-            state
-                .db
-                .create_subscription(&NewSubscription {
-                    profile_id,
-                    source,
-                    mailbox_id: None,
-                    mailbox_address: &address,
-                    mailbox_name: &name,
-                    calendar_id: &calendar,
-                    calendar_name: "Kalender",
-                    settings: &settings,
-                    created_by: ADMIN,
-                })
+            let request = || subscriptions::Request {
+                profile: &profile,
+                calendar: CalendarRef::Mailbox(address.clone()),
+                settings: settings.clone(),
+                by: &admin,
+                via: Some("demo"),
+                room_list: None,
+            };
+            let outcome = subscriptions::subscribe(&state.db, &graph, request())
                 .await
                 .map_err(setup)?;
+            if let subscriptions::Outcome::Refused(_) = outcome {
+                // A room the account may not read is subscribed anyway (by its known calendar
+                // id), so the demo shows what such a failure looks like.
+                let calendar = sim_server
+                    .sim
+                    .lock()
+                    .resolve_calendar(&address)
+                    .map_err(setup)?;
+                let target = subscriptions::Target {
+                    source: SubscriptionSource::Mailbox,
+                    mailbox_id: None,
+                    mailbox_address: address.clone(),
+                    mailbox_name: name.clone(),
+                    calendar: crate::graph::api::Calendar {
+                        id: calendar,
+                        name: "Kalender".into(),
+                        color: None,
+                        hex_color: None,
+                        is_default_calendar: true,
+                        can_edit: false,
+                        owner: None,
+                    },
+                    graph_ref: CalendarRef::Mailbox(address.clone()),
+                };
+                subscriptions::subscribe_known(&state.db, target, request())
+                    .await
+                    .map_err(setup)?;
+            }
         }
     }
 

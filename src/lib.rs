@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod model;
 pub mod profiles;
 pub mod storage;
+pub mod subscriptions;
 pub mod sync;
 pub mod telemetry;
 pub mod time;

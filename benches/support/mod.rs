@@ -194,26 +194,30 @@ pub async fn seed_rooms(
     for r in 0..rooms {
         let address = format!("raum{r:04}@contoso.example");
         let id = db
-            .create_subscription(&NewSubscription {
-                profile_id: profile.id,
-                source: datapump::model::SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: &address,
-                mailbox_name: &address,
-                calendar_id: &format!("cal-{r}"),
-                calendar_name: "Kalender",
-                created_by: "bench",
-                settings: &SubscriptionSettings {
-                    display_name: format!("Raum {r}"),
-                    days_back,
-                    days_ahead: days - days_back,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: datapump::model::StoredFields::default(),
-                    retention_days: None,
+            .create_subscription(
+                &NewSubscription {
+                    profile_id: profile.id,
+                    source: datapump::model::SubscriptionSource::Mailbox,
+                    mailbox_id: None,
+                    mailbox_address: &address,
+                    mailbox_name: &address,
+                    calendar_id: &format!("cal-{r}"),
+                    calendar_name: "Kalender",
+                    created_by: "bench",
+                    settings: &SubscriptionSettings {
+                        display_name: format!("Raum {r}"),
+                        days_back,
+                        days_ahead: days - days_back,
+                        interval_minutes: 5,
+                        enabled: true,
+                        mask_private: false,
+                        fields: datapump::model::StoredFields::default(),
+                        retention_days: None,
+                    },
+                    room_list_id: None,
                 },
-            })
+                &Default::default(),
+            )
             .await
             .expect("subscription");
         ids.push(id);

@@ -68,6 +68,9 @@ pub fn escape_control(text: &str) -> String {
     out
 }
 
+pub(crate) const INSERT: &str = "INSERT INTO audit_log (at, actor_id, actor, ip, action, target, details) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 impl Db {
     /// How many entries with either action were recorded since `since` (rate limits on what
     /// anonymous requests may add).
@@ -89,16 +92,9 @@ impl Db {
 
     /// Records several entries (a bulk change) in one transaction.
     pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<()> {
-        let esc = |v: &Option<String>| v.as_deref().map(escape_control);
-        let sql = "INSERT INTO audit_log (at, actor_id, actor, ip, action, target, details) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let now = Utc::now();
         transaction!(self, tx => async {
             for r in records {
-                sqlx::query(sql)
-                    .bind(now).bind(r.actor_id).bind(esc(&r.actor)).bind(esc(&r.ip))
-                    .bind(r.action).bind(esc(&r.target)).bind(esc(&r.details))
-                    .execute(&mut *tx).await?;
+                audit_in!(tx, r);
             }
             Ok(())
         }.await)

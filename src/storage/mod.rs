@@ -95,6 +95,25 @@ macro_rules! transaction {
     };
 }
 
+/// Inside a `transaction!` body: writes `$record` (an `&AuditRecord`) to the audit log, so a
+/// change and its audit entry commit or roll back together.
+macro_rules! audit_in {
+    ($tx:ident, $record:expr) => {{
+        let r: &$crate::storage::audit::AuditRecord = $record;
+        let esc = |v: &Option<String>| v.as_deref().map($crate::storage::audit::escape_control);
+        sqlx::query($crate::storage::audit::INSERT)
+            .bind(chrono::Utc::now())
+            .bind(r.actor_id)
+            .bind(esc(&r.actor))
+            .bind(esc(&r.ip))
+            .bind(r.action)
+            .bind(esc(&r.target))
+            .bind(esc(&r.details))
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 pub mod admins;
 pub mod api_tokens;
 pub mod audit;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 use crate::model::{ItemIds, StoredFields, SubscriptionSource, SubscriptionStatus};
 
@@ -120,6 +121,8 @@ pub struct NewSubscription<'a> {
     pub calendar_name: &'a str,
     pub settings: &'a SubscriptionSettings,
     pub created_by: &'a str,
+    /// Subscribed as a member of this subscribed room list.
+    pub room_list_id: Option<i64>,
 }
 
 /// What an admin can change on a subscription.
@@ -136,29 +139,36 @@ pub struct SubscriptionSettings {
 }
 
 impl Db {
-    /// Creates a subscription; `Duplicate` when the profile already subscribes the calendar
-    /// (also when two admins try at the same moment: the unique index decides).
-    pub async fn create_subscription(&self, n: &NewSubscription<'_>) -> Result<i64> {
+    /// Creates a subscription and its audit entry; `Duplicate` when the profile already
+    /// subscribes the calendar (also when two admins try at the same moment: the unique index
+    /// decides).
+    pub async fn create_subscription(
+        &self,
+        n: &NewSubscription<'_>,
+        audit: &AuditRecord,
+    ) -> Result<i64> {
         let now = Utc::now();
         let sql = "INSERT INTO subscriptions (profile_id, source, mailbox_address, mailbox_name, calendar_id, \
                    calendar_name, display_name, days_back, days_ahead, interval_minutes, enabled, mask_private, \
                    next_sync_at, created_by, created_at, updated_at, status, mailbox_id, item_ids, \
-                   store_body, store_attendee_addresses, store_online_meeting, store_categories, retention_days) \
+                   store_body, store_attendee_addresses, store_online_meeting, store_categories, retention_days, \
+                   room_list_id) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $13, $15, $16, $17, \
-                   $18, $19, $20, $21, $22) RETURNING id";
+                   $18, $19, $20, $21, $22, $23) RETURNING id";
         let s = n.settings;
-        let id: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar(sql)
+        transaction!(self, tx => async {
+            let id: i64 = sqlx::query_scalar(sql)
                 .bind(n.profile_id).bind(n.source.as_str()).bind(n.mailbox_address).bind(n.mailbox_name)
                 .bind(n.calendar_id).bind(n.calendar_name).bind(&s.display_name).bind(s.days_back)
                 .bind(s.days_ahead).bind(s.interval_minutes).bind(s.enabled).bind(s.mask_private)
                 .bind(now).bind(n.created_by).bind(SubscriptionStatus::New.as_str()).bind(n.mailbox_id)
                 .bind(ItemIds::Immutable.as_str())
                 .bind(s.fields.body).bind(s.fields.attendee_addresses).bind(s.fields.online_meeting)
-                .bind(s.fields.categories).bind(s.retention_days)
-                .fetch_one(pool).await?
-        });
-        Ok(id)
+                .bind(s.fields.categories).bind(s.retention_days).bind(n.room_list_id)
+                .fetch_one(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(id)
+        }.await)
     }
 
     /// The live subscription of a profile for a calendar, if any.

@@ -369,28 +369,102 @@ async fn room_subscription(db: &crate::storage::Db) -> i64 {
         .create_profile(&settings, "u-1", "sealed")
         .await
         .expect("profile");
-    db.create_subscription(&crate::storage::subscriptions::NewSubscription {
-        profile_id: p.id,
-        source: crate::model::SubscriptionSource::Mailbox,
-        mailbox_id: None,
-        mailbox_address: "raum@contoso.example",
-        mailbox_name: "Raum",
-        calendar_id: "AAMk",
-        calendar_name: "Kalender",
-        settings: &crate::storage::subscriptions::SubscriptionSettings {
-            display_name: "Raum".into(),
-            days_back: 7,
-            days_ahead: 30,
-            interval_minutes: 5,
-            enabled: true,
-            mask_private: false,
-            fields: crate::model::StoredFields::default(),
-            retention_days: None,
+    db.create_subscription(
+        &crate::storage::subscriptions::NewSubscription {
+            profile_id: p.id,
+            source: crate::model::SubscriptionSource::Mailbox,
+            mailbox_id: None,
+            mailbox_address: "raum@contoso.example",
+            mailbox_name: "Raum",
+            calendar_id: "AAMk",
+            calendar_name: "Kalender",
+            settings: &crate::storage::subscriptions::SubscriptionSettings {
+                display_name: "Raum".into(),
+                days_back: 7,
+                days_ahead: 30,
+                interval_minutes: 5,
+                enabled: true,
+                mask_private: false,
+                fields: crate::model::StoredFields::default(),
+                retention_days: None,
+            },
+            created_by: "test",
+            room_list_id: None,
         },
-        created_by: "test",
-    })
+        &Default::default(),
+    )
     .await
     .expect("subscription")
+}
+
+/// A change and its audit entry commit together: a change the database refuses (here the same
+/// calendar subscribed twice) leaves no audit entry behind, on both databases.
+#[tokio::test]
+async fn audit_entries_roll_back_with_their_change() {
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let first = room_subscription(&db).await;
+        let s = db.subscription(first).await.expect("subscription");
+        let record = crate::storage::audit::AuditRecord {
+            action: "subscription.created",
+            target: Some("Raum, again".into()),
+            ..Default::default()
+        };
+        let again = db
+            .create_subscription(
+                &crate::storage::subscriptions::NewSubscription {
+                    profile_id: s.profile_id.expect("profile"),
+                    source: s.source,
+                    mailbox_id: None,
+                    mailbox_address: &s.mailbox_address,
+                    mailbox_name: &s.mailbox_name,
+                    calendar_id: &s.calendar_id,
+                    calendar_name: &s.calendar_name,
+                    settings: &s.settings(),
+                    created_by: "test",
+                    room_list_id: None,
+                },
+                &record,
+            )
+            .await;
+        assert!(matches!(again, Err(StoreError::Duplicate)), "{again:?}");
+        let entries = db.list_audit(0, 100).await.expect("audit");
+        assert!(
+            !entries.iter().any(|e| e.action == "subscription.created"),
+            "{:?}",
+            entries.iter().map(|e| &e.action).collect::<Vec<_>>()
+        );
+        // The same record with a change that commits is there.
+        let mut settings = s.settings();
+        settings.display_name = "Raum 2".into();
+        db.create_subscription(
+            &crate::storage::subscriptions::NewSubscription {
+                calendar_id: "AAMk-2",
+                profile_id: s.profile_id.expect("profile"),
+                source: s.source,
+                mailbox_id: None,
+                mailbox_address: &s.mailbox_address,
+                mailbox_name: &s.mailbox_name,
+                calendar_name: &s.calendar_name,
+                settings: &settings,
+                created_by: "test",
+                room_list_id: None,
+            },
+            &record,
+        )
+        .await
+        .expect("second calendar");
+        let entries = db.list_audit(0, 100).await.expect("audit");
+        let created: Vec<_> = entries
+            .iter()
+            .filter(|e| e.action == "subscription.created")
+            .collect();
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0].target.as_deref(), Some("Raum, again"));
+        if let Some(schema) = schema {
+            schema.drop().await;
+        }
+    }
 }
 
 /// position, name, domain, type, response, kind

@@ -1281,17 +1281,11 @@ impl SyncEngine {
     /// Flags a room whose upcoming subjects are mostly empty or the organizer's name.
     async fn check_anonymized(&self, id: i64) -> Result<(), StoreError> {
         let recent = self.db.upcoming_subjects(id, 50).await?;
-        let suspicious = recent
-            .iter()
-            .filter(|(subject, organizer)| {
-                let s = subject.as_deref().unwrap_or("").trim();
-                s.is_empty()
-                    || organizer
-                        .as_deref()
-                        .is_some_and(|o| !o.is_empty() && s.eq_ignore_ascii_case(o))
-            })
-            .count();
-        let anonymized = recent.len() >= 5 && suspicious * 2 > recent.len();
+        let anonymized = crate::subscriptions::anonymized::looks_anonymized(
+            recent
+                .iter()
+                .map(|(s, o)| (s.as_deref().unwrap_or(""), o.as_deref().unwrap_or(""))),
+        );
         self.db.set_anonymized(id, anonymized).await
     }
 

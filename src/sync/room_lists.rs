@@ -11,9 +11,11 @@ use crate::graph::Endpoints;
 use crate::graph::api::CalendarRef;
 use crate::model::{StoredFields, SubscriptionSource};
 use crate::storage::StoreError;
-use crate::storage::audit::AuditRecord;
+use crate::storage::audit::{Actor, AuditRecord};
+use crate::storage::profiles::Profile;
 use crate::storage::room_lists::RoomListSubscription;
-use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
+use crate::storage::subscriptions::SubscriptionSettings;
+use crate::subscriptions::{Outcome, Refusal, Request, subscribe};
 
 /// How often each subscribed list is read again.
 pub const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(15);
@@ -104,7 +106,13 @@ impl SyncEngine {
                 // Kept by another subscribed list.
                 Some(_) => {}
                 None => match self
-                    .subscribe_room(&graph, &list, &address, room.display_name.as_deref())
+                    .subscribe_room(
+                        &graph,
+                        &list,
+                        &profile,
+                        &address,
+                        room.display_name.as_deref(),
+                    )
                     .await?
                 {
                     Ok(()) => check.added.push(address),
@@ -148,31 +156,23 @@ impl SyncEngine {
     }
 
     /// Subscribes a room of the list: its primary calendar, by its directory id where the
-    /// directory can be read. `Err` with the reason when Graph refuses.
+    /// directory can be read. `Err` with the reason when it cannot be subscribed.
     async fn subscribe_room(
         &self,
         graph: &crate::graph::api::Graph,
         list: &RoomListSubscription,
+        profile: &Profile,
         address: &str,
         name: Option<&str>,
     ) -> Result<Result<(), String>, StoreError> {
-        let mailbox_id = match graph.resolve_mailbox(address).await {
-            Ok(Some(user)) => Some(user.id),
-            Ok(None) => return Ok(Err("not found in the directory".into())),
-            Err(_) => None,
-        };
-        let r = CalendarRef::Mailbox(mailbox_id.clone().unwrap_or_else(|| address.to_string()));
-        let calendar = match graph.calendar(&r).await {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(address)
-            .to_string();
         let settings = SubscriptionSettings {
-            display_name: name.clone(),
+            // The list's name for the room; empty: the mailbox's own.
+            display_name: name
+                .map(str::trim)
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect(),
             days_back: list.days_back,
             days_ahead: list.days_ahead,
             interval_minutes: list.interval_minutes,
@@ -181,28 +181,24 @@ impl SyncEngine {
             fields: StoredFields::default(),
             retention_days: None,
         };
-        let created_by = format!("room list {}", list.list_name);
-        let created = self
-            .db
-            .create_subscription(&NewSubscription {
-                profile_id: list.profile_id,
-                source: SubscriptionSource::Mailbox,
-                mailbox_id: mailbox_id.as_deref(),
-                mailbox_address: address,
-                mailbox_name: &name,
-                calendar_id: &calendar.id,
-                calendar_name: &calendar.name,
-                settings: &settings,
-                created_by: &created_by,
-            })
-            .await;
-        let sub = match created {
-            Ok(id) => id,
-            // The same calendar under another address: subscribed already.
-            Err(StoreError::Duplicate) => return Ok(Err("subscribed already".into())),
-            Err(e) => return Err(e),
+        let via = format!("room list {}", list.list_name);
+        let request = Request {
+            profile,
+            calendar: CalendarRef::Mailbox(address.to_string()),
+            settings,
+            by: &Actor {
+                name: Some("system".into()),
+                ..Actor::default()
+            },
+            via: Some(&via),
+            room_list: Some(list.id),
         };
-        self.db.attach_to_room_list(sub, list.id).await?;
-        Ok(Ok(()))
+        Ok(match subscribe(&self.db, graph, request).await? {
+            Outcome::Created { .. } => Ok(()),
+            // The same calendar under another address: subscribed already.
+            Outcome::AlreadySubscribed { .. } => Err("subscribed already".into()),
+            Outcome::Refused(Refusal::NotFound) => Err("not found in the directory".into()),
+            Outcome::Refused(refusal) => Err(refusal.to_string()),
+        })
     }
 }

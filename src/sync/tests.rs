@@ -48,26 +48,30 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
             .await
             .expect("profile");
         let id = db
-            .create_subscription(&NewSubscription {
-                profile_id: profile.id,
-                source: SubscriptionSource::Mailbox,
-                mailbox_id: None,
-                mailbox_address: "raum.berlin@contoso.example",
-                mailbox_name: "Raum Berlin",
-                calendar_id: "AAMk",
-                calendar_name: "Kalender",
-                settings: &SubscriptionSettings {
-                    display_name: "Raum Berlin".into(),
-                    days_back: 7,
-                    days_ahead: 30,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: crate::model::StoredFields::default(),
-                    retention_days: None,
+            .create_subscription(
+                &NewSubscription {
+                    profile_id: profile.id,
+                    source: SubscriptionSource::Mailbox,
+                    mailbox_id: None,
+                    mailbox_address: "raum.berlin@contoso.example",
+                    mailbox_name: "Raum Berlin",
+                    calendar_id: "AAMk",
+                    calendar_name: "Kalender",
+                    settings: &SubscriptionSettings {
+                        display_name: "Raum Berlin".into(),
+                        days_back: 7,
+                        days_ahead: 30,
+                        interval_minutes: 5,
+                        enabled: true,
+                        mask_private: false,
+                        fields: crate::model::StoredFields::default(),
+                        retention_days: None,
+                    },
+                    created_by: "test",
+                    room_list_id: None,
                 },
-                created_by: "test",
-            })
+                &Default::default(),
+            )
             .await
             .expect("subscription");
         let engine = SyncEngine::new(

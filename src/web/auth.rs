@@ -317,6 +317,26 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Who made a request, for the audit log: the signed-in admin (if any) and the client address.
+pub use crate::storage::audit::Actor;
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, WebError> {
+        let admin = parts.extensions.get::<Identity>().and_then(|i| i.0.clone());
+        let ip = parts
+            .extensions
+            .get::<super::client_ip::ClientIp>()
+            .and_then(|c| c.to_string_opt());
+        Ok(Self {
+            id: admin.as_ref().map(|a| a.id),
+            name: admin.map(|a| a.username),
+            ip,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;

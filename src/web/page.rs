@@ -308,6 +308,16 @@ impl FormErrors {
     }
 }
 
+impl From<crate::subscriptions::Invalid> for FormErrors {
+    fn from(invalid: crate::subscriptions::Invalid) -> Self {
+        let mut errors = Self::default();
+        for (field, key) in invalid.0 {
+            errors.add(field, key);
+        }
+        errors
+    }
+}
+
 /// Renders a template into an HTML response with the given status.
 pub fn render(status: StatusCode, template: &impl Template) -> WebResult<Response> {
     let html = template.render()?;

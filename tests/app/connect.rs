@@ -219,6 +219,20 @@ async fn subscriptions(backend: Backend) {
             .is_empty()
     );
 
+    // Subscribing reads the mailbox and its calendar, not the preview the page showed. (The
+    // import that may start at once reads delta and instances, counted apart.)
+    let graph_requests = || {
+        let s = w.sim.sim.lock();
+        let count = |f: &dyn Fn(&str) -> bool| -> u64 {
+            (s.counters.by_path.iter())
+                .filter(|(path, _)| !path.contains("/oauth2/") && f(path))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let lookups = count(&|p| !p.contains("/delta") && !p.contains("/instances"));
+        (lookups, count(&|p| p.ends_with("/calendarView")))
+    };
+    let (total_before, views_before) = graph_requests();
     let r = w
         .admin
         .post(
@@ -227,6 +241,16 @@ async fn subscriptions(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (total_after, views_after) = graph_requests();
+    assert_eq!(
+        views_after, views_before,
+        "no preview read when subscribing"
+    );
+    assert_eq!(
+        total_after - total_before,
+        2,
+        "directory lookup and calendar"
+    );
     let sub_page = r.location().expect("location").to_string();
     let page = w.admin.get(&sub_page).await;
     assert!(page.body.contains("Empfang Berlin is subscribed"));

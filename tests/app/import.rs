@@ -37,26 +37,30 @@ pub(crate) async fn subscribe(w: &World, profile: i64, mailbox: &str) -> i64 {
         .expect("calendar");
     w.app
         .db()
-        .create_subscription(&NewSubscription {
-            profile_id: profile,
-            source: datapump::model::SubscriptionSource::Mailbox,
-            mailbox_id: None,
-            mailbox_address: mailbox,
-            mailbox_name: mailbox,
-            calendar_id: &calendar_id,
-            calendar_name: "Kalender",
-            settings: &SubscriptionSettings {
-                display_name: mailbox.into(),
-                days_back: 7,
-                days_ahead: 180,
-                interval_minutes: 5,
-                enabled: true,
-                mask_private: false,
-                fields: datapump::model::StoredFields::default(),
-                retention_days: None,
+        .create_subscription(
+            &NewSubscription {
+                profile_id: profile,
+                source: datapump::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
+                mailbox_address: mailbox,
+                mailbox_name: mailbox,
+                calendar_id: &calendar_id,
+                calendar_name: "Kalender",
+                settings: &SubscriptionSettings {
+                    display_name: mailbox.into(),
+                    days_back: 7,
+                    days_ahead: 180,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
+                },
+                created_by: "test",
+                room_list_id: None,
             },
-            created_by: "test",
-        })
+            &Default::default(),
+        )
         .await
         .expect("subscription")
 }
@@ -1402,26 +1406,30 @@ async fn private_events_masked(backend: Backend) {
     let sub = w
         .app
         .db()
-        .create_subscription(&NewSubscription {
-            profile_id: profile,
-            source: datapump::model::SubscriptionSource::Mailbox,
-            mailbox_id: None,
-            mailbox_address: room,
-            mailbox_name: room,
-            calendar_id: &calendar_id,
-            calendar_name: "Kalender",
-            settings: &SubscriptionSettings {
-                display_name: "Berlin".into(),
-                days_back: 7,
-                days_ahead: 180,
-                interval_minutes: 5,
-                enabled: true,
-                mask_private: true,
-                fields: datapump::model::StoredFields::default(),
-                retention_days: None,
+        .create_subscription(
+            &NewSubscription {
+                profile_id: profile,
+                source: datapump::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
+                mailbox_address: room,
+                mailbox_name: room,
+                calendar_id: &calendar_id,
+                calendar_name: "Kalender",
+                settings: &SubscriptionSettings {
+                    display_name: "Berlin".into(),
+                    days_back: 7,
+                    days_ahead: 180,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: true,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
+                },
+                created_by: "test",
+                room_list_id: None,
             },
-            created_by: "test",
-        })
+            &Default::default(),
+        )
         .await
         .expect("subscription");
     assert_eq!(run(&w, sub).await.status, "ok");

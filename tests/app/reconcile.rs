@@ -476,26 +476,30 @@ async fn own_calendars(backend: Backend) {
         let id = w
             .app
             .db()
-            .create_subscription(&datapump::storage::subscriptions::NewSubscription {
-                profile_id: profile,
-                source: datapump::model::SubscriptionSource::Own,
-                mailbox_id: None,
-                mailbox_address: datapump_sim::state::DEFAULT_ACCOUNT,
-                mailbox_name: name,
-                calendar_id: calendar,
-                calendar_name: name,
-                settings: &datapump::storage::subscriptions::SubscriptionSettings {
-                    display_name: name.into(),
-                    days_back: 7,
-                    days_ahead: 180,
-                    interval_minutes: 5,
-                    enabled: true,
-                    mask_private: false,
-                    fields: datapump::model::StoredFields::default(),
-                    retention_days: None,
+            .create_subscription(
+                &datapump::storage::subscriptions::NewSubscription {
+                    profile_id: profile,
+                    source: datapump::model::SubscriptionSource::Own,
+                    mailbox_id: None,
+                    mailbox_address: datapump_sim::state::DEFAULT_ACCOUNT,
+                    mailbox_name: name,
+                    calendar_id: calendar,
+                    calendar_name: name,
+                    settings: &datapump::storage::subscriptions::SubscriptionSettings {
+                        display_name: name.into(),
+                        days_back: 7,
+                        days_ahead: 180,
+                        interval_minutes: 5,
+                        enabled: true,
+                        mask_private: false,
+                        fields: datapump::model::StoredFields::default(),
+                        retention_days: None,
+                    },
+                    created_by: "test",
+                    room_list_id: None,
                 },
-                created_by: "test",
-            })
+                &Default::default(),
+            )
             .await
             .expect("subscription");
         subs.push((id, calendar.clone()));

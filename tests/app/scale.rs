@@ -14,26 +14,30 @@ use crate::profiles::{World, authorize, create_profile, world, world_with};
 async fn add(w: &World, profile: i64, name: &str, mailbox: &str) -> i64 {
     w.app
         .db()
-        .create_subscription(&NewSubscription {
-            profile_id: profile,
-            source: datapump::model::SubscriptionSource::Mailbox,
-            mailbox_id: None,
-            mailbox_address: mailbox,
-            mailbox_name: name,
-            calendar_id: &format!("cal-{mailbox}"),
-            calendar_name: "Kalender",
-            settings: &SubscriptionSettings {
-                display_name: name.into(),
-                days_back: 7,
-                days_ahead: 30,
-                interval_minutes: 5,
-                enabled: true,
-                mask_private: false,
-                fields: datapump::model::StoredFields::default(),
-                retention_days: None,
+        .create_subscription(
+            &NewSubscription {
+                profile_id: profile,
+                source: datapump::model::SubscriptionSource::Mailbox,
+                mailbox_id: None,
+                mailbox_address: mailbox,
+                mailbox_name: name,
+                calendar_id: &format!("cal-{mailbox}"),
+                calendar_name: "Kalender",
+                settings: &SubscriptionSettings {
+                    display_name: name.into(),
+                    days_back: 7,
+                    days_ahead: 30,
+                    interval_minutes: 5,
+                    enabled: true,
+                    mask_private: false,
+                    fields: datapump::model::StoredFields::default(),
+                    retention_days: None,
+                },
+                created_by: "test",
+                room_list_id: None,
             },
-            created_by: "test",
-        })
+            &Default::default(),
+        )
         .await
         .expect("subscription")
 }

@@ -9,10 +9,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::Decision;
 use crate::storage::admins::{Admin, ZoneChoice};
+use crate::web::auth::Actor;
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash};

@@ -10,11 +10,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use super::session::check_new_credentials;
 use crate::auth::password;
 use crate::storage::StoreError;
 use crate::storage::admins::{Admin, AdminUpdate, NewAdmin, Role};
+use crate::web::auth::Actor;
 use crate::web::auth::{self, SignedIn};
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};

@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::storage::api_tokens::{ApiToken, TokenScope};
 use crate::storage::subscriptions::Subscription;
+use crate::web::auth::Actor;
 use crate::web::auth::SignedIn;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};

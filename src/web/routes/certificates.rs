@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tower_sessions::Session;
 
-use super::Actor;
 use super::profiles::{ProfileView, SecretTemplate};
 use crate::crypto::certificate::{CertificateCredential, CertificateError, encode_der};
 use crate::crypto::context::ProfileColumn;
 use crate::model::{CredentialKind, ProfileKind, ProfileStatus};
 use crate::profiles::changes;
 use crate::storage::profiles::StoredCredential;
+use crate::web::auth::Actor;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash, flash_args};
 use crate::web::state::AppState;

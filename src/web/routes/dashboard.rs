@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::Actor;
 use super::profiles::{CallbackParams, ProfileView};
+use crate::web::auth::Actor;
 use crate::web::auth::SignedIn;
 
 use crate::storage::audit::AuditEntry;

@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::storage::reception::DomainSources;
+use crate::web::auth::Actor;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;

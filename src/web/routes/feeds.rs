@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use super::subscriptions::show_page;
 use crate::feeds::ics;
 use crate::i18n::Lang;
+use crate::web::auth::Actor;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{FlashKind, Page, flash};
 use crate::web::state::AppState;

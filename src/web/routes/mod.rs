@@ -7,7 +7,6 @@ pub mod attention;
 pub mod audit;
 pub mod certificates;
 pub mod connect;
-pub mod connect_bulk;
 pub mod dashboard;
 pub mod domains;
 pub mod feeds;
@@ -22,17 +21,12 @@ pub mod subscriptions;
 pub mod webhooks;
 
 use askama::Template;
-use axum::extract::FromRequestParts;
 use axum::http::Method;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 
 use super::Routes;
-use super::auth::{Access, Identity};
-use super::client_ip::ClientIp;
-use super::error::WebError;
+use super::auth::Access;
 use super::page::Page;
-use super::state::AppState;
 
 pub(crate) fn register(r: Routes) -> Routes {
     use Access::*;
@@ -251,7 +245,7 @@ pub(crate) fn register(r: Routes) -> Routes {
             M::POST,
             "/profiles/{id}/subscriptions/bulk",
             Admin,
-            post(connect_bulk::subscribe),
+            post(connect::bulk::subscribe),
         )
         .add(
             M::GET,
@@ -316,23 +310,4 @@ pub struct ErrorTemplate {
     pub status: u16,
     pub title_key: &'static str,
     pub message_key: &'static str,
-}
-
-pub use crate::storage::audit::Actor;
-
-impl FromRequestParts<AppState> for Actor {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, WebError> {
-        let admin = parts.extensions.get::<Identity>().and_then(|i| i.0.clone());
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .and_then(|c| c.to_string_opt());
-        Ok(Self {
-            id: admin.as_ref().map(|a| a.id),
-            name: admin.map(|a| a.username),
-            ip,
-        })
-    }
 }

@@ -13,7 +13,6 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::crypto;
 use crate::model::CredentialKind;
 use crate::model::profile::{APP_ROLES_OPTIONAL, APP_ROLES_REQUIRED};
@@ -25,6 +24,7 @@ use crate::profiles::{
 };
 use crate::storage::StoreError;
 use crate::storage::profiles::{Profile, StoredCredential};
+use crate::web::auth::Actor;
 use crate::web::auth::SignedIn;
 use crate::web::error::{WebError, WebResult};
 use crate::web::headers::ExtraFormAction;

@@ -8,12 +8,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
-use super::connect::{SubscribeForm, settings_from};
 use crate::storage::StoreError;
 use crate::storage::room_lists::{NewRoomList, RoomListSubscription};
 use crate::storage::subscriptions::Subscription;
+use crate::subscriptions::SubscribeForm;
 use crate::sync::room_lists::ListCheck;
+use crate::web::auth::Actor;
 use crate::web::auth::SignedIn;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, Page, flash, flash_args};
@@ -84,20 +84,17 @@ pub async fn subscribe(
     Form(form): Form<ListForm>,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
-    let mut errors = page::FormErrors::default();
-    let settings = settings_from(
-        &SubscribeForm {
-            display_name: form.list_name.clone(),
-            days_back: form.days_back.clone(),
-            days_ahead: form.days_ahead.clone(),
-            interval_minutes: form.interval_minutes.clone(),
-            mask_private: form.mask_private.clone(),
-            ..SubscribeForm::default()
-        },
-        &mut errors,
-    );
+    let settings = SubscribeForm {
+        display_name: form.list_name.clone(),
+        days_back: form.days_back.clone(),
+        days_ahead: form.days_ahead.clone(),
+        interval_minutes: form.interval_minutes.clone(),
+        mask_private: form.mask_private.clone(),
+        ..SubscribeForm::default()
+    }
+    .settings();
     let address = form.list_address.trim();
-    let (Some(settings), true) = (settings, address.contains('@')) else {
+    let (Ok(settings), true) = (settings, address.contains('@')) else {
         flash(&session, FlashKind::Error, "room-list-form-invalid").await?;
         return Ok(p.redirect(&format!("/profiles/{id}/connect?rooms=1")));
     };

@@ -9,10 +9,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::storage::rooms::{Room, RoomDetails};
 use crate::storage::subscriptions::Subscription;
 use crate::sync::rooms::{PLACES_SCOPE, REFRESHED_SETTING};
+use crate::web::auth::Actor;
 use crate::web::auth::SignedIn;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Decision};
 use crate::auth::validate_username;
 use crate::i18n::Lang;
 use crate::storage::admins::{NewAdmin, Role};
 use crate::storage::setup::SetupError;
+use crate::web::auth::Actor;
 use crate::web::auth::{self, LANG_COOKIE, safe_next};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::{WebError, WebResult};
@@ -184,7 +184,7 @@ pub async fn login(
     state
         .db
         .record_audit(
-            super::Actor {
+            Actor {
                 id: Some(admin.id),
                 name: Some(admin.username.clone()),
                 ip,

@@ -9,11 +9,11 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::storage::audit::AuditRecord;
 use crate::storage::profiles::Profile;
 use crate::storage::subscription_list::{BulkChange, BulkOutcome, ListQuery, SortKey, StateFilter};
 use crate::storage::subscriptions::Subscription;
+use crate::web::auth::Actor;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, Page, flash_args};
 use crate::web::state::AppState;
@@ -296,8 +296,7 @@ pub async fn bulk(
         "interval" => match f
             .interval_minutes
             .as_deref()
-            .and_then(|m| m.trim().parse::<i64>().ok())
-            .filter(|m| (1..=1440).contains(m))
+            .and_then(crate::subscriptions::settings::interval)
         {
             Some(m) => BulkChange::Interval(m),
             None => return refused(&session, &p, "sub-interval-invalid").await,

@@ -8,13 +8,13 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
-use super::connect::{SubscribeForm, settings_from};
 use crate::model::RunStatus;
 use crate::storage::StoreError;
 use crate::storage::reading::ListedEvent;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{QuietHour, SyncRun};
+use crate::subscriptions::SubscribeForm;
+use crate::web::auth::Actor;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;
@@ -274,11 +274,11 @@ pub async fn update(
     Form(edit): Form<EditForm>,
 ) -> WebResult<Response> {
     let before = state.db.subscription(id).await?;
-    let mut errors = FormErrors::default();
-    let Some(mut settings) = settings_from(&edit.form, &mut errors) else {
-        return page::render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &template(
+    let mut settings = match edit.form.settings() {
+        Ok(s) => s,
+        Err(invalid) => {
+            let errors = FormErrors::from(invalid);
+            let page = template(
                 &state,
                 p,
                 before,
@@ -287,9 +287,9 @@ pub async fn update(
                 false,
                 None,
                 String::new(),
-            )
-            .await?,
-        );
+            );
+            return page::render(StatusCode::UNPROCESSABLE_ENTITY, &page.await?);
+        }
     };
     if edit.form.minimisation.is_none() {
         // A form without the data-minimisation fields leaves them as they are.

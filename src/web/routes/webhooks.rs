@@ -10,11 +10,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::Actor;
 use crate::crypto::context;
 use crate::storage::StoreError;
 use crate::storage::api_tokens::ApiToken;
 use crate::storage::webhooks::Webhook;
+use crate::web::auth::Actor;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
 use crate::web::state::AppState;

@@ -4,28 +4,28 @@
 use std::collections::{HashMap, HashSet};
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
-use tower_sessions::Session;
 
-use super::Actor;
-use crate::graph::api::{Calendar, CalendarRef, Graph, MAX_VIEW_DAYS, PreviewEvent};
-use crate::graph::{Endpoints, GraphError};
+use crate::graph::api::{Calendar, CalendarRef, Graph, PreviewEvent};
+use crate::graph::{Endpoints, GraphFailure};
 use crate::model::SubscriptionSource;
 use crate::profiles::tokens::TokenFailure;
-use crate::storage::StoreError;
 use crate::storage::profiles::Profile;
-use crate::storage::subscriptions::{NewSubscription, SubscriptionSettings};
-use crate::web::auth::SignedIn;
+use crate::subscriptions::anonymized::looks_anonymized;
+use crate::subscriptions::{Refusal, SubscribeForm, Target};
 use crate::web::error::WebResult;
-use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
+use crate::web::page::{self, FormErrors, Page};
 use crate::web::state::AppState;
 
-pub(super) const PAGE_SIZE: usize = 25;
+pub mod bulk;
+mod subscribe;
+pub use subscribe::subscribe;
+
+const PAGE_SIZE: usize = 25;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ConnectQuery {
@@ -45,8 +45,6 @@ pub struct ConnectQuery {
 /// A calendar found, with what the admin needs to decide.
 pub struct Found {
     pub source: SubscriptionSource,
-    /// The mailbox's directory object id, when the directory could be read.
-    pub mailbox_id: Option<String>,
     pub mailbox_address: String,
     pub mailbox_name: String,
     pub calendar: Calendar,
@@ -64,6 +62,18 @@ pub enum Lookup {
     /// Other mailboxes are not reachable with a personal Microsoft account.
     PersonalAccount,
     Failed(String),
+}
+
+impl From<Refusal> for Lookup {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotFound => Self::NotFound,
+            Refusal::NoMailbox => Self::NoMailbox,
+            Refusal::Forbidden => Self::Forbidden,
+            Refusal::PersonalAccount => Self::PersonalAccount,
+            Refusal::Failed(e) => Self::Failed(e.to_string()),
+        }
+    }
 }
 
 pub struct SearchResult {
@@ -169,221 +179,42 @@ pub struct PausedTemplate {
     status: crate::profiles::ProfileStatus,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct SubscribeForm {
-    #[serde(default)]
-    pub source: String,
-    #[serde(default)]
-    pub mailbox: String,
-    #[serde(default)]
-    pub calendar_id: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(default)]
-    pub days_back: String,
-    #[serde(default)]
-    pub days_ahead: String,
-    #[serde(default)]
-    pub interval_minutes: String,
-    pub enabled: Option<String>,
-    pub mask_private: Option<String>,
-    /// Present when the form shows the data-minimisation fields (the subscription's page);
-    /// without it (the connect page) everything is stored and kept as the window says.
-    pub minimisation: Option<String>,
-    pub store_body: Option<String>,
-    pub store_attendee_addresses: Option<String>,
-    pub store_online_meeting: Option<String>,
-    pub store_categories: Option<String>,
-    /// Days after their end events are kept; empty: no rule.
-    #[serde(default)]
-    pub retention_days: String,
-}
-
-impl Default for SubscribeForm {
-    fn default() -> Self {
-        Self {
-            source: String::new(),
-            mailbox: String::new(),
-            calendar_id: String::new(),
-            display_name: String::new(),
-            days_back: "7".into(),
-            days_ahead: "180".into(),
-            interval_minutes: "5".into(),
-            enabled: Some("1".into()),
-            mask_private: None,
-            minimisation: None,
-            store_body: Some("1".into()),
-            store_attendee_addresses: Some("1".into()),
-            store_online_meeting: Some("1".into()),
-            store_categories: Some("1".into()),
-            retention_days: String::new(),
-        }
-    }
-}
-
-fn number(raw: &str, min: i64, max: i64) -> Option<i64> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-}
-
-/// Validates subscription settings; field errors use translation keys.
-pub fn settings_from(
-    form: &SubscribeForm,
-    errors: &mut FormErrors,
-) -> Option<SubscriptionSettings> {
-    let name = form.display_name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("display_name", "sub-name-invalid");
-    }
-    // The window is the days back, today and the days ahead: Graph reads at most
-    // MAX_VIEW_DAYS of them at once.
-    let back = number(&form.days_back, 0, MAX_VIEW_DAYS - 2);
-    if back.is_none() {
-        errors.add("days_back", "sub-days-invalid");
-    }
-    let ahead = number(&form.days_ahead, 1, MAX_VIEW_DAYS - 1);
-    if ahead.is_none() {
-        errors.add("days_ahead", "sub-days-invalid");
-    }
-    if let (Some(b), Some(a)) = (back, ahead)
-        && b + a + 1 > MAX_VIEW_DAYS
-    {
-        errors.add("days_ahead", "sub-window-too-long");
-    }
-    let interval = number(&form.interval_minutes, 1, 1440);
-    if interval.is_none() {
-        errors.add("interval_minutes", "sub-interval-invalid");
-    }
-    let (fields, retention) = if form.minimisation.is_some() {
-        let fields = crate::model::StoredFields {
-            body: form.store_body.is_some(),
-            attendee_addresses: form.store_attendee_addresses.is_some(),
-            online_meeting: form.store_online_meeting.is_some(),
-            categories: form.store_categories.is_some(),
-        };
-        let raw = form.retention_days.trim();
-        let retention = if raw.is_empty() {
-            Some(None)
-        } else {
-            number(raw, 0, 36_500).map(Some)
-        };
-        if retention.is_none() {
-            errors.add("retention_days", "sub-retention-invalid");
-        }
-        (fields, retention)
-    } else {
-        (crate::model::StoredFields::default(), Some(None))
-    };
-    Some(SubscriptionSettings {
-        display_name: name,
-        days_back: back?,
-        days_ahead: ahead?,
-        interval_minutes: interval?,
-        enabled: form.enabled.is_some(),
-        mask_private: form.mask_private.is_some(),
-        fields,
-        retention_days: retention?,
-    })
-    .filter(|_| errors.is_empty())
-}
-
-fn is_anonymized(events: &[PreviewEvent]) -> bool {
-    let anonymized = events
-        .iter()
-        .filter(|e| {
-            let subject = e.subject.as_deref().unwrap_or("").trim();
-            let organizer = e
-                .organizer
-                .as_ref()
-                .and_then(|o| o.email_address.as_ref())
-                .and_then(|a| a.name.as_deref())
-                .unwrap_or("");
-            subject.is_empty() || (!organizer.is_empty() && subject.eq_ignore_ascii_case(organizer))
-        })
-        .count();
-    events.len() >= 2 && anonymized * 2 > events.len()
-}
-
-/// Finds the calendar `r` names; with `preview`, also its coming four weeks (the bulk
-/// subscribe skips that: it shows no preview and would double its requests).
-pub(super) async fn lookup(
+/// Finds the calendar `r` names and reads its coming four weeks for the preview.
+async fn lookup(
     state: &AppState,
     profile: &Profile,
     graph: &Graph,
     r: CalendarRef,
-    with_preview: bool,
 ) -> WebResult<Lookup> {
-    // Another mailbox is read by its directory id: its SMTP address need not be its UPN.
-    let (r, mailbox_id) = match r {
-        CalendarRef::Mailbox(address) => match graph.resolve_mailbox(&address).await {
-            Ok(Some(user)) => (CalendarRef::Mailbox(user.id.clone()), Some(user.id)),
-            Ok(None) => return Ok(Lookup::NotFound),
-            // The directory cannot be read (permission, trouble): by address, as typed.
-            Err(e) => {
-                tracing::info!(error = %e, "directory lookup failed; reading the mailbox by address");
-                (CalendarRef::Mailbox(address), None)
-            }
-        },
-        own => (own, None),
-    };
-    let typed = match &r {
-        CalendarRef::Mailbox(a) => a.clone(),
-        CalendarRef::Own(_) => String::new(),
-    };
-    let calendar = match graph.calendar(&r).await {
-        Ok(c) => c,
-        Err(GraphError::Api {
-            status: 404, code, ..
-        }) if code == "MailboxNotEnabledForRESTAPI" || code == "ResourceNotFound" => {
-            return Ok(Lookup::NoMailbox);
-        }
-        Err(GraphError::Api { status: 404, .. }) => return Ok(Lookup::NotFound),
-        Err(GraphError::Api { status: 403, .. }) => return Ok(Lookup::Forbidden),
-        Err(e) => return Ok(Lookup::Failed(e.to_string())),
+    let target: Target = match crate::subscriptions::resolve(graph, profile, r).await {
+        Ok(t) => t,
+        Err(refusal) => return Ok(refusal.into()),
     };
     let now = Utc::now();
-    let preview = if with_preview {
-        graph
-            .preview(&r, now, now + Duration::days(28))
-            .await
-            .map_err(|e| e.to_string())
-    } else {
-        Ok(Vec::new())
-    };
-    let anonymized = preview.as_ref().is_ok_and(|p| is_anonymized(p));
-    let owner = calendar.owner.clone();
-    let (source, mailbox_address) = match &r {
-        CalendarRef::Mailbox(_) => (
-            SubscriptionSource::Mailbox,
-            owner
+    let preview = graph
+        .preview(&target.graph_ref, now, now + Duration::days(28))
+        .await
+        .map_err(|e| e.to_string());
+    // The engine's rule, on the timed events (all-day ones carry no organizer's meeting).
+    let anonymized = preview.as_ref().is_ok_and(|events| {
+        looks_anonymized(events.iter().filter(|e| !e.is_all_day).map(|e| {
+            let organizer = e
+                .organizer
                 .as_ref()
-                .and_then(|o| o.address.clone())
-                .unwrap_or(typed),
-        ),
-        CalendarRef::Own(_) => (
-            SubscriptionSource::Own,
-            owner
-                .as_ref()
-                .and_then(|o| o.address.clone())
-                .or(profile.account_upn.clone())
-                .unwrap_or_default(),
-        ),
-    };
-    let mailbox_name = owner
-        .and_then(|o| o.name)
-        .unwrap_or_else(|| mailbox_address.clone());
+                .and_then(|o| o.email_address.as_ref())
+                .and_then(|a| a.name.as_deref());
+            (e.subject.as_deref().unwrap_or(""), organizer.unwrap_or(""))
+        }))
+    });
     let existing = state
         .db
-        .subscription_for_calendar(profile.id, &calendar.id)
+        .subscription_for_calendar(profile.id, &target.calendar.id)
         .await?;
     Ok(Lookup::Found(Box::new(Found {
-        source,
-        mailbox_id,
-        mailbox_address,
-        mailbox_name,
-        calendar,
+        source: target.source,
+        mailbox_address: target.mailbox_address,
+        mailbox_name: target.mailbox_name,
+        calendar: target.calendar,
         preview,
         anonymized,
         existing,
@@ -391,7 +222,7 @@ pub(super) async fn lookup(
 }
 
 /// The profile's token, or the page explaining why the profile cannot connect.
-pub(super) async fn token_or_paused(
+async fn token_or_paused(
     state: &AppState,
     p: Page,
     profile: &Profile,
@@ -443,7 +274,7 @@ pub async fn show(
     .await
 }
 
-pub(super) async fn render(
+async fn render(
     state: &AppState,
     p: Page,
     id: i64,
@@ -457,7 +288,7 @@ pub(super) async fn render(
 
 /// [`render`], with the bulk subscribe's rows still checked (its settings were refused).
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn render_checked(
+async fn render_checked(
     state: &AppState,
     p: Page,
     id: i64,
@@ -482,16 +313,7 @@ pub(super) async fn render_checked(
         .to_string();
     let personal = profile.personal_account();
     let lookup = if let Some(own) = q.own.as_deref().filter(|o| !o.is_empty()) {
-        Some(
-            lookup(
-                state,
-                &profile,
-                &graph,
-                CalendarRef::Own(own.to_string()),
-                true,
-            )
-            .await?,
-        )
+        Some(lookup(state, &profile, &graph, CalendarRef::Own(own.to_string())).await?)
     } else if !address.is_empty() && personal {
         Some(Lookup::PersonalAccount)
     } else if !address.is_empty() {
@@ -501,7 +323,6 @@ pub(super) async fn render_checked(
                 &profile,
                 &graph,
                 CalendarRef::Mailbox(address.clone()),
-                true,
             )
             .await?,
         )
@@ -563,7 +384,7 @@ pub(super) async fn render_checked(
                     pages,
                 }
             }
-            Err(GraphError::Api { status: 403, .. }) => Search::MissingPermission,
+            Err(e) if e.failure() == GraphFailure::Forbidden => Search::MissingPermission,
             Err(e) => Search::Failed(e.to_string()),
         })
     };
@@ -576,7 +397,7 @@ pub(super) async fn render_checked(
                 rooms_incomplete |= !r.complete;
                 Listing::Items(r.items)
             }
-            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) if e.failure() == GraphFailure::Forbidden => Listing::MissingPermission,
             Err(e) => Listing::Failed(e.to_string()),
         })
     } else {
@@ -606,7 +427,7 @@ pub(super) async fn render_checked(
                 }
                 Listing::Items(out)
             }
-            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) if e.failure() == GraphFailure::Forbidden => Listing::MissingPermission,
             Err(e) => Listing::Failed(e.to_string()),
         }),
         _ => None,
@@ -615,7 +436,7 @@ pub(super) async fn render_checked(
     let mine = if q.mine.is_some() && profile.kind == crate::model::ProfileKind::Delegated {
         Some(match graph.my_calendars().await {
             Ok(c) => Listing::Items(c),
-            Err(GraphError::Api { status: 403, .. }) => Listing::MissingPermission,
+            Err(e) if e.failure() == GraphFailure::Forbidden => Listing::MissingPermission,
             Err(e) => Listing::Failed(e.to_string()),
         })
     } else {
@@ -668,114 +489,4 @@ pub(super) async fn render_checked(
             checked,
         },
     )
-}
-
-/// Subscribes a calendar. The calendar is looked up again through Graph, so only a calendar the
-/// profile can really read is subscribed, under its real id.
-pub async fn subscribe(
-    State(state): State<AppState>,
-    session: Session,
-    SignedIn(me): SignedIn,
-    p: Page,
-    actor: Actor,
-    Path(id): Path<i64>,
-    Form(form): Form<SubscribeForm>,
-) -> WebResult<Response> {
-    let r = match form.source.parse() {
-        Ok(SubscriptionSource::Own) => CalendarRef::Own(form.calendar_id.clone()),
-        _ => CalendarRef::Mailbox(form.mailbox.clone()),
-    };
-    let query = match &r {
-        CalendarRef::Own(c) => ConnectQuery {
-            own: Some(c.clone()),
-            ..Default::default()
-        },
-        CalendarRef::Mailbox(a) => ConnectQuery {
-            address: Some(a.clone()),
-            ..Default::default()
-        },
-    };
-    let mut errors = FormErrors::default();
-    let Some(settings) = settings_from(&form, &mut errors) else {
-        return render(
-            &state,
-            p,
-            id,
-            query,
-            errors,
-            Some(form),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    let profile = state.db.profile(id).await?;
-    let token = match token_or_paused(&state, p.clone(), &profile).await? {
-        Ok(t) => t,
-        Err(paused) => return Ok(paused),
-    };
-    let endpoints = Endpoints::from(&profile);
-    let graph = state.tokens.client().graph(&endpoints, &token);
-    let Lookup::Found(found) = lookup(&state, &profile, &graph, r, true).await? else {
-        errors.add("form", "sub-calendar-unavailable");
-        return render(
-            &state,
-            p,
-            id,
-            query,
-            errors,
-            Some(form),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    let created = state
-        .db
-        .create_subscription(&NewSubscription {
-            profile_id: id,
-            source: found.source,
-            mailbox_id: found.mailbox_id.as_deref(),
-            mailbox_address: &found.mailbox_address,
-            mailbox_name: &found.mailbox_name,
-            calendar_id: &found.calendar.id,
-            calendar_name: &found.calendar.name,
-            settings: &settings,
-            created_by: &me.username,
-        })
-        .await;
-    let sub_id = match created {
-        Ok(s) => s,
-        Err(StoreError::Duplicate) => {
-            // Subscribed by someone else (or just now in another tab): show where it is.
-            return render(
-                &state,
-                p,
-                id,
-                query,
-                FormErrors::default(),
-                Some(form),
-                StatusCode::CONFLICT,
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state
-        .db
-        .record_audit(actor.record(
-            "subscription.created",
-            Some(settings.display_name.clone()),
-            Some(format!(
-                "{} / {} via {}",
-                found.mailbox_address, found.calendar.name, profile.name
-            )),
-        ))
-        .await?;
-    flash_args(
-        &session,
-        FlashKind::Success,
-        "sub-created",
-        &[("name", &settings.display_name)],
-    )
-    .await?;
-    Ok(p.redirect(&format!("/subscriptions/{sub_id}")))
 }

@@ -11,14 +11,13 @@ use axum_extra::extract::Form;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::Actor;
-use super::connect::{self, ConnectQuery, Lookup, SubscribeForm};
+use super::{ConnectQuery, render_checked, token_or_paused};
 use crate::graph::Endpoints;
 use crate::graph::api::CalendarRef;
-use crate::storage::StoreError;
 use crate::storage::profiles::Profile;
-use crate::storage::subscriptions::NewSubscription;
-use crate::web::auth::SignedIn;
+use crate::subscriptions::Outcome as Subscribed;
+use crate::subscriptions::{Refusal, Request, SubscribeForm};
+use crate::web::auth::Actor;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FormErrors, Page};
 use crate::web::state::AppState;
@@ -102,7 +101,6 @@ fn distinct(addresses: Vec<String>) -> Vec<String> {
 
 pub async fn subscribe(
     State(state): State<AppState>,
-    SignedIn(me): SignedIn,
     p: Page,
     actor: Actor,
     Path(id): Path<i64>,
@@ -134,109 +132,66 @@ pub async fn subscribe(
         display_name: "bulk".into(),
         ..settings_form.clone()
     };
-    let settings = connect::settings_from(&checked_form, &mut errors);
-    let Some(settings) = settings.filter(|_| errors.is_empty()) else {
-        let checked = addresses.iter().map(|a| a.to_lowercase()).collect();
-        return connect::render_checked(
-            &state,
-            p,
-            id,
-            query,
-            errors,
-            Some(settings_form),
-            checked,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let settings = match checked_form.settings() {
+        Ok(s) if errors.is_empty() => s,
+        refused => {
+            if let Err(invalid) = refused {
+                for (field, key) in invalid.0 {
+                    errors.add(field, key);
+                }
+            }
+            let checked = addresses.iter().map(|a| a.to_lowercase()).collect();
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let form = Some(settings_form);
+            return render_checked(&state, p, id, query, errors, form, checked, status).await;
+        }
     };
     let profile = state.db.profile(id).await?;
-    let token = match connect::token_or_paused(&state, p.clone(), &profile).await? {
+    let token = match token_or_paused(&state, p.clone(), &profile).await? {
         Ok(t) => t,
         Err(paused) => return Ok(paused),
     };
     let endpoints = Endpoints::from(&profile);
     let graph = state.tokens.client().graph(&endpoints, &token);
-    // Every lookup first (nothing is created if the database fails meanwhile), in order.
-    let found: Vec<(String, WebResult<Lookup>)> = futures_util::stream::iter(addresses)
+    let results: Vec<(String, Result<Subscribed, _>)> = futures_util::stream::iter(addresses)
         .map(|address| {
-            let (state, profile, graph) = (&state, &profile, &graph);
+            let (state, profile, graph, actor) = (&state, &profile, &graph, &actor);
+            let mut settings = settings.clone();
+            // Empty: each subscription takes its mailbox's name.
+            settings.display_name.clear();
             async move {
-                let r = CalendarRef::Mailbox(address.clone());
-                let l = connect::lookup(state, profile, graph, r, false).await;
-                (address, l)
+                let request = Request {
+                    profile,
+                    calendar: CalendarRef::Mailbox(address.clone()),
+                    settings,
+                    by: actor,
+                    via: Some("bulk"),
+                    room_list: None,
+                };
+                let outcome = crate::subscriptions::subscribe(&state.db, graph, request).await;
+                (address, outcome)
             }
         })
         .buffered(PARALLEL_LOOKUPS)
         .collect()
         .await;
-    let mut rows = Vec::with_capacity(found.len());
-    for (address, lookup) in found {
-        let (name, outcome) = match lookup? {
-            Lookup::Found(f) => {
-                let name: String = f.mailbox_name.trim().chars().take(100).collect();
-                let outcome = match f.existing {
-                    Some(existing) => Outcome::Existing(existing),
-                    None => {
-                        let mut row_settings = settings.clone();
-                        row_settings.display_name = if name.is_empty() {
-                            f.mailbox_address.chars().take(100).collect()
-                        } else {
-                            name.clone()
-                        };
-                        let created = state
-                            .db
-                            .create_subscription(&NewSubscription {
-                                profile_id: id,
-                                source: f.source,
-                                mailbox_id: f.mailbox_id.as_deref(),
-                                mailbox_address: &f.mailbox_address,
-                                mailbox_name: &f.mailbox_name,
-                                calendar_id: &f.calendar.id,
-                                calendar_name: &f.calendar.name,
-                                settings: &row_settings,
-                                created_by: &me.username,
-                            })
-                            .await;
-                        match created {
-                            Ok(sub) => {
-                                state
-                                    .db
-                                    .record_audit(actor.record(
-                                        "subscription.created",
-                                        Some(row_settings.display_name.clone()),
-                                        Some(format!(
-                                            "{} / {} via {} (bulk)",
-                                            f.mailbox_address, f.calendar.name, profile.name
-                                        )),
-                                    ))
-                                    .await?;
-                                Outcome::Created(sub)
-                            }
-                            // Subscribed meanwhile (another tab, another admin).
-                            Err(StoreError::Duplicate) => {
-                                match state
-                                    .db
-                                    .subscription_for_calendar(id, &f.calendar.id)
-                                    .await?
-                                {
-                                    Some(existing) => Outcome::Existing(existing),
-                                    None => Outcome::Failed(StoreError::Duplicate.to_string()),
-                                }
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                };
-                (name, outcome)
-            }
-            Lookup::NotFound => (String::new(), Outcome::NotFound),
-            Lookup::NoMailbox => (String::new(), Outcome::NoMailbox),
-            Lookup::Forbidden => (String::new(), Outcome::Forbidden),
-            Lookup::PersonalAccount => (
+    let mut rows = Vec::with_capacity(results.len());
+    for (address, outcome) in results {
+        let name =
+            |t: &crate::subscriptions::Target| t.mailbox_name.trim().chars().take(100).collect();
+        let (name, outcome) = match outcome? {
+            Subscribed::Created { id, target } => (name(&target), Outcome::Created(id)),
+            Subscribed::AlreadySubscribed { id, target } => (name(&target), Outcome::Existing(id)),
+            Subscribed::Refused(refusal) => (
                 String::new(),
-                Outcome::Failed(p.t("connect-personal-account")),
+                match refusal {
+                    Refusal::NotFound => Outcome::NotFound,
+                    Refusal::NoMailbox => Outcome::NoMailbox,
+                    Refusal::Forbidden => Outcome::Forbidden,
+                    Refusal::PersonalAccount => Outcome::Failed(p.t("connect-personal-account")),
+                    Refusal::Failed(e) => Outcome::Failed(e.to_string()),
+                },
             ),
-            Lookup::Failed(e) => (String::new(), Outcome::Failed(e)),
         };
         rows.push(Row {
             address,
