@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 use crate::crypto::SecretKey;
 use crate::crypto::context::{self, ProfileColumn};
@@ -155,6 +156,28 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// A new credential: it moves the status from `from` (with the token version read alongside)
+/// to `to`, clears the failure and the backoff, and drops a cached application token (issued to
+/// the old credential).
+#[derive(Debug, Clone, Copy)]
+pub struct NewCredential<'a> {
+    pub credential: StoredCredential<'a>,
+    pub expires_on: NaiveDate,
+    pub from: (ProfileStatus, i64),
+    pub to: ProfileStatus,
+}
+
+/// `$10`: the profile's version, when the credential comes with an edit read at it.
+const REPLACE_CREDENTIAL: &str = concat!(
+    "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
+     status = $4, status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
+     credential = $8, certificate = $9, \
+     access_token_enc = CASE WHEN kind = 'application' THEN NULL ELSE access_token_enc END, \
+     version = version + 1, updated_at = $3 \
+     WHERE id = $5 AND status = $6 AND token_version = $7 AND ($10 IS NULL OR version = $10) RETURNING ",
+    profile_columns!()
+);
+
 impl Db {
     /// Creates a profile with a client secret.
     pub async fn create_profile(
@@ -214,15 +237,19 @@ impl Db {
         Ok(out)
     }
 
-    /// Saves edited settings if nobody changed the profile since `version` was read. With
-    /// `reset`, the profile moves to that status and its tokens are dropped (the caller decides:
-    /// tokens of another app registration are worthless).
+    /// Saves edited settings if nobody changed the profile since `version` was read, with a
+    /// new credential if one was entered, and the audit entry: all or nothing. With `reset`,
+    /// the profile moves to that status and its tokens are dropped (the caller decides: tokens
+    /// of another app registration are worthless). `Conflict` when the profile, or for a new
+    /// credential its status or tokens, changed since they were read.
     pub async fn update_profile(
         &self,
         id: i64,
         s: &ProfileSettings,
         version: i64,
         reset: Option<ProfileStatus>,
+        credential: Option<NewCredential<'_>>,
+        audit: &AuditRecord,
     ) -> Result<Profile> {
         let sql = concat!(
             "UPDATE profiles SET name = $1, name_key = $2, tenant = $3, client_id = $4, \
@@ -235,56 +262,60 @@ impl Db {
             profile_columns!()
         );
         let reset_status = reset.map(ProfileStatus::as_str);
-        let updated = dispatch!(self, pool => {
-            sqlx::query_as::<_, Profile>(sql)
+        let updated = transaction!(self, tx => async {
+            let mut version = version;
+            if let Some(c) = &credential {
+                let Some(p) = sqlx::query_as::<_, Profile>(REPLACE_CREDENTIAL)
+                    .bind(c.credential.sealed).bind(c.expires_on).bind(Utc::now())
+                    .bind(c.to.as_str()).bind(id).bind(c.from.0.as_str()).bind(c.from.1)
+                    .bind(c.credential.kind.as_str()).bind(c.credential.certificate).bind(version)
+                    .fetch_optional(&mut *tx).await?
+                else {
+                    return Err(StoreError::Conflict);
+                };
+                version = p.version;
+            }
+            let p = sqlx::query_as::<_, Profile>(sql)
                 .bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
                 .bind(s.secret_expires_on).bind(s.cloud.as_str()).bind(&s.login_base).bind(&s.graph_base)
                 .bind(&s.redirect_uri).bind(&s.notes).bind(Utc::now()).bind(id).bind(version)
                 .bind(reset_status).bind(reset.is_some())
-                .fetch_optional(pool).await?
-        });
-        match updated {
-            Some(p) => Ok(p),
-            None => {
-                self.profile(id).await?;
-                Err(StoreError::Conflict)
-            }
-        }
+                .fetch_optional(&mut *tx).await?
+                .ok_or(StoreError::Conflict)?;
+            audit_in!(tx, audit);
+            Ok(p)
+        }.await);
+        self.conflict_or_missing(id, updated).await
     }
 
-    /// Stores a new credential (client secret or certificate) and moves the status from
-    /// `from` to `to`, clearing the failure and the backoff; `Conflict` when the status or the
-    /// tokens changed since `from` and `token_version` were read (the caller decides again).
-    /// The cached access token goes: it was issued to the old credential.
+    /// Stores a new credential (client secret or certificate) with its audit entry; see
+    /// [`NewCredential`]. `Conflict` when the status or the tokens changed since they were read
+    /// (the caller decides again).
     pub async fn replace_credential(
         &self,
         id: i64,
-        credential: StoredCredential<'_>,
-        expires_on: NaiveDate,
-        (from, token_version): (ProfileStatus, i64),
-        to: ProfileStatus,
+        c: NewCredential<'_>,
+        audit: &AuditRecord,
     ) -> Result<Profile> {
-        let sql = concat!(
-            "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
-             status = $4, status_code = NULL, status_detail = NULL, transient_failures = 0, next_attempt_at = NULL, \
-             credential = $8, certificate = $9, \
-             access_token_enc = CASE WHEN kind = 'application' THEN NULL ELSE access_token_enc END, \
-             version = version + 1, updated_at = $3 WHERE id = $5 AND status = $6 AND token_version = $7 RETURNING ",
-            profile_columns!()
-        );
-        let p = dispatch!(self, pool => {
-            sqlx::query_as::<_, Profile>(sql).bind(credential.sealed).bind(expires_on).bind(Utc::now())
-                .bind(to.as_str()).bind(id).bind(from.as_str()).bind(token_version)
-                .bind(credential.kind.as_str()).bind(credential.certificate)
-                .fetch_optional(pool).await?
-        });
-        match p {
-            Some(p) => Ok(p),
-            None => {
-                self.profile(id).await?;
-                Err(StoreError::Conflict)
-            }
+        let p = transaction!(self, tx => async {
+            let p = sqlx::query_as::<_, Profile>(REPLACE_CREDENTIAL)
+                .bind(c.credential.sealed).bind(c.expires_on).bind(Utc::now())
+                .bind(c.to.as_str()).bind(id).bind(c.from.0.as_str()).bind(c.from.1)
+                .bind(c.credential.kind.as_str()).bind(c.credential.certificate).bind(None::<i64>)
+                .fetch_optional(&mut *tx).await?
+                .ok_or(StoreError::Conflict)?;
+            audit_in!(tx, audit);
+            Ok(p)
+        }.await);
+        self.conflict_or_missing(id, p).await
+    }
+
+    /// A conditional change that matched nothing: `NotFound` when the profile is gone.
+    async fn conflict_or_missing(&self, id: i64, r: Result<Profile>) -> Result<Profile> {
+        if let Err(StoreError::Conflict) = r {
+            self.profile(id).await?;
         }
+        r
     }
 
     /// Deletes a profile and its subscriptions in one transaction. With `keep_events` the

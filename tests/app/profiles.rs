@@ -656,6 +656,45 @@ async fn editing_and_deleting(backend: Backend) {
 }
 on_both_backends!(editing_and_deleting_profiles, editing_and_deleting);
 
+/// An edit that enters a new secret and is refused ("name taken") changes nothing: not the
+/// secret, not the status, and it leaves no audit entry.
+async fn refused_edit(backend: Backend) {
+    let w = world(backend).await;
+    let callback = format!("{}/callback", w.app.base);
+    create_profile(&w, "Zentrale", &callback).await;
+    let id = create_profile(&w, "Filiale", &callback).await;
+    let before = w.app.db().profile(id).await.expect("profile");
+    let audit_before = w.app.audit_actions().await;
+    w.admin.get(&format!("/profiles/{id}/edit")).await;
+    let mut f = profile_form(&w.sim, "Zentrale", "");
+    f.retain(|(k, _)| *k != "client_secret");
+    f.push(("client_secret", "a-new-secret-value~1234"));
+    let version = before.version.to_string();
+    f.push(("version", &version));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("exists already"), "{}", r.body);
+    let after = w.app.db().profile(id).await.expect("profile");
+    assert_eq!(after.client_secret_enc, before.client_secret_enc);
+    assert_eq!(after.secret_set_at, before.secret_set_at);
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.status, before.status);
+    assert_eq!(w.app.audit_actions().await, audit_before);
+    // The same edit under a free name saves both, with one audit entry.
+    f.retain(|(k, _)| *k != "name");
+    f.push(("name", "Filiale Nord"));
+    let r = w.admin.post(&format!("/profiles/{id}"), &f).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let saved = w.app.db().profile(id).await.expect("profile");
+    assert_eq!(saved.name, "Filiale Nord");
+    assert_ne!(saved.client_secret_enc, before.client_secret_enc);
+    let actions = w.app.audit_actions().await;
+    assert_eq!(actions.len(), audit_before.len() + 1, "{actions:?}");
+    w.app.stop().await;
+    w.sim.stop().await;
+}
+on_both_backends!(refused_edit_keeps_the_secret, refused_edit);
+
 /// The stored client secret cannot be sent to an address of an admin's choosing: changing the
 /// cloud, sign-in or Graph address requires entering the secret again, and custom addresses
 /// other than this machine must be https. A refused change changes nothing.

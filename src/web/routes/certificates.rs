@@ -97,19 +97,14 @@ async fn store(
         certificate: Some(&der),
     };
     let expires = c.info().not_after.date_naive();
-    let after = changes::replace_credential(&state.db, id, credential, expires).await?;
+    let details = format!(
+        "{how}; thumbprint {}, valid until {expires}",
+        c.info().thumbprint
+    );
+    let audit = ("profile.certificate_replaced", details);
+    let after =
+        changes::replace_credential(&state.db, id, credential, expires, actor, audit).await?;
     state.tokens.forget(id);
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.certificate_replaced",
-            Some(after.name.clone()),
-            Some(format!(
-                "{how}; thumbprint {}, valid until {expires}",
-                c.info().thumbprint
-            )),
-        ))
-        .await?;
     flash_args(
         session,
         FlashKind::Success,

@@ -627,7 +627,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(mut input): Form<ProfileInput>,
 ) -> WebResult<Response> {
-    let mut before = state.db.profile(id).await?;
+    let before = state.db.profile(id).await?;
     // Never echoed back into the form.
     let secret = std::mem::take(&mut input.client_secret);
     // A profile keeps its kind.
@@ -646,7 +646,7 @@ pub async fn update(
             );
         }
     };
-    let mut version = input.version.unwrap_or(before.version);
+    let version = input.version.unwrap_or(before.version);
     // A new cloud or address gets the secret only from the admin who enters it again.
     let new_secret = match secret.trim() {
         // A certificate's key never leaves Datapump: its assertions name the endpoint.
@@ -655,94 +655,27 @@ pub async fn update(
         {
             let mut errors = FormErrors::default();
             errors.add("client_secret", "profile-secret-again");
-            return form(
-                p,
-                &state,
-                false,
-                id,
-                input,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return form(p, &state, false, id, input, errors, status);
         }
         "" => None,
         entered => {
             let mut check = profiles::Validation::default();
             profiles::check_secret(entered, &mut check);
             if !check.errors.is_empty() {
-                return form(
-                    p,
-                    &state,
-                    false,
-                    id,
-                    input,
-                    errors_of(&check),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                );
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return form(p, &state, false, id, input, errors_of(&check), status);
             }
-            Some(entered.to_string())
+            Some(state.tokens.seal(
+                crate::crypto::context::ProfileColumn::ClientSecret,
+                &before.uuid,
+                entered,
+            ))
         }
     };
-    if let Some(secret) = &new_secret {
-        if version != before.version {
-            let current = state.db.profile(id).await?;
-            let mut errors = FormErrors::default();
-            errors.add("form", "profile-conflict");
-            let mut input = input;
-            input.version = Some(current.version);
-            return form(p, &state, false, id, input, errors, StatusCode::CONFLICT);
-        }
-        let sealed = state.tokens.seal(
-            crate::crypto::context::ProfileColumn::ClientSecret,
-            &before.uuid,
-            secret,
-        );
-        let replaced = changes::replace_credential(
-            &state.db,
-            id,
-            StoredCredential::secret(&sealed),
-            settings.secret_expires_on,
-        )
-        .await?;
-        // The settings are compared with what was stored before, at the new version.
-        version = replaced.version;
-        before.version = version;
-    }
-    match changes::save_settings(&state.db, &before, &settings, version).await {
+    let credential = new_secret.as_deref().map(StoredCredential::secret);
+    match changes::save_settings(&state.db, &before, &settings, version, credential, &actor).await {
         Ok(after) => {
-            let mut changes = Vec::new();
-            for (field, a, b) in [
-                ("name", &before.name, &after.name),
-                ("tenant", &before.tenant, &after.tenant),
-                ("client id", &before.client_id, &after.client_id),
-                ("cloud", &before.cloud.to_string(), &after.cloud.to_string()),
-                ("login", &before.login_base, &after.login_base),
-                ("graph", &before.graph_base, &after.graph_base),
-            ] {
-                if a != b {
-                    changes.push(format!("{field}: {a} -> {b}"));
-                }
-            }
-            if before.redirect_uri != after.redirect_uri {
-                changes.push("redirect URI changed".into());
-            }
-            if new_secret.is_some() {
-                changes.push("client secret replaced".into());
-            }
-            if before.secret_expires_on != after.secret_expires_on {
-                changes.push(format!(
-                    "secret expiry: {} -> {}",
-                    before.secret_expires_on, after.secret_expires_on
-                ));
-            }
-            state
-                .db
-                .record_audit(actor.record(
-                    "profile.updated",
-                    Some(after.name.clone()),
-                    Some(changes.join("; ")),
-                ))
-                .await?;
             flash_args(
                 &session,
                 FlashKind::Success,
@@ -861,17 +794,10 @@ pub async fn replace_secret(
         &profile.uuid,
         f.client_secret.trim(),
     );
+    let audit = ("profile.secret_replaced", format!("expires on {expires}"));
+    let credential = StoredCredential::secret(&sealed);
     let after =
-        changes::replace_credential(&state.db, id, StoredCredential::secret(&sealed), expires)
-            .await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.secret_replaced",
-            Some(after.name.clone()),
-            Some(format!("expires on {expires}")),
-        ))
-        .await?;
+        changes::replace_credential(&state.db, id, credential, expires, &actor, audit).await?;
     flash(&session, FlashKind::Success, "profile-secret-replaced").await?;
     // Try it right away, so the admin sees whether the new secret works.
     if after.status == ProfileStatus::Ok {
