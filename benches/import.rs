@@ -551,14 +551,14 @@ fn main() {
                     println!("{case}, round {round}: CPU time of the raw fetch: {raw_cpu}; of the import: {}", spent(c1, c2));
                     if round == rounds && latency == 0 {
                         for id in &subs {
-                            prepared.state.db.request_sync(*id).await.expect("due");
+                            prepared.state.db.request_sync(*id, None).await.expect("due");
                         }
                         let (idle, _, idle_requests) = import_all(&prepared, &subs).await;
                         println!("{case}, no-change delta round over 50 subscriptions: {idle_requests} requests in {:.2} s", idle.as_secs_f64());
                         // The self-check (hourly by default): a no-change delta round plus the
                         // calendar view of each window, compared with the stored rows.
                         for id in &subs {
-                            prepared.state.db.request_sync(*id).await.expect("due");
+                            prepared.state.db.request_sync(*id, None).await.expect("due");
                         }
                         sqlx_set_unverified(&prepared).await;
                         let (checked, _, check_requests) = import_all(&prepared, &subs).await;

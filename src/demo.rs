@@ -245,7 +245,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     // The simulator starts afresh with every demo; import everything again at once rather
     // than when each subscription falls due.
     for s in &existing {
-        state.db.request_sync(s.id).await.map_err(setup)?;
+        state.db.request_sync(s.id, None).await.map_err(setup)?;
     }
     if existing.is_empty() {
         // The rooms with meetings (the campus's hundred-odd empty rooms are there for the

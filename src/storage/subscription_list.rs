@@ -4,6 +4,7 @@
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::audit::AuditRecord;
 use super::subscriptions::{Subscription, subscription_columns};
 use super::{Db, Result};
 
@@ -193,12 +194,14 @@ impl Db {
             .collect())
     }
 
-    /// Applies `change` to each subscription in one transaction: all or nothing. Returns each
-    /// id's outcome with the display name it had (empty when missing).
+    /// Applies `change` to each subscription in one transaction, with an audit entry per
+    /// subscription changed (`audit` makes it from the display name): all or nothing. Returns
+    /// each id's outcome with the display name it had (empty when missing).
     pub async fn bulk_change(
         &self,
         ids: &[i64],
         change: BulkChange,
+        audit: &(dyn Fn(&str) -> AuditRecord + Sync),
     ) -> Result<Vec<(i64, String, BulkOutcome)>> {
         let now = Utc::now();
         transaction!(self, tx => async {
@@ -243,6 +246,7 @@ impl Db {
                     }
                 };
                 q.execute(&mut *tx).await?;
+                audit_in!(tx, &audit(&name));
                 out.push((id, name, BulkOutcome::Changed));
             }
             Ok(out)

@@ -279,6 +279,7 @@ impl Db {
         id: i64,
         s: &SubscriptionSettings,
         version: i64,
+        audit: Option<&AuditRecord>,
     ) -> Result<()> {
         let now = Utc::now();
         let updated = transaction!(self, tx => async {
@@ -354,6 +355,9 @@ impl Db {
                 )
                 .bind(now).bind(id).execute(&mut *tx).await?;
             }
+            if let Some(audit) = audit {
+                audit_in!(tx, audit);
+            }
             Ok(true)
         }.await)?;
         if updated {
@@ -393,53 +397,69 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_subscription_enabled(&self, id: i64, enabled: bool) -> Result<()> {
+    /// Pauses or resumes a subscription, with its audit entry.
+    pub async fn set_subscription_enabled(
+        &self,
+        id: i64,
+        enabled: bool,
+        audit: &AuditRecord,
+    ) -> Result<()> {
         let sql = "UPDATE subscriptions SET enabled = $1, version = version + 1, updated_at = $2 \
                    WHERE id = $3 AND deleted_at IS NULL";
-        let n = dispatch!(self, pool => {
-            sqlx::query(sql).bind(enabled).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
-        });
-        if n == 1 {
+        transaction!(self, tx => async {
+            let n = sqlx::query(sql).bind(enabled).bind(Utc::now()).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
             Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        }.await)
     }
 
     /// Deletes a subscription. Keeping the events leaves the row (marked deleted) for them to
     /// refer to; otherwise the row goes, and its events with it.
-    pub async fn delete_subscription(&self, id: i64, keep_events: bool) -> Result<()> {
-        let n = if keep_events {
-            dispatch!(self, pool => {
+    pub async fn delete_subscription(
+        &self,
+        id: i64,
+        keep_events: bool,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        transaction!(self, tx => async {
+            let n = if keep_events {
                 sqlx::query("UPDATE subscriptions SET deleted_at = $1, enabled = FALSE WHERE id = $2 AND deleted_at IS NULL")
-                    .bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
-            })
-        } else {
-            dispatch!(self, pool => {
-                sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
-            })
-        };
-        if n == 1 {
+                    .bind(Utc::now()).bind(id).execute(&mut *tx).await?.rows_affected()
+            } else {
+                sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected()
+            };
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(audit) = audit {
+                audit_in!(tx, audit);
+            }
             Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        }.await)
     }
 }
 
 impl Db {
-    /// Sets (a new token's hash) or removes the subscription's ICS feed.
-    pub async fn set_feed_token(&self, id: i64, token_hash: Option<&str>) -> Result<()> {
+    /// Sets (a new token's hash) or removes the subscription's ICS feed, with its audit entry.
+    pub async fn set_feed_token(
+        &self,
+        id: i64,
+        token_hash: Option<&str>,
+        audit: &AuditRecord,
+    ) -> Result<()> {
         let created = token_hash.map(|_| Utc::now());
-        let n = dispatch!(self, pool => {
-            sqlx::query("UPDATE subscriptions SET feed_token_hash = $1, feed_created_at = $2 WHERE id = $3 AND deleted_at IS NULL")
-                .bind(token_hash).bind(created).bind(id).execute(pool).await?.rows_affected()
-        });
-        if n == 1 {
+        transaction!(self, tx => async {
+            let n = sqlx::query("UPDATE subscriptions SET feed_token_hash = $1, feed_created_at = $2 WHERE id = $3 AND deleted_at IS NULL")
+                .bind(token_hash).bind(created).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
             Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        }.await)
     }
 
     /// Since when the subscription has a feed link, if it has one.

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use super::audit::AuditRecord;
 use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
 use crate::model::{ItemIds, RunKind, RunStatus, SubscriptionStatus};
@@ -638,17 +639,28 @@ impl Db {
             .collect())
     }
 
-    /// "Sync now": due at once.
-    /// Makes a subscription due now; `NotFound` when there is no such (undeleted) subscription.
-    pub async fn request_sync(&self, id: i64) -> Result<()> {
-        let updated = dispatch_write!(self, pool => {
-            sqlx::query("UPDATE subscriptions SET next_sync_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-                .bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
-        });
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    /// "Sync now": due at once, with the audit entry when an admin asked.
+    /// `NotFound` when there is no such (undeleted) subscription.
+    pub async fn request_sync(&self, id: i64, audit: Option<&AuditRecord>) -> Result<()> {
+        let sql = "UPDATE subscriptions SET next_sync_at = $1 WHERE id = $2 AND deleted_at IS NULL";
+        let Some(audit) = audit else {
+            let updated = dispatch_write!(self, pool => {
+                sqlx::query(sql).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected()
+            });
+            return if updated == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            };
+        };
+        transaction!(self, tx => async {
+            let n = sqlx::query(sql).bind(Utc::now()).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 }
 

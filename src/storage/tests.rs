@@ -200,7 +200,9 @@ async fn feed_numbers_follow_commit_order() {
         assert_eq!(last.subject.as_deref(), Some("first-written"));
         assert_eq!(db.latest_change().await.expect("latest"), last.seq);
         // Removing the subscription with its events records each deletion.
-        db.delete_subscription(sub, false).await.expect("delete");
+        db.delete_subscription(sub, false, None)
+            .await
+            .expect("delete");
         let after = db.changes_since(last.seq, 100).await.expect("feed");
         assert_eq!(after.len(), 1);
         assert_eq!(
@@ -281,7 +283,9 @@ async fn events_belong_to_an_existing_subscription() {
         });
         assert_eq!(count(db.clone()).await, 2);
         let before = db.latest_change().await.expect("latest");
-        db.delete_subscription(sub, false).await.expect("delete");
+        db.delete_subscription(sub, false, None)
+            .await
+            .expect("delete");
         assert_eq!(count(db.clone()).await, 0);
         let deletes = db.changes_since(before, 10).await.expect("feed");
         assert_eq!(deletes.len(), 2, "{deletes:?}");

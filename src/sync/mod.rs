@@ -1303,7 +1303,7 @@ impl SyncEngine {
         self.close_abandoned_runs().await;
         let ids = match only {
             Some(id) => {
-                self.db.request_sync(id).await?;
+                self.db.request_sync(id, None).await?;
                 vec![id]
             }
             None => self

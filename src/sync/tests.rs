@@ -101,7 +101,7 @@ async fn a_panicking_run_is_recorded_as_failed_and_the_subscription_runs_again()
         // The lease was released: the next run happens, and goes as far as it can (the
         // profile was never authorized, so it pauses).
         engine.panic_for.lock().unwrap().clear();
-        db.request_sync(id).await.expect("sync now");
+        db.request_sync(id, None).await.expect("sync now");
         let again = engine
             .run_subscription(id)
             .await

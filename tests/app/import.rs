@@ -263,7 +263,7 @@ async fn change_settings(w: &World, sub: i64, change: impl FnOnce(&mut Subscript
     change(&mut settings);
     w.app
         .db()
-        .update_subscription(sub, &settings, current.version)
+        .update_subscription(sub, &settings, current.version, None)
         .await
         .expect("update");
 }
@@ -522,7 +522,7 @@ async fn resync_window_and_all_day(backend: Backend) {
     };
     w.app
         .db()
-        .update_subscription(sub, &settings, current.version)
+        .update_subscription(sub, &settings, current.version, None)
         .await
         .expect("update");
     let moved = run(&w, sub).await;
@@ -834,7 +834,7 @@ async fn two_engines(backend: Backend) {
         tokio_util::sync::CancellationToken::new(),
     ));
     for _ in 0..3 {
-        w.app.db().request_sync(sub).await.expect("due");
+        w.app.db().request_sync(sub, None).await.expect("due");
         let (a, b) = tokio::join!(
             w.app.state.sync.run_subscription(sub),
             other.run_subscription(sub)
@@ -2026,7 +2026,7 @@ async fn minimisation(backend: Backend) {
     assert!(kept > 0);
     w.app
         .db()
-        .delete_subscription(sub, true)
+        .delete_subscription(sub, true, None)
         .await
         .expect("delete");
     assert_eq!(

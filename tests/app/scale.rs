@@ -504,6 +504,7 @@ async fn two_schedulers(backend: Backend) {
     db.bulk_change(
         &subs,
         datapump::storage::subscription_list::BulkChange::SyncNow,
+        &|_| Default::default(),
     )
     .await
     .expect("due");
@@ -538,7 +539,7 @@ async fn two_schedulers(backend: Backend) {
     second.await.expect("stopped");
     let requested = chrono::Utc::now();
     for s in &subs {
-        db.request_sync(*s).await.expect("due");
+        db.request_sync(*s, None).await.expect("due");
     }
     let mut again = 0;
     for _ in 0..300 {

@@ -15,7 +15,7 @@ async fn imported_events_on_the_page(backend: Backend) {
     let mut settings = db.subscription(sub).await.expect("sub").settings();
     settings.mask_private = true;
     let version = db.subscription(sub).await.expect("sub").version;
-    db.update_subscription(sub, &settings, version)
+    db.update_subscription(sub, &settings, version, None)
         .await
         .expect("mask");
     let day = (Utc::now() + Duration::days(2)).date_naive();

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use super::subscriptions::show_page;
 use crate::feeds::ics;
 use crate::i18n::Lang;
+use crate::subscriptions::manage;
 use crate::web::auth::Actor;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{FlashKind, Page, flash};
@@ -90,24 +91,7 @@ pub async fn change(
     let s = state.db.subscription(id).await?;
     match form.action.as_str() {
         "create" => {
-            let replaced = state.db.feed_created_at(id).await?.is_some();
-            let token = crate::crypto::random_token();
-            state
-                .db
-                .set_feed_token(id, Some(&crate::crypto::token_hash(&token)))
-                .await?;
-            state
-                .db
-                .record_audit(actor.record(
-                    if replaced {
-                        "subscription.feed_replaced"
-                    } else {
-                        "subscription.feed_created"
-                    },
-                    Some(s.display_name.clone()),
-                    None,
-                ))
-                .await?;
+            let token = manage::new_feed(&state.db, &s, &actor).await?;
             let url = state
                 .config
                 .public_url
@@ -115,15 +99,7 @@ pub async fn change(
             show_page(&state, p, id, Some(url)).await
         }
         "disable" => {
-            state.db.set_feed_token(id, None).await?;
-            state
-                .db
-                .record_audit(actor.record(
-                    "subscription.feed_disabled",
-                    Some(s.display_name.clone()),
-                    None,
-                ))
-                .await?;
+            manage::disable_feed(&state.db, &s, &actor).await?;
             flash(&session, FlashKind::Success, "feed-disabled").await?;
             Ok(p.redirect(&format!("/subscriptions/{id}")))
         }

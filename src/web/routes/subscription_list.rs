@@ -9,7 +9,6 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::storage::audit::AuditRecord;
 use crate::storage::profiles::Profile;
 use crate::storage::subscription_list::{BulkChange, BulkOutcome, ListQuery, SortKey, StateFilter};
 use crate::storage::subscriptions::Subscription;
@@ -338,33 +337,7 @@ pub async fn bulk(
         },
         _ => return refused(&session, &p, "subs-bulk-unknown").await,
     };
-    let outcomes = state.db.bulk_change(&ids, change).await?;
-    let (action, details) = match change {
-        BulkChange::Pause => ("subscription.paused", None),
-        BulkChange::Resume => ("subscription.resumed", None),
-        BulkChange::SyncNow => ("subscription.sync_requested", None),
-        BulkChange::Interval(m) => (
-            "subscription.updated",
-            Some(format!("interval {m} minutes (bulk)")),
-        ),
-        BulkChange::Delete { keep_events } => (
-            "subscription.deleted",
-            Some(
-                if keep_events {
-                    "imported events kept"
-                } else {
-                    "imported events removed"
-                }
-                .to_string(),
-            ),
-        ),
-    };
-    let records: Vec<AuditRecord> = outcomes
-        .iter()
-        .filter(|(_, _, o)| *o == BulkOutcome::Changed)
-        .map(|(_, name, _)| actor.record(action, Some(name.clone()), details.clone()))
-        .collect();
-    state.db.record_audits(&records).await?;
+    let outcomes = crate::subscriptions::manage::bulk(&state.db, &ids, change, &actor).await?;
     let count = |o: BulkOutcome| outcomes.iter().filter(|x| x.2 == o).count().to_string();
     let changed = count(BulkOutcome::Changed);
     let unchanged = count(BulkOutcome::Unchanged);

@@ -13,7 +13,7 @@ use crate::storage::StoreError;
 use crate::storage::reading::ListedEvent;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{QuietHour, SyncRun};
-use crate::subscriptions::SubscribeForm;
+use crate::subscriptions::{SubscribeForm, manage};
 use crate::web::auth::Actor;
 use crate::web::error::WebResult;
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash_args};
@@ -296,53 +296,8 @@ pub async fn update(
         settings.fields = before.fields();
         settings.retention_days = before.retention_days;
     }
-    match state
-        .db
-        .update_subscription(id, &settings, edit.version)
-        .await
-    {
+    match manage::update(&state.db, id, &settings, edit.version, &actor).await {
         Ok(()) => {
-            let details = format!(
-                "window -{}/+{} days, every {} min, {}{}",
-                settings.days_back,
-                settings.days_ahead,
-                settings.interval_minutes,
-                if settings.enabled {
-                    "enabled"
-                } else {
-                    "paused"
-                },
-                if settings.mask_private {
-                    ", private events masked"
-                } else {
-                    ""
-                }
-            );
-            let f = settings.fields;
-            let left_out: Vec<&str> = [
-                (!f.body).then_some("body"),
-                (!f.attendee_addresses).then_some("attendee addresses"),
-                (!f.online_meeting).then_some("online-meeting link"),
-                (!f.categories).then_some("categories"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let mut details = details;
-            if !left_out.is_empty() {
-                details.push_str(&format!(", not stored: {}", left_out.join(", ")));
-            }
-            if let Some(days) = settings.retention_days {
-                details.push_str(&format!(", kept {days} days after the end"));
-            }
-            state
-                .db
-                .record_audit(actor.record(
-                    "subscription.updated",
-                    Some(settings.display_name.clone()),
-                    Some(details),
-                ))
-                .await?;
             flash_args(
                 &session,
                 FlashKind::Success,
@@ -382,16 +337,7 @@ pub async fn toggle(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let s = state.db.subscription(id).await?;
-    state.db.set_subscription_enabled(id, !s.enabled).await?;
-    let action = if s.enabled {
-        "subscription.paused"
-    } else {
-        "subscription.resumed"
-    };
-    state
-        .db
-        .record_audit(actor.record(action, Some(s.display_name.clone()), None))
-        .await?;
+    manage::toggle(&state.db, &s, &actor).await?;
     let key = if s.enabled {
         "sub-paused"
     } else {
@@ -416,15 +362,7 @@ pub async fn sync_now(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let s = state.db.subscription(id).await?;
-    state.db.request_sync(id).await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "subscription.sync_requested",
-            Some(s.display_name.clone()),
-            None,
-        ))
-        .await?;
+    manage::sync_now(&state.db, &s, &actor).await?;
     flash_args(
         &session,
         FlashKind::Info,
@@ -476,24 +414,7 @@ pub async fn delete(
             return Ok(response);
         }
     };
-    state.db.delete_subscription(id, keep).await?;
-    state
-        .db
-        .record_audit(
-            actor.record(
-                "subscription.deleted",
-                Some(s.display_name.clone()),
-                Some(
-                    if keep {
-                        "imported events kept"
-                    } else {
-                        "imported events removed"
-                    }
-                    .into(),
-                ),
-            ),
-        )
-        .await?;
+    manage::delete(&state.db, &s, keep, &actor).await?;
     flash_args(
         &session,
         FlashKind::Success,
