@@ -176,6 +176,16 @@ fn event(e: &EventRow, labels: &Labels<'_>, zone: Tz) -> icalendar::Event {
     }
     let free = matches!(e.show_as.as_deref(), Some("free"));
     ev.add_property("TRANSP", if free { "TRANSPARENT" } else { "OPAQUE" });
+    // RFC 5545 §3.8.1.9: 1 is the highest priority, 9 the lowest; Outlook exports Graph's
+    // three levels as 1, 5 and 9. Anything else is left out (0 would mean "undefined").
+    if let Some(priority) = match e.importance.as_deref() {
+        Some("high") => Some(1),
+        Some("normal") => Some(5),
+        Some("low") => Some(9),
+        _ => None,
+    } {
+        ev.priority(priority);
+    }
     ev.done()
 }
 
@@ -204,6 +214,7 @@ mod tests {
             is_cancelled: false,
             sensitivity: Some("normal".into()),
             show_as: Some("busy".into()),
+            importance: Some("normal".into()),
             location: Some("Raum Berlin".into()),
             locations: None,
             attendees: Some("[]".into()),
@@ -227,9 +238,11 @@ mod tests {
         all_day.is_all_day = true;
         all_day.start_date = chrono::NaiveDate::from_ymd_opt(2026, 12, 24);
         all_day.end_date = chrono::NaiveDate::from_ymd_opt(2026, 12, 27);
+        cancelled.importance = Some("high".into());
         let mut private = row("d");
         private.subject = None;
         private.sensitivity = Some("private".into());
+        private.importance = None;
         let text = calendar(
             "Raum Berlin",
             &[row("a"), cancelled, all_day, private],
@@ -263,6 +276,10 @@ mod tests {
         assert_eq!(events.len(), 4);
         assert_eq!(events[0].get_summary(), Some("Besuch; Partner, GmbH"));
         assert_eq!(events[1].get_status(), Some(EventStatus::Cancelled));
+        // Graph's importance as RFC 5545 priorities; none when unknown.
+        assert_eq!(events[0].get_priority(), Some(5));
+        assert_eq!(events[1].get_priority(), Some(1));
+        assert_eq!(events[3].get_priority(), None);
         assert_eq!(events[3].get_summary(), Some("Privater Termin"));
         assert_eq!(events[3].get_class(), Some(Class::Private));
         assert_eq!(parsed.get_name(), Some("Raum Berlin"));

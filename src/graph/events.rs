@@ -71,6 +71,8 @@ pub struct Event {
     pub is_cancelled: bool,
     pub sensitivity: Option<String>,
     pub show_as: Option<String>,
+    /// `low`, `normal` or `high`.
+    pub importance: Option<String>,
     pub location: Option<Location>,
     #[serde(default)]
     pub locations: Vec<Location>,

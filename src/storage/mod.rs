@@ -119,6 +119,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod backup;
 pub mod changes;
+pub mod event_row;
 mod event_writes;
 pub mod instances;
 pub mod profiles;

@@ -1,5 +1,7 @@
 //! What the read-only API reads: a room's events in a time range, a day's expected visitors.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
@@ -65,27 +67,23 @@ impl Db {
     ) -> Result<Vec<StoredEvent>> {
         // Keyset paging: a page starts after the last (start, id) of the one before, so events
         // written between two requests neither shift a page (as an offset would) nor repeat.
-        macro_rules! select {
-            ($tail:literal) => {
-                concat!(
-                    "SELECT id, graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, \
-                     organizer_address, start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, \
-                     sensitivity, show_as, location, locations, attendees, body_preview, web_link, online_meeting_url, \
-                     categories, last_modified, change_key, start_local, end_local, local_date FROM events \
-                     WHERE subscription_id = $1 AND start_utc < $2 AND end_utc > $3",
-                    $tail,
-                    " ORDER BY start_utc, id LIMIT $4"
-                )
-            };
+        static FIRST: LazyLock<String> = LazyLock::new(|| select(""));
+        static NEXT: LazyLock<String> = LazyLock::new(|| select(" AND (start_utc, id) > ($5, $6)"));
+        fn select(tail: &str) -> String {
+            format!(
+                "SELECT id, {} FROM events WHERE subscription_id = $1 AND start_utc < $2 AND end_utc > $3{tail} \
+                 ORDER BY start_utc, id LIMIT $4",
+                super::event_row::select_list("")
+            )
         }
         let rows = match after {
             None => dispatch!(self, pool => {
-                sqlx::query_as::<_, StoredEvent>(select!(""))
+                sqlx::query_as::<_, StoredEvent>(FIRST.as_str())
                     .bind(subscription_id).bind(to).bind(from).bind(limit)
                     .fetch_all(pool).await?
             }),
             Some(key) => dispatch!(self, pool => {
-                sqlx::query_as::<_, StoredEvent>(select!(" AND (start_utc, id) > ($5, $6)"))
+                sqlx::query_as::<_, StoredEvent>(NEXT.as_str())
                     .bind(subscription_id).bind(to).bind(from).bind(limit)
                     .bind(key.start_utc).bind(key.id)
                     .fetch_all(pool).await?
@@ -105,18 +103,20 @@ impl Db {
         text: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ListedEvent>> {
-        let sql = "SELECT e.id, e.graph_id, e.ical_uid, e.series_master_id, e.event_type, e.subject, e.organizer_name, \
-                   e.organizer_address, e.start_utc, e.end_utc, e.time_zone, e.is_all_day, e.start_date, e.end_date, \
-                   e.is_cancelled, e.sensitivity, e.show_as, e.location, e.locations, e.attendees, e.body_preview, \
-                   e.web_link, e.online_meeting_url, e.categories, e.last_modified, e.change_key, e.start_local, \
-                   e.end_local, e.local_date, \
-                   (SELECT COUNT(*) FROM event_attendees a WHERE a.event_id = e.id AND a.kind = 'external') AS visitors \
-                   FROM events e WHERE e.subscription_id = $1 AND e.start_utc < $2 AND e.end_utc > $3 \
-                   AND (CAST($4 AS TEXT) IS NULL OR lower(e.subject) LIKE $4 ESCAPE '\\' \
-                   OR lower(e.organizer_name) LIKE $4 ESCAPE '\\' OR lower(e.organizer_address) LIKE $4 ESCAPE '\\' \
-                   OR lower(e.location) LIKE $4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM event_attendees a \
-                   WHERE a.event_id = e.id AND (lower(a.name) LIKE $4 ESCAPE '\\' OR lower(a.address) LIKE $4 ESCAPE '\\'))) \
-                   ORDER BY e.start_utc, e.id LIMIT $5";
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT e.id, {}, \
+                 (SELECT COUNT(*) FROM event_attendees a WHERE a.event_id = e.id AND a.kind = 'external') AS visitors \
+                 FROM events e WHERE e.subscription_id = $1 AND e.start_utc < $2 AND e.end_utc > $3 \
+                 AND (CAST($4 AS TEXT) IS NULL OR lower(e.subject) LIKE $4 ESCAPE '\\' \
+                 OR lower(e.organizer_name) LIKE $4 ESCAPE '\\' OR lower(e.organizer_address) LIKE $4 ESCAPE '\\' \
+                 OR lower(e.location) LIKE $4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM event_attendees a \
+                 WHERE a.event_id = e.id AND (lower(a.name) LIKE $4 ESCAPE '\\' OR lower(a.address) LIKE $4 ESCAPE '\\'))) \
+                 ORDER BY e.start_utc, e.id LIMIT $5",
+                super::event_row::select_list("e.")
+            )
+        });
+        let sql = SQL.as_str();
         let pattern = text.and_then(super::like_pattern);
         let rows = dispatch!(self, pool => {
             sqlx::query_as::<_, ListedEvent>(sql)

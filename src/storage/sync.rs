@@ -2,47 +2,16 @@
 //! applied in transactions of one or more consecutive pages that write the changes and move the
 //! cursor together, fenced by the lease.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
 
 use super::audit::AuditRecord;
 use super::event_writes::EventWrites;
 use super::{Db, Result, StoreError};
 use crate::model::{ItemIds, RunKind, RunStatus, SubscriptionStatus};
 
-/// One imported event, as the `events` table stores it (see docs/database.md).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct EventRow {
-    pub graph_id: String,
-    pub ical_uid: Option<String>,
-    pub series_master_id: Option<String>,
-    pub event_type: String,
-    pub subject: Option<String>,
-    pub organizer_name: Option<String>,
-    pub organizer_address: Option<String>,
-    pub start_utc: DateTime<Utc>,
-    pub end_utc: DateTime<Utc>,
-    pub time_zone: Option<String>,
-    pub is_all_day: bool,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
-    pub is_cancelled: bool,
-    pub sensitivity: Option<String>,
-    pub show_as: Option<String>,
-    pub location: Option<String>,
-    pub locations: Option<String>,
-    pub attendees: Option<String>,
-    pub body_preview: Option<String>,
-    pub web_link: Option<String>,
-    pub online_meeting_url: Option<String>,
-    pub categories: Option<String>,
-    pub last_modified: Option<DateTime<Utc>>,
-    pub change_key: Option<String>,
-    /// Wall-clock start and end in the configured zone, and the local day (see
-    /// `crate::time::local_times`).
-    pub start_local: Option<NaiveDateTime>,
-    pub end_local: Option<NaiveDateTime>,
-    pub local_date: Option<NaiveDate>,
-}
+pub use super::event_row::EventRow;
 
 /// One stored row as the self-check compares it with Graph.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -599,10 +568,13 @@ impl Db {
 
     /// A subscription's imported events, ordered by start.
     pub async fn events_of(&self, id: i64) -> Result<Vec<EventRow>> {
-        let sql = "SELECT graph_id, ical_uid, series_master_id, event_type, subject, organizer_name, organizer_address, \
-                   start_utc, end_utc, time_zone, is_all_day, start_date, end_date, is_cancelled, sensitivity, show_as, \
-                   location, locations, attendees, body_preview, web_link, online_meeting_url, categories, last_modified, \
-                   change_key, start_local, end_local, local_date FROM events WHERE subscription_id = $1 ORDER BY start_utc, graph_id";
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM events WHERE subscription_id = $1 ORDER BY start_utc, graph_id",
+                super::event_row::select_list("")
+            )
+        });
+        let sql = SQL.as_str();
         let rows = dispatch!(self, pool => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_all(pool).await?);
         Ok(rows)
     }

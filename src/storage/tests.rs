@@ -401,6 +401,98 @@ async fn room_subscription(db: &crate::storage::Db) -> i64 {
     .expect("subscription")
 }
 
+/// `EventRow` (and with it every statement built from its column list) and the `events` table
+/// have the same columns, beside Datapump's own bookkeeping ones, on both databases.
+#[tokio::test]
+async fn event_row_has_the_table_columns() {
+    use crate::storage::event_row::{BOOKKEEPING_COLUMNS, EVENT_COLUMNS};
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().expect("dir");
+    for TestDb { db, schema } in databases(dir.path()).await {
+        let sql = match db.backend() {
+            crate::storage::Backend::Sqlite => "SELECT name FROM pragma_table_info('events')",
+            crate::storage::Backend::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'events' AND table_schema = current_schema()"
+            }
+        };
+        let table: BTreeSet<String> = dispatch!(db, pool => {
+            sqlx::query_scalar::<_, String>(sql).fetch_all(pool).await.expect("columns")
+        })
+        .into_iter()
+        .collect();
+        let row: BTreeSet<String> = EVENT_COLUMNS
+            .iter()
+            .map(|(c, _)| c.to_string())
+            .chain(BOOKKEEPING_COLUMNS.iter().map(|c| c.to_string()))
+            .collect();
+        assert_eq!(table, row, "{:?}", db.backend());
+        // Every column written through the list and read back through it is the value
+        // written (whole seconds: PostgreSQL keeps microseconds).
+        let sub = room_subscription(&db).await;
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-08T09:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let day = t.date_naive();
+        let written = super::sync::EventRow {
+            series_master_id: Some("m".into()),
+            organizer_name: Some("Anna".into()),
+            organizer_address: Some("anna@contoso.example".into()),
+            start_utc: t,
+            end_utc: t + chrono::Duration::hours(1),
+            time_zone: Some("W. Europe Standard Time".into()),
+            is_all_day: true,
+            start_date: Some(day),
+            end_date: day.succ_opt(),
+            is_cancelled: true,
+            sensitivity: Some("normal".into()),
+            show_as: Some("busy".into()),
+            importance: Some("high".into()),
+            location: Some("Raum".into()),
+            locations: Some("[\"Raum\"]".into()),
+            attendees: Some("[]".into()),
+            body_preview: Some("b".into()),
+            web_link: Some("https://outlook.example/x".into()),
+            online_meeting_url: Some("https://teams.example/x".into()),
+            categories: Some("[\"Blau\"]".into()),
+            last_modified: Some(t),
+            start_local: Some(t.naive_utc()),
+            end_local: Some(t.naive_utc()),
+            local_date: Some(day),
+            ..event_row("e1", "1")
+        };
+        let until = Utc::now() + chrono::Duration::minutes(5);
+        let lease = db
+            .claim_subscription(sub, "me", until)
+            .await
+            .expect("claim")
+            .expect("lease");
+        let run = db.start_run(sub, RunKind::Delta, "me").await.expect("run");
+        let changes = [super::sync::Change::Upsert(written.clone())];
+        db.apply_pages(
+            &lease,
+            1,
+            &[super::sync::PageWrite {
+                changes: &changes,
+                series: &[],
+            }],
+            &super::sync::PageCursor {
+                next_link: None,
+                delta_link: Some("d"),
+                complete_full_round: None,
+                lease_until: until,
+            },
+            (run, &super::sync::RunStats::default()),
+        )
+        .await
+        .expect("page");
+        assert_eq!(db.events_of(sub).await.expect("read"), vec![written]);
+        if let Some(schema) = schema {
+            schema.drop().await;
+        }
+    }
+}
+
 /// A change and its audit entry commit together: a change the database refuses (here the same
 /// calendar subscribed twice) leaves no audit entry behind, on both databases.
 #[tokio::test]
@@ -697,6 +789,7 @@ fn event_row(id: &str, change_key: &str) -> super::sync::EventRow {
         is_cancelled: false,
         sensitivity: None,
         show_as: None,
+        importance: None,
         location: None,
         locations: None,
         attendees: None,

@@ -127,6 +127,7 @@ pub fn to_row(
         is_cancelled: e.is_cancelled || base.is_cancelled,
         sensitivity: base.sensitivity.clone(),
         show_as: base.show_as.clone(),
+        importance: base.importance.clone(),
         location: base
             .location
             .as_ref()

@@ -458,6 +458,8 @@ struct Event {
     is_cancelled: bool,
     sensitivity: Option<String>,
     show_as: Option<String>,
+    /// Graph's importance: `low`, `normal` or `high`.
+    importance: Option<String>,
     location: Option<String>,
     /// `[{name, address, type, response}]`.
     #[schema(value_type = Vec<Object>)]
@@ -491,6 +493,7 @@ impl From<StoredEvent> for Event {
             is_cancelled: r.is_cancelled,
             sensitivity: r.sensitivity,
             show_as: r.show_as,
+            importance: r.importance,
             location: r.location,
             online_meeting_url: r.online_meeting_url,
         }

@@ -138,6 +138,7 @@ async fn read_only_api(backend: Backend) {
         .find(|e| e["subject"] == "Besuch Partner")
         .expect("the meeting of that day");
     assert_eq!(visit["start_local"], format!("{day}T10:00:00"));
+    assert_eq!(visit["importance"], "normal");
     let etag = headers
         .get("etag")
         .and_then(|v| v.to_str().ok())

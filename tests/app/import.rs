@@ -156,6 +156,7 @@ pub(crate) async fn assert_matches_truth(
         );
         assert_eq!(r.sensitivity, s(&t["sensitivity"]), "{id} sensitivity");
         assert_eq!(r.show_as, s(&t["showAs"]), "{id} showAs");
+        assert_eq!(r.importance, s(&t["importance"]), "{id} importance");
         assert_eq!(
             r.organizer_name,
             s(&t["organizer"]["emailAddress"]["name"]),
