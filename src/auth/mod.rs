@@ -22,6 +22,25 @@ pub fn validate_username(username: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks a new username and password pair (setup, a new admin): each refused field with the
+/// translation key of its message.
+pub fn check_new_credentials(
+    username: &str,
+    password: &str,
+    confirm: &str,
+) -> Vec<(&'static str, &'static str)> {
+    let mut refused = Vec::new();
+    if let Err(key) = validate_username(username) {
+        refused.push(("username", key));
+    }
+    if let Err(v) = password::check_policy(password, username) {
+        refused.push(("password", v.message_key()));
+    } else if password != confirm {
+        refused.push(("password_confirm", "password-mismatch"));
+    }
+    refused
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -4,6 +4,7 @@
 //! anonymized, and the one function that creates a subscription with its audit entry.
 
 pub mod anonymized;
+pub mod attention;
 pub mod manage;
 mod resolve;
 pub mod settings;

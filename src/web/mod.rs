@@ -8,6 +8,7 @@ pub mod error;
 pub mod headers;
 pub mod page;
 pub mod prefix;
+pub mod profile_view;
 mod routes;
 pub mod state;
 pub mod static_files;
@@ -189,7 +190,7 @@ pub fn build(state: AppState) -> (Router, Vec<RouteInfo>) {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
-        .route("/feeds/{file}", get(routes::feeds::serve))
+        .route("/feeds/{file}", get(routes::subscriptions::feeds::serve))
         .merge(api::router())
         .route("/static/{name}", get(static_files::serve));
 

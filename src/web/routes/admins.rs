@@ -10,7 +10,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::session::check_new_credentials;
 use crate::auth::password;
 use crate::storage::StoreError;
 use crate::storage::admins::{Admin, AdminUpdate, NewAdmin, Role};
@@ -76,12 +75,11 @@ pub async fn create(
             Role::Viewer
         }
     };
-    check_new_credentials(
-        &form.username,
-        &form.password,
-        &form.password_confirm,
-        &mut errors,
-    );
+    for (field, key) in
+        crate::auth::check_new_credentials(&form.username, &form.password, &form.password_confirm)
+    {
+        errors.add(field, key);
+    }
     let invalid = |p: Page, errors: FormErrors| {
         page::render(
             StatusCode::UNPROCESSABLE_ENTITY,

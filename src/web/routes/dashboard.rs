@@ -1,13 +1,9 @@
 //! The dashboard: the instance's state at a glance. Later features add their status cards here.
 
 use askama::Template;
-use axum::extract::{Query, State};
 use axum::response::Response;
-use tower_sessions::Session;
 
-use super::profiles::{CallbackParams, ProfileView};
-use crate::web::auth::Actor;
-use crate::web::auth::SignedIn;
+use crate::web::profile_view::ProfileView;
 
 use crate::storage::audit::AuditEntry;
 use crate::web::error::WebResult;
@@ -43,27 +39,15 @@ pub struct DashboardTemplate {
     expiring_tokens: Vec<(String, chrono::NaiveDate, i64)>,
 }
 
-/// The dashboard; also the redirect target when an app registration uses the root address
-/// (`http://localhost:8000`, as the setup guide registers it): then it completes the
-/// authorization exactly like `/callback`.
-pub async fn show(
-    State(state): State<AppState>,
-    session: Session,
-    SignedIn(me): SignedIn,
-    p: Page,
-    actor: Actor,
-    Query(callback): Query<CallbackParams>,
-) -> WebResult<Response> {
-    if callback.is_callback() {
-        return super::profiles::finish(&state, &session, &me, p, actor, callback, None).await;
-    }
+/// The dashboard (the route table's `/` also finishes authorizations that land there).
+pub async fn show(state: &AppState, p: Page) -> WebResult<Response> {
     let counts = state.db.subscription_counts().await?;
     let profiles = state
         .db
         .list_profiles()
         .await?
         .into_iter()
-        .map(|x| ProfileView::counted(x, &state, &counts))
+        .map(|x| ProfileView::counted(x, state, &counts))
         .collect::<Vec<_>>();
     let unscoped = profiles
         .iter()
@@ -71,7 +55,7 @@ pub async fn show(
         .map(|v| (v.p.id, v.p.name.clone()))
         .collect();
     let subscriptions = usize::try_from(state.db.count_live_subscriptions().await?).unwrap_or(0);
-    let mut attention = super::attention::needing_attention(&state.db).await?;
+    let mut attention = crate::subscriptions::attention::needing_attention(&state.db).await?;
     let attention_total = attention.len();
     attention.truncate(ATTENTION_LISTED);
     let tokens = state.db.list_api_tokens().await?;

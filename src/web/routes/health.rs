@@ -66,7 +66,7 @@ pub async fn status(State(state): State<AppState>) -> WebResult<Response> {
         .filter(|p| p.status != ProfileStatus::Ok)
         .map(|p| json!({"id": p.id, "name": p.name, "status": p.status.as_str(), "code": p.status_code}))
         .collect();
-    let attention: Vec<Value> = super::attention::needing_attention(&state.db)
+    let attention: Vec<Value> = crate::subscriptions::attention::needing_attention(&state.db)
         .await?
         .iter()
         .map(|(s, key, _)| {

@@ -101,7 +101,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(
             out,
             "datapump_subscription_attention{{subscription=\"{id}\"}} {}",
-            u8::from(super::attention::reason(s).is_some())
+            u8::from(crate::subscriptions::attention::reason(s).is_some())
         );
     }
     let (mut requests, mut waits) = (0, 0);

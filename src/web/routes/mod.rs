@@ -3,13 +3,10 @@
 pub mod account;
 pub mod admins;
 pub mod api_tokens;
-pub mod attention;
 pub mod audit;
-pub mod certificates;
 pub mod connect;
 pub mod dashboard;
 pub mod domains;
-pub mod feeds;
 pub mod health;
 pub mod metrics;
 pub mod profiles;
@@ -25,8 +22,14 @@ use axum::http::Method;
 use axum::routing::{get, post};
 
 use super::Routes;
-use super::auth::Access;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::auth::{Access, Actor, SignedIn};
+use super::error::WebResult;
 use super::page::Page;
+use super::state::AppState;
 
 pub(crate) fn register(r: Routes) -> Routes {
     use Access::*;
@@ -37,7 +40,7 @@ pub(crate) fn register(r: Routes) -> Routes {
         .add(M::POST, "/setup", Public, post(session::setup))
         .add(M::POST, "/language", Public, post(session::set_language))
         .add(M::POST, "/logout", SignedIn, post(session::logout))
-        .add(M::GET, "/", Viewer, get(dashboard::show))
+        .add(M::GET, "/", Viewer, get(root))
         .add(M::GET, "/account", SignedIn, get(account::show))
         .add(M::GET, "/reauth", SignedIn, get(account::reauth_form))
         .add(M::POST, "/reauth", SignedIn, post(account::reauth))
@@ -169,19 +172,19 @@ pub(crate) fn register(r: Routes) -> Routes {
             M::GET,
             "/profiles/{id}/certificate.pem",
             Viewer,
-            get(certificates::download),
+            get(profiles::download),
         )
         .add(
             M::POST,
             "/profiles/{id}/certificate",
             Recent,
-            post(certificates::upload),
+            post(profiles::upload),
         )
         .add(
             M::POST,
             "/profiles/{id}/certificate/generate",
             Recent,
-            post(certificates::regenerate),
+            post(profiles::regenerate),
         )
         .add(
             M::GET,
@@ -287,7 +290,7 @@ pub(crate) fn register(r: Routes) -> Routes {
             M::POST,
             "/subscriptions/{id}/feed",
             Admin,
-            post(feeds::change),
+            post(subscriptions::feeds::change),
         )
         .add(
             M::GET,
@@ -310,4 +313,21 @@ pub struct ErrorTemplate {
     pub status: u16,
     pub title_key: &'static str,
     pub message_key: &'static str,
+}
+
+/// `/`: the dashboard; also the redirect target when an app registration uses the root address
+/// (`http://localhost:8000`, as the setup guide registers it): then it completes the
+/// authorization exactly like `/callback`.
+async fn root(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(me): SignedIn,
+    p: Page,
+    actor: Actor,
+    Query(callback): Query<profiles::CallbackParams>,
+) -> WebResult<Response> {
+    if callback.is_callback() {
+        return profiles::finish(&state, &session, &me, p, actor, callback, None).await;
+    }
+    dashboard::show(&state, p).await
 }

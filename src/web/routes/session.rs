@@ -10,7 +10,6 @@ use tower_sessions::Session;
 
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Decision};
-use crate::auth::validate_username;
 use crate::i18n::Lang;
 use crate::storage::admins::{NewAdmin, Role};
 use crate::storage::setup::SetupError;
@@ -294,23 +293,6 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
-/// Checks a new username and password pair; shared by setup and admin creation.
-pub fn check_new_credentials(
-    username: &str,
-    password: &str,
-    confirm: &str,
-    errors: &mut FormErrors,
-) {
-    if let Err(key) = validate_username(username) {
-        errors.add("username", key);
-    }
-    if let Err(v) = password::check_policy(password, username) {
-        errors.add("password", v.message_key());
-    } else if password != confirm {
-        errors.add("password_confirm", "password-mismatch");
-    }
-}
-
 pub async fn setup(
     State(state): State<AppState>,
     session: Session,
@@ -322,12 +304,11 @@ pub async fn setup(
         return Err(WebError::NotFound);
     }
     let mut errors = FormErrors::default();
-    check_new_credentials(
-        &form.username,
-        &form.password,
-        &form.password_confirm,
-        &mut errors,
-    );
+    for (field, key) in
+        crate::auth::check_new_credentials(&form.username, &form.password, &form.password_confirm)
+    {
+        errors.add(field, key);
+    }
     if !errors.is_empty() {
         let valid = state.db.setup_token_valid(&form.token).await?;
         return page::render(

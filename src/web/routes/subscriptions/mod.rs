@@ -1,5 +1,7 @@
 //! The subscriptions page: every subscribed calendar, its state; edit, pause, delete.
 
+pub mod feeds;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

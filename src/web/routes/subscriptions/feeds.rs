@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::subscriptions::show_page;
+use super::show_page;
 use crate::feeds::ics;
 use crate::i18n::Lang;
 use crate::subscriptions::manage;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tower_sessions::Session;
 
-use super::profiles::{ProfileView, SecretTemplate};
+use super::SecretTemplate;
 use crate::crypto::certificate::{CertificateCredential, CertificateError, encode_der};
 use crate::crypto::context::ProfileColumn;
 use crate::model::{CredentialKind, ProfileKind, ProfileStatus};
@@ -16,6 +16,7 @@ use crate::storage::profiles::StoredCredential;
 use crate::web::auth::Actor;
 use crate::web::error::{WebError, WebResult};
 use crate::web::page::{self, FlashKind, FormErrors, Page, flash, flash_args};
+use crate::web::profile_view::ProfileView;
 use crate::web::state::AppState;
 
 /// Lifetime of a generated certificate: two years, as the client secrets of the setup guide.
