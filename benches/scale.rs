@@ -93,7 +93,7 @@ impl Instance {
                 };
                 if v["message"] == "sync finished" {
                     r.lock().expect("runs").push(RunLog {
-                        sub: v["subscription"].as_i64().unwrap_or(0),
+                        sub: v["span"]["subscription"].as_i64().unwrap_or(0),
                         lag_ms: v["lag_ms"].as_i64().unwrap_or(0),
                         duration_ms: v["duration_ms"].as_i64().unwrap_or(0),
                         at: Instant::now(),

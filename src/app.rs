@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -247,12 +246,11 @@ pub fn router(state: &AppState) -> (Router, Vec<RouteInfo>) {
 pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartError> {
     let shutdown = state.shutdown.clone();
     let mut tasks = JoinSet::new();
-    tasks.spawn(maintenance(state.clone()));
+    crate::jobs::spawn(&state, &mut tasks);
     if state.config.run_scheduler {
         tasks.spawn(state.sync.clone().run_scheduler());
     }
     tasks.spawn(state.webhooks.clone().run());
-    tasks.spawn(count_api_uses(state.clone()));
 
     let (router, _) = router(&state);
     let served = axum::serve(
@@ -267,102 +265,6 @@ pub async fn run(state: AppState, listener: TcpListener) -> Result<(), StartErro
         tracing::warn!(error = %e, "API token uses not written");
     }
     served.map_err(|e| StartError::Serve(e.to_string()))
-}
-
-/// Writes the API tokens' counted uses every few seconds.
-async fn count_api_uses(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = state.api_uses.flush(&state.db).await {
-            tracing::warn!(error = %e, "API token uses not written");
-        }
-    }
-}
-
-/// Periodic housekeeping: expired sessions, old login failures, history past its retention.
-async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = state.db.delete_expired_sessions().await {
-            tracing::warn!(error = %e, "could not delete expired sessions");
-        }
-        if let Err(e) = state.throttle.prune(&state.db).await {
-            tracing::warn!(error = %e, "could not prune login failures");
-        }
-        if let Err(e) = state
-            .db
-            .prune_oauth_transactions(chrono::Utc::now() - chrono::Duration::hours(1))
-            .await
-        {
-            tracing::warn!(error = %e, "could not prune OAuth transactions");
-        }
-        prune_history(&state).await;
-        match state.sync.refresh_directory_if_due().await {
-            Ok(Some(r)) if r.updated > 0 => {
-                tracing::info!(rooms = r.updated, "room data updated from the directory")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "room directory refresh failed"),
-        }
-        // Refresh idle profiles so that their refresh tokens never expire from inactivity.
-        match state.tokens.keep_alive().await {
-            Ok(n) if n > 0 => tracing::info!(profiles = n, "kept idle profiles' tokens alive"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "keep-alive of profile tokens failed"),
-        }
-    }
-}
-
-/// Retention of the import history, the change feed, kept events and the audit log.
-pub async fn prune_history(state: &AppState) {
-    let now = chrono::Utc::now();
-    let age = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(36_500));
-    match state
-        .db
-        .prune_runs(now - age(state.config.run_history))
-        .await
-    {
-        Ok(n) if n > 0 => tracing::info!(runs = n, "deleted import runs past their retention"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not prune import runs"),
-    }
-    match state
-        .db
-        .prune_changes(now - age(state.config.change_retention))
-        .await
-    {
-        Ok(n) if n > 0 => tracing::info!(
-            changes = n,
-            "deleted change-feed entries past their retention"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not prune the change feed"),
-    }
-    match state.db.prune_kept_events(now).await {
-        Ok(n) if n > 0 => tracing::info!(
-            events = n,
-            "deleted kept events of deleted subscriptions past their retention"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not prune kept events"),
-    }
-    match state
-        .db
-        .prune_audit(now - age(state.config.audit_retention))
-        .await
-    {
-        Ok(n) if n > 0 => tracing::info!(entries = n, "deleted audit entries past their retention"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
-    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod feeds;
 pub mod graph;
 pub mod i18n;
+pub mod jobs;
 pub mod model;
 pub mod profiles;
 pub mod storage;

@@ -12,6 +12,7 @@ pub mod domains;
 mod fetch;
 mod guard;
 pub mod map;
+mod outcome;
 pub mod room_lists;
 pub mod rooms;
 pub mod schedule;
@@ -26,10 +27,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::model::{
-    ItemIds, ProfileStatus, RunKind, RunStatus, SubscriptionSource, SubscriptionStatus,
-};
+use crate::model::{ItemIds, ProfileStatus, RunKind, RunStatus, SubscriptionSource};
 use crate::profiles::tokens::TokenService;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{
@@ -466,6 +466,14 @@ impl SyncEngine {
         let due = sub.next_sync_at.unwrap_or(sub.created_at);
         let started = Utc::now();
         let run_id = self.db.start_run(id, RunKind::Delta, &self.owner).await?;
+        // Every line logged during the run carries these; `kind` is known at its end (a delta
+        // round can become a full one).
+        let span = tracing::info_span!(
+            "import",
+            subscription = id,
+            run = run_id,
+            kind = tracing::field::Empty
+        );
         let mut ctx = RunContext {
             engine: self,
             lease: lease.clone(),
@@ -491,7 +499,8 @@ impl SyncEngine {
                     ctx.endpoints = Endpoints::from(&profile);
                     ctx.mailbox = self.request_permits(&sub, &profile.client_id);
                     ctx.budget_key = budget_key(&sub, &profile.client_id);
-                    guard::catch_panic(self.sync(&mut ctx, &lease, &sub, run_id, &mut kind)).await
+                    let run = self.sync(&mut ctx, &lease, &sub, run_id, &mut kind);
+                    guard::catch_panic(run).instrument(span.clone()).await
                 }
                 Err(e) => Err(e.into()),
             },
@@ -500,45 +509,16 @@ impl SyncEngine {
         let interval = dur(Duration::from_secs(
             u64::try_from(sub.interval_minutes.max(1)).unwrap_or(5) * 60,
         ));
-        let (status, error, next) = match &result {
-            Ok(()) => (RunStatus::Ok, None, schedule::next_due(id, interval, now)),
-            Err(RunError::ProfilePaused(s)) => (
-                RunStatus::Paused,
-                Some(format!("profile: {s}")),
-                now + interval,
-            ),
-            Err(RunError::LeaseLost) => (
-                RunStatus::Aborted,
-                Some(RunError::LeaseLost.to_string()),
-                now + interval,
-            ),
-            Err(RunError::Interrupted) => (RunStatus::Interrupted, None, now),
-            Err(e) => {
-                if let RunError::Panicked(message) = e {
-                    tracing::error!(subscription = id, panic = %message, "import run panicked; recorded as failed");
-                }
-                // Failing runs back off (up to an hour), but never run more often than planned.
-                let factor = 2i32.saturating_pow(u32::try_from(sub.failures).unwrap_or(6).min(6));
-                let wait = (interval * factor)
-                    .min(chrono::Duration::hours(1))
-                    .max(interval);
-                (RunStatus::Error, Some(e.to_string()), now + wait)
-            }
-        };
-        // The subscription shows how its latest run ended; a run aborted because another engine
-        // took over does not touch it.
-        let outcome = match status {
-            RunStatus::Ok => Some(SubscriptionStatus::Ok),
-            RunStatus::Paused => Some(SubscriptionStatus::Paused),
-            RunStatus::Interrupted => Some(SubscriptionStatus::Interrupted),
-            RunStatus::Error => Some(SubscriptionStatus::Error),
-            RunStatus::Aborted | RunStatus::Running => None,
-        };
+        if let Err(RunError::Panicked(message)) = &result {
+            tracing::error!(parent: &span, panic = %message, "import run panicked; recorded as failed");
+        }
+        let step = outcome::next_step(&result, id, interval, sub.failures, now);
+        let (status, error, next) = (step.run, step.error, step.next_sync_at);
         let stats = ctx.meter.stats(&ctx.stats);
         self.db
             .finish_run(run_id, kind, &stats, status, error.as_deref())
             .await?;
-        if let Some(outcome) = outcome {
+        if let Some(outcome) = step.subscription {
             self.db
                 .finish_subscription_run(
                     &lease,
@@ -566,10 +546,10 @@ impl SyncEngine {
                 self.pause_app_without_access(pid).await?;
             }
         }
+        span.record("kind", tracing::field::display(kind));
         match &result {
             Ok(()) => tracing::info!(
-                subscription = id,
-                kind = %kind,
+                parent: &span,
                 pages = stats.pages,
                 created = stats.created,
                 updated = stats.updated,
@@ -580,9 +560,7 @@ impl SyncEngine {
                 owner = %self.owner,
                 "sync finished"
             ),
-            Err(e) => {
-                tracing::warn!(subscription = id, kind = %kind, error = %e, "sync did not finish")
-            }
+            Err(e) => tracing::warn!(parent: &span, error = %e, "sync did not finish"),
         }
         Ok(RunReport {
             subscription_id: id,
@@ -654,7 +632,6 @@ impl SyncEngine {
             }
             Ok(None) => {
                 tracing::info!(
-                    subscription = sub.id,
                     "the directory does not know the mailbox's address; reading it by address"
                 );
             }
@@ -667,7 +644,7 @@ impl SyncEngine {
                 return Err(e);
             }
             Err(e) => {
-                tracing::info!(subscription = sub.id, error = %e, "directory lookup failed; reading the mailbox by address");
+                tracing::info!(error = %e, "directory lookup failed; reading the mailbox by address");
             }
         }
         Ok(())
@@ -700,14 +677,13 @@ impl SyncEngine {
                     | RunError::Store(_)),
                 ) => return Err(e),
                 Err(e) => {
-                    tracing::warn!(subscription = sub.id, error = %e, "could not translate the stored ids to immutable ids; trying again next run");
+                    tracing::warn!(error = %e, "could not translate the stored ids to immutable ids; trying again next run");
                     return Ok(());
                 }
             }
         };
         let rows = self.db.switch_to_immutable_ids(lease, &translated).await?;
         tracing::info!(
-            subscription = sub.id,
             rows,
             untranslated = stored.len().saturating_sub(translated.len()),
             "switched to immutable ids"
@@ -858,7 +834,6 @@ impl SyncEngine {
                     };
                 if last && count.is_some_and(|c| c != read) {
                     tracing::warn!(
-                        subscription = sub.id,
                         read,
                         count = ?count,
                         "the calendar view ended short of its count; nothing removed this run"
@@ -961,7 +936,6 @@ impl SyncEngine {
             return Ok(());
         }
         tracing::warn!(
-            subscription = sub.id,
             drift = n,
             missing = ?drift.missing,
             extra = ?drift.extra,
@@ -1200,7 +1174,6 @@ impl SyncEngine {
                 });
                 if lacking {
                     tracing::info!(
-                        subscription = sub.id,
                         series = %mid,
                         "a series' instances lack an occurrence the page sent; not reconciled this round"
                     );
@@ -1355,8 +1328,6 @@ impl SyncEngine {
         // At start, and again whenever a lease could have lapsed: another instance may have
         // been killed meanwhile.
         let mut next_cleanup = Instant::now();
-        let mut next_lists = Instant::now();
-        let lists_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut next_heartbeat = Instant::now();
         let mut share = schedule::Share::new(self.policy.tick);
         loop {
@@ -1369,27 +1340,7 @@ impl SyncEngine {
             }
             if Instant::now() >= next_cleanup {
                 self.close_abandoned_runs().await;
-                // A newly authorized account's domain, or one configured meanwhile.
-                if let Err(e) = self.db.refresh_internal_domains().await {
-                    tracing::warn!(error = %e, "could not refresh the internal domains");
-                }
                 next_cleanup = Instant::now() + self.policy.lease;
-            }
-            // Subscribed room lists, in a task of their own: reading a list must not hold up
-            // the imports. Each list is due every `room_lists::CHECK_EVERY`.
-            if Instant::now() >= next_lists
-                && !lists_running.swap(true, std::sync::atomic::Ordering::AcqRel)
-            {
-                next_lists = Instant::now() + std::time::Duration::from_secs(30);
-                let engine = self.clone();
-                let flag = lists_running.clone();
-                tasks.spawn(async move {
-                    if let Err(e) = engine.check_room_lists_if_due().await {
-                        tracing::warn!(error = %e, "room lists not checked");
-                    }
-                    flag.store(false, std::sync::atomic::Ordering::Release);
-                    TaskEnd::Done
-                });
             }
             while let Some(done) = tasks.try_join_next() {
                 ended(done, &mut share);
