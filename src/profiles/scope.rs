@@ -2,7 +2,7 @@
 //! unless Exchange Online limits them, so the check reads one room that must be readable and
 //! one mailbox that must be refused (403 `ErrorAccessDenied`). Green only when both hold.
 
-use crate::graph::GraphError;
+use crate::graph::GraphFailure;
 use crate::graph::api::CalendarRef;
 use crate::model::ScopeResult;
 use crate::storage::StoreError;
@@ -61,13 +61,13 @@ async fn probe(
         .await
     {
         Ok(_) => {}
-        Err(GraphError::Api { status: 403, .. }) => {
+        Err(e) if e.failure() == GraphFailure::Forbidden => {
             return Ok(ScopeOutcome {
                 result: ScopeResult::RoomUnreadable,
                 detail: Some(format!("{room}: 403 ErrorAccessDenied")),
             });
         }
-        Err(GraphError::Api { status: 404, .. }) => {
+        Err(e) if e.failure() == GraphFailure::NotFound => {
             return Ok(failed(format!(
                 "{room}: no such mailbox (Graph addresses mailboxes by user principal name)"
             )));
@@ -82,12 +82,12 @@ async fn probe(
             result: ScopeResult::Unscoped,
             detail: Some(format!("{outside} was readable")),
         }),
-        Err(GraphError::Api { status: 403, .. }) => Ok(ScopeOutcome {
+        Err(e) if e.failure() == GraphFailure::Forbidden => Ok(ScopeOutcome {
             result: ScopeResult::Scoped,
             detail: None,
         }),
         // A mailbox that does not exist proves nothing about the scope.
-        Err(GraphError::Api { status: 404, .. }) => Ok(failed(format!(
+        Err(e) if e.failure() == GraphFailure::NotFound => Ok(failed(format!(
             "{outside}: no such mailbox (name one that exists outside the rooms)"
         ))),
         Err(e) => Ok(failed(format!("{outside}: {e}"))),

@@ -177,11 +177,16 @@ impl RunContext<'_> {
         F: Fn(Graph) -> Fut,
         Fut: Future<Output = Result<T, GraphError>>,
     {
+        let Some(profile_id) = self.profile_id else {
+            return Err(RunError::Internal(
+                "the subscription's profile was deleted".into(),
+            ));
+        };
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let token = match self.engine.tokens.access_token(self.profile_id).await {
+            let token = match self.engine.tokens.access_token(profile_id).await {
                 Ok(t) => t,
                 Err(TokenFailure::Paused(status)) => return Err(RunError::ProfilePaused(status)),
                 Err(TokenFailure::Backoff(_)) => return Err(RunError::ProfileUnreachable),
@@ -191,7 +196,7 @@ impl RunContext<'_> {
                     return Err(RunError::ProfileUnreachable);
                 }
                 Err(TokenFailure::Refresh(_)) => {
-                    let status = self.engine.db.profile(self.profile_id).await?.status;
+                    let status = self.engine.db.profile(profile_id).await?.status;
                     return Err(RunError::ProfilePaused(status));
                 }
                 Err(e) => return Err(RunError::Internal(e.to_string())),
@@ -233,13 +238,12 @@ impl RunContext<'_> {
                 }
                 GraphFailure::Unauthorized if !refreshed => {
                     refreshed = true;
-                    match self.engine.tokens.force_refresh(self.profile_id).await {
+                    match self.engine.tokens.force_refresh(profile_id).await {
                         Ok(_) => {}
                         Err(TokenFailure::Paused(s)) => return Err(RunError::ProfilePaused(s)),
                         Err(_) => return Err(RunError::ProfileUnreachable),
                     }
                 }
-                GraphFailure::Gone => return Err(RunError::Gone),
                 GraphFailure::Throttled(wait_for) if attempt < MAX_ATTEMPTS * 4 => {
                     let d = wait_for
                         .map(|s| Duration::from_secs_f64(s.min(600.0)))

@@ -43,6 +43,15 @@ fn change_key(e: &GraphEvent, master: Option<&GraphEvent>) -> Option<String> {
     }
 }
 
+/// An event Graph sent that cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum Unmappable {
+    #[error("event {0} has no valid start")]
+    NoStart(String),
+    #[error("event {0} has no valid end")]
+    NoEnd(String),
+}
+
 /// Builds the row; for an occurrence the `master` supplies what delta leaves out. With
 /// `mask_private`, private and confidential events keep only times, type and organizer;
 /// `fields` leaves out what the subscription does not store.
@@ -52,18 +61,18 @@ pub fn to_row(
     mask_private: bool,
     fields: StoredFields,
     zone: chrono_tz::Tz,
-) -> Result<EventRow, String> {
+) -> Result<EventRow, Unmappable> {
     let base = master.unwrap_or(e);
     let start = e
         .start
         .as_ref()
         .and_then(|s| parse_time(&s.date_time))
-        .ok_or_else(|| format!("event {} has no valid start", e.id))?;
+        .ok_or_else(|| Unmappable::NoStart(e.id.clone()))?;
     let end = e
         .end
         .as_ref()
         .and_then(|s| parse_time(&s.date_time))
-        .ok_or_else(|| format!("event {} has no valid end", e.id))?;
+        .ok_or_else(|| Unmappable::NoEnd(e.id.clone()))?;
     let all_day = base.is_all_day;
     let organizer = base
         .organizer

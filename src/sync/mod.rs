@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::model::{ItemIds, ProfileStatus, RunKind, RunStatus, SubscriptionSource};
 use crate::profiles::tokens::TokenService;
+use crate::storage::profiles::Profile;
 use crate::storage::subscriptions::Subscription;
 use crate::storage::sync::{
     Change, Due, Lease, PageCursor, PageWrite, RunOutcome, RunStats, SeriesNow,
@@ -41,7 +42,7 @@ use crate::time::{delta as dur, from_now};
 use self::fetch::Meter;
 use crate::graph::api::{CalendarRef, MAX_VIEW_DAYS};
 use crate::graph::events::{DeltaItem, DeltaPage, Event};
-use crate::graph::{Endpoints, GraphError};
+use crate::graph::{Endpoints, GraphError, GraphFailure};
 
 #[derive(Debug, Clone)]
 pub struct SyncPolicy {
@@ -123,22 +124,16 @@ pub enum RunError {
     ProfilePaused(ProfileStatus),
     #[error("Microsoft's sign-in service is not reachable right now")]
     ProfileUnreachable,
-    #[error("the sync state expired (410)")]
-    Gone,
     #[error("the run took too long and was stopped")]
     Deadline,
-    #[error("Graph could not be reached: {0}")]
-    Network(String),
+    /// A Graph request that failed, as the client classified it (`GraphError::failure`).
+    #[error("{}", graph_detail(.0))]
+    Graph(GraphError),
+    /// Graph answered, but not in a way this engine can use (a page without a link).
     #[error("unexpected answer from Graph: {0}")]
     Protocol(String),
-    #[error("Graph returned a link to another host; not followed")]
-    ForeignLink,
-    #[error("Graph answered {status} {code}: {message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    #[error("unexpected answer from Graph: {0}")]
+    Event(#[from] map::Unmappable),
     #[error("another engine took over this subscription")]
     LeaseLost,
     #[error("stopped by shutdown")]
@@ -152,23 +147,47 @@ pub enum RunError {
     Internal(String),
 }
 
+/// What the admin reads of a Graph failure: Graph's message too, which names the cause.
+fn graph_detail(e: &GraphError) -> String {
+    match e {
+        GraphError::Api {
+            status,
+            code,
+            message,
+            ..
+        } => format!("Graph answered {status} {code}: {message}"),
+        GraphError::Network(_) | GraphError::Decode(_) => e.to_string(),
+        GraphError::ForeignLink(_) => "Graph returned a link to another host; not followed".into(),
+    }
+}
+
 impl RunError {
+    /// How Graph's failure is to be handled, when it was one.
+    pub fn graph_failure(&self) -> Option<GraphFailure> {
+        match self {
+            Self::Graph(e) => Some(e.failure()),
+            _ => None,
+        }
+    }
+
     /// The translated explanation (message key) an admin sees next to the technical detail.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            Self::Api { status: 403, .. } => "sync-hint-forbidden",
-            Self::Api { status: 404, .. } => "sync-hint-not-found",
-            Self::Api { status: 401, .. } => "sync-hint-unauthorized",
-            Self::Api {
-                status: 429 | 503 | 504,
-                ..
-            } => "sync-hint-throttled",
+            Self::Graph(e) => match e.failure() {
+                GraphFailure::Forbidden => "sync-hint-forbidden",
+                GraphFailure::NotFound => "sync-hint-not-found",
+                GraphFailure::Unauthorized => "sync-hint-unauthorized",
+                GraphFailure::Throttled(_) => "sync-hint-throttled",
+                GraphFailure::Network => "sync-hint-network",
+                GraphFailure::Gone
+                | GraphFailure::ServerError
+                | GraphFailure::Rejected
+                | GraphFailure::Protocol => "sync-hint-graph",
+            },
             Self::ProfilePaused(_) => "sync-hint-profile",
-            Self::ProfileUnreachable | Self::Network(_) => "sync-hint-network",
+            Self::ProfileUnreachable => "sync-hint-network",
             Self::Deadline => "sync-hint-deadline",
-            Self::Api { .. } | Self::Gone | Self::Protocol(_) | Self::ForeignLink => {
-                "sync-hint-graph"
-            }
+            Self::Protocol(_) | Self::Event(_) => "sync-hint-graph",
             Self::Store(_) | Self::Internal(_) | Self::Panicked(_) => "sync-hint-internal",
             Self::LeaseLost | Self::Interrupted => return None,
         })
@@ -177,21 +196,7 @@ impl RunError {
 
 impl From<GraphError> for RunError {
     fn from(e: GraphError) -> Self {
-        match e {
-            GraphError::Api {
-                status,
-                code,
-                message,
-                ..
-            } => Self::Api {
-                status,
-                code,
-                message,
-            },
-            GraphError::Network(m) => Self::Network(m),
-            GraphError::Decode(m) => Self::Protocol(m),
-            GraphError::ForeignLink(_) => Self::ForeignLink,
-        }
+        Self::Graph(e)
     }
 }
 
@@ -219,7 +224,7 @@ struct Series {
 fn unless_unreadable<T>(r: Result<T, RunError>) -> Result<Option<T>, RunError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(RunError::Api { status: 404, .. }) => Ok(None),
+        Err(e) if e.graph_failure() == Some(GraphFailure::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -281,7 +286,8 @@ pub(crate) struct RunContext<'a> {
     mailbox: Arc<tokio::sync::Semaphore>,
     /// The app and mailbox whose request budget the run draws from.
     budget_key: String,
-    profile_id: i64,
+    /// `None`: the profile was deleted; the run fails before reading anything.
+    profile_id: Option<i64>,
     /// The profile's Graph (and identity platform) addresses.
     endpoints: Endpoints,
     calendar: CalendarRef,
@@ -303,10 +309,10 @@ const LOOK_AHEAD: usize = 2;
 
 /// The key of Graph's request budget: the app and the mailbox (the account's own for its
 /// calendars).
-fn budget_key(sub: &Subscription, client_id: &str) -> String {
-    let app = client_id.to_lowercase();
+fn budget_key(sub: &Subscription, profile: &Profile) -> String {
+    let app = profile.client_id.to_lowercase();
     match sub.source {
-        SubscriptionSource::Own => format!("{app}|me:{}", sub.profile_id.unwrap_or(0)),
+        SubscriptionSource::Own => format!("{app}|me:{}", profile.id),
         SubscriptionSource::Mailbox => format!("{app}|{}", sub.mailbox_address.to_lowercase()),
     }
 }
@@ -374,11 +380,15 @@ impl SyncEngine {
 
     /// The request permits a run shares with every other run that Graph counts together: all
     /// runs of the app registration, or those reading the same mailbox.
-    fn request_permits(&self, sub: &Subscription, client_id: &str) -> Arc<tokio::sync::Semaphore> {
+    fn request_permits(
+        &self,
+        sub: &Subscription,
+        profile: &Profile,
+    ) -> Arc<tokio::sync::Semaphore> {
         let key = match (self.policy.concurrency_scope, sub.source) {
-            (ConcurrencyScope::App, _) => format!("app:{}", client_id.to_lowercase()),
+            (ConcurrencyScope::App, _) => format!("app:{}", profile.client_id.to_lowercase()),
             (ConcurrencyScope::AppAndMailbox, SubscriptionSource::Own) => {
-                format!("me:{}", sub.profile_id.unwrap_or(0))
+                format!("me:{}", profile.id)
             }
             (ConcurrencyScope::AppAndMailbox, SubscriptionSource::Mailbox) => {
                 sub.mailbox_address.to_lowercase()
@@ -480,7 +490,7 @@ impl SyncEngine {
             // Replaced by the shared permits once the profile (its app) is known.
             mailbox: Arc::new(tokio::sync::Semaphore::new(1)),
             budget_key: String::new(),
-            profile_id: sub.profile_id.unwrap_or(0),
+            profile_id: sub.profile_id,
             endpoints: Endpoints::default(),
             calendar: calendar_ref(&sub),
             ids: sub.item_ids,
@@ -497,8 +507,8 @@ impl SyncEngine {
             Some(pid) => match self.db.profile(pid).await {
                 Ok(profile) => {
                     ctx.endpoints = Endpoints::from(&profile);
-                    ctx.mailbox = self.request_permits(&sub, &profile.client_id);
-                    ctx.budget_key = budget_key(&sub, &profile.client_id);
+                    ctx.mailbox = self.request_permits(&sub, &profile);
+                    ctx.budget_key = budget_key(&sub, &profile);
                     let run = self.sync(&mut ctx, &lease, &sub, run_id, &mut kind);
                     guard::catch_panic(run).instrument(span.clone()).await
                 }
@@ -542,7 +552,9 @@ impl SyncEngine {
             if result.is_ok() {
                 self.check_anonymized(id).await?;
             }
-            if let (Err(RunError::Api { status: 403, .. }), Some(pid)) = (&result, sub.profile_id) {
+            let forbidden = result.as_ref().err().and_then(RunError::graph_failure)
+                == Some(GraphFailure::Forbidden);
+            if let (true, Some(pid)) = (forbidden, sub.profile_id) {
                 self.pause_app_without_access(pid).await?;
             }
         }
@@ -768,7 +780,7 @@ impl SyncEngine {
                 )
                 .await
             {
-                Err(RunError::Gone) if !restarted => {
+                Err(e) if !restarted && e.graph_failure() == Some(GraphFailure::Gone) => {
                     // The delta token expired: a full round that reconciles.
                     restarted = true;
                     self.db.reset_cursor(lease).await?;
@@ -1187,8 +1199,7 @@ impl SyncEngine {
                         sub.mask_private,
                         sub.fields(),
                         self.policy.time_zone,
-                    )
-                    .map_err(RunError::Protocol)?;
+                    )?;
                     row.ical_uid = i.ical_uid.clone();
                     rows.push(row);
                 }
@@ -1230,8 +1241,7 @@ impl SyncEngine {
             sub.mask_private,
             sub.fields(),
             self.policy.time_zone,
-        )
-        .map_err(RunError::Protocol)?;
+        )?;
         if minimal {
             row.ical_uid = e
                 .series_master_id
@@ -1392,13 +1402,14 @@ impl SyncEngine {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
+                let Some(profile) =
+                    (due.iter().position(|d| d.id == id)).map(|i| due.swap_remove(i).profile_id)
+                else {
+                    continue;
+                };
                 let Some(running) = guard::Running::enter(&self.running, id) else {
                     continue;
                 };
-                let profile = due
-                    .iter()
-                    .position(|d| d.id == id)
-                    .map_or(0, |i| due.swap_remove(i).profile_id);
                 share.took(1);
                 let slot = guard::ProfileSlot::enter(&self.profiles_running, profile);
                 let engine = self.clone();

@@ -24,14 +24,26 @@ pub const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(15);
 pub const INCOMPLETE: &str =
     "the directory did not return the list completely; rooms were added, none paused";
 
+/// Why a room of a list was not subscribed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSubscribed {
+    /// The same calendar is subscribed under another address.
+    #[error("subscribed already")]
+    AlreadySubscribed,
+    #[error("not found in the directory")]
+    NotFound,
+    #[error(transparent)]
+    Refused(crate::subscriptions::Refusal),
+}
+
 /// What a check of one list did, by room address.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ListCheck {
     pub added: Vec<String>,
     pub resumed: Vec<String>,
     pub removed: Vec<String>,
     /// Rooms of the list that could not be subscribed, with the reason.
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<(String, NotSubscribed)>,
     /// The list itself could not be read: nothing changed.
     pub error: Option<String>,
 }
@@ -164,7 +176,7 @@ impl SyncEngine {
         profile: &Profile,
         address: &str,
         name: Option<&str>,
-    ) -> Result<Result<(), String>, StoreError> {
+    ) -> Result<Result<(), NotSubscribed>, StoreError> {
         let settings = SubscriptionSettings {
             // The list's name for the room; empty: the mailbox's own.
             display_name: name
@@ -195,10 +207,9 @@ impl SyncEngine {
         };
         Ok(match subscribe(&self.db, graph, request).await? {
             Outcome::Created { .. } => Ok(()),
-            // The same calendar under another address: subscribed already.
-            Outcome::AlreadySubscribed { .. } => Err("subscribed already".into()),
-            Outcome::Refused(Refusal::NotFound) => Err("not found in the directory".into()),
-            Outcome::Refused(refusal) => Err(refusal.to_string()),
+            Outcome::AlreadySubscribed { .. } => Err(NotSubscribed::AlreadySubscribed),
+            Outcome::Refused(Refusal::NotFound) => Err(NotSubscribed::NotFound),
+            Outcome::Refused(refusal) => Err(NotSubscribed::Refused(refusal)),
         })
     }
 }
