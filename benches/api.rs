@@ -82,6 +82,7 @@ async fn case(name: &str, pg: Option<&str>) {
         &TokenScope::All,
         "bench",
         None,
+        &Default::default(),
     )
     .await
     .expect("token");

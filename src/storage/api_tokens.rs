@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 
 /// Which subscriptions a token may read.
@@ -59,6 +60,7 @@ impl Db {
         scope: &TokenScope,
         created_by: &str,
         expires_on: Option<NaiveDate>,
+        audit: &AuditRecord,
     ) -> Result<i64> {
         let all = matches!(scope, TokenScope::All);
         let now = Utc::now();
@@ -75,6 +77,7 @@ impl Db {
                         .bind(id).bind(sub).execute(&mut *tx).await?;
                 }
             }
+            audit_in!(tx, audit);
             Ok::<i64, StoreError>(id)
         }.await)
     }
@@ -162,11 +165,20 @@ impl Db {
     }
 
     /// Revokes a token; `NotFound` if there is none (or it was revoked before).
-    pub async fn revoke_api_token(&self, id: i64) -> Result<String> {
-        let name: Option<String> = dispatch!(self, pool => {
-            sqlx::query_scalar("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name")
-                .bind(Utc::now()).bind(id).fetch_optional(pool).await?
-        });
-        name.ok_or(StoreError::NotFound)
+    /// Revokes a token, with the audit entry `audit` makes from its name; returns the name.
+    pub async fn revoke_api_token(
+        &self,
+        id: i64,
+        audit: impl FnOnce(&str) -> AuditRecord,
+    ) -> Result<String> {
+        transaction!(self, tx => async {
+            let name: String = sqlx::query_scalar(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name",
+            )
+            .bind(Utc::now()).bind(id).fetch_optional(&mut *tx).await?
+            .ok_or(StoreError::NotFound)?;
+            audit_in!(tx, &audit(&name));
+            Ok(name)
+        }.await)
     }
 }

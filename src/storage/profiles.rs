@@ -321,7 +321,12 @@ impl Db {
     /// Deletes a profile and its subscriptions in one transaction. With `keep_events` the
     /// subscriptions stay (marked deleted, detached) for their imported events to refer to;
     /// otherwise they go, and their events with them. Returns how many subscriptions it had.
-    pub async fn delete_profile(&self, id: i64, keep_events: bool) -> Result<u64> {
+    pub async fn delete_profile(
+        &self,
+        id: i64,
+        keep_events: bool,
+        audit: impl FnOnce(u64) -> AuditRecord,
+    ) -> Result<u64> {
         let now = Utc::now();
         transaction!(self, tx => async {
             let subscriptions = if keep_events {
@@ -335,6 +340,7 @@ impl Db {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
+            audit_in!(tx, &audit(subscriptions));
             Ok(subscriptions)
         }.await)
     }
@@ -368,21 +374,21 @@ impl Db {
     /// Forgets the account: refresh and access token deleted, the profile is "not authorized
     /// yet" (its subscriptions pause until it is authorized again). The token version moves, so
     /// a refresh in flight elsewhere cannot store its result.
-    pub async fn disconnect_profile(&self, id: i64) -> Result<()> {
+    pub async fn disconnect_profile(&self, id: i64, audit: &AuditRecord) -> Result<()> {
         let sql = "UPDATE profiles SET refresh_token_enc = NULL, access_token_enc = NULL, access_expires_at = NULL, \
                    token_version = token_version + 1, status = $1, status_code = NULL, status_detail = NULL, \
                    status_at = $2, transient_failures = 0, next_attempt_at = NULL, authorized_at = NULL, \
                    refresh_lock_owner = NULL, refresh_lock_until = NULL, version = version + 1, updated_at = $2 \
                    WHERE id = $3";
-        let n = dispatch!(self, pool => {
-            sqlx::query(sql).bind(ProfileStatus::New.as_str()).bind(Utc::now()).bind(id)
-                .execute(pool).await?.rows_affected()
-        });
-        if n == 1 {
+        transaction!(self, tx => async {
+            let n = sqlx::query(sql).bind(ProfileStatus::New.as_str()).bind(Utc::now()).bind(id)
+                .execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
             Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        }.await)
     }
 
     /// Stores the tokens of a fresh authorization; the profile is OK again.

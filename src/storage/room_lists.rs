@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,19 +45,20 @@ macro_rules! columns {
 
 impl Db {
     /// `Duplicate` when the profile has subscribed this list already.
-    pub async fn create_room_list(&self, n: &NewRoomList<'_>) -> Result<i64> {
+    pub async fn create_room_list(&self, n: &NewRoomList<'_>, audit: &AuditRecord) -> Result<i64> {
         let now = Utc::now();
-        let id: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar(
+        transaction!(self, tx => async {
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO room_list_subscriptions (profile_id, list_address, list_name, days_back, \
                  days_ahead, interval_minutes, mask_private, created_by, created_at, next_check_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
             )
             .bind(n.profile_id).bind(n.list_address.to_lowercase()).bind(n.list_name).bind(n.days_back)
             .bind(n.days_ahead).bind(n.interval_minutes).bind(n.mask_private).bind(n.created_by).bind(now)
-            .fetch_one(pool).await?
-        });
-        Ok(id)
+            .fetch_one(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(id)
+        }.await)
     }
 
     pub async fn room_lists_subscribed(&self) -> Result<Vec<RoomListSubscription>> {
@@ -114,11 +116,12 @@ impl Db {
     }
 
     /// Deletes a subscribed list; its rooms' subscriptions stay, no longer tied to it.
-    pub async fn delete_room_list(&self, id: i64) -> Result<()> {
+    pub async fn delete_room_list(&self, id: i64, audit: &AuditRecord) -> Result<()> {
         transaction!(self, tx => async {
             sqlx::query("UPDATE subscriptions SET room_list_id = NULL, removed_from_list_at = NULL WHERE room_list_id = $1")
                 .bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM room_list_subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
             Ok::<(), super::StoreError>(())
         }.await)?;
         Ok(())

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 use crate::model::RoomSource;
 
@@ -156,11 +157,12 @@ impl Db {
     }
 
     /// Hands a room back to the directory: the admin's entry goes, the next refresh fills it.
-    pub async fn reset_room(&self, subscription_id: i64) -> Result<()> {
-        dispatch!(self, pool => {
+    pub async fn reset_room(&self, subscription_id: i64, audit: &AuditRecord) -> Result<()> {
+        transaction!(self, tx => async {
             sqlx::query("DELETE FROM rooms WHERE subscription_id = $1")
-                .bind(subscription_id).execute(pool).await?;
-        });
-        Ok(())
+                .bind(subscription_id).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 }

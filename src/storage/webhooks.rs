@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 
 /// A webhook as the admin pages and the dispatcher see it.
@@ -40,6 +41,7 @@ impl Db {
         token_id: i64,
         url: &str,
         secret_enc: Option<&str>,
+        audit: &AuditRecord,
     ) -> Result<()> {
         let now = Utc::now();
         transaction!(self, tx => async {
@@ -68,6 +70,7 @@ impl Db {
                 }
                 (None, None) => return Err(StoreError::NotFound),
             }
+            audit_in!(tx, audit);
             Ok(())
         }.await)
     }
@@ -106,15 +109,16 @@ impl Db {
         Ok(rows)
     }
 
-    pub async fn delete_webhook(&self, token_id: i64) -> Result<()> {
-        let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM webhooks WHERE token_id = $1")
-                .bind(token_id).execute(pool).await?.rows_affected()
-        });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    pub async fn delete_webhook(&self, token_id: i64, audit: &AuditRecord) -> Result<()> {
+        transaction!(self, tx => async {
+            let n = sqlx::query("DELETE FROM webhooks WHERE token_id = $1")
+                .bind(token_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 
     /// Makes a waiting webhook due at once.

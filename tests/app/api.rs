@@ -305,6 +305,7 @@ async fn rate_per_token(backend: Backend) {
                 &TokenScope::All,
                 "test",
                 None,
+                &Default::default(),
             )
             .await
             .expect("token");

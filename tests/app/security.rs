@@ -437,6 +437,7 @@ async fn every_page_renders_in_both_languages() {
             &datapump::storage::api_tokens::TokenScope::All,
             "anna",
             None,
+            &Default::default(),
         )
         .await
         .expect("token");

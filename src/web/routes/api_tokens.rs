@@ -180,6 +180,7 @@ pub async fn create(
         .await;
     };
     let token = format!("dp_{}", crate::crypto::random_token());
+    let audit = actor.record("api_token.created", Some(name.clone()), None);
     state
         .db
         .create_api_token(
@@ -188,11 +189,8 @@ pub async fn create(
             &scope,
             &me.username,
             expires_on,
+            &audit,
         )
-        .await?;
-    state
-        .db
-        .record_audit(actor.record("api_token.created", Some(name.clone()), None))
         .await?;
     render(
         &state,
@@ -216,11 +214,8 @@ pub async fn revoke(
     Path(id): Path<i64>,
     Form(_): Form<RevokeForm>,
 ) -> WebResult<Response> {
-    let name = state.db.revoke_api_token(id).await?;
-    state
-        .db
-        .record_audit(actor.record("api_token.revoked", Some(name.clone()), None))
-        .await?;
+    let revoked = |name: &str| actor.record("api_token.revoked", Some(name.to_string()), None);
+    let name = state.db.revoke_api_token(id, revoked).await?;
     flash_args(
         &session,
         FlashKind::Success,

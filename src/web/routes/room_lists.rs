@@ -98,20 +98,22 @@ pub async fn subscribe(
         flash(&session, FlashKind::Error, "room-list-form-invalid").await?;
         return Ok(p.redirect(&format!("/profiles/{id}/connect?rooms=1")));
     };
-    let created = state
-        .db
-        .create_room_list(&NewRoomList {
-            profile_id: profile.id,
-            list_address: address,
-            list_name: &settings.display_name,
-            days_back: settings.days_back,
-            days_ahead: settings.days_ahead,
-            interval_minutes: settings.interval_minutes,
-            mask_private: settings.mask_private,
-            created_by: &me.username,
-        })
-        .await;
-    let list = match created {
+    let audit = actor.record(
+        "room_list.subscribed",
+        Some(settings.display_name.clone()),
+        Some(format!("{address} via {}", profile.name)),
+    );
+    let new_list = NewRoomList {
+        profile_id: profile.id,
+        list_address: address,
+        list_name: &settings.display_name,
+        days_back: settings.days_back,
+        days_ahead: settings.days_ahead,
+        interval_minutes: settings.interval_minutes,
+        mask_private: settings.mask_private,
+        created_by: &me.username,
+    };
+    let list = match state.db.create_room_list(&new_list, &audit).await {
         Ok(l) => l,
         Err(StoreError::Duplicate) => {
             flash(&session, FlashKind::Info, "room-list-subscribed-already").await?;
@@ -119,14 +121,6 @@ pub async fn subscribe(
         }
         Err(e) => return Err(e.into()),
     };
-    state
-        .db
-        .record_audit(actor.record(
-            "room_list.subscribed",
-            Some(settings.display_name.clone()),
-            Some(format!("{address} via {}", profile.name)),
-        ))
-        .await?;
     let check = state.sync.check_room_list(list).await?;
     report(&session, &settings.display_name, &check).await?;
     Ok(p.redirect("/room-lists"))
@@ -186,11 +180,8 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let list = state.db.room_list_subscribed(id).await?;
-    state.db.delete_room_list(id).await?;
-    state
-        .db
-        .record_audit(actor.record("room_list.unsubscribed", Some(list.list_name.clone()), None))
-        .await?;
+    let audit = actor.record("room_list.unsubscribed", Some(list.list_name.clone()), None);
+    state.db.delete_room_list(id, &audit).await?;
     flash_args(
         &session,
         FlashKind::Success,

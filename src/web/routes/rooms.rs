@@ -259,11 +259,8 @@ pub async fn reset(
     Form(_): Form<EmptyForm>,
 ) -> WebResult<Response> {
     let s = live(&state, id).await?;
-    state.db.reset_room(id).await?;
-    state
-        .db
-        .record_audit(actor.record("room.reset", Some(s.display_name.clone()), None))
-        .await?;
+    let audit = actor.record("room.reset", Some(s.display_name.clone()), None);
+    state.db.reset_room(id, &audit).await?;
     if let Err(e) = state.sync.refresh_rooms().await {
         tracing::warn!(error = %e, "room directory refresh failed");
     }

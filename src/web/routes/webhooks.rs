@@ -153,18 +153,15 @@ pub async fn save(
             (Some(s), Some(sealed))
         }
     };
-    state
-        .db
-        .put_webhook(id, url.as_str(), sealed.as_deref())
-        .await?;
     let action = if secret.is_some() {
         "webhook.created"
     } else {
         "webhook.changed"
     };
+    let audit = actor.record(action, Some(token.name.clone()), Some(without_query(&url)));
     state
         .db
-        .record_audit(actor.record(action, Some(token.name.clone()), Some(without_query(&url))))
+        .put_webhook(id, url.as_str(), sealed.as_deref(), &audit)
         .await?;
     render(
         &state,
@@ -200,10 +197,10 @@ pub async fn replace_secret(
     let token = token(&state, id).await?;
     let hook = state.db.webhook(id).await?.ok_or(WebError::NotFound)?;
     let (secret, sealed) = new_secret(&state, id);
-    state.db.put_webhook(id, &hook.url, Some(&sealed)).await?;
+    let audit = actor.record("webhook.secret_replaced", Some(token.name), None);
     state
         .db
-        .record_audit(actor.record("webhook.secret_replaced", Some(token.name), None))
+        .put_webhook(id, &hook.url, Some(&sealed), &audit)
         .await?;
     render(
         &state,
@@ -246,14 +243,12 @@ pub async fn delete(
     Form(_): Form<EmptyForm>,
 ) -> WebResult<Response> {
     let token = token(&state, id).await?;
-    match state.db.delete_webhook(id).await {
+    let audit = actor.record("webhook.deleted", Some(token.name.clone()), None);
+    match state.db.delete_webhook(id, &audit).await {
+        // Deleted meanwhile (another tab): nothing changed, nothing to record.
         Ok(()) | Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    state
-        .db
-        .record_audit(actor.record("webhook.deleted", Some(token.name.clone()), None))
-        .await?;
     flash_args(
         &session,
         FlashKind::Success,

@@ -93,16 +93,13 @@ pub async fn disconnect(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     let profile = state.db.profile(id).await?;
-    state.db.disconnect_profile(id).await?;
+    let audit = actor.record(
+        "profile.disconnected",
+        Some(profile.name.clone()),
+        profile.account_upn.clone(),
+    );
+    state.db.disconnect_profile(id, &audit).await?;
     state.tokens.forget(id);
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.disconnected",
-            Some(profile.name.clone()),
-            profile.account_upn.clone(),
-        ))
-        .await?;
     flash(&session, FlashKind::Success, "profile-disconnected").await?;
     Ok(p.redirect(&format!("/profiles/{id}")))
 }

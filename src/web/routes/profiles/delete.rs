@@ -54,19 +54,17 @@ pub async fn delete(
             );
         }
     };
-    state.db.delete_profile(id, keep).await?;
+    let audit = |removed: u64| {
+        let details = (removed > 0).then(|| {
+            format!(
+                "{removed} subscription(s) removed, imported events {}",
+                if keep { "kept" } else { "removed" }
+            )
+        });
+        actor.record("profile.deleted", Some(profile.name.clone()), details)
+    };
+    state.db.delete_profile(id, keep, audit).await?;
     state.tokens.forget(id);
-    let details = (!subscriptions.is_empty()).then(|| {
-        format!(
-            "{} subscription(s) removed, imported events {}",
-            subscriptions.len(),
-            if keep { "kept" } else { "removed" }
-        )
-    });
-    state
-        .db
-        .record_audit(actor.record("profile.deleted", Some(profile.name.clone()), details))
-        .await?;
     flash_args(
         &session,
         FlashKind::Success,
