@@ -660,10 +660,8 @@ async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
             let hash = password::hash(&password)
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            db.set_admin_password(admin.id, &hash).await?;
-            db.delete_sessions_of(admin.id).await?;
-            db.record_audit(cli_audit("admin.password_reset", &admin.username, None))
-                .await?;
+            let audit = cli_audit("admin.password_reset", &admin.username, None);
+            db.set_admin_password(admin.id, &hash, true, &audit).await?;
             println!(
                 "Password of {:?} changed; their sessions were ended.",
                 admin.username
@@ -675,14 +673,14 @@ async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
                 .admin_by_username(&username)
                 .await?
                 .ok_or_else(|| CliError::Usage(format!("no admin named {username:?}")))?;
-            db.update_admin(
-                admin.id,
-                &AdminUpdate {
-                    role: admin.role,
-                    disabled: true,
-                    version: admin.version,
-                },
-            )
+            let update = AdminUpdate {
+                role: admin.role,
+                disabled: true,
+                version: admin.version,
+            };
+            db.update_admin(admin.id, &update, |_| {
+                cli_audit("admin.disabled", &admin.username, None)
+            })
             .await
             .map_err(|e| match e {
                 StoreError::LastAdmin => CliError::Usage(
@@ -690,8 +688,6 @@ async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
                 ),
                 other => other.into(),
             })?;
-            db.record_audit(cli_audit("admin.disabled", &admin.username, None))
-                .await?;
             println!("Disabled {:?}; their sessions were ended.", admin.username);
             Ok(())
         }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditRecord;
 use super::{Db, Result, StoreError};
 
 /// What an admin may do: `Admin` everything, `Viewer` look at everything but secrets.
@@ -184,7 +185,14 @@ impl Db {
     /// Applies `update` if nobody changed the admin since `update.version` was read. Disabling or
     /// a role change rotates the security stamp and ends the admin's sessions. Refuses to leave
     /// the instance without an active admin.
-    pub async fn update_admin(&self, id: i64, update: &AdminUpdate) -> Result<Admin> {
+    /// Changes role and disabled state (read at `update.version`), with the audit entry
+    /// `audit` makes from the admin before and after.
+    pub async fn update_admin(
+        &self,
+        id: i64,
+        update: &AdminUpdate,
+        audit: impl FnOnce(&Admin) -> AuditRecord,
+    ) -> Result<Admin> {
         let sql = concat!(
             "UPDATE admins SET role = $1, disabled = $2, version = version + 1, updated_at = $3, \
              security_stamp = CASE WHEN role <> $1 OR disabled <> $2 THEN $4 ELSE security_stamp END \
@@ -223,29 +231,46 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
             }
+            audit_in!(tx, &audit(&updated));
             Ok(updated)
         }.await)
     }
 
     /// Sets a new password hash; rotates the security stamp, which ends the admin's other
     /// sessions (the caller re-establishes its own).
-    pub async fn set_admin_password(&self, id: i64, password_hash: &str) -> Result<Admin> {
+    /// A new password (its hash): the security stamp rotates; with `end_sessions` the admin's
+    /// sessions end in the same transaction as the change and its audit entry.
+    pub async fn set_admin_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        end_sessions: bool,
+        audit: &AuditRecord,
+    ) -> Result<Admin> {
         let sql = concat!(
             "UPDATE admins SET password_hash = $1, security_stamp = $2, version = version + 1, \
              updated_at = $3 WHERE id = $4 RETURNING ",
             admin_columns!(),
             ""
         );
-        let admin = dispatch!(self, pool => {
-            sqlx::query_as::<_, Admin>(sql)
+        transaction!(self, tx => async {
+            let admin = sqlx::query_as::<_, Admin>(sql)
                 .bind(password_hash)
                 .bind(new_stamp())
                 .bind(Utc::now())
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *tx)
                 .await?
-        });
-        admin.ok_or(StoreError::NotFound)
+                .ok_or(StoreError::NotFound)?;
+            if end_sessions {
+                sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            audit_in!(tx, audit);
+            Ok(admin)
+        }.await)
     }
 
     /// Replaces a hash with a stronger one of the same password, without ending sessions.

@@ -129,12 +129,18 @@ impl Db {
     }
 
     /// Ends every session of an admin (password reset by another admin, disabling).
-    pub async fn delete_sessions_of(&self, admin_id: i64) -> Result<u64> {
-        let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
-                .bind(admin_id).execute(pool).await?.rows_affected()
-        });
-        Ok(n)
+    /// Ends every session of an admin, with the audit entry `audit` makes from their number.
+    pub async fn delete_sessions_of(
+        &self,
+        admin_id: i64,
+        audit: impl FnOnce(u64) -> super::audit::AuditRecord,
+    ) -> Result<u64> {
+        transaction!(self, tx => async {
+            let n = sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+                .bind(admin_id).execute(&mut *tx).await?.rows_affected();
+            audit_in!(tx, &audit(n));
+            Ok(n)
+        }.await)
     }
 
     pub async fn count_sessions_of(&self, admin_id: i64) -> Result<i64> {

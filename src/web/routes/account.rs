@@ -237,18 +237,18 @@ pub async fn change_password(
         );
     }
     let hash = password::hash(&form.password).await?;
-    let updated = state.db.set_admin_password(admin.id, &hash).await?;
+    let audit = actor.record(
+        "account.password_changed",
+        Some(admin.username.clone()),
+        None,
+    );
+    let updated = state
+        .db
+        .set_admin_password(admin.id, &hash, false, &audit)
+        .await?;
     // Other sessions of this admin end with the old stamp; this one continues.
     auth::refresh_stamp(&session, &updated).await?;
     auth::mark_verified(&session).await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "account.password_changed",
-            Some(admin.username.clone()),
-            None,
-        ))
-        .await?;
     flash(&session, FlashKind::Success, "password-changed").await?;
     Ok(p.redirect("/account"))
 }

@@ -221,23 +221,18 @@ pub async fn update(
         disabled,
         version: form.version,
     };
-    match state.db.update_admin(id, &update).await {
+    let audit = |after: &crate::storage::admins::Admin| {
+        let details = format!(
+            "role: {} -> {}; disabled: {} -> {}",
+            before.role.as_str(),
+            after.role.as_str(),
+            before.disabled,
+            after.disabled
+        );
+        actor.record("admin.updated", Some(after.username.clone()), Some(details))
+    };
+    match state.db.update_admin(id, &update, audit).await {
         Ok(after) => {
-            let details = format!(
-                "role: {} -> {}; disabled: {} -> {}",
-                before.role.as_str(),
-                after.role.as_str(),
-                before.disabled,
-                after.disabled
-            );
-            state
-                .db
-                .record_audit(actor.record(
-                    "admin.updated",
-                    Some(after.username.clone()),
-                    Some(details),
-                ))
-                .await?;
             if id == me.id {
                 // A role change rotated the stamp; keep this session valid.
                 auth::refresh_stamp(&session, &after).await?;
@@ -308,16 +303,13 @@ pub async fn reset_password(
         .await;
     }
     let hash = password::hash(&form.password).await?;
-    let updated = state.db.set_admin_password(id, &hash).await?;
-    if id == me.id {
+    let audit = actor.record("admin.password_reset", Some(admin.username.clone()), None);
+    // Another admin's sessions end; one's own continues with the new stamp.
+    let own = id == me.id;
+    let updated = state.db.set_admin_password(id, &hash, !own, &audit).await?;
+    if own {
         auth::refresh_stamp(&session, &updated).await?;
-    } else {
-        state.db.delete_sessions_of(id).await?;
     }
-    state
-        .db
-        .record_audit(actor.record("admin.password_reset", Some(admin.username.clone()), None))
-        .await?;
     flash_args(
         &session,
         FlashKind::Success,
@@ -340,15 +332,15 @@ pub async fn end_sessions(
     if id == me.id {
         return Err(WebError::BadRequest("admin-cannot-end-own-sessions"));
     }
-    let n = state.db.delete_sessions_of(id).await?;
-    state
-        .db
-        .record_audit(actor.record(
+    let audit = |n: u64| {
+        let details = Some(format!("{n} session(s)"));
+        actor.record(
             "admin.sessions_ended",
             Some(admin.username.clone()),
-            Some(format!("{n} session(s)")),
-        ))
-        .await?;
+            details,
+        )
+    };
+    let n = state.db.delete_sessions_of(id, audit).await?;
     flash_args(
         &session,
         FlashKind::Success,
