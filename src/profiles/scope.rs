@@ -6,6 +6,8 @@ use crate::graph::GraphFailure;
 use crate::graph::api::CalendarRef;
 use crate::model::ScopeResult;
 use crate::storage::StoreError;
+use crate::storage::audit::Actor;
+use crate::storage::profiles::ScopeCheck;
 
 use super::tokens::{TokenFailure, TokenService};
 
@@ -16,23 +18,28 @@ pub struct ScopeOutcome {
     pub detail: Option<String>,
 }
 
-/// Reads `room` and `outside` with the profile's app-only token and records the result.
+/// Reads `room` and `outside` with the profile's app-only token and records the result, with
+/// the audit entry of who checked.
 pub async fn check(
     tokens: &TokenService,
     profile_id: i64,
     room: &str,
     outside: &str,
+    by: &Actor,
 ) -> Result<ScopeOutcome, StoreError> {
     let outcome = probe(tokens, profile_id, room, outside).await?;
+    let name = tokens.db().profile(profile_id).await?.name;
+    let details = format!("{}: {room} readable?, {outside} refused?", outcome.result);
+    let audit = by.record("profile.scope_checked", Some(name), Some(details));
+    let check = ScopeCheck {
+        room,
+        outside,
+        result: outcome.result,
+        detail: outcome.detail.as_deref(),
+    };
     tokens
         .db()
-        .record_scope_check(
-            profile_id,
-            room,
-            outside,
-            outcome.result,
-            outcome.detail.as_deref(),
-        )
+        .record_scope_check(profile_id, &check, &audit)
         .await?;
     Ok(outcome)
 }

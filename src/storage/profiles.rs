@@ -167,6 +167,14 @@ pub struct NewCredential<'a> {
     pub to: ProfileStatus,
 }
 
+/// A scope check's mailboxes and what it found.
+pub struct ScopeCheck<'a> {
+    pub room: &'a str,
+    pub outside: &'a str,
+    pub result: ScopeResult,
+    pub detail: Option<&'a str>,
+}
+
 /// `$10`: the profile's version, when the credential comes with an edit read at it.
 const REPLACE_CREDENTIAL: &str = concat!(
     "UPDATE profiles SET client_secret_enc = $1, secret_expires_on = $2, secret_set_at = $3, \
@@ -186,16 +194,18 @@ impl Db {
         uuid: &str,
         secret_enc: &str,
     ) -> Result<Profile> {
-        self.create_profile_with(s, uuid, StoredCredential::secret(secret_enc))
+        self.create_profile_with(s, uuid, StoredCredential::secret(secret_enc), None)
             .await
     }
 
-    /// Creates a profile with the given credential (its expiry is `s.secret_expires_on`).
+    /// Creates a profile with the given credential (its expiry is `s.secret_expires_on`), and
+    /// the audit entry when an admin created it.
     pub async fn create_profile_with(
         &self,
         s: &ProfileSettings,
         uuid: &str,
         credential: StoredCredential<'_>,
+        audit: Option<&AuditRecord>,
     ) -> Result<Profile> {
         let now = Utc::now();
         let sql = concat!(
@@ -205,16 +215,19 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $7, $7, $15, $16, $17) RETURNING ",
             profile_columns!()
         );
-        let p = dispatch!(self, pool => {
-            sqlx::query_as::<_, Profile>(sql)
+        transaction!(self, tx => async {
+            let p = sqlx::query_as::<_, Profile>(sql)
                 .bind(uuid).bind(&s.name).bind(name_key(&s.name)).bind(&s.tenant).bind(&s.client_id)
                 .bind(credential.sealed).bind(now).bind(s.secret_expires_on).bind(s.cloud.as_str())
                 .bind(&s.login_base).bind(&s.graph_base).bind(&s.redirect_uri).bind(&s.notes)
                 .bind(ProfileStatus::New.as_str()).bind(s.kind.as_str())
                 .bind(credential.kind.as_str()).bind(credential.certificate)
-                .fetch_one(pool).await?
-        });
-        Ok(p)
+                .fetch_one(&mut *tx).await?;
+            if let Some(audit) = audit {
+                audit_in!(tx, audit);
+            }
+            Ok(p)
+        }.await)
     }
 
     pub async fn list_profiles(&self) -> Result<Vec<Profile>> {
@@ -363,12 +376,23 @@ impl Db {
     }
 
     /// An admin asks to try again now: forget the backoff.
-    pub async fn reset_backoff(&self, id: i64) -> Result<()> {
-        dispatch!(self, pool => {
-            sqlx::query("UPDATE profiles SET transient_failures = 0, next_attempt_at = NULL WHERE id = $1")
-                .bind(id).execute(pool).await?;
-        });
-        Ok(())
+    /// The admin fixed the cause outside Datapump: the profile is OK again as far as it is
+    /// known, without its failure and backoff, so that the next use tries at once.
+    pub async fn retry_profile(&self, id: i64, audit: &AuditRecord) -> Result<()> {
+        transaction!(self, tx => async {
+            let n = sqlx::query(
+                "UPDATE profiles SET status = $1, status_code = NULL, status_detail = NULL, status_at = $2, \
+                 refresh_lock_owner = NULL, refresh_lock_until = NULL, transient_failures = 0, \
+                 next_attempt_at = NULL WHERE id = $3",
+            )
+            .bind(ProfileStatus::Ok.as_str()).bind(Utc::now()).bind(id)
+            .execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 
     /// Forgets the account: refresh and access token deleted, the profile is "not authorized
@@ -446,18 +470,17 @@ impl Db {
     pub async fn record_scope_check(
         &self,
         id: i64,
-        room: &str,
-        outside: &str,
-        result: ScopeResult,
-        detail: Option<&str>,
+        c: &ScopeCheck<'_>,
+        audit: &AuditRecord,
     ) -> Result<()> {
         let sql = "UPDATE profiles SET scope_probe_room = $1, scope_probe_outside = $2, scope_result = $3, \
                    scope_detail = $4, scope_checked_at = $5 WHERE id = $6";
-        dispatch!(self, pool => {
-            sqlx::query(sql).bind(room).bind(outside).bind(result.as_str()).bind(detail)
-                .bind(Utc::now()).bind(id).execute(pool).await?;
-        });
-        Ok(())
+        transaction!(self, tx => async {
+            sqlx::query(sql).bind(c.room).bind(c.outside).bind(c.result.as_str()).bind(c.detail)
+                .bind(Utc::now()).bind(id).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 
     /// An application profile's identity as its last token names it: the roles granted in

@@ -60,18 +60,7 @@ pub async fn scope_check(
         )
         .await;
     };
-    let outcome = crate::profiles::scope::check(&state.tokens, id, &room, &outside).await?;
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.scope_checked",
-            Some(profile.name.clone()),
-            Some(format!(
-                "{}: {room} readable?, {outside} refused?",
-                outcome.result
-            )),
-        ))
-        .await?;
+    let outcome = crate::profiles::scope::check(&state.tokens, id, &room, &outside, &actor).await?;
     let kind = match outcome.result {
         crate::model::ScopeResult::Scoped => FlashKind::Success,
         crate::model::ScopeResult::Failed => FlashKind::Info,
@@ -117,15 +106,8 @@ pub async fn retry(
         flash(&session, FlashKind::Info, "help-new").await?;
         return Ok(p.redirect(&format!("/profiles/{id}")));
     }
-    state
-        .db
-        .set_profile_status(id, ProfileStatus::Ok, None, None)
-        .await?;
-    state.db.reset_backoff(id).await?;
-    state
-        .db
-        .record_audit(actor.record("profile.retried", Some(profile.name.clone()), None))
-        .await?;
+    let audit = actor.record("profile.retried", Some(profile.name.clone()), None);
+    state.db.retry_profile(id, &audit).await?;
     match state.tokens.force_refresh(id).await {
         Ok(_) => flash(&session, FlashKind::Success, "profile-refresh-ok").await?,
         Err(_) => flash(&session, FlashKind::Error, "profile-refresh-failed").await?,

@@ -137,9 +137,20 @@ pub async fn create(
         sealed: &sealed,
         certificate: certificate.as_deref(),
     };
+    let audit = actor.record(
+        "profile.created",
+        Some(settings.name.clone()),
+        Some(format!(
+            "client id {}, tenant {}, cloud {}, credential {}",
+            settings.client_id,
+            settings.tenant,
+            settings.cloud,
+            credential.kind.as_str()
+        )),
+    );
     let profile = match state
         .db
-        .create_profile_with(&settings, &uuid, credential)
+        .create_profile_with(&settings, &uuid, credential, Some(&audit))
         .await
     {
         Ok(p) => p,
@@ -159,20 +170,6 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    state
-        .db
-        .record_audit(actor.record(
-            "profile.created",
-            Some(profile.name.clone()),
-            Some(format!(
-                "client id {}, tenant {}, cloud {}, credential {}",
-                profile.client_id,
-                profile.tenant,
-                profile.cloud,
-                profile.credential.as_str()
-            )),
-        ))
-        .await?;
     if let Some(c) = &generated {
         flash_args(
             &session,
