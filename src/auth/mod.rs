@@ -1,6 +1,7 @@
 //! Admin authentication: password hashing and policy, login throttling, account rules.
 
 pub mod password;
+pub mod sign_in;
 pub mod throttle;
 
 /// Checks a username: 1–64 characters of letters, digits and `. _ - @`. Returns a translation

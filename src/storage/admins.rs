@@ -307,14 +307,16 @@ impl Db {
         Ok(())
     }
 
-    pub async fn record_login(&self, id: i64) -> Result<()> {
-        dispatch!(self, pool => {
+    /// A successful sign-in: its time, with its audit entry.
+    pub async fn record_login(&self, id: i64, audit: &AuditRecord) -> Result<()> {
+        transaction!(self, tx => async {
             sqlx::query("UPDATE admins SET last_login_at = $1 WHERE id = $2")
                 .bind(Utc::now())
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
-        });
-        Ok(())
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 }

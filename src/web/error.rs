@@ -106,6 +106,15 @@ impl IntoResponse for WebError {
     }
 }
 
+impl From<crate::auth::sign_in::SignInError> for WebError {
+    fn from(e: crate::auth::sign_in::SignInError) -> Self {
+        match e {
+            crate::auth::sign_in::SignInError::Store(e) => e.into(),
+            crate::auth::sign_in::SignInError::Hash(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::auth::password::HashError> for WebError {
     fn from(e: crate::auth::password::HashError) -> Self {
         Self::Internal(e.to_string())

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::auth::password::{self, Verified};
-use crate::auth::throttle::{self, Decision};
+use crate::auth::password;
+use crate::auth::sign_in::{self, Credentials, Gate, Outcome};
+use crate::auth::throttle;
 use crate::i18n::Lang;
 use crate::storage::admins::{NewAdmin, Role};
 use crate::storage::setup::SetupError;
@@ -94,28 +95,24 @@ pub async fn login(
     };
 
     let device = auth::device_of(&state, &headers);
-    let attempt = state
-        .throttle
-        .reserve(&state.db, &username, ip.as_deref(), device.as_deref())
-        .await?;
-    match attempt.decision {
-        Decision::Refuse { retry_after } => {
+    let gate = Gate {
+        db: &state.db,
+        throttle: &state.throttle,
+        hashing: &state.hashing,
+        data_dir: &state.config.data_dir,
+        min_free_disk_mb: state.config.min_free_disk_mb,
+    };
+    let from = Actor { ip, ..actor };
+    let credentials = Credentials {
+        username: &username,
+        password: &form.password,
+        from: &from,
+        device: device.as_deref(),
+    };
+    let (admin, new_device) = match sign_in::sign_in(&gate, &credentials).await? {
+        Outcome::SignedIn { admin, new_device } => (admin, new_device),
+        Outcome::Refused { retry_after } => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            // Under the same cap as failures, and nothing below the free-space floor.
-            if anonymous_audit_allowed(&state).await? {
-                state
-                    .db
-                    .record_audit(actor.record(
-                        "login.refused",
-                        Some(audit_name(&username)),
-                        Some("too many failed attempts from devices this username has not signed in from".into()),
-                    ))
-                    .await?;
-            } else {
-                tracing::warn!(
-                    "refused sign-in not audited: over the audit log's cap or low on disk"
-                );
-            }
             let message = p.t1("login-refused", "minutes", minutes);
             let mut response = fail(p, StatusCode::TOO_MANY_REQUESTS, message)?;
             if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
@@ -123,7 +120,7 @@ pub async fn login(
             }
             return Ok(response);
         }
-        Decision::Busy => {
+        Outcome::Busy => {
             let message = p.t("login-busy");
             let mut response = fail(p, StatusCode::SERVICE_UNAVAILABLE, message)?;
             response
@@ -131,66 +128,12 @@ pub async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
             return Ok(response);
         }
-        Decision::Allow { delay } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-
-    let admin = state.db.admin_by_username(&username).await?;
-    let verified = {
-        let _permit = state.hashing.acquire(attempt.known_device).await;
-        match &admin {
-            Some(a) => password::verify(&form.password, &a.password_hash).await?,
-            None => {
-                password::verify_dummy(&form.password).await;
-                Verified::No
-            }
-        }
-    };
-    let admin = match (admin, verified) {
-        (Some(a), Verified::Yes) if !a.disabled => a,
-        (Some(a), Verified::YesRehashed(new_hash)) if !a.disabled => {
-            state.db.upgrade_password_hash(a.id, &new_hash).await?;
-            a
-        }
-        _ => {
-            // The reserved attempt stays: it is the failure's record. The audit log takes a
-            // bounded number per minute, so that anonymous requests cannot fill the disk.
-            if anonymous_audit_allowed(&state).await? {
-                state
-                    .db
-                    .record_audit(actor.record("login.failure", Some(audit_name(&username)), None))
-                    .await?;
-            } else {
-                tracing::warn!(
-                    "failed sign-in not audited: more than the audit log takes per minute"
-                );
-            }
-            tracing::info!(username = %crate::storage::audit::escape_control(&audit_name(&username)), "login failed");
+        Outcome::Failed => {
             let message = p.t("login-failed");
             return fail(p, StatusCode::UNAUTHORIZED, message);
         }
     };
-
-    let new_device = state
-        .throttle
-        .succeeded(&state.db, &attempt, &username, device.as_deref())
-        .await?;
     auth::sign_in(&session, &admin).await?;
-    state.db.record_login(admin.id).await?;
-    state
-        .db
-        .record_audit(
-            Actor {
-                id: Some(admin.id),
-                name: Some(admin.username.clone()),
-                ip,
-            }
-            .record("login.success", Some(admin.username.clone()), None),
-        )
-        .await?;
     let mut response = p.redirect(&next);
     if let Some(token) = new_device {
         let config = &state.config;
@@ -206,22 +149,6 @@ pub async fn login(
         );
     }
     Ok(response)
-}
-
-/// Whether a sign-in nobody is signed in for (failed or refused) may add an audit row: at most
-/// the throttle's cap a minute, and none while the data's file system is below the free-space
-/// floor (`DATAPUMP_MIN_FREE_DISK_MB`).
-async fn anonymous_audit_allowed(state: &AppState) -> WebResult<bool> {
-    Ok(
-        crate::disk::has_room(&state.config.data_dir, state.config.min_free_disk_mb)
-            && state.throttle.audit_failure(&state.db).await?,
-    )
-}
-
-/// A username as the audit log keeps it from a failed attempt: anyone can type anything, so
-/// only its first 64 characters.
-pub(crate) fn audit_name(username: &str) -> String {
-    username.chars().take(64).collect()
 }
 
 pub async fn logout(
