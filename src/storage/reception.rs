@@ -89,8 +89,13 @@ impl Db {
     }
 
     /// Sets the internal domains entered on the settings page (lower case), then refreshes.
-    pub async fn set_admin_internal_domains(&self, domains: &[String]) -> Result<bool> {
-        self.set_setting(ADMIN_DOMAINS, &domains.join(",")).await?;
+    pub async fn set_admin_internal_domains(
+        &self,
+        domains: &[String],
+        audit: &super::audit::AuditRecord,
+    ) -> Result<bool> {
+        self.set_setting_audited(ADMIN_DOMAINS, &domains.join(","), audit)
+            .await?;
         self.refresh_internal_domains().await
     }
 

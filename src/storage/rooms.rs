@@ -77,13 +77,14 @@ impl Db {
         subscription_id: i64,
         d: &RoomDetails,
         admin: &str,
+        audit: &AuditRecord,
     ) -> Result<()> {
         self.upsert_room(
             subscription_id,
             RoomSource::Admin,
             d,
             None,
-            Some(admin),
+            Some((admin, audit)),
             true,
         )
         .await
@@ -115,7 +116,8 @@ impl Db {
         source: RoomSource,
         d: &RoomDetails,
         directory_id: Option<&str>,
-        by: Option<&str>,
+        // The admin who entered the data, with the change's audit entry.
+        by: Option<(&str, &AuditRecord)>,
         over_admin: bool,
     ) -> Result<bool> {
         let now = Utc::now();
@@ -150,8 +152,11 @@ impl Db {
             )
             .bind(subscription_id).bind(source.as_str()).bind(&d.display_name).bind(&d.building)
             .bind(d.floor_number).bind(&d.floor_label).bind(d.capacity).bind(&d.address)
-            .bind(directory_id).bind(now).bind(by).bind(&d.room_list)
+            .bind(directory_id).bind(now).bind(by.map(|b| b.0)).bind(&d.room_list)
             .execute(&mut *tx).await?;
+            if let Some((_, audit)) = by {
+                audit_in!(tx, audit);
+            }
             Ok(true)
         }.await)
     }

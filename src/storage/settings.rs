@@ -19,4 +19,20 @@ impl Db {
         });
         Ok(())
     }
+
+    /// Sets a setting an admin changed, with its audit entry.
+    pub async fn set_setting_audited(
+        &self,
+        name: &str,
+        value: &str,
+        audit: &super::audit::AuditRecord,
+    ) -> Result<()> {
+        let sql = "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        transaction!(self, tx => async {
+            sqlx::query(sql).bind(name).bind(value).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
+    }
 }

@@ -137,10 +137,10 @@ pub async fn save(
     let mut domains: Vec<String> = entries.iter().filter_map(|x| domain(x)).collect();
     domains.sort();
     domains.dedup();
-    state.db.set_admin_internal_domains(&domains).await?;
+    let audit = actor.record("internal_domains.updated", None, Some(domains.join(", ")));
     state
         .db
-        .record_audit(actor.record("internal_domains.updated", None, Some(domains.join(", "))))
+        .set_admin_internal_domains(&domains, &audit)
         .await?;
     flash_args(&session, FlashKind::Success, "domains-saved", &[]).await?;
     Ok(p.redirect("/internal-domains"))

@@ -231,13 +231,10 @@ pub async fn save(
             },
         );
     };
+    let audit = actor.record("room.updated", Some(s.display_name.clone()), None);
     state
         .db
-        .set_room_by_admin(id, &details, &me.username)
-        .await?;
-    state
-        .db
-        .record_audit(actor.record("room.updated", Some(s.display_name.clone()), None))
+        .set_room_by_admin(id, &details, &me.username, &audit)
         .await?;
     flash_args(
         &session,
