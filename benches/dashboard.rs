@@ -147,11 +147,14 @@ async fn case(name: &str, pg: Option<&str>) {
         .await
         .expect("hash");
     for i in 0..ADMINS {
-        db.create_admin(NewAdmin {
-            username: &format!("admin{i}"),
-            password_hash: &hash,
-            role: Role::Admin,
-        })
+        db.create_admin(
+            NewAdmin {
+                username: &format!("admin{i}"),
+                password_hash: &hash,
+                role: Role::Admin,
+            },
+            None,
+        )
         .await
         .expect("admin");
     }

@@ -607,12 +607,20 @@ async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
             let hash = password::hash(&password)
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
+            let audit = cli_audit(
+                "admin.created",
+                username.trim(),
+                Some(format!("role: {}", role.as_str())),
+            );
             let admin = db
-                .create_admin(NewAdmin {
-                    username: &username,
-                    password_hash: &hash,
-                    role,
-                })
+                .create_admin(
+                    NewAdmin {
+                        username: &username,
+                        password_hash: &hash,
+                        role,
+                    },
+                    Some(&audit),
+                )
                 .await
                 .map_err(|e| match e {
                     StoreError::Duplicate => {
@@ -620,12 +628,6 @@ async fn admin(command: AdminCommand, db: &Db) -> Result<(), CliError> {
                     }
                     other => other.into(),
                 })?;
-            db.record_audit(cli_audit(
-                "admin.created",
-                &admin.username,
-                Some(format!("role: {}", admin.role.as_str())),
-            ))
-            .await?;
             println!("Created {} {:?}.", admin.role.as_str(), admin.username);
             Ok(())
         }

@@ -193,11 +193,14 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         let hash = password::hash(&password).await.map_err(setup)?;
         state
             .db
-            .create_admin(NewAdmin {
-                username: ADMIN,
-                password_hash: &hash,
-                role: Role::Admin,
-            })
+            .create_admin(
+                NewAdmin {
+                    username: ADMIN,
+                    password_hash: &hash,
+                    role: Role::Admin,
+                },
+                None,
+            )
             .await
             .map_err(setup)?;
     }

@@ -125,7 +125,12 @@ impl Db {
         Ok(n)
     }
 
-    pub async fn create_admin(&self, new: NewAdmin<'_>) -> Result<Admin> {
+    /// Creates an admin, with the audit entry when another admin created them.
+    pub async fn create_admin(
+        &self,
+        new: NewAdmin<'_>,
+        audit: Option<&AuditRecord>,
+    ) -> Result<Admin> {
         let now = Utc::now();
         let sql = concat!(
             "INSERT INTO admins (username, username_key, password_hash, role, security_stamp, \
@@ -133,18 +138,21 @@ impl Db {
             admin_columns!(),
             ""
         );
-        let admin = dispatch!(self, pool => {
-            sqlx::query_as::<_, Admin>(sql)
+        transaction!(self, tx => async {
+            let admin = sqlx::query_as::<_, Admin>(sql)
                 .bind(new.username.trim())
                 .bind(username_key(new.username))
                 .bind(new.password_hash)
                 .bind(new.role.as_str())
                 .bind(new_stamp())
                 .bind(now)
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(admin)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(audit) = audit {
+                audit_in!(tx, audit);
+            }
+            Ok(admin)
+        }.await)
     }
 
     pub async fn admin_by_id(&self, id: i64) -> Result<Admin> {

@@ -393,11 +393,14 @@ impl TestApp {
             .await
             .expect("hash");
         self.db()
-            .create_admin(NewAdmin {
-                username,
-                password_hash: &hash,
-                role,
-            })
+            .create_admin(
+                NewAdmin {
+                    username,
+                    password_hash: &hash,
+                    role,
+                },
+                None,
+            )
             .await
             .expect("create admin")
     }

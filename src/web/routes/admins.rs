@@ -95,14 +95,17 @@ pub async fn create(
         return invalid(p, errors);
     }
     let hash = password::hash(&form.password).await?;
-    let created = state
-        .db
-        .create_admin(NewAdmin {
-            username: &form.username,
-            password_hash: &hash,
-            role,
-        })
-        .await;
+    let audit = actor.record(
+        "admin.created",
+        Some(form.username.trim().to_string()),
+        Some(format!("role: {}", role.as_str())),
+    );
+    let new_admin = NewAdmin {
+        username: &form.username,
+        password_hash: &hash,
+        role,
+    };
+    let created = state.db.create_admin(new_admin, Some(&audit)).await;
     let admin = match created {
         Ok(a) => a,
         Err(StoreError::Duplicate) => {
@@ -111,14 +114,6 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    state
-        .db
-        .record_audit(actor.record(
-            "admin.created",
-            Some(admin.username.clone()),
-            Some(format!("role: {}", admin.role.as_str())),
-        ))
-        .await?;
     flash_args(
         &session,
         FlashKind::Success,
