@@ -195,28 +195,30 @@ impl Authorizations {
         .map_err(AuthorizeError::Request)?;
         let state_hash = crypto::token_hash(&start.state);
         let now = Utc::now();
+        let audit = by.record(
+            "profile.authorization_started",
+            Some(profile.name.clone()),
+            None,
+        );
         self.db
-            .insert_oauth_transaction(&OAuthTransaction {
-                state_hash: state_hash.clone(),
-                profile_id,
-                admin_id: by.id.unwrap_or(0),
-                verifier_enc: self.key.seal(
-                    &context::oauth_verifier(&state_hash),
-                    start.pkce_verifier.as_bytes(),
-                ),
-                redirect_uri: redirect,
-                created_at: now,
-                expires_at: now
-                    + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(10)),
-                used_at: None,
-            })
-            .await?;
-        self.db
-            .record_audit(by.record(
-                "profile.authorization_started",
-                Some(profile.name.clone()),
-                None,
-            ))
+            .insert_oauth_transaction(
+                &OAuthTransaction {
+                    state_hash: state_hash.clone(),
+                    profile_id,
+                    admin_id: by.id.unwrap_or(0),
+                    verifier_enc: self.key.seal(
+                        &context::oauth_verifier(&state_hash),
+                        start.pkce_verifier.as_bytes(),
+                    ),
+                    redirect_uri: redirect,
+                    created_at: now,
+                    expires_at: now
+                        + chrono::Duration::from_std(self.ttl)
+                            .unwrap_or(chrono::Duration::minutes(10)),
+                    used_at: None,
+                },
+                &audit,
+            )
             .await?;
         Ok(Started {
             url: start.url,
@@ -396,6 +398,11 @@ impl Authorizations {
         };
         let scopes = tokens.scopes.join(" ");
         let authorized_by = by.name.as_deref().unwrap_or("system");
+        let audit = by.record(
+            "profile.authorized",
+            Some(profile.name.clone()),
+            Some(format!("account {}", upn.clone().unwrap_or_default())),
+        );
         let expires_at = self
             .tokens
             .store_authorization(
@@ -409,14 +416,8 @@ impl Authorizations {
                     scopes: &scopes,
                     authorized_by,
                 },
+                &audit,
             )
-            .await?;
-        self.db
-            .record_audit(by.record(
-                "profile.authorized",
-                Some(profile.name.clone()),
-                Some(format!("account {}", upn.clone().unwrap_or_default())),
-            ))
             .await?;
         let graph_error = me
             .err()

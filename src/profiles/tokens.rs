@@ -189,9 +189,10 @@ impl TokenService {
         p: &Profile,
         tokens: &TokenSet,
         a: &Authorization<'_>,
+        audit: &crate::storage::audit::AuditRecord,
     ) -> Result<DateTime<Utc>, StoreError> {
         let sealed = self.seal_tokens(&p.uuid, tokens);
-        self.db.store_authorization(p.id, &sealed, a).await?;
+        self.db.store_authorization(p.id, &sealed, a, audit).await?;
         self.forget(p.id);
         Ok(sealed.access_expires_at)
     }

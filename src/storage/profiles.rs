@@ -421,6 +421,7 @@ impl Db {
         id: i64,
         tokens: &SealedTokens,
         a: &Authorization<'_>,
+        audit: &AuditRecord,
     ) -> Result<()> {
         let now = Utc::now();
         let sql = "UPDATE profiles SET refresh_token_enc = $1, access_token_enc = $2, access_expires_at = $3, \
@@ -429,13 +430,15 @@ impl Db {
                    account_name = $5, account_upn = $6, account_id = $7, granted_scopes = $8, \
                    authorized_at = $4, authorized_by = $9, refresh_lock_owner = NULL, refresh_lock_until = NULL, \
                    account_tenant = $12, version = version + 1, updated_at = $4 WHERE id = $10";
-        dispatch!(self, pool => {
+        transaction!(self, tx => async {
             sqlx::query(sql)
                 .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
                 .bind(now).bind(a.account_name).bind(a.account_upn).bind(a.account_id).bind(a.scopes)
                 .bind(a.authorized_by).bind(id).bind(ProfileStatus::Ok.as_str()).bind(a.account_tenant)
-                .execute(pool).await?;
-        });
+                .execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok::<(), StoreError>(())
+        }.await)?;
         // The account's domain is internal from now on.
         self.refresh_internal_domains().await?;
         Ok(())
@@ -570,13 +573,20 @@ impl Db {
             .collect()
     }
 
-    pub async fn insert_oauth_transaction(&self, t: &OAuthTransaction) -> Result<()> {
+    /// An authorization an admin started, with its audit entry.
+    pub async fn insert_oauth_transaction(
+        &self,
+        t: &OAuthTransaction,
+        audit: &AuditRecord,
+    ) -> Result<()> {
         let sql = "INSERT INTO oauth_transactions (state_hash, profile_id, admin_id, verifier_enc, redirect_uri, \
                    created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        dispatch!(self, pool => {
+        transaction!(self, tx => async {
             sqlx::query(sql).bind(&t.state_hash).bind(t.profile_id).bind(t.admin_id).bind(&t.verifier_enc)
-                .bind(&t.redirect_uri).bind(t.created_at).bind(t.expires_at).execute(pool).await?;
-        });
+                .bind(&t.redirect_uri).bind(t.created_at).bind(t.expires_at).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok::<(), StoreError>(())
+        }.await)?;
         Ok(())
     }
 
