@@ -375,7 +375,6 @@ impl Db {
         Ok(())
     }
 
-    /// An admin asks to try again now: forget the backoff.
     /// The admin fixed the cause outside Datapump: the profile is OK again as far as it is
     /// known, without its failure and backoff, so that the next use tries at once.
     pub async fn retry_profile(&self, id: i64, audit: &AuditRecord) -> Result<()> {

@@ -16,6 +16,12 @@ pub enum SetupError {
     Store(#[from] StoreError),
 }
 
+impl From<sqlx::Error> for SetupError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
 /// How long a setup link works: a link copied from an old log must not create an admin later.
 pub const SETUP_LINK_HOURS: i64 = 24;
 
@@ -58,6 +64,7 @@ impl Db {
         &self,
         token: &str,
         new: NewAdmin<'_>,
+        audit: &super::audit::AuditRecord,
     ) -> std::result::Result<Admin, SetupError> {
         let hash = crypto::token_hash(token);
         let result: std::result::Result<Admin, SetupError> = transaction!(self, tx => async {
@@ -89,6 +96,7 @@ impl Db {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::from)?;
+            audit_in!(tx, audit);
             Ok(admin)
         }.await);
         result

@@ -250,6 +250,11 @@ pub async fn setup(
         );
     }
     let hash = password::hash(&form.password).await?;
+    let audit = actor.record(
+        "setup.completed",
+        Some(form.username.trim().to_string()),
+        Some("first admin created through the setup link".into()),
+    );
     let admin = match state
         .db
         .complete_setup(
@@ -259,6 +264,7 @@ pub async fn setup(
                 password_hash: &hash,
                 role: Role::Admin,
             },
+            &audit,
         )
         .await
     {
@@ -278,14 +284,6 @@ pub async fn setup(
         }
         Err(SetupError::Store(e)) => return Err(e.into()),
     };
-    state
-        .db
-        .record_audit(actor.record(
-            "setup.completed",
-            Some(admin.username.clone()),
-            Some("first admin created through the setup link".into()),
-        ))
-        .await?;
     auth::sign_in(&session, &admin).await?;
     flash(&session, FlashKind::Success, "setup-done").await?;
     Ok(p.redirect("/"))
