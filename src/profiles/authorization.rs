@@ -296,13 +296,11 @@ impl Authorizations {
             .and_then(|d| d.split(':').next())
             .filter(|c| c.starts_with("AADSTS"))
             .map(String::from);
-        self.db
-            .record_audit(by.record(
-                "profile.authorization_failed",
-                Some(profile.name.clone()),
-                Some(format!("{error} {}", code.clone().unwrap_or_default())),
-            ))
-            .await?;
+        let audit = by.record(
+            "profile.authorization_failed",
+            Some(profile.name.clone()),
+            Some(format!("{error} {}", code.clone().unwrap_or_default())),
+        );
         let key = match error {
             "access_denied" => "oauth-denied",
             "consent_required" => "oauth-consent-required",
@@ -310,15 +308,18 @@ impl Authorizations {
             "invalid_client" | "unauthorized_client" | "invalid_request" => "oauth-app-config",
             _ => "oauth-failed",
         };
+        // A refusal that changes the profile's status is recorded with that change.
         if error == "consent_required" {
             self.db
                 .set_profile_status(
                     profile.id,
                     ProfileStatus::ConsentMissing,
-                    code.as_deref(),
-                    None,
+                    (code.as_deref(), None),
+                    Some(&audit),
                 )
                 .await?;
+        } else {
+            self.db.record_audit(audit).await?;
         }
         Ok(Completion::Refused {
             profile_id: profile.id,
@@ -353,18 +354,23 @@ impl Authorizations {
                 let status = status_after(e.class());
                 // A refused code says nothing about the stored authorization: no reason to
                 // pause a working profile for it.
+                let audit = by.record(
+                    "profile.authorization_failed",
+                    Some(profile.name.clone()),
+                    Some(e.summary()),
+                );
                 if let Some(s) = status.filter(|s| *s != ProfileStatus::NeedsReauth) {
                     self.db
-                        .set_profile_status(profile.id, s, e.code().as_deref(), Some(&e.summary()))
+                        .set_profile_status(
+                            profile.id,
+                            s,
+                            (e.code().as_deref(), Some(&e.summary())),
+                            Some(&audit),
+                        )
                         .await?;
+                } else {
+                    self.db.record_audit(audit).await?;
                 }
-                self.db
-                    .record_audit(by.record(
-                        "profile.authorization_failed",
-                        Some(profile.name.clone()),
-                        Some(e.summary()),
-                    ))
-                    .await?;
                 return Ok(Completion::ExchangeFailed {
                     profile_id: profile.id,
                     code: e.code().unwrap_or_else(|| e.to_string()),

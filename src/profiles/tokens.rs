@@ -403,13 +403,11 @@ impl TokenService {
                     .record_transient_failure(p.id, next, &summary)
                     .await?;
                 let after = status.after_transient_failures(n, self.policy.unreachable_after);
-                if after != status && self.db.change_profile_status(p.id, status, after).await? {
-                    self.audit(
-                        p,
-                        "profile.status_changed",
-                        format!("{status} -> {after}: {summary}"),
-                    )
-                    .await;
+                if after != status {
+                    let audit = status_changed(p, format!("{status} -> {after}: {summary}"));
+                    self.db
+                        .change_profile_status(p.id, status, after, &audit)
+                        .await?;
                 }
                 tracing::warn!(profile = p.id, failures = n, error = %summary, "token request failed; retrying later");
             }
@@ -471,7 +469,15 @@ impl TokenService {
         let scopes = (!tokens.scopes.is_empty()).then(|| tokens.scopes.join(" "));
         let stored = self
             .db
-            .store_refreshed_tokens(p.id, p.token_version, &sealed, scopes.as_deref())
+            .store_refreshed_tokens(
+                p.id,
+                p.token_version,
+                &sealed,
+                scopes.as_deref(),
+                (p.status != ProfileStatus::Ok)
+                    .then(|| status_changed(p, format!("{} -> ok", p.status)))
+                    .as_ref(),
+            )
             .await?;
         if !stored {
             // Someone stored newer tokens meanwhile: use theirs, keep the newest rotation.
@@ -481,10 +487,6 @@ impl TokenService {
                 .ok_or(TokenFailure::Backoff(
                     Utc::now() + chrono::Duration::seconds(1),
                 ));
-        }
-        if p.status != ProfileStatus::Ok {
-            self.audit(p, "profile.status_changed", format!("{} -> ok", p.status))
-                .await;
         }
         Ok(AccessToken {
             token: tokens.access_token,
@@ -519,34 +521,19 @@ impl TokenService {
             code,
             "profile paused: {detail}"
         );
-        self.db
-            .set_profile_status(p.id, status, code, Some(detail))
-            .await?;
-        self.audit(
+        let audit = status_changed(
             p,
-            "profile.status_changed",
             format!(
                 "{} -> {}: {}",
                 p.status,
                 status.as_str(),
                 code.unwrap_or(detail)
             ),
-        )
-        .await;
+        );
+        self.db
+            .set_profile_status(p.id, status, (code, Some(detail)), Some(&audit))
+            .await?;
         Ok(())
-    }
-
-    async fn audit(&self, p: &Profile, action: &'static str, details: String) {
-        let record = AuditRecord {
-            actor: Some("system".into()),
-            action,
-            target: Some(p.name.clone()),
-            details: Some(details),
-            ..AuditRecord::default()
-        };
-        if let Err(e) = self.db.record_audit(record).await {
-            tracing::warn!(error = %e, "could not write an audit entry");
-        }
     }
 
     /// Refreshes profiles idle for longer than the keep-alive period. Returns how many were
@@ -568,5 +555,16 @@ impl TokenService {
             }
         }
         Ok(ok)
+    }
+}
+
+/// The audit entry of a status the token service changed (no admin made it).
+fn status_changed(p: &Profile, details: String) -> AuditRecord {
+    AuditRecord {
+        actor: Some("system".into()),
+        action: "profile.status_changed",
+        target: Some(p.name.clone()),
+        details: Some(details),
+        ..AuditRecord::default()
     }
 }

@@ -358,21 +358,25 @@ impl Db {
         }.await)
     }
 
-    /// Records a status with the platform's code and a one-line explanation.
+    /// Records a status with the platform's code and a one-line explanation, with the audit
+    /// entry of the change when there is one.
     pub async fn set_profile_status(
         &self,
         id: i64,
         status: ProfileStatus,
-        code: Option<&str>,
-        detail: Option<&str>,
+        (code, detail): (Option<&str>, Option<&str>),
+        audit: Option<&AuditRecord>,
     ) -> Result<()> {
         let sql = "UPDATE profiles SET status = $1, status_code = $2, status_detail = $3, status_at = $4, \
                    refresh_lock_owner = NULL, refresh_lock_until = NULL WHERE id = $5";
-        dispatch!(self, pool => {
+        transaction!(self, tx => async {
             sqlx::query(sql).bind(status.as_str()).bind(code).bind(detail).bind(Utc::now()).bind(id)
-                .execute(pool).await?;
-        });
-        Ok(())
+                .execute(&mut *tx).await?;
+            if let Some(audit) = audit {
+                audit_in!(tx, audit);
+            }
+            Ok(())
+        }.await)
     }
 
     /// The admin fixed the cause outside Datapump: the profile is OK again as far as it is
@@ -451,6 +455,7 @@ impl Db {
         token_version: i64,
         tokens: &SealedTokens,
         scopes: Option<&str>,
+        audit: Option<&AuditRecord>,
     ) -> Result<bool> {
         let now = Utc::now();
         let sql = "UPDATE profiles SET refresh_token_enc = COALESCE($1, refresh_token_enc), access_token_enc = $2, \
@@ -459,13 +464,16 @@ impl Db {
                    status = $8, status_code = NULL, status_detail = NULL, transient_failures = 0, \
                    next_attempt_at = NULL, refresh_lock_owner = NULL, refresh_lock_until = NULL \
                    WHERE id = $6 AND token_version = $7";
-        let n = dispatch!(self, pool => {
-            sqlx::query(sql)
+        transaction!(self, tx => async {
+            let n = sqlx::query(sql)
                 .bind(&tokens.refresh_token_enc).bind(&tokens.access_token_enc).bind(tokens.access_expires_at)
                 .bind(now).bind(scopes).bind(id).bind(token_version).bind(ProfileStatus::Ok.as_str())
-                .execute(pool).await?.rows_affected()
-        });
-        Ok(n == 1)
+                .execute(&mut *tx).await?.rows_affected();
+            if let (1, Some(audit)) = (n, audit) {
+                audit_in!(tx, audit);
+            }
+            Ok(n == 1)
+        }.await)
     }
 
     /// Records a scope check of an application profile with the mailboxes it used.
@@ -550,13 +558,17 @@ impl Db {
         id: i64,
         from: ProfileStatus,
         to: ProfileStatus,
+        audit: &AuditRecord,
     ) -> Result<bool> {
         let sql = "UPDATE profiles SET status = $1, status_at = $2 WHERE id = $3 AND status = $4";
-        let n = dispatch!(self, pool => {
-            sqlx::query(sql).bind(to.as_str()).bind(Utc::now()).bind(id).bind(from.as_str())
-                .execute(pool).await?.rows_affected()
-        });
-        Ok(n == 1)
+        transaction!(self, tx => async {
+            let n = sqlx::query(sql).bind(to.as_str()).bind(Utc::now()).bind(id).bind(from.as_str())
+                .execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                audit_in!(tx, audit);
+            }
+            Ok(n == 1)
+        }.await)
     }
 
     /// Authorized profiles whose last refresh was before `before`, with their status.

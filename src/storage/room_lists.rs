@@ -128,34 +128,46 @@ impl Db {
     }
 
     /// Ties a subscription to a list (as a member it has now).
-    pub async fn attach_to_room_list(&self, subscription: i64, list: i64) -> Result<()> {
-        dispatch!(self, pool => {
+    pub async fn attach_to_room_list(
+        &self,
+        subscription: i64,
+        list: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        transaction!(self, tx => async {
             sqlx::query("UPDATE subscriptions SET room_list_id = $1, removed_from_list_at = NULL, updated_at = $2, \
                          version = version + 1 WHERE id = $3")
-                .bind(list).bind(Utc::now()).bind(subscription).execute(pool).await?;
-        });
-        Ok(())
+                .bind(list).bind(Utc::now()).bind(subscription).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 
     /// The list no longer names the room: its subscription pauses (its events stay).
-    pub async fn removed_from_room_list(&self, subscription: i64) -> Result<()> {
+    pub async fn removed_from_room_list(
+        &self,
+        subscription: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
         let now = Utc::now();
-        dispatch!(self, pool => {
+        transaction!(self, tx => async {
             sqlx::query("UPDATE subscriptions SET enabled = FALSE, removed_from_list_at = $1, updated_at = $1, \
                          version = version + 1 WHERE id = $2 AND removed_from_list_at IS NULL")
-                .bind(now).bind(subscription).execute(pool).await?;
-        });
-        Ok(())
+                .bind(now).bind(subscription).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 
     /// The room is back in its list: its subscription resumes.
-    pub async fn back_in_room_list(&self, subscription: i64) -> Result<()> {
+    pub async fn back_in_room_list(&self, subscription: i64, audit: &AuditRecord) -> Result<()> {
         let now = Utc::now();
-        dispatch!(self, pool => {
+        transaction!(self, tx => async {
             sqlx::query("UPDATE subscriptions SET enabled = TRUE, removed_from_list_at = NULL, next_sync_at = $1, \
                          updated_at = $1, version = version + 1 WHERE id = $2 AND removed_from_list_at IS NOT NULL")
-                .bind(now).bind(subscription).execute(pool).await?;
-        });
-        Ok(())
+                .bind(now).bind(subscription).execute(&mut *tx).await?;
+            audit_in!(tx, audit);
+            Ok(())
+        }.await)
     }
 }

@@ -107,13 +107,15 @@ impl SyncEngine {
             {
                 Some(s) if s.room_list_id == Some(id) => {
                     if s.removed_from_list_at.is_some() {
-                        self.db.back_in_room_list(s.id).await?;
+                        let audit = record(&list, "subscription.resumed", s, "back in the list");
+                        self.db.back_in_room_list(s.id, &audit).await?;
                         check.resumed.push(address);
                     }
                 }
                 // Subscribed before, by hand: it joins the list, its settings stay.
                 Some(s) if s.room_list_id.is_none() => {
-                    self.db.attach_to_room_list(s.id, id).await?;
+                    let audit = record(&list, "subscription.updated", s, "joined the list");
+                    self.db.attach_to_room_list(s.id, id, &audit).await?;
                 }
                 // Kept by another subscribed list.
                 Some(_) => {}
@@ -144,26 +146,14 @@ impl SyncEngine {
             if s.removed_from_list_at.is_none()
                 && !members.contains(&s.mailbox_address.to_lowercase())
             {
-                self.db.removed_from_room_list(s.id).await?;
+                let audit = record(&list, "subscription.paused", s, "no longer in the list");
+                self.db.removed_from_room_list(s.id, &audit).await?;
                 check.removed.push(s.mailbox_address.clone());
             }
         }
         self.db
             .room_list_checked(id, check.error.as_deref(), Utc::now() + CHECK_EVERY)
             .await?;
-        if !(check.added.is_empty() && check.removed.is_empty() && check.resumed.is_empty()) {
-            let record = AuditRecord {
-                actor: Some("system".into()),
-                action: "room_list.synced",
-                target: Some(list.list_name.clone()),
-                details: Some(format!(
-                    "added {:?}, paused {:?}, resumed {:?}",
-                    check.added, check.removed, check.resumed
-                )),
-                ..AuditRecord::default()
-            };
-            self.db.record_audit(record).await?;
-        }
         Ok(check)
     }
 
@@ -211,5 +201,21 @@ impl SyncEngine {
             Outcome::Refused(Refusal::NotFound) => Err(NotSubscribed::NotFound),
             Outcome::Refused(refusal) => Err(NotSubscribed::Refused(refusal)),
         })
+    }
+}
+
+/// The audit entry of a change a list check made to one of its rooms' subscriptions.
+fn record(
+    list: &RoomListSubscription,
+    action: &'static str,
+    s: &crate::storage::subscriptions::Subscription,
+    what: &str,
+) -> AuditRecord {
+    AuditRecord {
+        actor: Some("system".into()),
+        action,
+        target: Some(s.display_name.clone()),
+        details: Some(format!("{what}: room list {}", list.list_name)),
+        ..AuditRecord::default()
     }
 }

@@ -165,8 +165,20 @@ impl SyncEngine {
             .set_profile_status(
                 profile_id,
                 ProfileStatus::ConsentMissing,
-                Some("no-calendar-access"),
-                Some("Graph refused the mailboxes (403) and the token has no calendar role"),
+                (
+                    Some("no-calendar-access"),
+                    Some("Graph refused the mailboxes (403) and the token has no calendar role"),
+                ),
+                Some(&crate::storage::audit::AuditRecord {
+                    actor: Some("system".into()),
+                    action: "profile.status_changed",
+                    target: Some(profile.name.clone()),
+                    details: Some(format!(
+                        "{} -> consent_missing: no calendar access",
+                        profile.status
+                    )),
+                    ..crate::storage::audit::AuditRecord::default()
+                }),
             )
             .await?;
         tracing::warn!(profile = %profile.name, "application profile paused: no calendar access");

@@ -473,7 +473,12 @@ on_both_backends!(
 async fn pause(w: &World, id: i64) {
     w.app
         .db()
-        .set_profile_status(id, ProfileStatus::NeedsReauth, Some("AADSTS50173"), None)
+        .set_profile_status(
+            id,
+            ProfileStatus::NeedsReauth,
+            (Some("AADSTS50173"), None),
+            None,
+        )
         .await
         .expect("pause");
 }
@@ -495,7 +500,7 @@ async fn token_recheck(backend: Backend) {
     );
     w.app
         .db()
-        .set_profile_status(id, ProfileStatus::Ok, None, None)
+        .set_profile_status(id, ProfileStatus::Ok, (None, None), None)
         .await
         .expect("resume");
     tokens.access_token(id).await.expect("token again");
