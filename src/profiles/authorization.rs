@@ -38,6 +38,9 @@ pub enum AuthorizeError {
     /// Application profiles sign in without a user: there is nothing to authorize.
     #[error("an application profile is not authorized by an account")]
     NotDelegated,
+    /// Only a signed-in admin starts an authorization: the transaction belongs to them.
+    #[error("an authorization is started by a signed-in admin")]
+    NotSignedIn,
     #[error("the authorization request could not be built: {0}")]
     Request(TokenError),
     #[error("stored secret unreadable: {0}")]
@@ -194,6 +197,7 @@ impl Authorizations {
         )
         .map_err(AuthorizeError::Request)?;
         let state_hash = crypto::token_hash(&start.state);
+        let admin_id = by.id.ok_or(AuthorizeError::NotSignedIn)?;
         let now = Utc::now();
         let audit = by.record(
             "profile.authorization_started",
@@ -205,7 +209,7 @@ impl Authorizations {
                 &OAuthTransaction {
                     state_hash: state_hash.clone(),
                     profile_id,
-                    admin_id: by.id.unwrap_or(0),
+                    admin_id,
                     verifier_enc: self.key.seal(
                         &context::oauth_verifier(&state_hash),
                         start.pkce_verifier.as_bytes(),

@@ -37,6 +37,7 @@ impl From<AuthorizeError> for WebError {
             AuthorizeError::CodeMissing => Self::BadRequest("oauth-code-missing"),
             AuthorizeError::MixUp => Self::BadRequest("oauth-mix-up"),
             AuthorizeError::NotDelegated => Self::BadRequest("oauth-not-delegated"),
+            AuthorizeError::NotSignedIn => Self::Forbidden,
             AuthorizeError::Store(e) => Self::Store(e),
             e @ (AuthorizeError::Request(_) | AuthorizeError::Crypto(_)) => {
                 Self::Internal(e.to_string())
